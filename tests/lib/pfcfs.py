@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -413,3 +414,94 @@ def cwd(path):
         yield
     finally:
         os.chdir(old)
+
+
+# ---- trees for the real-program tests --------------------------------------------------------------
+
+def make_tree(root, seed=0):
+    """A small tree with every kind of entry the programs must carry: files of sizes around the block
+    boundaries, an empty file, nested dirs, relative/absolute/dangling symlinks, hard links (also
+    across directories), a fifo, odd names, various modes, fixed nanosecond mtimes, a user xattr."""
+    import hashlib
+    os.makedirs(root, exist_ok=True)
+
+    def data(n, tag):
+        h = hashlib.sha256(f"{seed}:{tag}".encode()).digest()
+        return (h * (n // len(h) + 1))[:n]
+
+    files = {"empty": 0, "one": 1, "b4095": 4095, "b4096": 4096, "b4097": 4097, "mid": 100_000,
+             "sub/deep/big": 1 << 20, "sub/x y z": 5000, "sub/\u00fcml\u00e4ut": 12_345,
+             "sub/deep/" + "n" * 240: 300, "exec.sh": 40}
+    for i, (rel, n) in enumerate(sorted(files.items())):
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data(n, rel))
+        os.chmod(p, [0o644, 0o600, 0o640, 0o444][i % 4])
+    os.chmod(os.path.join(root, "exec.sh"), 0o755)
+    os.mkdir(os.path.join(root, "emptydir"), 0o700)
+    os.link(os.path.join(root, "mid"), os.path.join(root, "sub", "mid.hardlink"))
+    os.link(os.path.join(root, "mid"), os.path.join(root, "mid.hardlink2"))
+    os.link(os.path.join(root, "b4097"), os.path.join(root, "sub/deep/b4097.hl"))
+    os.symlink("b4096", os.path.join(root, "rel.link"))
+    os.symlink("../mid", os.path.join(root, "sub", "up.link"))
+    os.symlink("/nonexistent/pfc/target", os.path.join(root, "dangling.link"))
+    os.symlink("sub/deep", os.path.join(root, "dir.link"))
+    os.mkfifo(os.path.join(root, "sub", "fifo"))
+    os.setxattr(os.path.join(root, "one"), "user.note", b"xattr value")
+    # Fixed times, children before parents (creating a child changes the parent's mtime).
+    t = 1_600_000_000_123_456_789
+    for dirpath, dirs, names in sorted(os.walk(root), key=lambda w: -w[0].count(os.sep)):
+        for n in sorted(names) + sorted(dirs):
+            t += 1_000_000_007
+            os.utime(os.path.join(dirpath, n), ns=(t, t), follow_symlinks=False)
+    os.utime(root, ns=(t, t))
+    return root
+
+
+def manifest(root, mtime_ns=True, xattrs=False, skip=(), times=True):
+    """{relative path: (type, mode, size, sha256 or link target, mtime, hard-link group)} of a tree.
+    Directory sizes are left out (they differ between filesystems); mtime_ns=False compares seconds,
+    times=False no times at all."""
+    import hashlib
+    out = {}
+    inodes = {}
+    for dirpath, dirs, names in os.walk(root):
+        for n in dirs + names:
+            p = os.path.join(dirpath, n)
+            rel = os.path.relpath(p, root)
+            if rel in skip:
+                continue
+            st = os.lstat(p)
+            kind = stat.S_IFMT(st.st_mode)
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    what = hashlib.sha256(f.read()).hexdigest()
+                inodes.setdefault((st.st_dev, st.st_ino), []).append(rel)
+            elif stat.S_ISLNK(st.st_mode):
+                what = os.readlink(p)
+            else:
+                what = None
+            size = None if stat.S_ISDIR(st.st_mode) else st.st_size
+            mt = st.st_mtime_ns if mtime_ns else st.st_mtime_ns // 10**9
+            if stat.S_ISDIR(st.st_mode) or not times:
+                mt = None  # programs touch directories while working in them
+            xa = None
+            if xattrs and not stat.S_ISLNK(st.st_mode):
+                xa = sorted((k, os.getxattr(p, k)) for k in os.listxattr(p) if k.startswith("user."))
+            out[rel] = [kind, stat.S_IMODE(st.st_mode), size, what, mt, xa]
+    for paths in inodes.values():
+        for rel in paths:
+            out[rel].append(min(paths) if len(paths) > 1 else None)
+    return out
+
+
+def run(argv, cwd=None, env=None, timeout=120):
+    """Run a program under test; raise AssertionError with its output if it fails.  Returns stdout."""
+    p = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, check=False)
+    if p.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, argv))} exited {p.returncode} (cwd {cwd})\n"
+                             f"stdout: {p.stdout.decode(errors='replace')[-3000:]}\n"
+                             f"stderr: {p.stderr.decode(errors='replace')[-3000:]}")
+    return p.stdout.decode(errors="replace")

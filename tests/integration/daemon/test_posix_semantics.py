@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Directed POSIX checks on the mount that a random sequence reaches rarely or cannot express:
+sparse files past 4 GiB, shared writable mmap, O_APPEND/O_EXCL/O_TRUNC, st_blocks, open-then-unlink,
+names at NAME_MAX and with odd bytes, fifos, statfs, fsync.  Where a plain directory can say what
+is right, the same steps run there too and the results are compared.  Several tests remount (a new
+daemon) before the final check, so the data must have reached the backing dir.
+"""
+import errno
+import mmap
+import os
+import stat
+import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import pfcfs  # noqa: E402
+import taprun  # noqa: E402
+
+GiB = 1 << 30
+BS = 4096  # the volume's default plaintext block size
+
+
+def pattern(n, seed):
+    """n bytes that differ at every position and between seeds (a wrong offset shows)."""
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += f"[{seed}:{i:08d}]".encode()
+        i += 1
+    return bytes(out[:n])
+
+
+def read_all(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class Semantics(pfcfs.MountTestCase):
+    def both(self, fn):
+        """fn(root) on the mount and on a plain dir; the two results must be equal."""
+        ra = fn(self.mnt)
+        rb = fn(self.scratch)
+        self.assertEqual(ra, rb, "mount and plain directory disagree")
+        return ra
+
+    def test_sparse_file_beyond_4_gib(self):
+        path = os.path.join(self.mnt, "sparse")
+        tail = pattern(5000, 1)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            self.assertEqual(os.pwrite(fd, tail, 5 * GiB), len(tail))
+            # A write across the 4 GiB line (32-bit offset arithmetic would wrap here).
+            across = pattern(3 * BS, 2)
+            self.assertEqual(os.pwrite(fd, across, 4 * GiB - BS - 7), len(across))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.m.remount()
+        st = os.stat(path)
+        self.assertEqual(st.st_size, 5 * GiB + len(tail))
+        with open(path, "rb") as f:
+            for off, n in ((0, 3 * BS + 1), (BS - 1, 2), (2 * GiB, 1 << 20), (4 * GiB - 3 * BS, BS),
+                           (5 * GiB - BS - 1, BS)):
+                f.seek(off)
+                self.assertEqual(f.read(n), bytes(n), f"hole at {off} does not read as zeros")
+            f.seek(4 * GiB - BS - 7)
+            self.assertEqual(f.read(3 * BS), pattern(3 * BS, 2))
+            f.seek(5 * GiB)
+            self.assertEqual(f.read(), tail)
+            f.seek(5 * GiB + len(tail) + 10)
+            self.assertEqual(f.read(10), b"", "read past EOF returns data")
+        # st_blocks counts what is allocated: a few blocks, not 5 GiB.
+        self.assertGreater(st.st_blocks, 0)
+        self.assertLess(st.st_blocks * 512, 4 << 20, f"st_blocks={st.st_blocks} for a sparse file")
+        if self.m.mode != "plain":
+            big = [(p, s) for p, s in self.m.backing_files() if s.st_size >= 5 * GiB]
+            self.assertEqual(len(big), 1, "expected exactly one backing file of >= 5 GiB")
+            self.assertLess(big[0][1].st_blocks * 512, 4 << 20,
+                            f"backing file {big[0][0]} is not sparse: {big[0][1].st_blocks} blocks")
+        os.unlink(path)
+
+    def test_st_blocks_of_dense_files(self):
+        for size in (1, BS - 1, BS, BS + 1, 100_000, 1 << 20):
+            path = os.path.join(self.mnt, f"dense-{size}")
+            with open(path, "wb") as f:
+                f.write(pattern(size, size))
+            st = os.stat(path)
+            self.assertEqual(st.st_size, size)
+            alloc = st.st_blocks * 512
+            self.assertGreaterEqual(alloc, size, f"size {size}: st_blocks={st.st_blocks} too small")
+            self.assertLessEqual(alloc, size * 1.25 + 64 * 1024, f"size {size}: st_blocks={st.st_blocks}")
+            self.assertEqual(read_all(path), pattern(size, size))
+            os.unlink(path)
+
+    def test_mmap_shared_writable(self):
+        def run(root):
+            path = os.path.join(root, "mapped")
+            with open(path, "wb") as f:
+                f.write(pattern(3 * BS + 100, 3))
+            fd = os.open(path, os.O_RDWR)
+            try:
+                os.ftruncate(fd, 5 * BS)  # grow first: the mapping covers the new zero pages
+                with mmap.mmap(fd, 5 * BS, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as mm:
+                    mm[BS - 2:BS + 2] = b"ABCD"  # across a block boundary
+                    mm[4 * BS + 10:4 * BS + 15] = b"tail!"
+                    mm[0:5] = b"start"
+                    mm.flush()
+                    seen = os.pread(fd, 5 * BS, 0)  # read(2) sees the mapping's writes
+            finally:
+                os.close(fd)
+            return seen
+
+        seen = self.both(run)
+        self.m.remount()
+        self.assertEqual(read_all(os.path.join(self.mnt, "mapped")), seen)
+        self.assertEqual(read_all(os.path.join(self.mnt, "mapped")),
+                         read_all(os.path.join(self.scratch, "mapped")))
+        # And a mapping reads what write(2) put there.
+        path = os.path.join(self.mnt, "mapped")
+        with open(path, "r+b") as f:
+            f.seek(2 * BS + 1)
+            f.write(b"written")
+            f.flush()
+            with mmap.mmap(f.fileno(), 0) as mm:
+                self.assertEqual(mm[2 * BS + 1:2 * BS + 8], b"written")
+
+    def test_o_append(self):
+        def run(root):
+            path = os.path.join(root, "appended")
+            with open(path, "wb") as f:
+                f.write(b"x" * (BS - 3))
+            a = os.open(path, os.O_WRONLY | os.O_APPEND)
+            b = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                out = []
+                for i in range(6):
+                    fd = a if i % 2 else b
+                    out.append(os.write(fd, pattern(1000 + i * 997, i)))
+                    out.append(os.lseek(fd, 0, os.SEEK_CUR))
+                # Linux: pwrite on an O_APPEND descriptor appends, ignoring the offset.
+                out.append(os.pwrite(a, b"PW", 0))
+                out.append(os.fstat(a).st_size)
+            finally:
+                os.close(a)
+                os.close(b)
+            return out, read_all(path)
+
+        self.both(run)
+        self.m.remount()
+        self.assertEqual(read_all(os.path.join(self.mnt, "appended")),
+                         read_all(os.path.join(self.scratch, "appended")))
+
+    def test_o_excl_and_o_trunc(self):
+        def run(root):
+            out = []
+            path = os.path.join(root, "excl")
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o640)
+            os.write(fd, pattern(2 * BS + 5, 4))
+            os.close(fd)
+            for target in (path, os.path.join(root, "dangling")):
+                if target != path:
+                    os.symlink("nowhere", target)  # O_EXCL does not follow a symlink, even dangling
+                try:
+                    os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                    out.append("created")
+                except OSError as e:
+                    out.append(errno.errorcode[e.errno])
+            out.append(os.path.exists(os.path.join(root, "nowhere")))
+            fd = os.open(path, os.O_RDWR | os.O_TRUNC)
+            out.append(os.fstat(fd).st_size)
+            out.append(os.pread(fd, 10, 0))
+            os.pwrite(fd, b"after", BS)  # the old data must not come back in the hole
+            os.close(fd)
+            out.append(stat.S_IMODE(os.stat(path).st_mode))
+            return out, read_all(path)
+
+        out, data = self.both(run)
+        self.assertEqual(out[:2], ["EEXIST", "EEXIST"])
+        self.assertEqual(data, bytes(BS) + b"after")
+        self.m.remount()
+        self.assertEqual(read_all(os.path.join(self.mnt, "excl")), bytes(BS) + b"after")
+
+    def test_open_unlink_keep_using(self):
+        path = os.path.join(self.mnt, "ghost")
+        other = os.path.join(self.mnt, "replacement")
+        data = pattern(3 * BS + 17, 5)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            os.write(fd, data)
+            os.unlink(path)
+            self.assertNotIn("ghost", os.listdir(self.mnt))
+            self.assertEqual(os.fstat(fd).st_nlink, 0)
+            os.pwrite(fd, b"more", len(data) + BS)  # grows after unlink
+            os.ftruncate(fd, len(data) + BS + 4)
+            self.assertEqual(os.pread(fd, len(data), 0), data)
+            self.assertEqual(os.pread(fd, BS + 4, len(data)), bytes(BS) + b"more")
+            # A new file under the old name is a different file.
+            with open(path, "wb") as f:
+                f.write(b"new")
+            self.assertEqual(os.pread(fd, 10, 0), data[:10])
+        finally:
+            os.close(fd)
+        self.assertEqual(read_all(path), b"new")
+        # Renaming over an open file: the old descriptor still reads the old contents.
+        with open(other, "wb") as f:
+            f.write(b"replacement")
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.rename(other, path)
+            self.assertEqual(os.pread(fd, 10, 0), b"new")
+        finally:
+            os.close(fd)
+        self.assertEqual(read_all(path), b"replacement")
+        os.unlink(path)
+
+    def test_names_at_the_limit_and_odd_bytes(self):
+        names = [b"x" * 255, "\u00e9".encode() * 127 + b"z", b"with space", b" ", b"tab\there",
+                 b"nl\nin name", "\u6f22\u5b57\U0001f600".encode(), b"bad\xff\xfe\x80utf8",
+                 b"\x01\x02\x7f", b"...", b"-", b"a" * 200 + b"\xff" * 55]
+        root = os.fsencode(self.mnt)
+        sub = os.path.join(root, b"names")
+        os.mkdir(sub)
+        for i, n in enumerate(names):
+            with open(os.path.join(sub, n), "wb") as f:
+                f.write(pattern(i, i))
+            os.mkdir(os.path.join(sub, n[:250] + b"d"))
+            os.symlink(n, os.path.join(sub, n[:250] + b"l"))
+        for bad in (b"y" * 256, "\u00e9".encode() * 128):
+            with self.assertRaises(OSError) as cm:
+                open(os.path.join(sub, bad), "wb").close()
+            self.assertEqual(cm.exception.errno, errno.ENAMETOOLONG, f"creating a {len(bad)}-byte name")
+            with self.assertRaises(OSError) as cm:
+                os.mkdir(os.path.join(sub, bad))
+            self.assertEqual(cm.exception.errno, errno.ENAMETOOLONG)
+        self.m.remount()
+        expect = sorted([n for n in names] + [n[:250] + b"d" for n in names] +
+                        [n[:250] + b"l" for n in names])
+        self.assertEqual(sorted(os.listdir(sub)), expect)
+        for i, n in enumerate(names):
+            self.assertEqual(read_all(os.path.join(sub, n)), pattern(i, i), n)
+            self.assertTrue(os.path.isdir(os.path.join(sub, n[:250] + b"d")))
+            self.assertEqual(os.readlink(os.path.join(sub, n[:250] + b"l")), n)
+        # Renames between long and short names keep the contents.
+        os.rename(os.path.join(sub, names[0]), os.path.join(sub, b"short"))
+        os.rename(os.path.join(sub, names[1]), os.path.join(sub, names[0]))
+        self.assertEqual(read_all(os.path.join(sub, b"short")), pattern(0, 0))
+        self.assertEqual(read_all(os.path.join(sub, names[0])), pattern(1, 1))
+
+    def test_long_symlink_targets(self):
+        # Up to 2048 bytes: the encrypted, encoded target must still fit ext4's 4095-byte limit.
+        for n in (1, 255, 256, 1024, 2048):
+            target = (b"t/" * 2100)[:n - 1] + b"e"
+            link = os.path.join(os.fsencode(self.mnt), b"link%d" % n)
+            os.symlink(target, link)
+            self.assertEqual(os.readlink(link), target)
+            self.assertEqual(os.lstat(link).st_size, n, "st_size of a symlink is its target's length")
+        self.m.remount()
+        for n in (1, 255, 256, 1024, 2048):
+            link = os.path.join(os.fsencode(self.mnt), b"link%d" % n)
+            self.assertEqual(len(os.readlink(link)), n)
+            os.unlink(link)
+
+    def test_hard_links(self):
+        a = os.path.join(self.mnt, "h1")
+        d = os.path.join(self.mnt, "hdir")
+        os.mkdir(d)
+        with open(a, "wb") as f:
+            f.write(pattern(BS + 1, 6))
+        os.link(a, os.path.join(d, "h2"))
+        os.link(a, os.path.join(self.mnt, "h3"))
+        self.assertEqual(os.stat(a).st_nlink, 3)
+        ino = os.stat(a).st_ino
+        with open(os.path.join(d, "h2"), "r+b") as f:
+            f.seek(BS - 1)
+            f.write(b"via h2")
+        self.assertEqual(read_all(os.path.join(self.mnt, "h3"))[BS - 1:BS + 5], b"via h2")
+        os.rename(os.path.join(self.mnt, "h3"), os.path.join(d, "h3"))
+        os.chmod(a, 0o600)
+        self.m.remount()
+        for p in (a, os.path.join(d, "h2"), os.path.join(d, "h3")):
+            st = os.stat(p)
+            self.assertEqual((st.st_nlink, stat.S_IMODE(st.st_mode)), (3, 0o600), p)
+            self.assertEqual(read_all(p)[BS - 1:BS + 5], b"via h2")
+        self.assertEqual(len({os.stat(p).st_ino for p in (a, os.path.join(d, "h2"))}), 1)
+        del ino
+        os.unlink(a)
+        self.assertEqual(os.stat(os.path.join(d, "h2")).st_nlink, 2)
+
+    def test_xattrs(self):
+        p = os.path.join(self.mnt, "xa")
+        with open(p, "wb"):
+            pass
+        # ext4 keeps all of an inode's xattrs in one 4 KiB block: stay well below it.
+        values = {"user.empty": b"", "user.small": b"v", "user.big": pattern(2000, 7),
+                  "user.bin": bytes(range(256))}
+        for k, v in values.items():
+            os.setxattr(p, k, v)
+        os.mkdir(p + "d")
+        os.setxattr(p + "d", "user.ondir", b"dir value")
+        with self.assertRaises(OSError) as cm:
+            os.setxattr(p, "user.small", b"x", os.XATTR_CREATE)
+        self.assertEqual(cm.exception.errno, errno.EEXIST)
+        with self.assertRaises(OSError) as cm:
+            os.setxattr(p, "user.absent", b"x", os.XATTR_REPLACE)
+        self.assertEqual(cm.exception.errno, errno.ENODATA)
+        self.m.remount()
+        self.assertEqual(sorted(n for n in os.listxattr(p) if n.startswith("user.")), sorted(values))
+        for k, v in values.items():
+            self.assertEqual(os.getxattr(p, k), v, k)
+        self.assertEqual(os.getxattr(p + "d", "user.ondir"), b"dir value")
+        os.removexattr(p, "user.big")
+        with self.assertRaises(OSError) as cm:
+            os.getxattr(p, "user.big")
+        self.assertEqual(cm.exception.errno, errno.ENODATA)
+        # Values are not stored in clear in the backing dir.
+        if self.m.mode == "pfcryptfs":
+            for bp, _ in self.m.backing_files():
+                for name in os.listxattr(bp, follow_symlinks=False):
+                    self.assertNotIn(b"dir value", os.getxattr(bp, name, follow_symlinks=False))
+
+    def test_fifo(self):
+        p = os.path.join(self.mnt, "fifo")
+        os.mkfifo(p)
+        os.chmod(p, 0o620)  # mkfifo's mode is filtered by the umask
+        st = os.lstat(p)
+        self.assertTrue(stat.S_ISFIFO(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o620)
+        got = []
+        reader = threading.Thread(target=lambda: got.append(read_all(p)))
+        reader.start()
+        with open(p, "wb") as f:
+            f.write(b"through the fifo")
+        reader.join()
+        self.assertEqual(got, [b"through the fifo"])
+        self.m.remount()
+        self.assertTrue(stat.S_ISFIFO(os.lstat(p).st_mode))
+        os.unlink(p)
+
+    def test_statfs_fsync_times_owner(self):
+        sv = os.statvfs(self.mnt)
+        self.assertGreater(sv.f_bsize, 0)
+        self.assertGreater(sv.f_blocks, 0)
+        self.assertLessEqual(sv.f_bfree, sv.f_blocks)
+        self.assertGreaterEqual(sv.f_namemax, 255, "the mount accepts 255-byte names")
+        p = os.path.join(self.mnt, "synced")
+        fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o644)
+        os.write(fd, b"data")
+        os.fsync(fd)
+        os.fdatasync(fd)
+        os.close(fd)
+        os.utime(p, ns=(1_000_000_001, 2_000_000_002))
+        os.chown(p, 1234, 5678)
+        os.chmod(p, 0o4710)
+        os.symlink("synced", p + ".l")
+        os.utime(p + ".l", ns=(3_000_000_003, 4_000_000_004), follow_symlinks=False)
+        self.m.remount()
+        st = os.stat(p)
+        self.assertEqual((st.st_atime_ns, st.st_mtime_ns), (1_000_000_001, 2_000_000_002))
+        self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)), (1234, 5678, 0o4710))
+        self.assertEqual(os.lstat(p + ".l").st_mtime_ns, 4_000_000_004)
+        self.assertEqual(read_all(p), b"data")
+
+    def test_block_boundary_writes_and_truncates(self):
+        def run(root):
+            path = os.path.join(root, "bounds")
+            out = []
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                for off, n in ((0, BS - 1), (BS - 1, 1), (BS, 1), (BS + 1, BS), (3 * BS - 1, 2),
+                               (5 * BS, BS), (10 * BS + 3, 3 * BS)):
+                    os.pwrite(fd, pattern(n, off), off)
+                    out.append(os.fstat(fd).st_size)
+                for size in (4 * BS + 1, 4 * BS, 4 * BS - 1, 2, 0, 3 * BS + 2, BS):
+                    os.ftruncate(fd, size)
+                    os.pwrite(fd, b"Z", size + BS // 2)  # the bytes between must be zeros
+                    out.append((os.fstat(fd).st_size, os.pread(fd, 2 * BS, max(0, size - BS))))
+            finally:
+                os.close(fd)
+            return out, read_all(path)
+
+        self.both(run)
+        self.m.remount()
+        self.assertEqual(read_all(os.path.join(self.mnt, "bounds")),
+                         read_all(os.path.join(self.scratch, "bounds")))
+
+
+if __name__ == "__main__":
+    taprun.main()
