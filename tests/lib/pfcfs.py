@@ -6,13 +6,17 @@
         ...
 
 Modes (environment variable PFC_FS_MODE, or Mount(mode=...)):
-  pfcryptfs    (default, what meson registers) keystore + `pfcrypt init` + `pfcryptfs -f BACKING MNT`.
+  pfcryptfs    (default, what meson registers) a keystore (`pfcrypt keystore init|start`, the fast
+               "test" KDF profile, socket in the temp dir) + `pfcrypt init BACKING` +
+               `pfcryptfs -f BACKING MNT --socket SOCK`.
   plain        no mount: mnt is a plain directory (checks the tests themselves).
   passthrough  bindfs BACKING MNT (a FUSE passthrough without crypto), for developing the tests while
                the daemon cannot mount yet.  Needs `bindfs` on the machine; CI does not install it.
                With PFC_PASSTHROUGH_LL=path/to/passthrough_ll (libfuse's example, built from
                /usr/share/doc/libfuse3-dev/examples) that program is used instead: it has a real
-               inode table, so hard links and attribute caching behave as in pfcryptfs.
+               inode table, so hard links and attribute caching behave as in pfcryptfs (bindfs
+               caches attributes per path: its link counts go stale and the differential test
+               notices).
 
 Binaries come from the environment (set by meson.build):  PFCRYPTFS, PFCRYPT (the CLI),
 PFCRYPT_KEYSTORE.  A missing binary, a missing /dev/fuse or a mount that does not appear is a test
@@ -93,12 +97,18 @@ def _wait_pid(proc, seconds):
         return None
 
 
-class Keystore:
-    """A pfcrypt-keystore of our own on a socket inside the test's temp dir.
+def _alive(pid):
+    """True while pid runs (a zombie waiting for a reaper counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
-    Uses tests/lib/ks.py (the keystore's own test helper) when it exists, else the CLI's
-    `pfcrypt keystore init|start|stop`.
-    """
+
+class Keystore:
+    """A pfcrypt-keystore of our own, on a socket inside the test's temp dir, managed through the
+    CLI (`pfcrypt keystore init|start|stop`, issue 6) with the fast "test" Argon2id profile."""
 
     def __init__(self, tmp):
         self.dir = os.path.join(tmp, "ks")
@@ -106,33 +116,48 @@ class Keystore:
         self.sock = os.path.join(self.dir, "keystore.sock")
         self.store = os.path.join(self.dir, "store")
         self.passfile = os.path.join(self.dir, "passphrase")
+        self.log = os.path.join(self.dir, "keystore.log")
         with open(self.passfile, "wb") as f:
             f.write(PASSPHRASE)
         os.chmod(self.passfile, 0o600)
-        self.env = dict(os.environ, PFCRYPT_SOCKET=self.sock)
-        self._ks = None
+        self.cli = binary("PFCRYPT", "pfcrypt")
+        # The CLI finds the daemons through these (and the keystore through PFCRYPT_SOCKET).
+        self.env = dict(os.environ, PFCRYPT_SOCKET=self.sock,
+                        PFCRYPT_KEYSTORE_BIN=binary("PFCRYPT_KEYSTORE", "pfcrypt-keystore"),
+                        PFCRYPT_FS_BIN=binary("PFCRYPTFS", "pfcryptfs"))
+        self.pid = None
+
+    def ctl(self, *args, what):
+        return _run([self.cli, "--socket", self.sock] + list(args), what, env=self.env)
 
     def start(self):
-        try:
-            import ks  # noqa: F401  (tests/lib/ks.py, written with the keystore)
-        except ImportError:
-            ks = None
-        if ks is not None and hasattr(ks, "Keystore"):
-            self._ks = ks.Keystore(socket=self.sock, store=self.store, passphrase_file=self.passfile)
-            self._ks.start()
-            return
-        cli = binary("PFCRYPT", "pfcrypt")
-        common = ["--socket", self.sock, "--store", self.store, "--passphrase-file", self.passfile]
-        _run([cli, "keystore", "init"] + common, "keystore init", env=self.env)
-        _run([cli, "keystore", "start"] + common, "keystore start", env=self.env)
+        self.ctl("keystore", "init", "--store", self.store, "--passphrase-file", self.passfile,
+                 "--kdf-profile", "test", what="pfcrypt keystore init")
+        out = self.ctl("keystore", "start", "--store", self.store, "--passphrase-file", self.passfile,
+                       "--log-file", self.log, what="pfcrypt keystore start").stdout
+        m = re.search(rb"\(pid (\d+)\)", out)
+        if not m:
+            raise FixtureError(f"pfcrypt keystore start: no pid in its output {out!r}")
+        self.pid = int(m.group(1))
 
     def stop(self):
-        if self._ks is not None:
-            self._ks.stop()
+        if self.pid is None:
             return
-        if os.path.exists(self.sock):
-            _run([binary("PFCRYPT", "pfcrypt"), "keystore", "stop", "--socket", self.sock],
-                 "keystore stop", env=self.env)
+        pid, self.pid = self.pid, None
+        problems = []
+        try:
+            self.ctl("keystore", "stop", what="pfcrypt keystore stop")
+        except FixtureError as e:
+            problems.append(str(e))
+        # The keystore is not our child (the CLI detached it): poll its pid, bounded.
+        deadline = time.monotonic() + EXIT_WAIT_S
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _alive(pid):
+            problems.append(f"keystore pid {pid} still running {EXIT_WAIT_S}s after stop; killed")
+            os.kill(pid, signal.SIGKILL)
+        if problems:
+            raise FixtureError("; ".join(problems))
 
 
 class Mount:
@@ -187,8 +212,7 @@ class Mount:
             binary("PFCRYPTFS", "pfcryptfs")
             self.keystore = Keystore(self.tmp)
             self.keystore.start()
-            _run([binary("PFCRYPT", "pfcrypt"), "init", self.backing, "--key", KEY_NAME,
-                  "--socket", self.keystore.sock], "pfcrypt init", env=self.keystore.env)
+            self.keystore.ctl("init", self.backing, "--key", KEY_NAME, what="pfcrypt init")
         elif self.passthrough_ll is None and shutil.which("bindfs") is None:
             raise FixtureError("passthrough mode needs bindfs (apt-get install bindfs)")
         self.mount()
