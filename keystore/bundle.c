@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+/* bundle.c - export bundles (PROTOCOL.md section 6). */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fs/err.h"
+#include "keystore/bundle.h"
+
+/*
+ * Plaintext v1: u8 payload version = 1, u8 name_len, name, u16 count, count x
+ * (u32 version, u64 created, 32-byte key), versions strictly increasing.
+ */
+#define BUNDLE_PAYLOAD_VERSION 1
+#define BUNDLE_MAX_VERSIONS    1024
+
+int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nlen,
+		      const uint32_t *versions, size_t n, const uint8_t *pass, size_t pass_len,
+		      const struct pfc_kdf *kdf, struct pfc_wbuf *out)
+{
+	struct pfc_skey *sk = NULL;
+	struct pfc_kdf k = *kdf;
+	struct pfc_wbuf pt;
+	size_t count = 0, count_off;
+	int rc;
+
+	if ((rc = pfc_ks_name_check(name, nlen)) < 0)
+		return rc;
+	if (n > BUNDLE_MAX_VERSIONS)
+		return PFC_ERR_TOO_LARGE;
+	if ((rc = pfc_wbuf_init(&pt, 256, true)) < 0)
+		return rc;
+	pfc_wbuf_put_u8(&pt, BUNDLE_PAYLOAD_VERSION);
+	pfc_wbuf_put_u8(&pt, (uint8_t)nlen);
+	pfc_wbuf_put_bytes(&pt, name, nlen);
+	count_off = pt.len;
+	pfc_wbuf_put_u16(&pt, 0);
+	for (size_t i = 0; i < kr->n; i++) {
+		const struct pfc_ks_entry *e = &kr->e[i];
+		bool want = n == 0;
+
+		if (strlen(e->name) != nlen || memcmp(e->name, name, nlen) != 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			want = want || versions[j] == e->version;
+		if (!want || (n == 0 && e->state == PFC_KS_RETIRED))
+			continue;
+		if (e->state == PFC_KS_RETIRED) {
+			rc = PFC_ERR_KEY_RETIRED;
+			goto out;
+		}
+		pfc_wbuf_put_u32(&pt, e->version);
+		pfc_wbuf_put_u64(&pt, e->created);
+		pfc_wbuf_put_bytes(&pt, e->key, sizeof(e->key));
+		count++;
+	}
+	/* every explicitly requested version must exist */
+	for (size_t j = 0; j < n; j++)
+		if (!pfc_keyring_find(kr, name, nlen, versions[j])) {
+			rc = PFC_ERR_KEY_UNKNOWN;
+			goto out;
+		}
+	if (count == 0) {
+		rc = PFC_ERR_KEY_UNKNOWN;
+		goto out;
+	}
+	if (count > BUNDLE_MAX_VERSIONS) {
+		rc = PFC_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((rc = pfc_wbuf_error(&pt)) < 0)
+		goto out;
+	pfc_store_u16(pt.p + count_off, (uint16_t)count);
+	pfc_kdf_new_salt(&k);
+	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, &k, &sk)) < 0)
+		goto out;
+	rc = pfc_seal(PFC_SEAL_MAGIC_BUNDLE, sk, pt.p, pt.len, out);
+out:
+	pfc_skey_free(sk);
+	pfc_wbuf_free(&pt);
+	return rc;
+}
+
+int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
+		      const uint8_t *pass, size_t pass_len, uint32_t *imported)
+{
+	struct pfc_ks_entry *e = NULL;
+	struct pfc_wbuf pt = {0};
+	struct pfc_rbuf r;
+	const uint8_t *np;
+	uint8_t pv, nl;
+	uint16_t count;
+	uint32_t last = 0, added = 0;
+	bool new_name;
+	int rc;
+
+	rc = pfc_unseal_pass(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, bundle, len, &pt, NULL);
+	if (rc < 0)
+		return rc;
+	e = sodium_malloc(sizeof(*e));
+	if (!e) {
+		rc = PFC_ERR_NOMEM;
+		goto out;
+	}
+	pfc_rbuf_init(&r, pt.p, pt.len);
+	if ((rc = pfc_rbuf_get_u8(&r, &pv)) < 0 || (rc = pfc_rbuf_get_u8(&r, &nl)) < 0 ||
+	    (rc = pfc_rbuf_get_ptr(&r, nl, &np)) < 0 || (rc = pfc_rbuf_get_u16(&r, &count)) < 0)
+		goto out;
+	if (pv != BUNDLE_PAYLOAD_VERSION) {
+		rc = PFC_ERR_UNKNOWN_VERSION;
+		goto out;
+	}
+	if ((rc = pfc_ks_name_check((const char *)np, nl)) < 0)
+		goto out;
+	if (count == 0 || count > BUNDLE_MAX_VERSIONS) {
+		rc = PFC_ERR_CORRUPT;
+		goto out;
+	}
+	/* a name with no entry at all here gets its highest version as primary */
+	new_name = true;
+	for (size_t i = 0; new_name && i < kr->n; i++)
+		if (strlen(kr->e[i].name) == nl && memcmp(kr->e[i].name, np, nl) == 0)
+			new_name = false;
+	for (uint16_t i = 0; i < count; i++) {
+		const struct pfc_ks_entry *have;
+
+		memset(e, 0, sizeof(*e));
+		memcpy(e->name, np, nl);
+		if ((rc = pfc_rbuf_get_u32(&r, &e->version)) < 0 ||
+		    (rc = pfc_rbuf_get_u64(&r, &e->created)) < 0 ||
+		    (rc = pfc_rbuf_get_bytes(&r, e->key, sizeof(e->key))) < 0)
+			goto out;
+		if (e->version <= last) {
+			rc = PFC_ERR_CORRUPT;
+			goto out;
+		}
+		last = e->version;
+		have = pfc_keyring_find(kr, e->name, nl, e->version);
+		if (have) {
+			if (have->state == PFC_KS_RETIRED) {
+				rc = PFC_ERR_KEY_RETIRED;
+				goto out;
+			}
+			if (sodium_memcmp(have->key, e->key, sizeof(e->key)) != 0) {
+				rc = PFC_ERR_CONFLICT;
+				goto out;
+			}
+			continue;
+		}
+		e->state = (new_name && i == count - 1) ? PFC_KS_PRIMARY : PFC_KS_ACTIVE;
+		if ((rc = pfc_keyring_insert(kr, e)) < 0)
+			goto out;
+		added++;
+	}
+	if ((rc = pfc_rbuf_expect_end(&r)) < 0)
+		goto out;
+	if (imported)
+		*imported = added;
+out:
+	sodium_free(e);
+	pfc_wbuf_free(&pt);
+	return rc;
+}

@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: MIT
+/* client.c - the keystore client library (API and contracts in client.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fs/err.h"
+#include "keystore/client.h"
+#include "keystore/proto.h"
+
+#define DEFAULT_TIMEOUT_MS 10000
+
+struct pfc_ks {
+	pthread_mutex_t mu; /* serialises requests; protects every field below */
+	int fd;		    /* -1 when disconnected (reconnected on the next request) */
+	int timeout_ms;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char msg[PFC_KS_MSG_MAX];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for ev on fd until deadline: 0, PFC_ERR_TIMEOUT or PFC_ERR_UNREACHABLE. */
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = ev};
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return PFC_ERR_TIMEOUT;
+		n = poll(&p, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return PFC_ERR_UNREACHABLE;
+		if (n > 0)
+			return 0;
+	}
+}
+
+static int do_connect(struct pfc_ks *ks, int64_t deadline)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, rc, err = 0;
+	socklen_t el = sizeof(err);
+
+	strcpy(sa.sun_path, ks->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return PFC_ERR_UNREACHABLE;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EAGAIN && errno != EINPROGRESS) {
+			close(fd);
+			return PFC_ERR_UNREACHABLE;
+		}
+		/* a full backlog: wait until the server accepts or the deadline */
+		if ((rc = wait_fd(fd, POLLOUT, deadline)) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+			close(fd);
+			return rc < 0 ? rc : PFC_ERR_UNREACHABLE;
+		}
+	}
+	ks->fd = fd;
+	return 0;
+}
+
+static void disconnect(struct pfc_ks *ks)
+{
+	if (ks->fd >= 0)
+		close(ks->fd);
+	ks->fd = -1;
+}
+
+/* Returns 0, PFC_ERR_TIMEOUT, or PFC_ERR_UNREACHABLE (peer gone). */
+static int send_all(struct pfc_ks *ks, const uint8_t *p, size_t len, int64_t deadline)
+{
+	size_t off = 0;
+	int rc;
+
+	while (off < len) {
+		ssize_t n = send(ks->fd, p + off, len - off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((rc = wait_fd(ks->fd, POLLOUT, deadline)) < 0)
+				return rc;
+			continue;
+		}
+		return PFC_ERR_UNREACHABLE;
+	}
+	return 0;
+}
+
+/* *got counts bytes read so far (to tell a drop before the reply from one inside it). */
+static int recv_all(struct pfc_ks *ks, uint8_t *p, size_t len, int64_t deadline, size_t *got)
+{
+	size_t off = 0;
+	int rc;
+
+	while (off < len) {
+		ssize_t n = recv(ks->fd, p + off, len - off, 0);
+
+		if (n > 0) {
+			off += (size_t)n;
+			*got += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((rc = wait_fd(ks->fd, POLLIN, deadline)) < 0)
+				return rc;
+			continue;
+		}
+		return PFC_ERR_UNREACHABLE; /* EOF or reset */
+	}
+	return 0;
+}
+
+static int parse_error(struct pfc_ks *ks, const uint8_t *body, size_t len)
+{
+	struct pfc_rbuf r;
+	const uint8_t *m;
+	uint32_t code;
+	size_t ml;
+
+	pfc_rbuf_init(&r, body + 1, len - 1);
+	if (pfc_rbuf_get_u32(&r, &code) < 0 ||
+	    pfc_rbuf_get_lv16(&r, PFC_KS_MSG_MAX - 1, &m, &ml) < 0 || code == 0 ||
+	    code >= PFC_ERR_COUNT)
+		return PFC_ERR_PROTOCOL;
+	for (size_t i = 0; i < ml; i++)
+		ks->msg[i] = (m[i] >= 0x20 && m[i] < 0x7f) ? (char)m[i] : '?';
+	ks->msg[ml] = '\0';
+	return -(int)code;
+}
+
+/*
+ * One request, one reply.  On success *body is the reply (type byte first) in
+ * sodium_malloc memory: free it with sodium_free.  Called with ks->mu held.
+ */
+static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent, uint8_t **body,
+		    size_t *body_len)
+{
+	struct pfc_wbuf w;
+	uint8_t hdr[PFC_KS_HDR_LEN], *b = NULL;
+	uint32_t len = 0;
+	int64_t deadline = now_ms() + ks->timeout_ms;
+	int rc;
+
+	ks->msg[0] = '\0';
+	if ((rc = pfc_wbuf_init(&w, 128, true)) < 0)
+		return rc;
+	if ((rc = pfc_ks_req_encode(&w, q)) < 0)
+		goto out;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		size_t got = 0;
+		bool sent = false;
+
+		if (ks->fd < 0 && (rc = do_connect(ks, deadline)) < 0)
+			goto out;
+		rc = send_all(ks, w.p, w.len, deadline);
+		if (rc == 0) {
+			sent = true;
+			rc = recv_all(ks, hdr, sizeof(hdr), deadline, &got);
+		}
+		if (rc == 0) {
+			len = pfc_load_u32(hdr);
+			if ((rc = pfc_ks_frame_check_len(len)) < 0) {
+				rc = PFC_ERR_PROTOCOL;
+				disconnect(ks);
+				goto out;
+			}
+			b = sodium_malloc(len);
+			if (!b) {
+				rc = PFC_ERR_NOMEM;
+				disconnect(ks);
+				goto out;
+			}
+			rc = recv_all(ks, b, len, deadline, &got);
+		}
+		if (rc == 0)
+			break;
+		sodium_free(b);
+		b = NULL;
+		disconnect(ks); /* the stream's state is unknown */
+		/* reconnect once: only a drop seen before any reply byte, and a
+		 * non-idempotent request only if it was never sent */
+		if (rc != PFC_ERR_UNREACHABLE || got || (sent && !idempotent))
+			goto out;
+	}
+	if (rc < 0)
+		goto out;
+	if (b[0] == PFC_KS_ERROR) {
+		rc = parse_error(ks, b, len);
+		if (rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE || rc == PFC_ERR_DENIED)
+			disconnect(ks); /* the server closes after these */
+		goto out;
+	}
+	if (b[0] != (q->type | PFC_KS_REPLY)) {
+		rc = PFC_ERR_PROTOCOL;
+		disconnect(ks);
+		goto out;
+	}
+	*body = b;
+	*body_len = len;
+	b = NULL;
+out:
+	sodium_free(b);
+	pfc_wbuf_free(&w);
+	return rc;
+}
+
+/* Lock, exchange, hand a reader over the reply's fields to parse(), unlock. */
+typedef int (*parse_fn)(struct pfc_rbuf *r, void *ctx);
+
+static int request(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent, parse_fn parse,
+		   void *ctx)
+{
+	uint8_t *body = NULL;
+	size_t len = 0;
+	struct pfc_rbuf r;
+	int rc;
+
+	if (!ks)
+		return PFC_ERR_INVAL;
+	pthread_mutex_lock(&ks->mu);
+	rc = exchange(ks, q, idempotent, &body, &len);
+	if (rc == 0) {
+		pfc_rbuf_init(&r, body + 1, len - 1);
+		rc = parse ? parse(&r, ctx) : 0;
+		if (rc >= 0 && pfc_rbuf_expect_end(&r) < 0)
+			rc = PFC_ERR_PROTOCOL;
+		if (rc == PFC_ERR_TRUNCATED || rc == PFC_ERR_CORRUPT || rc == PFC_ERR_TOO_LARGE)
+			rc = PFC_ERR_PROTOCOL;
+	}
+	pthread_mutex_unlock(&ks->mu);
+	sodium_free(body);
+	return rc;
+}
+
+/* ---- public API ---- */
+
+int pfc_ks_connect(const char *socket_path, int timeout_ms, struct pfc_ks **out)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct pfc_ks *ks;
+	int rc;
+
+	if (!out)
+		return PFC_ERR_INVAL;
+	if (!socket_path && !(socket_path = pfc_ks_default_socket(buf, sizeof(buf))))
+		return PFC_ERR_NAME_TOO_LONG;
+	if (strlen(socket_path) >= sizeof(ks->path))
+		return PFC_ERR_NAME_TOO_LONG;
+	ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		return PFC_ERR_NOMEM;
+	pthread_mutex_init(&ks->mu, NULL);
+	strcpy(ks->path, socket_path);
+	ks->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+	ks->fd = -1;
+	if ((rc = do_connect(ks, now_ms() + ks->timeout_ms)) < 0) {
+		pfc_ks_close(ks);
+		return rc;
+	}
+	*out = ks;
+	return 0;
+}
+
+void pfc_ks_close(struct pfc_ks *ks)
+{
+	if (!ks)
+		return;
+	disconnect(ks);
+	pthread_mutex_destroy(&ks->mu);
+	free(ks);
+}
+
+const char *pfc_ks_last_message(struct pfc_ks *ks)
+{
+	return ks ? ks->msg : "";
+}
+
+static int p_hello(struct pfc_rbuf *r, void *ctx)
+{
+	const uint8_t *sw;
+	size_t n;
+	int rc = pfc_rbuf_get_u32(r, ctx);
+
+	return rc < 0 ? rc : pfc_rbuf_get_lv16(r, PFC_KS_SW_VERSION_MAX, &sw, &n);
+}
+
+int pfc_ks_hello(struct pfc_ks *ks, uint32_t *server_version)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_HELLO, .version = PFC_KS_PROTOCOL_VERSION};
+	uint32_t v = 0;
+	int rc = request(ks, &q, true, p_hello, &v);
+
+	if (rc < 0)
+		return rc;
+	if (server_version)
+		*server_version = v;
+	return v == PFC_KS_PROTOCOL_VERSION ? 0 : PFC_ERR_UNKNOWN_VERSION;
+}
+
+static int p_status(struct pfc_rbuf *r, void *ctx)
+{
+	struct pfc_ks_status *st = ctx;
+	const uint8_t *p;
+	uint8_t locked;
+	size_t n;
+	int rc;
+
+	if ((rc = pfc_rbuf_get_u8(r, &locked)) < 0 ||
+	    (rc = pfc_rbuf_get_u32(r, &st->protocol_version)) < 0 ||
+	    (rc = pfc_rbuf_get_u32(r, &st->key_count)) < 0 ||
+	    (rc = pfc_rbuf_get_u32(r, &st->version_count)) < 0 ||
+	    (rc = pfc_rbuf_get_u32(r, &st->retired_count)) < 0 ||
+	    (rc = pfc_rbuf_get_lv16(r, sizeof(st->kdf_profile) - 1, &p, &n)) < 0)
+		return rc;
+	st->locked = locked != 0;
+	memcpy(st->kdf_profile, p, n);
+	st->kdf_profile[n] = '\0';
+	return 0;
+}
+
+int pfc_ks_status(struct pfc_ks *ks, struct pfc_ks_status *st)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_STATUS};
+	struct pfc_ks_status s = {0};
+	int rc;
+
+	if (!st)
+		return PFC_ERR_INVAL;
+	if ((rc = request(ks, &q, true, p_status, &s)) < 0)
+		return rc;
+	*st = s;
+	return 0;
+}
+
+static int set_name(struct pfc_ks_req *q, const char *name)
+{
+	if (!name)
+		return PFC_ERR_INVAL;
+	q->name = name;
+	q->name_len = strlen(name);
+	return pfc_ks_name_check(name, q->name_len);
+}
+
+static int p_u32(struct pfc_rbuf *r, void *ctx)
+{
+	return pfc_rbuf_get_u32(r, ctx);
+}
+
+int pfc_ks_create_key(struct pfc_ks *ks, const char *name)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_CREATE};
+	uint32_t v;
+	int rc = set_name(&q, name);
+
+	return rc < 0 ? rc : request(ks, &q, false, p_u32, &v);
+}
+
+struct blob_out {
+	uint8_t *blob;
+	size_t len;
+	uint8_t already;
+	bool with_flag;
+};
+
+static int p_blob(struct pfc_rbuf *r, void *ctx)
+{
+	struct blob_out *b = ctx;
+	const uint8_t *p;
+	int rc;
+
+	if (b->with_flag && (rc = pfc_rbuf_get_u8(r, &b->already)) < 0)
+		return rc;
+	if ((rc = pfc_rbuf_get_lv16(r, PFC_WRAPPED_MAX, &p, &b->len)) < 0)
+		return rc;
+	memcpy(b->blob, p, b->len);
+	return 0;
+}
+
+static bool ad_ok(const uint8_t *ad, size_t len, size_t max)
+{
+	return len <= max && (len == 0 || ad);
+}
+
+int pfc_ks_wrap(struct pfc_ks *ks, const char *name, const uint8_t *ad, size_t ad_len,
+		const uint8_t key[PFC_BLOB_KEY_LEN], uint8_t *blob, size_t *blob_len)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_WRAP, .ad = ad, .ad_len = ad_len, .key = key};
+	uint8_t tmp[PFC_WRAPPED_MAX];
+	struct blob_out b = {.blob = tmp};
+	int rc = set_name(&q, name);
+
+	if (rc < 0)
+		return rc;
+	if (!key || !blob || !blob_len || !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
+		return PFC_ERR_INVAL;
+	if ((rc = request(ks, &q, true, p_blob, &b)) < 0)
+		return rc;
+	memcpy(blob, tmp, b.len);
+	*blob_len = b.len;
+	return 0;
+}
+
+static int p_key(struct pfc_rbuf *r, void *ctx)
+{
+	return pfc_rbuf_get_bytes(r, ctx, PFC_BLOB_KEY_LEN);
+}
+
+int pfc_ks_unwrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const uint8_t *ad,
+		  size_t ad_len, uint8_t key[PFC_BLOB_KEY_LEN])
+{
+	struct pfc_ks_req q = {
+	    .type = PFC_KS_UNWRAP, .blob = blob, .blob_len = blob_len, .ad = ad, .ad_len = ad_len};
+	int rc;
+
+	if (!key || !blob || blob_len > PFC_WRAPPED_MAX || !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
+		return PFC_ERR_INVAL;
+	rc = request(ks, &q, true, p_key, key);
+	if (rc < 0)
+		sodium_memzero(key, PFC_BLOB_KEY_LEN);
+	return rc;
+}
+
+int pfc_ks_rewrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const uint8_t *ad,
+		  size_t ad_len, uint8_t *new_blob, size_t *new_len)
+{
+	struct pfc_ks_req q = {
+	    .type = PFC_KS_REWRAP, .blob = blob, .blob_len = blob_len, .ad = ad, .ad_len = ad_len};
+	uint8_t tmp[PFC_WRAPPED_MAX];
+	struct blob_out b = {.blob = tmp, .with_flag = true};
+	int rc;
+
+	if (!blob || blob_len > PFC_WRAPPED_MAX || !new_blob || !new_len ||
+	    !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
+		return PFC_ERR_INVAL;
+	if ((rc = request(ks, &q, true, p_blob, &b)) < 0)
+		return rc;
+	memcpy(new_blob, tmp, b.len);
+	*new_len = b.len;
+	return b.already ? 1 : 0;
+}
+
+struct gen_out {
+	struct pfc_ks_filekey *out;
+	unsigned count;
+};
+
+static int p_gen(struct pfc_rbuf *r, void *ctx)
+{
+	struct gen_out *g = ctx;
+	uint16_t n;
+	int rc;
+
+	if ((rc = pfc_rbuf_get_u16(r, &n)) < 0)
+		return rc;
+	if (n != g->count)
+		return PFC_ERR_PROTOCOL;
+	for (unsigned i = 0; i < n; i++) {
+		struct pfc_ks_filekey *f = &g->out[i];
+		const uint8_t *p;
+
+		if ((rc = pfc_rbuf_get_bytes(r, f->file_id, sizeof(f->file_id))) < 0 ||
+		    (rc = pfc_rbuf_get_bytes(r, f->key, sizeof(f->key))) < 0 ||
+		    (rc = pfc_rbuf_get_lv16(r, PFC_WRAPPED_MAX, &p, &f->blob_len)) < 0)
+			return rc;
+		memcpy(f->blob, p, f->blob_len);
+	}
+	return 0;
+}
+
+int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t *ad_prefix,
+			      size_t prefix_len, unsigned count, struct pfc_ks_filekey *out)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_GENERATE,
+			       .ad = ad_prefix,
+			       .ad_len = prefix_len,
+			       .count = (uint16_t)count};
+	struct gen_out g = {out, count};
+	int rc = set_name(&q, name);
+
+	if (rc < 0)
+		return rc;
+	if (!out || count == 0 || count > PFC_KS_GEN_MAX ||
+	    !ad_ok(ad_prefix, prefix_len, PFC_KS_AD_MAX - PFC_KS_FILE_ID_LEN))
+		return PFC_ERR_INVAL;
+	rc = request(ks, &q, true, p_gen, &g);
+	if (rc < 0)
+		sodium_memzero(out, count * sizeof(*out));
+	return rc;
+}
+
+int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_ROTATE};
+	uint32_t v = 0;
+	int rc = set_name(&q, name);
+
+	if (rc < 0 || (rc = request(ks, &q, false, p_u32, &v)) < 0)
+		return rc;
+	if (new_version)
+		*new_version = v;
+	return 0;
+}
+
+int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_RETIRE, .version = version};
+	int rc = set_name(&q, name);
+
+	if (rc < 0)
+		return rc;
+	if (version == 0)
+		return PFC_ERR_INVAL;
+	return request(ks, &q, false, NULL, NULL);
+}
+
+struct list_out {
+	struct pfc_ks_keyinfo *v;
+	size_t n;
+};
+
+static int p_list(struct pfc_rbuf *r, void *ctx)
+{
+	struct list_out *l = ctx;
+	uint32_t n;
+	int rc;
+
+	if ((rc = pfc_rbuf_get_u32(r, &n)) < 0)
+		return rc;
+	/* every entry takes at least 23 bytes: bound n before allocating */
+	if ((size_t)n > pfc_rbuf_left(r) / 23)
+		return PFC_ERR_PROTOCOL;
+	l->v = calloc(n ? n : 1, sizeof(*l->v));
+	if (!l->v)
+		return PFC_ERR_NOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		struct pfc_ks_keyinfo *k = &l->v[i];
+		const uint8_t *p;
+		size_t nl;
+		uint8_t st;
+
+		if ((rc = pfc_rbuf_get_lv16(r, PFC_KS_NAME_MAX, &p, &nl)) < 0 ||
+		    (rc = pfc_rbuf_get_u32(r, &k->version)) < 0 ||
+		    (rc = pfc_rbuf_get_u8(r, &st)) < 0 ||
+		    (rc = pfc_rbuf_get_u64(r, &k->created)) < 0 ||
+		    (rc = pfc_rbuf_get_u64(r, &k->retired)) < 0)
+			return rc;
+		if (pfc_ks_name_check((const char *)p, nl) < 0 || st < PFC_KS_PRIMARY ||
+		    st > PFC_KS_RETIRED)
+			return PFC_ERR_PROTOCOL;
+		memcpy(k->name, p, nl);
+		k->state = (enum pfc_ks_state)st;
+	}
+	l->n = n;
+	return 0;
+}
+
+int pfc_ks_list(struct pfc_ks *ks, struct pfc_ks_keyinfo **out, size_t *n)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_LIST};
+	struct list_out l = {0};
+	int rc;
+
+	if (!out || !n)
+		return PFC_ERR_INVAL;
+	rc = request(ks, &q, true, p_list, &l);
+	if (rc < 0) {
+		free(l.v);
+		return rc;
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
+
+void pfc_ks_list_free(struct pfc_ks_keyinfo *list)
+{
+	free(list);
+}
+
+int pfc_ks_lock(struct pfc_ks *ks)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_LOCK};
+
+	return request(ks, &q, true, NULL, NULL);
+}
+
+int pfc_ks_unlock(struct pfc_ks *ks, const char *pass, size_t len)
+{
+	struct pfc_ks_req q = {
+	    .type = PFC_KS_UNLOCK, .pass = (const uint8_t *)pass, .pass_len = len};
+
+	if ((!pass && len) || len > PFC_KS_PASS_MAX)
+		return PFC_ERR_INVAL;
+	return request(ks, &q, true, NULL, NULL);
+}
+
+int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old_len,
+			     const char *new_pass, size_t new_len)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_PASSWD,
+			       .pass = (const uint8_t *)old_pass,
+			       .pass_len = old_len,
+			       .pass2 = (const uint8_t *)new_pass,
+			       .pass2_len = new_len};
+
+	if ((!old_pass && old_len) || (!new_pass && new_len) || old_len > PFC_KS_PASS_MAX ||
+	    new_len > PFC_KS_PASS_MAX || new_len == 0)
+		return PFC_ERR_INVAL;
+	return request(ks, &q, false, NULL, NULL);
+}
+
+struct bundle_out {
+	uint8_t *p;
+	size_t len;
+};
+
+static int p_bundle(struct pfc_rbuf *r, void *ctx)
+{
+	struct bundle_out *b = ctx;
+	const uint8_t *p;
+	int rc;
+
+	if ((rc = pfc_ks_get_lv32(r, PFC_KS_BUNDLE_MAX, &p, &b->len)) < 0)
+		return rc;
+	b->p = sodium_malloc(b->len ? b->len : 1);
+	if (!b->p)
+		return PFC_ERR_NOMEM;
+	memcpy(b->p, p, b->len);
+	return 0;
+}
+
+int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
+		  const char *export_pass, size_t pass_len, uint8_t **bundle, size_t *bundle_len)
+{
+	struct pfc_ks_req q = {
+	    .type = PFC_KS_EXPORT, .pass = (const uint8_t *)export_pass, .pass_len = pass_len};
+	struct bundle_out b = {0};
+	uint8_t vbuf[4 * 1024];
+	int rc = set_name(&q, name);
+
+	if (rc < 0)
+		return rc;
+	if (!bundle || !bundle_len || (nversions && !versions) || nversions > 1024 ||
+	    (!export_pass && pass_len) || pass_len == 0 || pass_len > PFC_KS_PASS_MAX)
+		return PFC_ERR_INVAL;
+	for (size_t i = 0; i < nversions; i++)
+		pfc_store_u32(vbuf + 4 * i, versions[i]);
+	q.count = (uint16_t)nversions;
+	q.versions = vbuf;
+	rc = request(ks, &q, true, p_bundle, &b);
+	if (rc < 0) {
+		sodium_free(b.p);
+		return rc;
+	}
+	*bundle = b.p;
+	*bundle_len = b.len;
+	return 0;
+}
+
+void pfc_ks_bundle_free(uint8_t *bundle)
+{
+	sodium_free(bundle);
+}
+
+int pfc_ks_import(struct pfc_ks *ks, const uint8_t *bundle, size_t len, const char *pass,
+		  size_t pass_len, uint32_t *imported)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_IMPORT,
+			       .blob = bundle,
+			       .blob_len = len,
+			       .pass = (const uint8_t *)pass,
+			       .pass_len = pass_len};
+	uint32_t n = 0;
+	int rc;
+
+	if (!bundle || len > PFC_KS_BUNDLE_MAX || (!pass && pass_len) || pass_len > PFC_KS_PASS_MAX)
+		return PFC_ERR_INVAL;
+	if ((rc = request(ks, &q, false, p_u32, &n)) < 0)
+		return rc;
+	if (imported)
+		*imported = n;
+	return 0;
+}

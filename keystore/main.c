@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c - pfcrypt-keystore: options, passphrase, daemonising, signals.
+ * The serving is in server.c; see --help and PROTOCOL.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fs/err.h"
+#include "fs/log.h"
+#include "keystore/proto.h"
+#include "keystore/server.h"
+#include "keystore/store.h"
+
+#define EXIT_USAGE 2
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: pfcrypt-keystore [options]\n"
+	    "Hold pfcrypt master keys and serve wrap/unwrap requests on a Unix socket.\n\n"
+	    "  --socket PATH          socket (default: $PFCRYPT_SOCKET, else\n"
+	    "                         $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, else\n"
+	    "                         /run/pfcrypt/keystore.sock); its directory is made 0700\n"
+	    "  --store FILE           store file (default: $XDG_CONFIG_HOME/pfcrypt/keystore,\n"
+	    "                         else ~/.config/pfcrypt/keystore)\n"
+	    "  --init                 create a new empty store (never overwrites a file), exit\n"
+	    "  --serve                with --init: go on serving the new store\n"
+	    "  --kdf-profile P        with --init: Argon2id cost: interactive (ops 2, 64 MiB),\n"
+	    "                         moderate (ops 3, 256 MiB; default), sensitive (ops 4,\n"
+	    "                         1 GiB), test (ops 1, 1 MiB: INSECURE, test suites only)\n"
+	    "  --passphrase-file F    read the passphrase from F (one trailing newline dropped)\n"
+	    "  --passphrase-fd N      read the passphrase from file descriptor N until EOF\n"
+	    "                         (default: prompt on the terminal without echo)\n"
+	    "  --locked               start locked; keys load on an unlock request\n"
+	    "  -f, --foreground       do not daemonise; log to stderr\n"
+	    "  --log-file F           when daemonised, log to F instead of syslog\n"
+	    "  -v, --verbose          log every request (debug level)\n"
+	    "  --client-timeout MS    a client must finish a started frame, and take its reply,\n"
+	    "                         within MS milliseconds (default 5000)\n"
+	    "  --max-clients N        simultaneous connections (default 256)\n"
+	    "  -h, --help             this text\n"
+	    "  --version              print the version\n\n"
+	    "Exit status: 0 ok (also after SIGTERM/SIGINT), 1 runtime error (store unreadable,\n"
+	    "wrong passphrase, socket in use), 2 usage error.\n");
+}
+
+/* Read a passphrase from fd until EOF or max bytes; drop one trailing newline. */
+static int read_pass_fd(int fd, uint8_t *buf, size_t max, size_t *len)
+{
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + got, max - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return PFC_ERR_IO;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got == max)
+			return PFC_ERR_TOO_LARGE;
+	}
+	if (got && buf[got - 1] == '\n')
+		got--;
+	if (got && buf[got - 1] == '\r')
+		got--;
+	*len = got;
+	return 0;
+}
+
+static int read_pass_tty(const char *prompt, uint8_t *buf, size_t max, size_t *len)
+{
+	struct termios old, noecho;
+	size_t got = 0;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return PFC_ERR_IO;
+	if (tcgetattr(fd, &old) < 0) {
+		close(fd);
+		return PFC_ERR_IO;
+	}
+	noecho = old;
+	noecho.c_lflag &= ~(tcflag_t)ECHO;
+	(void)!write(fd, prompt, strlen(prompt));
+	tcsetattr(fd, TCSAFLUSH, &noecho);
+	for (;;) {
+		char ch;
+		ssize_t n = read(fd, &ch, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || ch == '\n')
+			break;
+		if (got + 1 >= max) {
+			rc = PFC_ERR_TOO_LARGE;
+			break;
+		}
+		buf[got++] = (uint8_t)ch;
+	}
+	tcsetattr(fd, TCSAFLUSH, &old);
+	(void)!write(fd, "\n", 1);
+	close(fd);
+	*len = got;
+	return rc;
+}
+
+struct opts {
+	const char *socket, *store, *pass_file, *log_file, *profile;
+	int pass_fd;
+	bool init, serve, locked, foreground, verbose;
+	int client_timeout;
+	long max_clients;
+};
+
+static int get_pass(const struct opts *o, const char *prompt, uint8_t *buf, size_t *len)
+{
+	int rc;
+
+	if (o->pass_file) {
+		int fd = open(o->pass_file, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return PFC_ERR_IO;
+		rc = read_pass_fd(fd, buf, PFC_KS_PASS_MAX + 1, len);
+		close(fd);
+		return rc;
+	}
+	if (o->pass_fd >= 0)
+		return read_pass_fd(o->pass_fd, buf, PFC_KS_PASS_MAX + 1, len);
+	return read_pass_tty(prompt, buf, PFC_KS_PASS_MAX + 1, len);
+}
+
+static void harden(void)
+{
+	struct rlimit rl = {0, 0};
+
+	/* no core file, no ptrace by same-uid processes, no /proc/PID/mem for them */
+	if (setrlimit(RLIMIT_CORE, &rl) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		pfc_warn("cannot disable core dumps: %s", strerror(errno));
+}
+
+static const char *default_store(char *buf, size_t len)
+{
+	const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
+	int n;
+
+	if (x && *x)
+		n = snprintf(buf, len, "%s/pfcrypt/keystore", x);
+	else if (h && *h)
+		n = snprintf(buf, len, "%s/.config/pfcrypt/keystore", h);
+	else
+		return NULL;
+	return (n < 0 || (size_t)n >= len) ? NULL : buf;
+}
+
+/* Fork; the parent waits for the child's status byte and exits with it. */
+static int daemonise(int *notify_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		unsigned char st = 1;
+
+		close(p[1]);
+		if (read(p[0], &st, 1) != 1)
+			st = 1;
+		_exit(st);
+	}
+	close(p[0]);
+	*notify_fd = p[1];
+	return 0;
+}
+
+static void notify(int *fd, unsigned char status)
+{
+	if (*fd >= 0) {
+		(void)!write(*fd, &status, 1);
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum {
+		O_SOCKET = 256,
+		O_STORE,
+		O_INIT,
+		O_SERVE,
+		O_PROFILE,
+		O_PFILE,
+		O_PFD,
+		O_LOCKED,
+		O_LOGFILE,
+		O_TIMEOUT,
+		O_MAXCL,
+		O_VERSION
+	};
+	static const struct option lo[] = {
+	    {"socket", required_argument, 0, O_SOCKET},
+	    {"store", required_argument, 0, O_STORE},
+	    {"init", no_argument, 0, O_INIT},
+	    {"serve", no_argument, 0, O_SERVE},
+	    {"kdf-profile", required_argument, 0, O_PROFILE},
+	    {"passphrase-file", required_argument, 0, O_PFILE},
+	    {"passphrase-fd", required_argument, 0, O_PFD},
+	    {"locked", no_argument, 0, O_LOCKED},
+	    {"foreground", no_argument, 0, 'f'},
+	    {"log-file", required_argument, 0, O_LOGFILE},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"client-timeout", required_argument, 0, O_TIMEOUT},
+	    {"max-clients", required_argument, 0, O_MAXCL},
+	    {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, O_VERSION},
+	    {0, 0, 0, 0},
+	};
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "fvh", lo, NULL)) != -1) {
+		switch (c) {
+		case O_SOCKET:
+			o->socket = optarg;
+			break;
+		case O_STORE:
+			o->store = optarg;
+			break;
+		case O_INIT:
+			o->init = true;
+			break;
+		case O_SERVE:
+			o->serve = true;
+			break;
+		case O_PROFILE:
+			o->profile = optarg;
+			break;
+		case O_PFILE:
+			o->pass_file = optarg;
+			break;
+		case O_PFD:
+			o->pass_fd = (int)strtol(optarg, &end, 10);
+			if (*end || o->pass_fd < 0)
+				return -1;
+			break;
+		case O_LOCKED:
+			o->locked = true;
+			break;
+		case 'f':
+			o->foreground = true;
+			break;
+		case O_LOGFILE:
+			o->log_file = optarg;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case O_TIMEOUT:
+			o->client_timeout = (int)strtol(optarg, &end, 10);
+			if (*end || o->client_timeout <= 0)
+				return -1;
+			break;
+		case O_MAXCL:
+			o->max_clients = strtol(optarg, &end, 10);
+			if (*end || o->max_clients <= 0 || o->max_clients > 65536)
+				return -1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case O_VERSION:
+			printf("pfcrypt-keystore 0.1.0 (protocol %d)\n", PFC_KS_PROTOCOL_VERSION);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc || (o->serve && !o->init) || (o->profile && !o->init) ||
+	    (o->pass_file && o->pass_fd >= 0) || (o->init && o->locked))
+		return -1;
+	return 0;
+}
+
+/* --init: create the store.  Returns an exit status. */
+static int do_init(const struct opts *o, const char *store, uint8_t *pass, size_t *plen)
+{
+	struct pfc_kdf kdf;
+	int rc;
+
+	if (pfc_kdf_from_name(o->profile ? o->profile : "moderate", &kdf) < 0) {
+		fprintf(stderr, "pfcrypt-keystore: unknown --kdf-profile %s\n", o->profile);
+		return EXIT_USAGE;
+	}
+	if ((rc = get_pass(o, "New keystore passphrase: ", pass, plen)) < 0)
+		goto fail;
+	if (*plen == 0) {
+		fprintf(stderr, "pfcrypt-keystore: refusing an empty passphrase\n");
+		return 1;
+	}
+	if (!o->pass_file && o->pass_fd < 0) {
+		uint8_t *again = sodium_malloc(PFC_KS_PASS_MAX + 1);
+		size_t alen = 0;
+		bool same;
+
+		if (!again)
+			return 1;
+		rc = get_pass(o, "Repeat passphrase: ", again, &alen);
+		same = rc == 0 && alen == *plen && sodium_memcmp(again, pass, alen) == 0;
+		sodium_free(again);
+		if (!same) {
+			fprintf(stderr, "pfcrypt-keystore: passphrases differ\n");
+			return 1;
+		}
+	}
+	if ((rc = pfc_store_create(store, pass, *plen, &kdf)) < 0)
+		goto fail;
+	fprintf(stderr, "pfcrypt-keystore: created %s (Argon2id profile %s)\n", store,
+		pfc_kdf_profile_name(kdf.profile));
+	return 0;
+fail:
+	fprintf(stderr, "pfcrypt-keystore: %s: %s\n", store, pfc_strerror(rc));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.pass_fd = -1, .client_timeout = 5000, .max_clients = 256};
+	struct pfc_ks_server s = {0};
+	char sockbuf[PATH_MAX], storebuf[PATH_MAX];
+	const char *sock, *store;
+	uint8_t *pass = NULL;
+	size_t plen = 0;
+	int notify_fd = -1, status = 1, rc;
+	struct sigaction sa = {0};
+	sigset_t block;
+
+	harden();
+	if (parse_opts(argc, argv, &o) < 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	pfc_log_init("pfcrypt-keystore", 0);
+	pfc_log_set_level(o.verbose ? PFC_LOG_DEBUG : PFC_LOG_INFO);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "pfcrypt-keystore: libsodium failed to initialise\n");
+		return 1;
+	}
+	sock = o.socket ? o.socket : pfc_ks_default_socket(sockbuf, sizeof(sockbuf));
+	store = o.store ? o.store : default_store(storebuf, sizeof(storebuf));
+	if (!sock || !store) {
+		fprintf(stderr, "pfcrypt-keystore: cannot resolve the %s path; give it\n",
+			sock ? "--store" : "--socket");
+		return EXIT_USAGE;
+	}
+	pass = sodium_malloc(PFC_KS_PASS_MAX + 1);
+	if (!pass)
+		return 1;
+	if (o.init) {
+		status = do_init(&o, store, pass, &plen);
+		if (status != 0 || !o.serve)
+			goto out;
+		status = 1;
+	}
+	/* daemonise before any key is loaded: mlock does not survive fork() */
+	if (!o.foreground && daemonise(&notify_fd) < 0) {
+		fprintf(stderr, "pfcrypt-keystore: fork: %s\n", strerror(errno));
+		goto out;
+	}
+	s.store_path = store;
+	s.socket_path = sock;
+	s.client_timeout_ms = o.client_timeout;
+	s.max_clients = (size_t)o.max_clients;
+	s.owner = geteuid();
+	if (o.locked) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		/* the store must at least be a store file before we listen */
+		rc = pfc_read_file(store, PFC_STORE_FILE_MAX, &buf, &len);
+		if (rc == 0)
+			rc = pfc_seal_header(PFC_SEAL_MAGIC_STORE, buf, len, &s.kdf);
+		free(buf);
+		s.locked = true;
+	} else {
+		if (!o.init && (rc = get_pass(&o, "Keystore passphrase: ", pass, &plen)) < 0) {
+			fprintf(stderr, "pfcrypt-keystore: cannot read the passphrase: %s\n",
+				pfc_strerror(rc));
+			goto out;
+		}
+		rc = pfc_store_load(store, pass, plen, &s.kr, &s.sk);
+		if (rc == 0)
+			s.kdf = s.sk->kdf;
+	}
+	sodium_memzero(pass, PFC_KS_PASS_MAX + 1);
+	if (rc < 0) {
+		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", store, pfc_strerror(rc));
+		goto out;
+	}
+	if ((rc = pfc_ks_server_listen(&s)) < 0) {
+		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", sock,
+			rc == PFC_ERR_BUSY ? "a keystore is already listening there"
+					   : pfc_strerror(rc));
+		goto out;
+	}
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (!o.foreground) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		setsid();
+		if (chdir("/") < 0)
+			pfc_warn("chdir /: %s", strerror(errno));
+		if (o.log_file) {
+			int lf = open(o.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+			if (lf >= 0) {
+				dup2(lf, STDERR_FILENO);
+				close(lf);
+			}
+		} else {
+			pfc_log_init("pfcrypt-keystore", 1);
+			dup2(nul, STDERR_FILENO);
+		}
+		dup2(nul, STDIN_FILENO);
+		dup2(nul, STDOUT_FILENO);
+		if (nul > 2)
+			close(nul);
+	}
+	pfc_info("listening on %s (store %s, %s, pid %d)", sock, store,
+		 s.locked ? "locked" : "unlocked", (int)getpid());
+	notify(&notify_fd, 0);
+	status = pfc_ks_server_run(&s, &stop_flag) < 0 ? 1 : 0;
+	pfc_info("stopped; keys wiped");
+out:
+	notify(&notify_fd, (unsigned char)status);
+	pfc_keyring_free(&s.kr);
+	pfc_skey_free(s.sk);
+	sodium_free(pass);
+	return status;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.h - the keystore server: one thread, one poll loop, every client a
+ * non-blocking connection with its own frame buffer and deadline, so a slow
+ * or silent client cannot delay the others.
+ */
+#ifndef PFC_KS_SERVER_H
+#define PFC_KS_SERVER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "keystore/keyring.h"
+#include "keystore/seal.h"
+
+struct pfc_ks_server {
+	/* configuration, set by the caller before pfc_ks_server_run() */
+	const char *store_path;
+	const char *socket_path;
+	int client_timeout_ms; /* a started frame / pending reply must finish within this */
+	size_t max_clients;
+	uid_t owner; /* peers allowed: owner and root */
+
+	/* keys: valid only when !locked */
+	bool locked;
+	struct pfc_keyring kr;
+	struct pfc_skey *sk; /* derived store key, kept to save without Argon2id */
+	struct pfc_kdf kdf;  /* store's KDF profile (read from the header even when locked) */
+
+	/* runtime */
+	int listen_fd;
+	struct ks_conn *conns; /* array of max_clients */
+	size_t nconns;
+};
+
+/*
+ * Create the socket (parent directory 0700 created if missing; an existing one
+ * must belong to us and not be group/other-writable; socket 0600; a stale
+ * socket is replaced, a live one is PFC_ERR_BUSY).
+ */
+int pfc_ks_server_listen(struct pfc_ks_server *s);
+/* Serve until *stop becomes non-zero (set from a signal handler; SIGTERM and
+ * SIGINT must be blocked by the caller: they are unblocked only inside ppoll).
+ * Then close every client, wipe the keys, remove the socket.  Returns 0. */
+int pfc_ks_server_run(struct pfc_ks_server *s, volatile sig_atomic_t *stop);
+/* Wipe the keys (lock). */
+void pfc_ks_server_lock(struct pfc_ks_server *s);
+
+#endif

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+/* store.c - the keystore file: load, atomic save, create. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fs/err.h"
+#include "keystore/store.h"
+
+int pfc_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	uint8_t *p = NULL;
+	size_t got = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? PFC_ERR_NOT_FOUND : PFC_ERR_IO;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = PFC_ERR_IO;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = PFC_ERR_TOO_LARGE;
+		goto out;
+	}
+	p = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!p) {
+		rc = PFC_ERR_NOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? PFC_ERR_IO : PFC_ERR_TRUNCATED;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	*buf = p;
+	*len = got;
+	p = NULL;
+out:
+	free(p);
+	close(fd);
+	return rc;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char tmp[PATH_MAX];
+	int fd, rc = 0;
+
+	if (strlen(path) >= sizeof(tmp))
+		return PFC_ERR_INVAL;
+	strcpy(tmp, path);
+	fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return PFC_ERR_IO;
+	if (fsync(fd) < 0)
+		rc = PFC_ERR_IO;
+	close(fd);
+	return rc;
+}
+
+int pfc_atomic_write(const char *path, const uint8_t *p, size_t len, int exclusive)
+{
+	char tmp[PATH_MAX];
+	size_t off = 0;
+	int fd, rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return PFC_ERR_INVAL;
+	fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
+	if (fd < 0)
+		return errno == ENOENT ? PFC_ERR_NOT_FOUND : PFC_ERR_IO;
+	while (off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = PFC_ERR_IO;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		rc = PFC_ERR_IO;
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	if (exclusive) {
+		/* link() never replaces an existing file */
+		if (link(tmp, path) < 0) {
+			rc = errno == EEXIST ? PFC_ERR_EXISTS : PFC_ERR_IO;
+			goto fail;
+		}
+		unlink(tmp);
+	} else if (rename(tmp, path) < 0) {
+		rc = PFC_ERR_IO;
+		goto fail;
+	}
+	return fsync_dir_of(path);
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return rc;
+}
+
+int pfc_store_load(const char *path, const uint8_t *pass, size_t pass_len, struct pfc_keyring *kr,
+		   struct pfc_skey **sk)
+{
+	struct pfc_wbuf pt = {0};
+	struct pfc_skey *k = NULL;
+	struct pfc_keyring r;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = pfc_read_file(path, PFC_STORE_FILE_MAX, &buf, &len)) < 0)
+		return rc;
+	if ((rc = pfc_unseal_pass(PFC_SEAL_MAGIC_STORE, pass, pass_len, buf, len, &pt, &k)) < 0)
+		goto out;
+	if ((rc = pfc_keyring_parse(pt.p, pt.len, &r)) < 0) {
+		if (rc == PFC_ERR_TRUNCATED || rc == PFC_ERR_NAME_INVALID ||
+		    rc == PFC_ERR_NAME_TOO_LONG || rc == PFC_ERR_TOO_LARGE)
+			rc = PFC_ERR_CORRUPT;
+		goto out;
+	}
+	*kr = r;
+	*sk = k;
+	k = NULL;
+out:
+	pfc_wbuf_free(&pt);
+	pfc_skey_free(k);
+	free(buf);
+	return rc;
+}
+
+static int seal_keyring(const struct pfc_keyring *kr, const struct pfc_skey *sk,
+			struct pfc_wbuf *out)
+{
+	struct pfc_wbuf pt;
+	int rc;
+
+	if ((rc = pfc_wbuf_init(&pt, 256, true)) < 0)
+		return rc;
+	if ((rc = pfc_keyring_serialize(kr, &pt)) < 0)
+		goto out;
+	if ((rc = pfc_wbuf_init(out, pt.len + PFC_SEAL_HDR_LEN + 32, false)) < 0)
+		goto out;
+	if ((rc = pfc_seal(PFC_SEAL_MAGIC_STORE, sk, pt.p, pt.len, out)) < 0)
+		pfc_wbuf_free(out);
+out:
+	pfc_wbuf_free(&pt);
+	return rc;
+}
+
+int pfc_store_save(const char *path, const struct pfc_keyring *kr, const struct pfc_skey *sk)
+{
+	struct pfc_wbuf out;
+	int rc;
+
+	if ((rc = seal_keyring(kr, sk, &out)) < 0)
+		return rc;
+	rc = pfc_atomic_write(path, out.p, out.len, 0);
+	pfc_wbuf_free(&out);
+	return rc;
+}
+
+int pfc_store_create(const char *path, const uint8_t *pass, size_t pass_len,
+		     const struct pfc_kdf *kdf)
+{
+	char tmp[PATH_MAX];
+	struct pfc_keyring kr;
+	struct pfc_skey *sk = NULL;
+	struct pfc_wbuf out;
+	int rc;
+
+	if (strlen(path) >= sizeof(tmp))
+		return PFC_ERR_INVAL;
+	if (access(path, F_OK) == 0)
+		return PFC_ERR_EXISTS;
+	strcpy(tmp, path);
+	if (mkdir(dirname(tmp), 0700) < 0 && errno != EEXIST)
+		return PFC_ERR_IO;
+	pfc_keyring_init(&kr);
+	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_STORE, pass, pass_len, kdf, &sk)) < 0)
+		return rc;
+	if ((rc = seal_keyring(&kr, sk, &out)) < 0)
+		goto out;
+	rc = pfc_atomic_write(path, out.p, out.len, 1);
+	pfc_wbuf_free(&out);
+out:
+	pfc_skey_free(sk);
+	return rc;
+}
