@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check.h - pfcrypt check, shared between its two halves:
+ *   check_tree.c  the walk (single thread): directory ids, names, long-name
+ *                 companions, orphans, symlink targets; collects the files;
+ *   cmd_check.c   the file contents (several threads): header, file key
+ *                 unwrap, generation MAC, every block; output and exit code.
+ */
+#ifndef PFC_CLI_CHECK_H
+#define PFC_CLI_CHECK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tools/vol.h"
+
+struct check_item {
+	char *backing; /* relative to the backing root */
+	char *plain;   /* "/a/b", or NULL when a name on the way did not decrypt */
+	char *cause;   /* problems and notices only */
+};
+
+struct check_list {
+	struct check_item *v;
+	size_t n, cap;
+};
+
+struct check {
+	struct cli_vol *v;
+	struct pfc_volkeys *vk;
+	bool quick;
+	struct check_list files;    /* regular files to check (cause unused) */
+	pthread_mutex_t lock;	    /* protects problems and notices (workers add to them) */
+	struct check_list problems; /* protected by lock */
+	struct check_list notices;  /* protected by lock; not problems (exit code unchanged) */
+	size_t dirs, symlinks;	    /* counted by the walk (one thread) */
+	atomic_size_t blocks;	    /* blocks authenticated */
+	atomic_bool fatal;	    /* the keystore stopped answering: could not run */
+};
+
+/* Record a problem / notice (thread-safe).  plain may be NULL.  -1 on ENOMEM. */
+int check_problem(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int check_notice(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void check_list_free(struct check_list *l);
+
+/* Walk the tree from the root; fills ck->files, problems, notices.  0, or
+ * CLI_EXIT_SETUP if the walk itself failed (message printed). */
+int check_tree(struct check *ck);
+
+#endif

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+/*
+ * check_tree.c - the walk of pfcrypt check: per directory its id(s), every
+ * name decrypts, every long name has a matching companion, no companion
+ * without its long name, symlink targets decrypt; regular files are queued
+ * for the content check.  One thread: names are cheap, blocks are not.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fs/err.h"
+#include "fs/format.h"
+#include "tools/check.h"
+#include "tools/cli.h"
+
+static int list_add(struct check_list *l, const char *backing, const char *plain, char *cause)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct check_item *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].backing = strdup(backing);
+	l->v[l->n].plain = plain ? strdup(plain) : NULL;
+	l->v[l->n].cause = cause;
+	if (!l->v[l->n].backing || (plain && !l->v[l->n].plain)) {
+		free(l->v[l->n].backing);
+		free(l->v[l->n].plain);
+		return -1;
+	}
+	l->n++;
+	return 0;
+}
+
+static int add_msg(struct check *ck, struct check_list *l, const char *backing, const char *plain,
+		   const char *fmt, va_list ap)
+{
+	char *cause = NULL;
+	int r;
+
+	if (vasprintf(&cause, fmt, ap) < 0)
+		return -1;
+	pthread_mutex_lock(&ck->lock);
+	r = list_add(l, backing, plain, cause);
+	pthread_mutex_unlock(&ck->lock);
+	if (r < 0)
+		free(cause);
+	return r;
+}
+
+int check_problem(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = add_msg(ck, &ck->problems, backing, plain, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int check_notice(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = add_msg(ck, &ck->notices, backing, plain, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void check_list_free(struct check_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].backing);
+		free(l->v[i].plain);
+		free(l->v[i].cause);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Names sync clients give conflict copies (DESIGN.md section 4). */
+static bool looks_like_conflict_copy(const char *name)
+{
+	return strstr(name, ".sync-conflict-") || strstr(name, "conflicted copy") ||
+	       strstr(name, ".conflict") || strstr(name, "(conflict");
+}
+
+struct dirctx {
+	struct check *ck;
+	int fd;
+	const char *rel;   /* "" for the root */
+	const char *plain; /* "/" for the root; NULL if unknown */
+	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
+	size_t nids;
+};
+
+static void join(char *out, size_t cap, const char *dir, const char *name)
+{
+	if (!*dir)
+		snprintf(out, cap, "%s", name);
+	else
+		snprintf(out, cap, "%s/%s", dir, name);
+}
+
+/* The plaintext name of entry (name, kind) into out, or a problem; true if known. */
+static bool entry_plain(struct dirctx *d, const char *name, enum pfc_entry_kind kind,
+			const char *brel, char *out)
+{
+	char enc[PFC_ENCNAME_BUF];
+	const char *e = name;
+	size_t elen = strlen(name), olen, matched;
+	int r;
+
+	if (kind == PFC_ENTRY_LONGNAME) {
+		char comp[PFC_LONGNAME_COMPANION_LEN + 1];
+		uint8_t content[PFC_ENCNAME_MAX + 1];
+		ssize_t n;
+		int fd;
+
+		pfc_longname_companion(name, elen, comp);
+		fd = openat(d->fd, comp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			check_problem(d->ck, brel, NULL, "long-name companion %s missing: %s", comp,
+				      strerror(errno));
+			return false;
+		}
+		n = read(fd, content, sizeof(content));
+		close(fd);
+		if (n < 0) {
+			check_problem(d->ck, brel, NULL, "cannot read long-name companion: %s",
+				      strerror(errno));
+			return false;
+		}
+		r = pfc_longname_companion_parse(name, elen, content, (size_t)n, enc, sizeof(enc),
+						 &elen);
+		if (r < 0) {
+			check_problem(d->ck, brel, NULL, "long-name companion %s %s", comp,
+				      r == PFC_ERR_AUTH ? "does not match its long name"
+							: "is malformed");
+			return false;
+		}
+		e = enc;
+	}
+	if (!d->nids)
+		return false; /* already reported once for the directory */
+	r = pfc_name_decrypt(d->ck->vk, (const uint8_t(*)[PFC_ID_BYTES])d->ids, d->nids, e, elen,
+			     out, PFC_NAME_BUF, &olen, &matched);
+	if (r < 0) {
+		check_problem(d->ck, brel, NULL, "name does not decrypt: %s", pfc_strerror(r));
+		return false;
+	}
+	return true;
+}
+
+static int walk(struct check *ck, const char *rel, const char *plain);
+
+static int visit(struct dirctx *d, const char *name)
+{
+	enum pfc_entry_kind kind = pfc_entry_classify(name, strlen(name));
+	char brel[4096], pname[PFC_NAME_BUF], pchild[8192];
+	const char *plain = NULL;
+	struct stat st;
+
+	if (kind == PFC_ENTRY_DOT || kind == PFC_ENTRY_CONFIG || kind == PFC_ENTRY_DIRID)
+		return 0;
+	join(brel, sizeof(brel), d->rel, name);
+	if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT
+			   ? 0
+			   : check_problem(d->ck, brel, NULL, "cannot stat: %s", strerror(errno));
+	if (kind == PFC_ENTRY_LONGNAME_COMPANION) {
+		char lname[PFC_LONGNAME_LEN + 1];
+
+		memcpy(lname, name, PFC_LONGNAME_LEN);
+		lname[PFC_LONGNAME_LEN] = '\0';
+		if (faccessat(d->fd, lname, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			check_problem(d->ck, brel, NULL, "orphan long-name companion (no entry %s)",
+				      lname);
+		return 0;
+	}
+	if (kind == PFC_ENTRY_OTHER) {
+		if (looks_like_conflict_copy(name))
+			check_notice(d->ck, brel, NULL, "sync-conflict copy");
+		else
+			check_problem(d->ck, brel, NULL, "not a pfcrypt name (foreign entry)");
+	} else if (entry_plain(d, name, kind, brel, pname)) {
+		if (d->plain) {
+			snprintf(pchild, sizeof(pchild), "%s%s%s", d->plain,
+				 strcmp(d->plain, "/") ? "/" : "", pname);
+			plain = pchild;
+		}
+	}
+	if (S_ISDIR(st.st_mode))
+		return walk(d->ck, brel, plain);
+	if (S_ISREG(st.st_mode)) {
+		pthread_mutex_lock(&d->ck->lock);
+		int r = list_add(&d->ck->files, brel, plain, NULL);
+		pthread_mutex_unlock(&d->ck->lock);
+		return r;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		char enc[PFC_SYMLINK_ENC_BUF], target[PFC_SYMLINK_TARGET_MAX + 1];
+		ssize_t n = readlinkat(d->fd, name, enc, sizeof(enc));
+		size_t tlen;
+		int r;
+
+		d->ck->symlinks++;
+		if (n < 0 || (size_t)n >= sizeof(enc)) {
+			return check_problem(d->ck, brel, plain, "cannot read symlink: %s",
+					     n < 0 ? strerror(errno) : "target too long");
+		}
+		r = pfc_symlink_decrypt(d->ck->vk, enc, (size_t)n, target, sizeof(target), &tlen);
+		sodium_memzero(target, sizeof(target));
+		if (r < 0)
+			return check_problem(d->ck, brel, plain,
+					     "symlink target does not decrypt: %s",
+					     pfc_strerror(r));
+	}
+	return 0;
+}
+
+static int walk(struct check *ck, const char *rel, const char *plain)
+{
+	struct dirctx d = {.ck = ck, .rel = rel, .plain = plain};
+	size_t primary;
+	DIR *dir;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int r, ret = 0;
+
+	d.fd = openat(ck->v->fd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d.fd < 0)
+		return check_problem(ck, *rel ? rel : ".", plain, "cannot open directory: %s",
+				     strerror(errno));
+	ck->dirs++;
+	r = pfc_dirid_load_all(d.fd, d.ids, PFC_DIRIDS_MAX, &d.nids, &primary);
+	if (r < 0) {
+		d.nids = 0;
+		check_problem(ck, *rel ? rel : ".", plain,
+			      "directory id %s %s: names in it cannot be decrypted", PFC_DIRID_NAME,
+			      r == PFC_ERR_NOT_FOUND ? "missing" : "unreadable");
+	} else if (d.nids > 1) {
+		check_notice(ck, *rel ? rel : ".", plain,
+			     "%zu directory ids (a sync conflict); names under any of them decrypt",
+			     d.nids);
+	}
+	/* Read all names first: visit() recurses, and an open DIR per level is enough. */
+	dir = fdopendir(dup(d.fd));
+	if (!dir) {
+		ret = check_problem(ck, *rel ? rel : ".", plain, "cannot read directory: %s",
+				    strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(dir))) {
+		if (n == cap) {
+			char **nn = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*nn));
+
+			if (!nn) {
+				ret = -1;
+				break;
+			}
+			names = nn;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			ret = -1;
+			break;
+		}
+		n++;
+	}
+	closedir(dir);
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = visit(&d, names[i]);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	close(d.fd);
+	return ret;
+}
+
+int check_tree(struct check *ck)
+{
+	if (walk(ck, "", "/") < 0) {
+		cli_err(ck->v->path, "out of memory while walking");
+		return CLI_EXIT_SETUP;
+	}
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - what the pfcrypt subcommands share: exit codes, one-line errors,
+ * option helpers, passphrase input, keystore connection, JSON strings,
+ * progress, the backing-tree walk and a small worker pool.
+ *
+ * Grouped by source file.  Every subcommand is one cmd_*.c file exporting
+ * int cmd_<name>(int argc, char **argv) that returns the process exit code.
+ */
+#ifndef PFC_CLI_H
+#define PFC_CLI_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct pfc_ks;
+
+/* Exit codes (DESIGN.md section 6): scripts rely on them. */
+enum {
+	CLI_EXIT_OK = 0,       /* done, nothing wrong */
+	CLI_EXIT_PROBLEMS = 1, /* ran, found problems (check) or refused (retire) */
+	CLI_EXIT_SETUP = 2,    /* usage error, or could not run (keystore, config, I/O) */
+};
+
+/* ---- util.c ---- */
+
+/* Set by main before any subcommand runs; read-only afterwards. */
+struct cli_global {
+	const char *socket;  /* --socket or PFCRYPT_SOCKET; NULL = client default */
+	char self_dir[4096]; /* directory of the running pfcrypt binary ("" if unknown) */
+};
+extern struct cli_global cli_g;
+
+/* "pfcrypt: <file>: <cause>" on stderr (file may be NULL). */
+void cli_err(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Usage error for subcommand cmd: one line, a hint, returns CLI_EXIT_SETUP. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print help text to stdout; returns CLI_EXIT_OK. */
+int cli_help(const char *text);
+/* Parse a decimal unsigned in [min,max]; 0 ok, -1 bad. */
+int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+/* Find a helper program: env override, next to pfcrypt, then PATH. Returns malloc'd path or NULL.
+ */
+char *cli_find_program(const char *name, const char *env_override);
+/* Number of online CPUs (at least 1). */
+unsigned cli_nproc(void);
+/* Read a whole small file (at most max bytes); malloc'd; 0 ok, -errno. */
+int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+
+/* Long options every keystore-talking command accepts (getopt_long value). */
+#define CLI_OPT_SOCKET 0x1000
+#define CLI_OPT_HELP   'h'
+
+/* ---- pass.c ---- */
+
+/* Where a passphrase comes from: fd >= 0, else file, else env, else the tty. */
+struct cli_pass_src {
+	const char *file; /* --passphrase-file */
+	int fd;		  /* --passphrase-fd, -1 if not given */
+	const char *env;  /* name of an env variable holding a file path, or NULL */
+};
+#define CLI_PASS_SRC_INIT                                                                          \
+	{                                                                                          \
+		NULL, -1, "PFCRYPT_PASSPHRASE_FILE"                                                \
+	}
+
+/*
+ * Read a passphrase into sodium_malloc'd memory (*out, *len; NUL-terminated).
+ * One trailing newline is stripped.  On the tty: no echo; confirm asks twice.
+ * Prints its own one-line error; returns 0 or CLI_EXIT_SETUP.
+ */
+int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confirm, char **out,
+		  size_t *len);
+/* Wipe and free (NULL is fine). */
+void cli_pass_free(char *p);
+
+/* ---- ks.c ---- */
+
+/* Connect to the keystore at cli_g.socket and say hello; prints the error. 0 or CLI_EXIT_SETUP. */
+int cli_ks_open(struct pfc_ks **out);
+/* Print "pfcrypt: <what>: <cause> (<server message>)" for a keystore error. */
+void cli_ks_err(struct pfc_ks *ks, const char *what, int err);
+/* The socket path cli_g.socket resolves to (for messages). */
+const char *cli_ks_socket(char *buf, size_t len);
+
+/* ---- json.c ---- */
+
+/* Write s as a JSON string literal (quotes, escapes, invalid UTF-8 bytes as \u00XX). */
+void json_str(FILE *f, const char *s);
+
+/* ---- progress.c ---- */
+
+/* A progress line on stderr, only when stderr is a terminal. Thread-safe updates. */
+struct cli_progress {
+	const char *what;
+	atomic_size_t done;
+	size_t total;
+	bool tty;
+	long long
+	    last_ms; /* protected by being touched only by cli_progress_tick's caller thread 0 */
+};
+void cli_progress_init(struct cli_progress *p, const char *what, size_t total);
+/* Count one item done; redraws at most ~10 times a second. */
+void cli_progress_step(struct cli_progress *p);
+void cli_progress_end(struct cli_progress *p);
+
+/* ---- pool.c ---- */
+
+/*
+ * Run fn(arg, worker, i) for i in [0, n) on nthreads threads numbered
+ * worker = 0..nthreads-1 (so a caller can keep one keystore connection per
+ * worker); items are taken in order from a shared atomic counter.  Stops
+ * handing out items once *stop is set (stop may be NULL).  0 or -ENOMEM.
+ */
+int cli_pool_run(unsigned nthreads, size_t n, void (*fn)(void *arg, unsigned worker, size_t i),
+		 void *arg, atomic_bool *stop);
+
+#endif

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_check.c - pfcrypt check BACKING [--quick] [--json] [--threads N].
+ *
+ * Verifies: the config (its MAC under the unwrapped name key), the tree
+ * (check_tree.c), and every file: header parses, the file key unwraps
+ * (a retired master-key version is reported, naming it), the generation MAC,
+ * and unless --quick every stored block authenticates.  Files are checked by
+ * several workers, each with its own keystore connection.
+ *
+ * Output: one line per problem "BACKING/path: /plain/path: cause" (the plain
+ * path is left out when a name on the way did not decrypt), sorted, then a
+ * summary.  Exit 0 clean, 1 problems, 2 could not run (no keystore, locked,
+ * not a volume).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fs/err.h"
+#include "keystore/client.h"
+#include "tools/check.h"
+#include "tools/cli.h"
+#include "tools/cmds.h"
+
+#define CHUNK_BYTES	 (1u << 20) /* stored bytes read and authenticated per pread */
+#define BAD_BLOCKS_SHOWN 8	    /* per file; the count of the rest is reported */
+
+static const char check_help[] =
+    "Usage: pfcrypt check BACKING [--quick] [--json] [--threads N] [--socket PATH]\n\n"
+    "Verify a volume, mounted or not: the config, every directory id, every name\n"
+    "(long-name companions match, no orphan companions), symlink targets, every\n"
+    "file header (its key unwraps through the keystore, so a file under a retired\n"
+    "master-key version is reported) and, unless --quick, every data block.\n"
+    "One line per problem: \"BACKING/path: /plaintext/path: cause\" (the plaintext\n"
+    "path when known), then a summary.  A progress bar shows on a terminal.\n\n"
+    "  --quick        headers and names only, no data blocks\n"
+    "  --json         one JSON object on stdout instead of lines\n"
+    "  --threads N    parallel workers (default: number of CPUs)\n\n"
+    "Exit: 0 clean, 1 problems found, 2 could not run.\n";
+
+struct worker_ctx {
+	struct check *ck;
+	struct pfc_ks **ks;
+	uint8_t **fk; /* one locked 32-byte buffer per worker */
+	struct cli_progress prog;
+};
+
+static bool keystore_down(int r)
+{
+	return r == PFC_ERR_UNREACHABLE || r == PFC_ERR_LOCKED || r == PFC_ERR_TIMEOUT ||
+	       r == PFC_ERR_DENIED || r == PFC_ERR_PROTOCOL;
+}
+
+/* Authenticate every stored block of an open file.  Reports problems. */
+static void check_blocks(struct check *ck, struct pfc_filekey *fk, int fd, uint64_t size,
+			 const struct check_item *it)
+{
+	const struct pfc_layout *l = &ck->v->layout;
+	size_t per = CHUNK_BYTES / l->stored_block_size ? CHUNK_BYTES / l->stored_block_size : 1;
+	size_t cap = per * l->stored_block_size;
+	uint8_t *st = malloc(cap), *pt = malloc(per * l->block_size);
+	uint64_t index = 0, nblocks, bad = 0;
+
+	if (!st || !pt) {
+		check_problem(ck, it->backing, it->plain, "out of memory");
+		goto out;
+	}
+	nblocks = (size - l->header_size + l->stored_block_size - 1) / l->stored_block_size;
+	while (index < nblocks) {
+		uint64_t off = pfc_layout_block_offset(l, index);
+		size_t want = (size_t)(size - off < cap ? size - off : cap), got = 0, out_len;
+		uint64_t bad_index;
+		int r;
+
+		while (got < want) {
+			ssize_t n = pread(fd, st + got, want - got, (off_t)(off + got));
+
+			if (n <= 0) {
+				check_problem(ck, it->backing, it->plain, "read error: %s",
+					      n < 0 ? strerror(errno) : "file shrank");
+				goto out;
+			}
+			got += (size_t)n;
+		}
+		r = pfc_blocks_decrypt(fk, index, st, want, pt, per * l->block_size, &out_len,
+				       &bad_index);
+		if (r == 0) {
+			atomic_fetch_add(&ck->blocks,
+					 (want + l->stored_block_size - 1) / l->stored_block_size);
+			index += (want + l->stored_block_size - 1) / l->stored_block_size;
+			continue;
+		}
+		if (r != PFC_ERR_AUTH && r != PFC_ERR_TRUNCATED) {
+			check_problem(ck, it->backing, it->plain, "blocks: %s", pfc_strerror(r));
+			goto out;
+		}
+		if (bad_index < index)
+			bad_index = index;
+		atomic_fetch_add(&ck->blocks, bad_index - index);
+		if (bad++ < BAD_BLOCKS_SHOWN)
+			check_problem(ck, it->backing, it->plain, "block %llu %s",
+				      (unsigned long long)bad_index,
+				      r == PFC_ERR_TRUNCATED
+					  ? "is truncated (torn write at the end of the file)"
+					  : "does not authenticate (tampered or damaged)");
+		index = bad_index + 1;
+	}
+	if (bad > BAD_BLOCKS_SHOWN)
+		check_problem(ck, it->backing, it->plain, "... and %llu more bad blocks",
+			      (unsigned long long)(bad - BAD_BLOCKS_SHOWN));
+out:
+	if (pt) {
+		sodium_memzero(pt, per * l->block_size);
+		free(pt);
+	}
+	free(st);
+}
+
+static void check_file(void *arg, unsigned worker, size_t i)
+{
+	struct worker_ctx *wc = arg;
+	struct check *ck = wc->ck;
+	const struct check_item *it = &ck->files.v[i];
+	struct pfc_filekey *fk = NULL;
+	struct pfc_header h;
+	uint8_t hdr[PFC_HEADER_SIZE], ad[PFC_AD_MAX];
+	char name[PFC_KS_NAME_MAX + 1];
+	uint32_t ver = 0;
+	struct stat sb;
+	ssize_t n;
+	int fd, r;
+
+	fd = openat(ck->v->fd, it->backing, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT) /* removed since the walk (mounted volume): fine */
+			check_problem(ck, it->backing, it->plain, "cannot open: %s",
+				      strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0 || sb.st_size == 0)
+		goto out; /* an empty file has no header (FORMAT.md) */
+	n = pread(fd, hdr, sizeof(hdr), 0);
+	r = n < 0 ? PFC_ERR_IO : pfc_header_parse(hdr, (size_t)n, &h);
+	if (r < 0) {
+		check_problem(ck, it->backing, it->plain, "bad header: %s",
+			      r == PFC_ERR_IO ? strerror(errno) : pfc_strerror(r));
+		goto out;
+	}
+	if (pfc_blob_parse_name_version(h.wrapped, h.wrapped_len, name, &ver) < 0)
+		snprintf(name, sizeof(name), "?");
+	r = pfc_ks_unwrap(wc->ks[worker], h.wrapped, h.wrapped_len, ad,
+			  pfc_ad_file_key(ck->v->cfg.volume_id, h.file_id, ad), wc->fk[worker]);
+	if (r < 0) {
+		if (keystore_down(r)) {
+			char what[128];
+
+			if (!atomic_exchange(&ck->fatal, true)) {
+				snprintf(what, sizeof(what), "keystore");
+				cli_ks_err(wc->ks[worker], what, r);
+			}
+		} else if (r == PFC_ERR_KEY_RETIRED) {
+			check_problem(ck, it->backing, it->plain,
+				      "unreadable: its master-key version %s v%u was retired", name,
+				      ver);
+		} else if (r == PFC_ERR_KEY_UNKNOWN) {
+			check_problem(ck, it->backing, it->plain,
+				      "unreadable: master key %s v%u is not in this keystore", name,
+				      ver);
+		} else {
+			check_problem(ck, it->backing, it->plain,
+				      "file key does not unwrap (header tampered, or moved from "
+				      "another file or volume): %s",
+				      pfc_strerror(r));
+		}
+		goto out;
+	}
+	r = pfc_filekey_new(wc->fk[worker], h.file_id, &ck->v->layout, &fk);
+	sodium_memzero(wc->fk[worker], PFC_KEY_BYTES);
+	if (r < 0) {
+		check_problem(ck, it->backing, it->plain, "file key: %s", pfc_strerror(r));
+		goto out;
+	}
+	if (pfc_header_verify_generation(&h, fk) < 0)
+		check_problem(ck, it->backing, it->plain,
+			      "header generation field does not authenticate");
+	if (!ck->quick && (uint64_t)sb.st_size > ck->v->layout.header_size)
+		check_blocks(ck, fk, fd, (uint64_t)sb.st_size, it);
+out:
+	pfc_filekey_free(fk);
+	if (fd >= 0)
+		close(fd);
+	cli_progress_step(&wc->prog);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct check_item *x = a, *y = b;
+	int c = strcmp(x->backing, y->backing);
+
+	return c ? c : strcmp(x->cause, y->cause);
+}
+
+static void print_items_json(const char *key, const struct check_item *v, size_t n,
+			     const char *root)
+{
+	printf(",\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		char full[8300];
+
+		snprintf(full, sizeof(full), "%s/%s", root, v[i].backing);
+		printf("%s{\"backing_path\":", i ? "," : "");
+		json_str(stdout, full);
+		printf(",\"plain_path\":");
+		if (v[i].plain)
+			json_str(stdout, v[i].plain);
+		else
+			printf("null");
+		printf(",\"cause\":");
+		json_str(stdout, v[i].cause);
+		printf("}");
+	}
+	printf("]");
+}
+
+static void report(const struct check *ck, bool json)
+{
+	const struct check_list *p = &ck->problems, *no = &ck->notices;
+
+	if (json) {
+		printf("{\"backing\":");
+		json_str(stdout, ck->v->path);
+		printf(",\"clean\":%s,\"quick\":%s,\"directories\":%zu,\"files\":%zu,"
+		       "\"symlinks\":%zu,\"blocks\":%zu",
+		       p->n ? "false" : "true", ck->quick ? "true" : "false", ck->dirs, ck->files.n,
+		       ck->symlinks, atomic_load(&ck->blocks));
+		print_items_json("problems", p->v, p->n, ck->v->path);
+		print_items_json("notices", no->v, no->n, ck->v->path);
+		printf("}\n");
+		return;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->v[i].plain)
+			printf("%s/%s: %s: %s\n", ck->v->path, p->v[i].backing, p->v[i].plain,
+			       p->v[i].cause);
+		else
+			printf("%s/%s: %s\n", ck->v->path, p->v[i].backing, p->v[i].cause);
+	}
+	for (size_t i = 0; i < no->n; i++)
+		printf("note: %s/%s: %s\n", ck->v->path, no->v[i].backing, no->v[i].cause);
+	printf("check %s: %zu directories, %zu files, %zu symlinks, %zu blocks%s: %zu problem%s\n",
+	       ck->v->path, ck->dirs, ck->files.n, ck->symlinks, atomic_load(&ck->blocks),
+	       ck->quick ? " (quick: blocks not read)" : "", p->n, p->n == 1 ? "" : "s");
+}
+
+/* Unwrap the name key and verify the config.  0, 1 (a problem recorded), or exit 2. */
+static int check_config(struct check *ck, struct pfc_ks *ks)
+{
+	struct cli_vol *v = ck->v;
+	uint8_t ad[PFC_AD_MAX], *nk = sodium_malloc(PFC_KEY_BYTES);
+	int r, ret = CLI_EXIT_SETUP;
+
+	if (!nk)
+		return CLI_EXIT_SETUP;
+	r = pfc_ks_unwrap(ks, v->cfg.wrapped_name_key, v->cfg.wrapped_name_key_len, ad,
+			  pfc_ad_name_key(v->cfg.volume_id, ad), nk);
+	if (r < 0 && keystore_down(r)) {
+		cli_ks_err(ks, "keystore", r);
+		goto out;
+	}
+	if (r < 0) {
+		check_problem(ck, PFC_CONFIG_NAME, NULL, "volume name key does not unwrap: %s",
+			      pfc_strerror(r));
+		ret = 1;
+		goto out;
+	}
+	r = pfc_volkeys_new(nk, v->cfg.volume_id, &ck->vk);
+	if (r < 0) {
+		cli_err(v->path, "cannot derive the volume keys: %s", pfc_strerror(r));
+		goto out;
+	}
+	if (pfc_config_verify(&v->cfg, ck->vk) < 0) {
+		check_problem(ck, PFC_CONFIG_NAME, NULL,
+			      "config does not authenticate (tampered or damaged)");
+		ret = 1;
+		goto out;
+	}
+	ret = 0;
+out:
+	sodium_memzero(nk, PFC_KEY_BYTES);
+	sodium_free(nk);
+	return ret;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	enum { O_QUICK = 0x2000, O_JSON, O_THREADS };
+	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
+					   {"quick", no_argument, NULL, O_QUICK},
+					   {"json", no_argument, NULL, O_JSON},
+					   {"threads", required_argument, NULL, O_THREADS},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	unsigned long threads = cli_nproc();
+	struct check ck = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct worker_ctx wc = {.ck = &ck};
+	struct cli_vol v;
+	bool json = false;
+	unsigned nw = 0;
+	int c, r, ret = CLI_EXIT_SETUP;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_SOCKET:
+			cli_g.socket = optarg;
+			break;
+		case O_QUICK:
+			ck.quick = true;
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		case O_THREADS:
+			if (cli_parse_uint(optarg, 1, 256, &threads))
+				return cli_usage("check", "--threads wants 1..256");
+			break;
+		case 'h':
+			return cli_help(check_help);
+		default:
+			return cli_usage("check", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("check", "expected BACKING");
+	if ((r = cli_vol_open(argv[optind], &v)))
+		return r;
+	ck.v = &v;
+	wc.ks = calloc(threads, sizeof(*wc.ks));
+	wc.fk = calloc(threads, sizeof(*wc.fk));
+	if (!wc.ks || !wc.fk)
+		goto out;
+	if (cli_ks_open(&wc.ks[0]))
+		goto out;
+	nw = 1;
+	r = check_config(&ck, wc.ks[0]);
+	if (r == 1) { /* nothing else can be decrypted: report that one problem */
+		report(&ck, json);
+		ret = CLI_EXIT_PROBLEMS;
+		goto out;
+	}
+	if (r || check_tree(&ck))
+		goto out;
+	if (threads > ck.files.n)
+		threads = ck.files.n ? ck.files.n : 1;
+	for (; nw < threads; nw++)
+		if (cli_ks_open(&wc.ks[nw]))
+			goto out;
+	for (unsigned i = 0; i < threads; i++)
+		if (!(wc.fk[i] = sodium_malloc(PFC_KEY_BYTES)))
+			goto out;
+	cli_progress_init(&wc.prog, "check", ck.files.n);
+	if (cli_pool_run((unsigned)threads, ck.files.n, check_file, &wc, &ck.fatal) < 0)
+		goto out;
+	cli_progress_end(&wc.prog);
+	if (atomic_load(&ck.fatal))
+		goto out;
+	qsort(ck.problems.v, ck.problems.n, sizeof(*ck.problems.v), cmp_item);
+	qsort(ck.notices.v, ck.notices.n, sizeof(*ck.notices.v), cmp_item);
+	report(&ck, json);
+	ret = ck.problems.n ? CLI_EXIT_PROBLEMS : CLI_EXIT_OK;
+out:
+	for (unsigned i = 0; i < nw; i++)
+		pfc_ks_close(wc.ks[i]);
+	for (unsigned long i = 0; wc.fk && i < threads; i++)
+		if (wc.fk[i])
+			sodium_free(wc.fk[i]);
+	free(wc.ks);
+	free(wc.fk);
+	pfc_volkeys_free(ck.vk);
+	check_list_free(&ck.files);
+	check_list_free(&ck.problems);
+	check_list_free(&ck.notices);
+	cli_vol_close(&v);
+	return ret;
+}

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_keystore.c - pfcrypt keystore init|start|stop|status|lock|unlock|passwd.
+ *
+ * init and start run the pfcrypt-keystore program (env PFCRYPT_KEYSTORE_BIN,
+ * next to pfcrypt, then PATH).  The passphrase is read here (tty without
+ * echo, --passphrase-file, --passphrase-fd, env PFCRYPT_PASSPHRASE_FILE) and
+ * handed to the daemon through a pipe (--passphrase-fd), never on a command
+ * line or in the environment.  start detaches the daemon (new session,
+ * stdio to /dev/null or --log-file) and returns once its socket answers
+ * hello.  stop asks the kernel who owns the socket (SO_PEERCRED) and sends
+ * that process SIGTERM.  The other subcommands are keystore requests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/err.h"
+#include "keystore/client.h"
+#include "tools/cli.h"
+#include "tools/cmds.h"
+
+#define START_WAIT_MS 60000 /* Argon2id of a "sensitive" store can take seconds */
+#define STOP_WAIT_MS  10000
+
+static const char ks_help[] =
+    "Usage: pfcrypt keystore SUBCOMMAND [OPTIONS]\n\n"
+    "  init    [--store FILE] [--kdf-profile P] [PASS]   create a new empty key store\n"
+    "  start   [--store FILE] [--locked] [--log-file F] [PASS] [-- DAEMON-ARGS]\n"
+    "                                    start pfcrypt-keystore in the background\n"
+    "  stop                              stop the keystore serving the socket\n"
+    "  status  [--json]                  locked or not, keys and their versions\n"
+    "  lock                              wipe every key from the keystore's memory\n"
+    "  unlock  [PASS]                    decrypt the store again\n"
+    "  passwd  [PASS] [--new-passphrase-file F]   change the store passphrase\n\n"
+    "PASS: --passphrase-file F | --passphrase-fd N | env PFCRYPT_PASSPHRASE_FILE |\n"
+    "      a prompt on the terminal (no echo).\n"
+    "Every subcommand takes --socket PATH (env PFCRYPT_SOCKET) and --help.\n"
+    "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
+    "then PATH).  Exit: 0 ok, 2 error.\n";
+
+struct ks_opts {
+	struct cli_pass_src pass;
+	const char *new_pass_file;
+	const char *store;
+	const char *kdf;
+	const char *log_file;
+	bool locked;
+	bool json;
+	int nextra;
+	char **extra; /* after "--": passed to the daemon as they are */
+};
+
+static int parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
+{
+	enum { O_PF = 0x2000, O_PFD, O_NPF, O_STORE, O_KDF, O_LOG, O_LOCKED, O_JSON };
+	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
+					   {"passphrase-file", required_argument, NULL, O_PF},
+					   {"passphrase-fd", required_argument, NULL, O_PFD},
+					   {"new-passphrase-file", required_argument, NULL, O_NPF},
+					   {"store", required_argument, NULL, O_STORE},
+					   {"kdf-profile", required_argument, NULL, O_KDF},
+					   {"log-file", required_argument, NULL, O_LOG},
+					   {"locked", no_argument, NULL, O_LOCKED},
+					   {"json", no_argument, NULL, O_JSON},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	unsigned long v;
+	int c;
+
+	*o = (struct ks_opts){.pass = CLI_PASS_SRC_INIT};
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_SOCKET:
+			cli_g.socket = optarg;
+			break;
+		case O_PF:
+			o->pass.file = optarg;
+			break;
+		case O_PFD:
+			if (cli_parse_uint(optarg, 0, 1 << 20, &v))
+				return cli_usage(cmd,
+						 "--passphrase-fd wants a file descriptor number");
+			o->pass.fd = (int)v;
+			break;
+		case O_NPF:
+			o->new_pass_file = optarg;
+			break;
+		case O_STORE:
+			o->store = optarg;
+			break;
+		case O_KDF:
+			o->kdf = optarg;
+			break;
+		case O_LOG:
+			o->log_file = optarg;
+			break;
+		case O_LOCKED:
+			o->locked = true;
+			break;
+		case O_JSON:
+			o->json = true;
+			break;
+		case 'h':
+			cli_help(ks_help);
+			return -1;
+		default:
+			return cli_usage(cmd, "bad option");
+		}
+	}
+	if (optind < argc && !strcmp(argv[optind - 1], "--")) {
+		o->extra = argv + optind;
+		o->nextra = argc - optind;
+	} else if (optind < argc) {
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	}
+	return 0;
+}
+
+static char *keystore_bin(void)
+{
+	char *bin = cli_find_program("pfcrypt-keystore", "PFCRYPT_KEYSTORE_BIN");
+
+	if (!bin)
+		cli_err("pfcrypt-keystore",
+			"program not found (next to pfcrypt, in PATH or PFCRYPT_KEYSTORE_BIN)");
+	return bin;
+}
+
+/*
+ * Run the keystore program with args, feeding pass (if any) on fd 3.
+ * detach: new session, stdio to /dev/null or log_file, do not wait.
+ * Returns the child pid (detach) or its exit status; -1 if it could not run.
+ */
+static pid_t spawn(char **args, const char *pass, size_t len, bool detach, const char *log_file)
+{
+	int pfd[2] = {-1, -1}, st;
+	pid_t pid;
+
+	if (pass && pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (pass) {
+			if (pfd[0] == 3)
+				fcntl(3, F_SETFD, 0); /* dup2 would keep O_CLOEXEC */
+			else if (dup2(pfd[0], 3) < 0)
+				_exit(127);
+		}
+		if (detach) {
+			int nul = open("/dev/null", O_RDWR);
+			int out =
+			    log_file ? open(log_file, O_WRONLY | O_CREAT | O_APPEND, 0600) : nul;
+
+			if (nul < 0 || out < 0)
+				_exit(127);
+			setsid();
+			dup2(nul, 0);
+			dup2(out, 1);
+			dup2(out, 2);
+			signal(SIGHUP, SIG_IGN);
+		}
+		execv(args[0], args);
+		_exit(127);
+	}
+	if (pass) {
+		close(pfd[0]);
+		/* A passphrase is far below the pipe capacity: this cannot block. */
+		if (write(pfd[1], pass, len) != (ssize_t)len)
+			pid = -1;
+		close(pfd[1]);
+	}
+	if (detach || pid < 0)
+		return pid;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st))
+		return 128;
+	return WEXITSTATUS(st) == 127 ? -1 : WEXITSTATUS(st);
+}
+
+static int ks_init(int argc, char **argv)
+{
+	struct ks_opts o;
+	char *bin = NULL, *pass = NULL, *args[16];
+	size_t len, n = 0;
+	int r, ret = CLI_EXIT_SETUP;
+
+	if ((r = parse("keystore init", argc, argv, &o)))
+		return r < 0 ? CLI_EXIT_OK : r;
+	if (!(bin = keystore_bin()))
+		return CLI_EXIT_SETUP;
+	if (cli_read_pass(&o.pass, "New keystore passphrase: ", true, &pass, &len))
+		goto out;
+	args[n++] = bin;
+	args[n++] = "--init";
+	if (o.store) {
+		args[n++] = "--store";
+		args[n++] = (char *)o.store;
+	}
+	if (o.kdf) {
+		args[n++] = "--kdf-profile";
+		args[n++] = (char *)o.kdf;
+	}
+	args[n++] = "--passphrase-fd";
+	args[n++] = "3";
+	for (int i = 0; i < o.nextra && n < 15; i++)
+		args[n++] = o.extra[i];
+	args[n] = NULL;
+	r = spawn(args, pass, len, false, NULL);
+	if (r < 0)
+		cli_err(bin, "cannot run: %s", strerror(errno));
+	else if (r != 0)
+		cli_err(o.store ? o.store : "keystore init", "pfcrypt-keystore --init failed");
+	else
+		ret = CLI_EXIT_OK;
+out:
+	cli_pass_free(pass);
+	free(bin);
+	return ret;
+}
+
+/* 0 once the socket answers hello; -1 if the child died or time ran out. */
+static int wait_ready(pid_t child)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pfc_ks *ks = NULL;
+		uint32_t ver;
+		int st;
+
+		if (pfc_ks_connect(cli_g.socket, 1000, &ks) == 0) {
+			int r = pfc_ks_hello(ks, &ver);
+
+			pfc_ks_close(ks);
+			if (r == 0)
+				return 0;
+		}
+		if (waitpid(child, &st, WNOHANG) == child)
+			return -1;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
+		    START_WAIT_MS)
+			return -1;
+		poll(NULL, 0, 20);
+	}
+}
+
+static int ks_start(int argc, char **argv)
+{
+	struct ks_opts o;
+	char sock[4096], *bin = NULL, *pass = NULL, *args[24];
+	struct pfc_ks *ks = NULL;
+	size_t len = 0, n = 0;
+	pid_t pid;
+	int r, ret = CLI_EXIT_SETUP;
+
+	if ((r = parse("keystore start", argc, argv, &o)))
+		return r < 0 ? CLI_EXIT_OK : r;
+	cli_ks_socket(sock, sizeof(sock));
+	if (pfc_ks_connect(cli_g.socket, 1000, &ks) == 0) {
+		uint32_t ver;
+
+		r = pfc_ks_hello(ks, &ver);
+		pfc_ks_close(ks);
+		if (r == 0) {
+			cli_err(sock, "a keystore already answers on this socket");
+			return CLI_EXIT_SETUP;
+		}
+	}
+	if (!(bin = keystore_bin()))
+		return CLI_EXIT_SETUP;
+	if (!o.locked && cli_read_pass(&o.pass, "Keystore passphrase: ", false, &pass, &len))
+		goto out;
+	args[n++] = bin;
+	args[n++] = "--foreground";
+	args[n++] = "--socket";
+	args[n++] = sock;
+	if (o.store) {
+		args[n++] = "--store";
+		args[n++] = (char *)o.store;
+	}
+	if (o.locked) {
+		args[n++] = "--locked";
+	} else {
+		args[n++] = "--passphrase-fd";
+		args[n++] = "3";
+	}
+	for (int i = 0; i < o.nextra && n < 23; i++)
+		args[n++] = o.extra[i];
+	args[n] = NULL;
+	pid = spawn(args, pass, len, true, o.log_file);
+	cli_pass_free(pass);
+	pass = NULL;
+	if (pid < 0) {
+		cli_err(bin, "cannot run: %s", strerror(errno));
+		goto out;
+	}
+	if (wait_ready(pid) < 0) {
+		int st;
+
+		if (waitpid(pid, &st, WNOHANG) == 0) {
+			kill(pid, SIGTERM);
+			waitpid(pid, &st, 0);
+			cli_err(sock, "the keystore did not answer in time");
+		} else {
+			cli_err(sock, "the keystore exited at start (wrong passphrase or store? "
+				      "see --log-file)");
+		}
+		goto out;
+	}
+	printf("keystore started (pid %ld) on %s\n", (long)pid, sock);
+	ret = CLI_EXIT_OK;
+out:
+	cli_pass_free(pass);
+	free(bin);
+	return ret;
+}
+
+/* The pid of the process listening on the socket (SO_PEERCRED), or -1. */
+static pid_t socket_owner(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	int fd;
+	pid_t pid = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.pid > 0)
+		pid = cred.pid;
+	close(fd);
+	return pid;
+}
+
+static int ks_stop(int argc, char **argv)
+{
+	struct ks_opts o;
+	char sock[4096];
+	pid_t pid;
+	int r;
+
+	if ((r = parse("keystore stop", argc, argv, &o)))
+		return r < 0 ? CLI_EXIT_OK : r;
+	cli_ks_socket(sock, sizeof(sock));
+	pid = socket_owner(sock);
+	if (pid < 0) {
+		cli_err(sock, "no keystore answers on this socket");
+		return CLI_EXIT_SETUP;
+	}
+	if (kill(pid, SIGTERM) < 0) {
+		cli_err(sock, "cannot stop the keystore (pid %ld): %s", (long)pid, strerror(errno));
+		return CLI_EXIT_SETUP;
+	}
+	/* Wait until it is gone so that a following start cannot race its exit. */
+	for (int waited = 0; kill(pid, 0) == 0 || errno != ESRCH; waited += 10) {
+		if (waited > STOP_WAIT_MS) {
+			cli_err(sock, "the keystore (pid %ld) did not exit", (long)pid);
+			return CLI_EXIT_SETUP;
+		}
+		/* Our own child (a keystore started in this process) would stay a zombie. */
+		waitpid(pid, NULL, WNOHANG);
+		poll(NULL, 0, 10);
+	}
+	return CLI_EXIT_OK;
+}
+
+static const char *state_name(enum pfc_ks_state s)
+{
+	return s == PFC_KS_PRIMARY ? "primary" : s == PFC_KS_ACTIVE ? "active" : "retired";
+}
+
+static int ks_status(int argc, char **argv)
+{
+	struct ks_opts o;
+	struct pfc_ks *ks;
+	struct pfc_ks_status st;
+	struct pfc_ks_keyinfo *list = NULL;
+	char sock[4096];
+	size_t n = 0;
+	int r;
+
+	if ((r = parse("keystore status", argc, argv, &o)))
+		return r < 0 ? CLI_EXIT_OK : r;
+	if ((r = cli_ks_open(&ks)))
+		return r;
+	cli_ks_socket(sock, sizeof(sock));
+	r = pfc_ks_status(ks, &st);
+	if (r == 0 && !st.locked)
+		r = pfc_ks_list(ks, &list, &n);
+	if (r < 0) {
+		cli_ks_err(ks, sock, r);
+		pfc_ks_close(ks);
+		return CLI_EXIT_SETUP;
+	}
+	if (o.json) {
+		printf("{\"socket\":");
+		json_str(stdout, sock);
+		printf(",\"locked\":%s,\"protocol_version\":%u,\"kdf_profile\":",
+		       st.locked ? "true" : "false", st.protocol_version);
+		json_str(stdout, st.kdf_profile);
+		printf(",\"keys\":[");
+		for (size_t i = 0; i < n; i++) {
+			printf("%s{\"name\":", i ? "," : "");
+			json_str(stdout, list[i].name);
+			printf(
+			    ",\"version\":%u,\"state\":\"%s\",\"created\":%llu,\"retired\":%llu}",
+			    list[i].version, state_name(list[i].state),
+			    (unsigned long long)list[i].created,
+			    (unsigned long long)list[i].retired);
+		}
+		printf("]}\n");
+	} else {
+		printf("socket:    %s\nstate:     %s\nkdf:       %s\n", sock,
+		       st.locked ? "locked" : "unlocked", st.kdf_profile);
+		if (!st.locked)
+			printf("keys:      %u names, %u usable versions, %u retired\n",
+			       st.key_count, st.version_count, st.retired_count);
+		for (size_t i = 0; i < n; i++)
+			printf("  %-20s v%-4u %s\n", list[i].name, list[i].version,
+			       state_name(list[i].state));
+	}
+	pfc_ks_list_free(list);
+	pfc_ks_close(ks);
+	return CLI_EXIT_OK;
+}
+
+static int ks_lock_unlock(int argc, char **argv, bool lock)
+{
+	struct ks_opts o;
+	struct pfc_ks *ks;
+	char sock[4096], *pass = NULL;
+	size_t len;
+	int r;
+
+	if ((r = parse(lock ? "keystore lock" : "keystore unlock", argc, argv, &o)))
+		return r < 0 ? CLI_EXIT_OK : r;
+	if (!lock && cli_read_pass(&o.pass, "Keystore passphrase: ", false, &pass, &len))
+		return CLI_EXIT_SETUP;
+	if ((r = cli_ks_open(&ks))) {
+		cli_pass_free(pass);
+		return r;
+	}
+	r = lock ? pfc_ks_lock(ks) : pfc_ks_unlock(ks, pass, len);
+	cli_pass_free(pass);
+	if (r < 0)
+		cli_ks_err(ks, cli_ks_socket(sock, sizeof(sock)), r);
+	pfc_ks_close(ks);
+	return r < 0 ? CLI_EXIT_SETUP : CLI_EXIT_OK;
+}
+
+static int ks_passwd(int argc, char **argv)
+{
+	struct ks_opts o;
+	struct cli_pass_src nsrc = {NULL, -1, NULL};
+	struct pfc_ks *ks = NULL;
+	char sock[4096], *old = NULL, *new = NULL;
+	size_t olen, nlen;
+	int r, ret = CLI_EXIT_SETUP;
+
+	if ((r = parse("keystore passwd", argc, argv, &o)))
+		return r < 0 ? CLI_EXIT_OK : r;
+	nsrc.file = o.new_pass_file;
+	if (cli_read_pass(&o.pass, "Current keystore passphrase: ", false, &old, &olen) ||
+	    cli_read_pass(&nsrc, "New keystore passphrase: ", true, &new, &nlen))
+		goto out;
+	if (cli_ks_open(&ks))
+		goto out;
+	r = pfc_ks_change_passphrase(ks, old, olen, new, nlen);
+	if (r < 0)
+		cli_ks_err(ks, cli_ks_socket(sock, sizeof(sock)), r);
+	else
+		ret = CLI_EXIT_OK;
+out:
+	cli_pass_free(old);
+	cli_pass_free(new);
+	pfc_ks_close(ks);
+	return ret;
+}
+
+int cmd_keystore(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	if (!sub)
+		return cli_usage("keystore", "expected a subcommand");
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
+		return cli_help(ks_help);
+	if (!strcmp(sub, "init"))
+		return ks_init(argc - 1, argv + 1);
+	if (!strcmp(sub, "start"))
+		return ks_start(argc - 1, argv + 1);
+	if (!strcmp(sub, "stop"))
+		return ks_stop(argc - 1, argv + 1);
+	if (!strcmp(sub, "status"))
+		return ks_status(argc - 1, argv + 1);
+	if (!strcmp(sub, "lock"))
+		return ks_lock_unlock(argc - 1, argv + 1, true);
+	if (!strcmp(sub, "unlock"))
+		return ks_lock_unlock(argc - 1, argv + 1, false);
+	if (!strcmp(sub, "passwd"))
+		return ks_passwd(argc - 1, argv + 1);
+	return cli_usage("keystore", "unknown subcommand '%s'", sub);
+}

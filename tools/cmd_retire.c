@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_retire.c - pfcrypt retire --key NAME --version N [--force] BACKING...
+ *
+ * Retiring destroys the version's key bytes in the keystore: every copy of a
+ * file still wrapped under it (backups, a sync client's history) becomes
+ * unreadable forever.  So the CLI first looks at the live volumes named on
+ * the command line (headers and the config's wrapped name key, no key
+ * needed) and refuses while any is still under N, naming a few files.  The
+ * keystore does not know which volumes exist, so BACKING paths are required
+ * unless --force says to skip the check.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keystore/client.h"
+#include "tools/census.h"
+#include "tools/cli.h"
+#include "tools/cmds.h"
+#include "tools/vol.h"
+
+static const char retire_help[] =
+    "Usage: pfcrypt retire --key NAME --version N [--force] BACKING... [--socket PATH]\n\n"
+    "Destroy version N of master key NAME in the keystore (crypto-shredding): any\n"
+    "file still wrapped under it, in a volume, a backup or a sync history, becomes\n"
+    "permanently unreadable.  Refused while a volume given as BACKING still has\n"
+    "files (or its name key) under NAME vN: run 'pfcrypt rewrap BACKING' first.\n"
+    "Give every volume that uses NAME; without BACKING only --force retires.\n"
+    "The primary version cannot be retired (rotate first).\n\n"
+    "  --force        retire without checking (or despite live files)\n\n"
+    "Exit: 0 retired, 1 refused (live files listed), 2 error.\n";
+
+/* Number of live objects under (key, ver) in the volume at path; -1 on error. */
+static long live_under(const char *path, const char *key, uint32_t ver)
+{
+	struct cli_vol v;
+	struct census cen;
+	const struct census_entry *e;
+	long n = 0;
+
+	if (cli_vol_open(path, &v))
+		return -1;
+	if (census_take(&v, &cen)) {
+		cli_vol_close(&v);
+		return -1;
+	}
+	if (!strcmp(cen.cfg_name, key) && cen.cfg_version == ver) {
+		char full[4200];
+
+		snprintf(full, sizeof(full), "%s/%s", path, PFC_CONFIG_NAME);
+		cli_err(full, "the volume name key is still wrapped under %s v%u", key, ver);
+		n++;
+	}
+	e = census_find(&cen, key, ver);
+	if (e) {
+		for (size_t i = 0; i < e->nexamples; i++) {
+			char full[4200];
+
+			snprintf(full, sizeof(full), "%s/%s", path, e->examples[i]);
+			cli_err(full, "still wrapped under %s v%u", key, ver);
+		}
+		if (e->files > e->nexamples)
+			cli_err(path, "... and %zu more files under %s v%u",
+				e->files - e->nexamples, key, ver);
+		n += (long)e->files;
+	}
+	census_free(&cen);
+	cli_vol_close(&v);
+	return n;
+}
+
+int cmd_retire(int argc, char **argv)
+{
+	enum { O_KEY = 0x2000, O_VER, O_FORCE };
+	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
+					   {"key", required_argument, NULL, O_KEY},
+					   {"version", required_argument, NULL, O_VER},
+					   {"force", no_argument, NULL, O_FORCE},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	const char *key = NULL;
+	unsigned long ver = 0;
+	bool force = false;
+	struct pfc_ks *ks;
+	long live = 0;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_SOCKET:
+			cli_g.socket = optarg;
+			break;
+		case O_KEY:
+			key = optarg;
+			break;
+		case O_VER:
+			if (cli_parse_uint(optarg, 1, UINT32_MAX, &ver))
+				return cli_usage("retire", "--version wants a number >= 1");
+			break;
+		case O_FORCE:
+			force = true;
+			break;
+		case 'h':
+			return cli_help(retire_help);
+		default:
+			return cli_usage("retire", "bad option");
+		}
+	}
+	if (!key || !ver)
+		return cli_usage("retire", "expected --key NAME --version N");
+	if (optind == argc && !force)
+		return cli_usage("retire",
+				 "name the volumes that use %s (BACKING...) so that "
+				 "live files can be checked, or pass --force",
+				 key);
+	for (int i = optind; i < argc; i++) {
+		long n = live_under(argv[i], key, (uint32_t)ver);
+
+		if (n < 0)
+			return CLI_EXIT_SETUP;
+		live += n;
+	}
+	if (live && !force) {
+		cli_err("retire",
+			"refused: %ld live objects still under %s v%lu (rewrap them, or "
+			"--force to destroy them)",
+			live, key, ver);
+		return CLI_EXIT_PROBLEMS;
+	}
+	if ((r = cli_ks_open(&ks)))
+		return r;
+	r = pfc_ks_retire(ks, key, (uint32_t)ver);
+	if (r < 0) {
+		char what[80];
+
+		snprintf(what, sizeof(what), "master key %s v%lu", key, ver);
+		cli_ks_err(ks, what, r);
+		pfc_ks_close(ks);
+		return CLI_EXIT_SETUP;
+	}
+	pfc_ks_close(ks);
+	printf("%s v%lu retired%s\n", key, ver,
+	       live ? " (live files made unreadable: --force)" : "");
+	return CLI_EXIT_OK;
+}

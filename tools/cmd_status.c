@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cmd_status.c - pfcrypt status BACKING [--json]: the volume's settings, how
+ * many files each master-key version wraps (headers only, no key needed) and
+ * the keystore's view of those versions.  Works without a keystore (the
+ * keystore part then says why it is missing).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/err.h"
+#include "keystore/client.h"
+#include "tools/census.h"
+#include "tools/cli.h"
+#include "tools/cmds.h"
+#include "tools/vol.h"
+
+static const char status_help[] =
+    "Usage: pfcrypt status BACKING [--json] [--socket PATH]\n\n"
+    "Show the volume's settings, the number of files wrapped under each master-key\n"
+    "version (read from the file headers; nothing is decrypted) and the keystore's\n"
+    "state of each of those versions (primary, active, retired).\n\n"
+    "  --json         one JSON object on stdout\n"
+    "  --socket PATH  keystore socket (env PFCRYPT_SOCKET)\n\n"
+    "Exit: 0 ok (also when the keystore cannot be asked), 2 not a volume or error.\n";
+
+static const char *state_name(int s)
+{
+	return s == PFC_KS_PRIMARY ? "primary" : s == PFC_KS_ACTIVE ? "active" : "retired";
+}
+
+/* The keystore's state of (name, version), or 0 if it does not know it. */
+static int ks_state(const struct pfc_ks_keyinfo *l, size_t n, const char *name, uint32_t ver)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(l[i].name, name) && l[i].version == ver)
+			return (int)l[i].state;
+	return 0;
+}
+
+/* Does the volume use this key name (config or some file)? */
+static bool used(const struct census *c, const char *name, const struct pfc_config *cfg)
+{
+	if (!strcmp(name, cfg->key_name) || !strcmp(name, c->cfg_name))
+		return true;
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].name, name))
+			return true;
+	return false;
+}
+
+static void print_json(const struct cli_vol *v, const struct census *c,
+		       const struct pfc_ks_keyinfo *l, size_t nl, const char *ks_error)
+{
+	char hex[2 * PFC_ID_BYTES + 1];
+	size_t total = c->empty + c->unreadable;
+	bool first = true;
+
+	for (size_t i = 0; i < c->n; i++)
+		total += c->e[i].files;
+	cli_hex_id(v->cfg.volume_id, hex);
+	printf("{\"backing\":");
+	json_str(stdout, v->path);
+	printf(",\"volume_id\":\"%s\",\"format_version\":%u,\"cipher\":\"%s\",\"block_size\":%u,"
+	       "\"holes\":%s,\"key_name\":",
+	       hex, v->cfg.format_version, pfc_cipher_name(v->cfg.cipher), v->cfg.block_size,
+	       v->layout.zero_block_is_hole ? "true" : "false");
+	json_str(stdout, v->cfg.key_name);
+	printf(",\"name_key\":{\"name\":");
+	json_str(stdout, c->cfg_name);
+	printf(",\"version\":%u}", c->cfg_version);
+	printf(",\"files\":{\"total\":%zu,\"empty\":%zu,\"unreadable\":%zu},\"versions\":[", total,
+	       c->empty, c->unreadable);
+	for (size_t i = 0; i < c->n; i++) {
+		int s = ks_state(l, nl, c->e[i].name, c->e[i].version);
+
+		printf("%s{\"name\":", i ? "," : "");
+		json_str(stdout, c->e[i].name);
+		printf(",\"version\":%u,\"files\":%zu,\"state\":", c->e[i].version, c->e[i].files);
+		if (s)
+			printf("\"%s\"}", state_name(s));
+		else
+			printf("null}");
+	}
+	printf("],\"keystore\":{\"reachable\":%s", ks_error ? "false" : "true");
+	if (ks_error) {
+		printf(",\"error\":");
+		json_str(stdout, ks_error);
+	}
+	printf(",\"versions\":[");
+	for (size_t i = 0; i < nl; i++) {
+		if (!used(c, l[i].name, &v->cfg))
+			continue;
+		printf("%s{\"name\":", first ? "" : ",");
+		json_str(stdout, l[i].name);
+		printf(",\"version\":%u,\"state\":\"%s\"}", l[i].version, state_name(l[i].state));
+		first = false;
+	}
+	printf("]}}\n");
+}
+
+static void print_text(const struct cli_vol *v, const struct census *c,
+		       const struct pfc_ks_keyinfo *l, size_t nl, const char *ks_error)
+{
+	char hex[2 * PFC_ID_BYTES + 1];
+	size_t total = c->empty + c->unreadable;
+
+	for (size_t i = 0; i < c->n; i++)
+		total += c->e[i].files;
+	cli_hex_id(v->cfg.volume_id, hex);
+	printf("volume:       %s\nvolume id:    %s\nformat:       %u\ncipher:       %s\n"
+	       "block size:   %u\nholes:        %s\nmaster key:   %s\nname key:     under %s v%u\n",
+	       v->path, hex, v->cfg.format_version, pfc_cipher_name(v->cfg.cipher),
+	       v->cfg.block_size,
+	       v->layout.zero_block_is_hole ? "all-zero blocks read as holes"
+					    : "refused (all-zero blocks are errors)",
+	       v->cfg.key_name, c->cfg_name, c->cfg_version);
+	printf("files:        %zu (%zu empty without header, %zu unreadable headers)\n", total,
+	       c->empty, c->unreadable);
+	for (size_t i = 0; i < c->n; i++) {
+		int s = ks_state(l, nl, c->e[i].name, c->e[i].version);
+
+		printf("  %s v%u: %zu files (%s)\n", c->e[i].name, c->e[i].version, c->e[i].files,
+		       ks_error ? "keystore not asked"
+		       : s	? state_name(s)
+				: "unknown to keystore");
+	}
+	if (ks_error) {
+		printf("keystore:     %s\n", ks_error);
+		return;
+	}
+	printf("keystore:\n");
+	for (size_t i = 0; i < nl; i++)
+		if (used(c, l[i].name, &v->cfg))
+			printf("  %s v%u: %s\n", l[i].name, l[i].version, state_name(l[i].state));
+}
+
+int cmd_status(int argc, char **argv)
+{
+	enum { O_JSON = 0x2000 };
+	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
+					   {"json", no_argument, NULL, O_JSON},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	struct cli_vol v;
+	struct census cen;
+	struct pfc_ks *ks = NULL;
+	struct pfc_ks_keyinfo *list = NULL;
+	size_t nl = 0;
+	const char *ks_error = NULL;
+	char errbuf[256];
+	bool json = false;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_SOCKET:
+			cli_g.socket = optarg;
+			break;
+		case O_JSON:
+			json = true;
+			break;
+		case 'h':
+			return cli_help(status_help);
+		default:
+			return cli_usage("status", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("status", "expected BACKING");
+	if ((r = cli_vol_open(argv[optind], &v)))
+		return r;
+	if ((r = census_take(&v, &cen))) {
+		cli_vol_close(&v);
+		return r;
+	}
+	r = pfc_ks_connect(cli_g.socket, 5000, &ks);
+	if (r == 0)
+		r = pfc_ks_list(ks, &list, &nl);
+	if (r < 0) {
+		snprintf(errbuf, sizeof(errbuf), "%s", pfc_strerror(r));
+		ks_error = errbuf;
+		nl = 0;
+	}
+	if (json)
+		print_json(&v, &cen, list, nl, ks_error);
+	else
+		print_text(&v, &cen, list, nl, ks_error);
+	pfc_ks_list_free(list);
+	pfc_ks_close(ks);
+	census_free(&cen);
+	cli_vol_close(&v);
+	return CLI_EXIT_OK;
+}

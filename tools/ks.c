@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+/* ks.c - connecting to the keystore and reporting its errors in one line. */
+#include <stdio.h>
+
+#include "fs/err.h"
+#include "keystore/client.h"
+#include "tools/cli.h"
+
+#define CLI_KS_TIMEOUT_MS 30000 /* rewrap/export may wait behind other clients */
+
+const char *cli_ks_socket(char *buf, size_t len)
+{
+	if (cli_g.socket) {
+		snprintf(buf, len, "%s", cli_g.socket);
+		return buf;
+	}
+	if (!pfc_ks_default_socket(buf, len))
+		snprintf(buf, len, "(default socket)");
+	return buf;
+}
+
+void cli_ks_err(struct pfc_ks *ks, const char *what, int err)
+{
+	const char *msg = ks ? pfc_ks_last_message(ks) : "";
+	const char *hint = "";
+
+	if (err == PFC_ERR_LOCKED)
+		hint = " (run 'pfcrypt keystore unlock')";
+	else if (err == PFC_ERR_UNREACHABLE)
+		hint = " (is it running? 'pfcrypt keystore start')";
+	if (msg && *msg)
+		cli_err(what, "%s: %s%s", pfc_strerror(err), msg, hint);
+	else
+		cli_err(what, "%s%s", pfc_strerror(err), hint);
+}
+
+int cli_ks_open(struct pfc_ks **out)
+{
+	char sock[4096];
+	struct pfc_ks *ks = NULL;
+	uint32_t ver;
+	int r;
+
+	cli_ks_socket(sock, sizeof(sock));
+	r = pfc_ks_connect(cli_g.socket, CLI_KS_TIMEOUT_MS, &ks);
+	if (r < 0) {
+		cli_ks_err(NULL, sock, r);
+		return CLI_EXIT_SETUP;
+	}
+	r = pfc_ks_hello(ks, &ver);
+	if (r < 0) {
+		cli_ks_err(ks, sock, r);
+		pfc_ks_close(ks);
+		return CLI_EXIT_SETUP;
+	}
+	*out = ks;
+	return 0;
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+/* vol.c - open a backing directory, load its config, unwrap its name key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fs/err.h"
+#include "keystore/client.h"
+#include "tools/cli.h"
+#include "tools/vol.h"
+
+void cli_hex_id(const uint8_t id[PFC_ID_BYTES], char out[2 * PFC_ID_BYTES + 1])
+{
+	sodium_bin2hex(out, 2 * PFC_ID_BYTES + 1, id, PFC_ID_BYTES);
+}
+
+int cli_vol_open(const char *path, struct cli_vol *v)
+{
+	char cfgpath[4096];
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	v->path = path;
+	v->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->fd < 0) {
+		cli_err(path, "cannot open the backing directory: %s", strerror(errno));
+		return CLI_EXIT_SETUP;
+	}
+	snprintf(cfgpath, sizeof(cfgpath), "%s/%s", path, PFC_CONFIG_NAME);
+	r = pfc_config_load(v->fd, &v->cfg);
+	if (r == PFC_ERR_NOT_FOUND) {
+		cli_err(cfgpath, "no volume here (no %s; create one with 'pfcrypt init')",
+			PFC_CONFIG_NAME);
+		goto fail;
+	}
+	if (r == PFC_ERR_IO) {
+		cli_err(cfgpath, "cannot read: %s", strerror(errno));
+		goto fail;
+	}
+	if (r < 0) {
+		const char *why = pfc_config_last_error();
+
+		cli_err(cfgpath, "%s", why && *why ? why : pfc_strerror(r));
+		goto fail;
+	}
+	r = pfc_config_layout(&v->cfg, &v->layout);
+	if (r < 0) {
+		cli_err(cfgpath, "%s", pfc_strerror(r));
+		goto fail;
+	}
+	return 0;
+fail:
+	close(v->fd);
+	v->fd = -1;
+	return CLI_EXIT_SETUP;
+}
+
+void cli_vol_close(struct cli_vol *v)
+{
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+}
+
+int cli_vol_keys(struct cli_vol *v, struct pfc_ks *ks, struct pfc_volkeys **out)
+{
+	uint8_t ad[PFC_AD_MAX];
+	uint8_t *nk;
+	char cfgpath[4096];
+	size_t ad_len;
+	int r, ret = CLI_EXIT_SETUP;
+
+	snprintf(cfgpath, sizeof(cfgpath), "%s/%s", v->path, PFC_CONFIG_NAME);
+	nk = sodium_malloc(PFC_KEY_BYTES);
+	if (!nk) {
+		cli_err(cfgpath, "cannot allocate locked memory");
+		return CLI_EXIT_SETUP;
+	}
+	ad_len = pfc_ad_name_key(v->cfg.volume_id, ad);
+	r = pfc_ks_unwrap(ks, v->cfg.wrapped_name_key, v->cfg.wrapped_name_key_len, ad, ad_len, nk);
+	if (r < 0) {
+		char what[4200];
+
+		snprintf(what, sizeof(what), "%s: cannot unwrap the volume name key", cfgpath);
+		cli_ks_err(ks, what, r);
+		goto out;
+	}
+	r = pfc_volkeys_new(nk, v->cfg.volume_id, out);
+	if (r < 0) {
+		cli_err(cfgpath, "cannot derive the volume keys: %s", pfc_strerror(r));
+		goto out;
+	}
+	r = pfc_config_verify(&v->cfg, *out);
+	if (r < 0) {
+		pfc_volkeys_free(*out);
+		*out = NULL;
+		cli_err(cfgpath, "config does not verify (tampered or damaged): %s",
+			pfc_strerror(r));
+		goto out;
+	}
+	ret = 0;
+out:
+	sodium_memzero(nk, PFC_KEY_BYTES);
+	sodium_free(nk);
+	return ret;
+}
+
+int cli_read_header(const struct cli_vol *v, const char *rel, struct pfc_header *h, int *fd_out)
+{
+	uint8_t buf[PFC_HEADER_SIZE];
+	ssize_t n;
+	int fd, r;
+
+	fd = openat(v->fd, rel, (fd_out ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return PFC_ERR_IO;
+	do
+		n = pread(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return PFC_ERR_IO;
+	}
+	if (n == 0) {
+		close(fd);
+		return 1;
+	}
+	r = pfc_header_parse(buf, (size_t)n, h);
+	if (r < 0 || !fd_out) {
+		close(fd);
+		return r < 0 ? r : 0;
+	}
+	*fd_out = fd;
+	return 0;
+}
