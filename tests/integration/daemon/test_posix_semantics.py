@@ -318,6 +318,37 @@ class Semantics(pfcfs.MountTestCase):
                 for name in os.listxattr(bp, follow_symlinks=False):
                     self.assertNotIn(b"dir value", os.getxattr(bp, name, follow_symlinks=False))
 
+    def test_backing_holds_no_plaintext(self):
+        """Names, contents, symlink targets and xattrs written through the mount are not in clear in
+        the backing dir (in the passthrough and plain modes there is nothing to check)."""
+        marker = b"PFCplain7Q"
+        d = os.path.join(os.fsencode(self.mnt), b"dir-" + marker)
+        os.mkdir(d)
+        with open(os.path.join(d, b"file-" + marker), "wb") as f:
+            f.write((marker + b" contents ") * 1000)
+        os.symlink(b"target-" + marker, os.path.join(d, b"link"))
+        os.setxattr(d, b"user.x-" + marker, marker)
+        self.m.remount()  # everything flushed to the backing
+        self.assertEqual(sorted(os.listdir(d)), [b"file-" + marker, b"link"])
+        if self.m.mode != "pfcryptfs":
+            return
+        found = []
+        for dirpath, dirs, files in os.walk(os.fsencode(self.m.backing)):
+            for n in dirs + files:
+                p = os.path.join(dirpath, n)
+                blobs = [n]
+                if os.path.islink(p):
+                    blobs.append(os.readlink(p))
+                else:
+                    blobs += [k.encode() + os.getxattr(p, k, follow_symlinks=False)
+                              for k in os.listxattr(p, follow_symlinks=False)]
+                    if os.path.isfile(p):
+                        with open(p, "rb") as f:
+                            blobs.append(f.read())
+                if any(marker in b for b in blobs):
+                    found.append(p)
+        self.assertEqual(found, [], "plaintext found in the backing dir")
+
     def test_fifo(self):
         p = os.path.join(self.mnt, "fifo")
         os.mkfifo(p)
