@@ -30,22 +30,22 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#define PFC_DIRIDS_MAX 8 /* directory ids considered per directory */
+#include "fs/format.h" /* PFC_ID_BYTES, PFC_DIRIDS_MAX */
 
 struct pfc_kentry;
 
 /* Per regular-file state; every field protected by io_lock (written only
  * with it held exclusively). */
 struct pfc_fstate {
-	bool loaded;		    /* header read and key held since the first open */
-	uint8_t file_id[16];	    /* from the header */
-	uint64_t generation;	    /* header generation last read or written */
-	bool gen_active;	    /* a generation is in progress (DESIGN 2) */
-	unsigned writers;	    /* open handles with write access */
-	unsigned opens;		    /* open handles of any kind */
-	struct pfc_kentry *key;	    /* held key-cache entry (struct pfc_filekey) */
-	struct timespec seen_mtime; /* backing state at the last release, */
-	off_t seen_size;	    /* to decide keep_cache at the next open */
+	bool loaded;		       /* header read and key held since the first open */
+	uint8_t file_id[PFC_ID_BYTES]; /* from the header */
+	uint64_t generation;	       /* header generation last read or written */
+	bool gen_active;	       /* a generation is in progress (DESIGN 2) */
+	unsigned writers;	       /* open handles with write access */
+	unsigned opens;		       /* open handles of any kind */
+	struct pfc_kentry *key;	       /* held key-cache entry (struct pfc_filekey) */
+	struct timespec seen_mtime;    /* backing state at the last release, */
+	off_t seen_size;	       /* to decide keep_cache at the next open */
 	bool seen_valid;
 };
 
@@ -53,9 +53,8 @@ struct pfc_fstate {
 struct pfc_dstate {
 	bool valid;
 	unsigned nids;
-	uint8_t ids[PFC_DIRIDS_MAX][16];
-	unsigned pick;		   /* index of the id new names are made under */
-	struct timespec loaded_at; /* CLOCK_MONOTONIC; refreshed after a short time */
+	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
+	unsigned pick; /* index of the id new names are made under */
 };
 
 struct pfc_inode {

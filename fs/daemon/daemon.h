@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon.h - private header of pfcryptfs, grouped by source file.
+ *
+ * Errors inside the daemon are negative errno values; the FUSE handlers in
+ * ops_*.c turn them into fuse_reply_err() at the edge.  Format and keystore
+ * functions return PFC_ERR_*; pfcd_errno() maps them.
+ *
+ * Lock order: see inode.h (io_lock, then dir_lock, then leaf locks).
+ */
+#ifndef PFC_DAEMON_H
+#define PFC_DAEMON_H
+
+#include "fs/daemon/inode.h"
+#include "fs/daemon/keycache.h"
+#include "fs/format.h"
+#include "keystore/client.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PFCD_KEYCACHE_MAX  4096 /* unwrapped file keys kept at most */
+#define PFCD_KEYCACHE_IDLE 600	/* seconds an unused file key stays cached */
+#define PFCD_KEYPOOL_BATCH 64	/* file keys fetched per generate request */
+#define PFCD_TIMEOUT	   1.0	/* entry/attr timeout (s): the backing may change */
+#define PFCD_MAX_WRITE	   (1u << 20)
+#define PFCD_KS_TIMEOUT_MS 5000
+
+/* Everything about one mount.  Fields are set before the session starts and
+ * read-only afterwards unless a comment names their lock. */
+struct pfcd {
+	const char *backing; /* as given on the command line, for messages */
+	char backing_abs[PATH_MAX];
+	const char *mountpoint;
+	char socket_path[PATH_MAX];
+
+	struct pfc_config cfg;
+	struct pfc_layout layout;
+	struct pfc_volkeys *vk;
+	uint8_t ad_file_prefix[PFC_AD_MAX];
+	size_t ad_file_prefix_len;
+
+	struct pfc_ks *ks; /* thread-safe: its own mutex serialises requests */
+	struct pfc_kcache *keys;
+	struct pfc_itable itable;
+
+	/* keypool.c: prefetched fresh file keys for create (leaf lock) */
+	pthread_mutex_t pool_lock;
+	struct pfc_ks_filekey *pool; /* sodium_malloc'd, PFCD_KEYPOOL_BATCH entries */
+	unsigned pool_avail;	     /* protected by pool_lock */
+
+	/* main.c: key-cache expiry thread */
+	pthread_t expiry_thread;
+	pthread_mutex_t expiry_lock;
+	pthread_cond_t expiry_cond;
+	bool expiry_stop; /* protected by expiry_lock */
+	bool expiry_started;
+
+	bool is_root; /* running as root: chown new objects to the caller */
+};
+
+extern struct pfcd *pfcd_g; /* the one mount of this process */
+
+/* ---------------------------------------------------------- util.c */
+/* -errno for a PFC_ERR_* value (never pass it a -errno: the ranges overlap). */
+int pfcd_errno(int err);
+/* "/proc/self/fd/N" of an O_PATH fd, for calls that need a path. */
+void pfcd_proc_path(int fd, char buf[64]);
+/* The backing path of an inode for log lines ("?" if unknown). */
+void pfcd_backing_path(const struct pfc_inode *in, char *buf, size_t len);
+/* Backing stat of an inode, turned into what the mount shows (plaintext
+ * size of regular files, target length of symlinks).  0 or -errno. */
+int pfcd_getattr(struct pfc_inode *in, struct stat *st);
+/* Translate a backing stat in place (st of a backing object whose O_PATH fd
+ * is fd, for symlink targets; fd may be -1 to skip the symlink case). */
+void pfcd_stat_to_plain(int fd, struct stat *st);
+/* After creating a backing object as root: give it the caller's owner
+ * (group of a setgid parent).  0 or -errno. */
+int pfcd_chown_new(fuse_req_t req, int parent_fd, int fd, const char *name);
+
+/* -------------------------------------------------------- dirnames.c */
+/* The directory ids of directory inode dir (loaded on first use; reload
+ * forces a re-read).  ids: PFC_DIRIDS_MAX slots.  0 or -errno. */
+int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES], size_t *n,
+		size_t *primary);
+/* Backing form of name for creating it in dir (under the primary id). */
+int pfcd_name_for_create(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn);
+/*
+ * Find name in dir: tries each directory id; on success *bn names the
+ * existing entry and st is its backing lstat.  -ENOENT if absent.
+ */
+int pfcd_name_find(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn,
+		   struct stat *st);
+/* Create the companion file of a long name (content bn->enc).  0 or -errno. */
+int pfcd_companion_write(int dirfd, const struct pfc_backing_name *bn);
+/* Remove it (ignores ENOENT). */
+void pfcd_companion_remove(int dirfd, const struct pfc_backing_name *bn);
+/* Decrypt a backing entry name of kind ENCNAME or LONGNAME in dirfd (a real
+ * or O_PATH fd of the directory) with ids.  out: PFC_NAME_BUF.  0 or -errno. */
+int pfcd_name_decrypt_entry(int dirfd, const char *entry, enum pfc_entry_kind kind,
+			    const uint8_t (*ids)[PFC_ID_BYTES], size_t n, char *out);
+
+/* --------------------------------------------------------- keypool.c */
+int pfcd_keypool_init(void);
+void pfcd_keypool_free(void);
+/* Take one fresh (file id, key, blob) into *out (caller's locked memory);
+ * fetches a batch from the keystore when the pool is empty. 0 or PFC_ERR_*. */
+int pfcd_keypool_take(struct pfc_ks_filekey *out);
+
+/* ---------------------------------------------------------- fileio.c */
+/* The held key of a regular file inode, loading header and key if needed.
+ * Caller holds in->io_lock exclusively.  Logs and returns -ENOKEY / -EIO. */
+int pfcd_file_load(struct pfc_inode *in, int fd);
+/* Write a new header with a fresh key to fd (an empty or new file) and
+ * make it the inode's state.  Caller holds io_lock exclusively. */
+int pfcd_file_init_header(struct pfc_inode *in, int fd);
+/* Drop the inode's key hold (when the last handle closes / at forget). */
+void pfcd_file_unload(struct pfc_inode *in);
+/* Read up to size bytes at off into buf; *got = bytes read.  Caller holds
+ * io_lock shared (or exclusive). */
+int pfcd_file_read(struct pfc_inode *in, int fd, char *buf, size_t size, off_t off, size_t *got);
+/* Write (io_lock exclusive).  append: write at the end.  *written = size on success. */
+int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, off_t off,
+		    bool append, bool own_generation);
+/* Set the plaintext size (io_lock exclusive). */
+int pfcd_file_truncate(struct pfc_inode *in, int fd, uint64_t size, bool own_generation);
+/* fallocate modes 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE (io_lock exclusive). */
+int pfcd_file_fallocate(struct pfc_inode *in, int fd, int mode, off_t off, off_t len,
+			bool own_generation);
+/* A writer handle closed: end the generation when it was the last. */
+void pfcd_file_writer_closed(struct pfc_inode *in);
+/* Plaintext size of the backing file fd. */
+int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing);
+
+/* ------------------------------------------------------------ ops_*.c */
+void pfcd_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void pfcd_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void pfcd_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f);
+void pfcd_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pfcd_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		     struct fuse_file_info *fi);
+void pfcd_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void pfcd_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void pfcd_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void pfcd_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void pfcd_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void pfcd_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void pfcd_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void pfcd_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		    const char *newname, unsigned int flags);
+void pfcd_op_statfs(fuse_req_t req, fuse_ino_t ino);
+/* ops_entry.c helper: make the entry reply of a backing object found or made
+ * in parent (counts one lookup). */
+int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, struct fuse_entry_param *e);
+
+void pfcd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		    struct fuse_file_info *fi);
+void pfcd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void pfcd_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pfcd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pfcd_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void pfcd_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		       struct fuse_file_info *fi);
+/* ops_file.c helper for setattr: truncate through a handle or by path. */
+int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size);
+
+void pfcd_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pfcd_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+void pfcd_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			 struct fuse_file_info *fi);
+void pfcd_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pfcd_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+void pfcd_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		      size_t size, int flags);
+void pfcd_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void pfcd_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void pfcd_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* A file handle (fi->fh). */
+struct pfcd_fh {
+	int fd;	     /* backing fd, O_RDWR or O_RDONLY, never O_APPEND */
+	bool writer; /* opened for writing: counted in f.writers */
+	bool append; /* O_APPEND: every write goes to the end */
+};
+
+#endif

@@ -1,0 +1,658 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fileio.c - the content of regular files: header and key at open, block
+ * reads and writes, truncate, fallocate, and write generations (DESIGN.md 2).
+ *
+ * Every function here runs with the inode's io_lock held, exclusively for
+ * anything that modifies the file or in->f, shared for reads.  One request
+ * range is one pread (reads) or one pwrite (writes) of consecutive stored
+ * blocks; a write reads only the partial first and last blocks it merges
+ * with, never a block it replaces whole.
+ *
+ * Generations: the first modification while no generation is in progress
+ * writes generation+1 into the header (one pwrite of that field only) and
+ * every block written until the last writer closes carries it.  A
+ * modification with no writer open is a generation of its own.
+ */
+#include "fs/daemon/daemon.h"
+
+#include "fs/err.h"
+#include "fs/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ZERO_CHUNK_BLOCKS 256 /* blocks of encrypted zeros written per pwrite */
+
+static struct pfc_filekey *fkey(const struct pfc_inode *in)
+{
+	return pfc_kentry_value(in->f.key);
+}
+
+static void log_block(const struct pfc_inode *in, uint64_t index, int err)
+{
+	char path[PATH_MAX];
+
+	pfcd_backing_path(in, path, sizeof(path));
+	pfc_err_log("%s: block %llu: %s", path, (unsigned long long)index, pfc_strerror(err));
+}
+
+static void log_file(const struct pfc_inode *in, const char *what, int err)
+{
+	char path[PATH_MAX];
+
+	pfcd_backing_path(in, path, sizeof(path));
+	pfc_err_log("%s: %s: %s", path, what, pfc_strerror(err));
+}
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	*got = done;
+	return 0;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n =
+		    pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*backing = (uint64_t)st.st_size;
+	*size = pfc_layout_plain_size(&pfcd_g->layout, (uint64_t)st.st_size);
+	return 0;
+}
+
+/* Get the file key of a parsed header: key cache, else the keystore. */
+static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_kentry **out)
+{
+	struct pfcd *d = pfcd_g;
+	uint8_t ad[PFC_AD_MAX];
+	struct pfc_filekey *fk = NULL;
+	struct pfc_kentry *e;
+	uint8_t *key;
+	size_t adlen;
+	int rc;
+
+	e = pfc_kcache_get(d->keys, h->file_id);
+	if (e) {
+		*out = e;
+		return 0;
+	}
+	key = sodium_malloc(PFC_KEY_BYTES);
+	if (!key)
+		return -ENOMEM;
+	adlen = pfc_ad_file_key(d->cfg.volume_id, h->file_id, ad);
+	rc = pfc_ks_unwrap(d->ks, h->wrapped, h->wrapped_len, ad, adlen, key);
+	if (rc < 0) {
+		log_file(in, "cannot unwrap the file key", rc);
+		rc = pfcd_errno(rc);
+		goto out;
+	}
+	rc = pfc_filekey_new(key, h->file_id, &d->layout, &fk);
+	if (rc < 0) {
+		log_file(in, "file key", rc);
+		rc = pfcd_errno(rc);
+		goto out;
+	}
+	e = pfc_kcache_insert(d->keys, h->file_id, fk);
+	if (!e) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	*out = e;
+out:
+	sodium_memzero(key, PFC_KEY_BYTES);
+	sodium_free(key);
+	return rc;
+}
+
+int pfcd_file_load(struct pfc_inode *in, int fd)
+{
+	uint8_t hb[PFC_HEADER_SIZE];
+	struct pfc_header h;
+	struct pfc_kentry *e = NULL;
+	size_t got;
+	int rc;
+
+	if (in->f.loaded)
+		return 0;
+	rc = pread_full(fd, hb, sizeof(hb), 0, &got);
+	if (rc < 0)
+		return rc;
+	if (got < PFC_HEADER_SIZE)
+		return 0; /* empty (or torn) file: the header comes with the first write */
+	rc = pfc_header_parse(hb, got, &h);
+	if (rc < 0) {
+		log_file(in, "header", rc);
+		return -EIO;
+	}
+	rc = get_key(in, &h, &e);
+	if (rc < 0)
+		return rc;
+	rc = pfc_header_verify_generation(&h, pfc_kentry_value(e));
+	if (rc < 0) {
+		log_file(in, "header generation", rc);
+		pfc_kcache_release(pfcd_g->keys, e);
+		return -EIO;
+	}
+	memcpy(in->f.file_id, h.file_id, PFC_ID_BYTES);
+	in->f.generation = h.generation;
+	in->f.key = e;
+	in->f.loaded = true;
+	return 0;
+}
+
+int pfcd_file_init_header(struct pfc_inode *in, int fd)
+{
+	struct pfcd *d = pfcd_g;
+	struct pfc_ks_filekey *nk;
+	struct pfc_filekey *fk = NULL;
+	struct pfc_kentry *e;
+	struct pfc_header h;
+	uint8_t hb[PFC_HEADER_SIZE];
+	int rc;
+
+	nk = sodium_malloc(sizeof(*nk));
+	if (!nk)
+		return -ENOMEM;
+	rc = pfcd_keypool_take(nk);
+	if (rc < 0) {
+		log_file(in, "cannot get a new file key", rc);
+		rc = pfcd_errno(rc);
+		goto out;
+	}
+	rc = pfc_filekey_new(nk->key, nk->file_id, &d->layout, &fk);
+	if (rc == 0)
+		rc = pfc_header_init(&h, nk->file_id, nk->blob, nk->blob_len);
+	if (rc == 0)
+		rc = pfc_header_encode(&h, fk, hb);
+	if (rc < 0) {
+		log_file(in, "new header", rc);
+		pfc_filekey_free(fk);
+		rc = pfcd_errno(rc);
+		goto out;
+	}
+	rc = pwrite_full(fd, hb, sizeof(hb), 0);
+	if (rc == 0 && ftruncate(fd, PFC_HEADER_SIZE) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		pfc_filekey_free(fk);
+		goto out;
+	}
+	e = pfc_kcache_insert(d->keys, nk->file_id, fk);
+	if (!e) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (in->f.key)
+		pfc_kcache_release(d->keys, in->f.key);
+	memcpy(in->f.file_id, nk->file_id, PFC_ID_BYTES);
+	in->f.generation = 0;
+	in->f.gen_active = false;
+	in->f.key = e;
+	in->f.loaded = true;
+out:
+	sodium_memzero(nk, sizeof(*nk));
+	sodium_free(nk);
+	return rc;
+}
+
+void pfcd_file_unload(struct pfc_inode *in)
+{
+	if (in->f.key)
+		pfc_kcache_release(pfcd_g->keys, in->f.key);
+	in->f.key = NULL;
+	in->f.loaded = false;
+	in->f.gen_active = false;
+}
+
+/* Loaded state for a modification: the header exists and the key is held. */
+static int ensure_header(struct pfc_inode *in, int fd)
+{
+	uint64_t size = 0, backing = 0;
+	int rc;
+
+	if (in->f.loaded)
+		return 0;
+	rc = pfcd_file_load(in, fd);
+	if (rc < 0 || in->f.loaded)
+		return rc;
+	rc = pfcd_file_size(fd, &size, &backing);
+	if (rc < 0)
+		return rc;
+	return pfcd_file_init_header(in, fd);
+}
+
+/* Start (or join) the write generation of this modification. */
+static int begin_mod(struct pfc_inode *in, int fd)
+{
+	uint8_t field[PFC_HEADER_GEN_FIELD_SIZE];
+	uint64_t g;
+	int rc;
+
+	if (in->f.gen_active)
+		return 0;
+	g = in->f.generation + 1;
+	rc = pfc_header_generation_field(fkey(in), g, field);
+	if (rc < 0)
+		return pfcd_errno(rc);
+	rc = pwrite_full(fd, field, sizeof(field), PFC_HEADER_GEN_OFFSET);
+	if (rc < 0)
+		return rc;
+	in->f.generation = g;
+	/* With no writer open, this modification is a generation of its own. */
+	in->f.gen_active = in->f.writers > 0;
+	return 0;
+}
+
+void pfcd_file_writer_closed(struct pfc_inode *in)
+{
+	if (in->f.writers > 0)
+		in->f.writers--;
+	if (in->f.writers == 0)
+		in->f.gen_active = false;
+}
+
+/*
+ * Decrypt blocks [first, first + count) of a file of plaintext size cur
+ * into out (count * block_size bytes); *len = plaintext bytes.  One pread.
+ */
+static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t first, uint64_t count,
+		       uint8_t *out, size_t *len)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t bs = l->block_size, start = first * bs, end = (first + count) * bs, bad = 0;
+	size_t slen, got, plen;
+	uint8_t *stored;
+	int rc;
+
+	if (end > cur)
+		end = cur;
+	if (start >= end) {
+		*len = 0;
+		return 0;
+	}
+	slen = (size_t)pfc_layout_stored_len(l, end - start);
+	stored = malloc(slen);
+	if (!stored)
+		return -ENOMEM;
+	rc = pread_full(fd, stored, slen, pfc_layout_block_offset(l, first), &got);
+	if (rc < 0)
+		goto out;
+	rc = pfc_blocks_decrypt(fkey(in), first, stored, got, out, count * bs, &plen, &bad);
+	if (rc == PFC_ERR_AUTH || rc == PFC_ERR_TRUNCATED) {
+		log_block(in, bad, rc);
+		rc = -EIO;
+		goto out;
+	} else if (rc < 0) {
+		log_file(in, "decrypt", rc);
+		rc = -EIO;
+		goto out;
+	}
+	*len = plen;
+out:
+	free(stored);
+	return rc;
+}
+
+/* Encrypt len plaintext bytes as blocks from first in the current
+ * generation and write them with one pwrite. */
+static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint8_t *pt, size_t len)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	size_t cap = (size_t)pfc_layout_stored_len(l, len), slen;
+	uint8_t *stored = malloc(cap ? cap : 1);
+	int rc;
+
+	if (!stored)
+		return -ENOMEM;
+	rc = pfc_blocks_encrypt(fkey(in), in->f.generation, first, pt, len, stored, cap, &slen);
+	if (rc < 0) {
+		log_file(in, "encrypt", rc);
+		rc = pfcd_errno(rc);
+		goto out;
+	}
+	rc = pwrite_full(fd, stored, slen, pfc_layout_block_offset(l, first));
+out:
+	free(stored);
+	return rc;
+}
+
+/*
+ * Rewrite block idx of a file of size cur so that it holds new_len bytes:
+ * its old bytes, zeros past them, and zeros over [zfrom, zto) (offsets in
+ * the block).  Used to pad an old tail, shorten a new tail, punch a part.
+ */
+static int rmw_block(struct pfc_inode *in, int fd, uint64_t cur, uint64_t idx, size_t new_len,
+		     size_t zfrom, size_t zto)
+{
+	size_t bs = pfcd_g->layout.block_size, old = 0;
+	uint8_t *pt = calloc(1, bs);
+	int rc;
+
+	if (!pt)
+		return -ENOMEM;
+	rc = read_blocks(in, fd, cur, idx, 1, pt, &old);
+	if (rc < 0)
+		goto out;
+	if (old > new_len)
+		memset(pt + new_len, 0, bs - new_len);
+	if (zto > zfrom)
+		memset(pt + zfrom, 0, zto - zfrom);
+	if (new_len)
+		rc = write_blocks(in, fd, idx, pt, new_len);
+out:
+	free(pt);
+	return rc;
+}
+
+/* Volumes without hole semantics: write encrypted zeros in blocks [from, to). */
+static int write_zero_blocks(struct pfc_inode *in, int fd, uint64_t from, uint64_t to,
+			     uint64_t size_after)
+{
+	uint64_t bs = pfcd_g->layout.block_size;
+	uint8_t *z;
+	int rc = 0;
+
+	if (pfcd_g->layout.zero_block_is_hole || from >= to)
+		return 0;
+	z = calloc(ZERO_CHUNK_BLOCKS, bs);
+	if (!z)
+		return -ENOMEM;
+	while (from < to && rc == 0) {
+		uint64_t n = to - from < ZERO_CHUNK_BLOCKS ? to - from : ZERO_CHUNK_BLOCKS;
+		uint64_t len = n * bs;
+
+		if (from * bs + len > size_after)
+			len = size_after - from * bs;
+		rc = write_blocks(in, fd, from, z, (size_t)len);
+		from += n;
+	}
+	free(z);
+	return rc;
+}
+
+/* Grow a file from cur to size (> cur) with zeros; generation begun. */
+static int extend(struct pfc_inode *in, int fd, uint64_t cur, uint64_t size)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t bs = l->block_size;
+	int rc;
+
+	if (cur % bs) {
+		uint64_t idx = cur / bs, nl = size - idx * bs;
+
+		rc = rmw_block(in, fd, cur, idx, (size_t)(nl < bs ? nl : bs), 0, 0);
+		if (rc < 0)
+			return rc;
+	}
+	if (ftruncate(fd, (off_t)pfc_layout_backing_size(l, size)) < 0)
+		return -errno;
+	return write_zero_blocks(in, fd, (cur + bs - 1) / bs, (size + bs - 1) / bs, size);
+}
+
+int pfcd_file_read(struct pfc_inode *in, int fd, char *buf, size_t size, off_t off, size_t *got)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t cur = 0, backing = 0, first, count, end, o = (uint64_t)off;
+	size_t plen;
+	uint8_t *pt;
+	int rc;
+
+	rc = pfcd_file_size(fd, &cur, &backing);
+	if (rc < 0)
+		return rc;
+	if (o >= cur || size == 0) {
+		*got = 0;
+		return 0;
+	}
+	if (!in->f.loaded)
+		return -EIO; /* data without a readable header: open refused it */
+	end = o + size < cur ? o + size : cur;
+	pfc_layout_block_range(l, o, end - o, &first, &count);
+	pt = malloc(count * l->block_size);
+	if (!pt)
+		return -ENOMEM;
+	rc = read_blocks(in, fd, cur, first, count, pt, &plen);
+	if (rc == 0) {
+		uint64_t skip = o - first * l->block_size;
+
+		if (plen < skip + (end - o)) {
+			rc = -EIO;
+		} else {
+			memcpy(buf, pt + skip, (size_t)(end - o));
+			*got = (size_t)(end - o);
+		}
+	}
+	free(pt);
+	return rc;
+}
+
+int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, off_t off,
+		    bool append, bool own_generation)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t bs = l->block_size, cur = 0, backing = 0, o = (uint64_t)off, end, first, last,
+		 newsize;
+	uint64_t span_end, span, head;
+	uint8_t *pt = NULL;
+	size_t got;
+	int rc;
+
+	(void)own_generation;
+	if (size == 0)
+		return 0;
+	rc = ensure_header(in, fd);
+	if (rc < 0)
+		return rc;
+	rc = pfcd_file_size(fd, &cur, &backing);
+	if (rc < 0)
+		return rc;
+	if (append)
+		o = cur;
+	end = o + size;
+	if (end > PFC_PLAIN_SIZE_MAX || end < o)
+		return -EFBIG;
+	rc = begin_mod(in, fd);
+	if (rc < 0)
+		return rc;
+	first = o / bs;
+	last = (end - 1) / bs;
+	/* The old tail block is not part of this range: pad it to a full block. */
+	if (cur % bs && o > cur && cur / bs < first) {
+		rc = rmw_block(in, fd, cur, cur / bs, (size_t)bs, 0, 0);
+		if (rc < 0)
+			return rc;
+	}
+	if (o > cur) {
+		rc = write_zero_blocks(in, fd, (cur + bs - 1) / bs, first, o);
+		if (rc < 0)
+			return rc;
+	}
+	newsize = end > cur ? end : cur;
+	span_end = (last + 1) * bs < newsize ? (last + 1) * bs : newsize;
+	span = span_end - first * bs;
+	head = o - first * bs;
+	pt = calloc(1, (size_t)span);
+	if (!pt)
+		return -ENOMEM;
+	/* Merge with the partial first and last blocks; whole blocks are not read. */
+	if (head && first * bs < cur) {
+		rc = read_blocks(in, fd, cur, first, 1, pt, &got);
+		if (rc < 0)
+			goto out;
+	}
+	if (end < span_end && end < cur && (last != first || !head)) {
+		rc = read_blocks(in, fd, cur, last, 1, pt + (last - first) * bs, &got);
+		if (rc < 0)
+			goto out;
+	}
+	memcpy(pt + head, buf, size);
+	rc = write_blocks(in, fd, first, pt, (size_t)span);
+	if (rc < 0)
+		goto out;
+	/* A torn tail past the old end (crash, sync client) must not linger. */
+	if (end >= cur && backing > pfc_layout_backing_size(l, newsize) &&
+	    ftruncate(fd, (off_t)pfc_layout_backing_size(l, newsize)) < 0)
+		rc = -errno;
+out:
+	free(pt);
+	return rc;
+}
+
+int pfcd_file_truncate(struct pfc_inode *in, int fd, uint64_t size, bool own_generation)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t bs = l->block_size, cur = 0, backing = 0;
+	int rc;
+
+	(void)own_generation;
+	if (size > PFC_PLAIN_SIZE_MAX)
+		return -EFBIG;
+	rc = pfcd_file_load(in, fd);
+	if (rc < 0)
+		return rc;
+	rc = pfcd_file_size(fd, &cur, &backing);
+	if (rc < 0)
+		return rc;
+	if (size == cur) {
+		/* not a modification; only drop a torn tail if there is one */
+		if (in->f.loaded && backing != pfc_layout_backing_size(l, size) &&
+		    ftruncate(fd, (off_t)pfc_layout_backing_size(l, size)) < 0)
+			return -errno;
+		return 0;
+	}
+	rc = ensure_header(in, fd);
+	if (rc == 0)
+		rc = begin_mod(in, fd);
+	if (rc < 0)
+		return rc;
+	if (size > cur)
+		return extend(in, fd, cur, size);
+	if (size % bs) {
+		rc = rmw_block(in, fd, cur, size / bs, (size_t)(size % bs), 0, 0);
+		if (rc < 0)
+			return rc;
+	}
+	if (ftruncate(fd, (off_t)pfc_layout_backing_size(l, size)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int punch(struct pfc_inode *in, int fd, uint64_t cur, uint64_t o, uint64_t end)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t bs = l->block_size, a, b;
+	int rc;
+
+	if (end > cur)
+		end = cur;
+	if (o >= end)
+		return 0;
+	a = (o + bs - 1) / bs;				 /* first block wholly inside */
+	b = end == cur ? (end + bs - 1) / bs : end / bs; /* one past the last */
+	if (o % bs) {
+		uint64_t idx = o / bs, blen = cur - idx * bs < bs ? cur - idx * bs : bs;
+		uint64_t zto = end - idx * bs < blen ? end - idx * bs : blen;
+
+		rc = rmw_block(in, fd, cur, idx, (size_t)blen, (size_t)(o % bs), (size_t)zto);
+		if (rc < 0)
+			return rc;
+	}
+	if (end % bs && end < cur && end / bs >= a) {
+		uint64_t idx = end / bs, blen = cur - idx * bs < bs ? cur - idx * bs : bs;
+
+		rc = rmw_block(in, fd, cur, idx, (size_t)blen, 0, (size_t)(end % bs));
+		if (rc < 0)
+			return rc;
+	}
+	if (a < b) {
+		uint64_t start = pfc_layout_block_offset(l, a);
+		uint64_t plain_end = b * bs < cur ? b * bs : cur;
+		uint64_t len = pfc_layout_stored_len(l, plain_end - a * bs);
+
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start,
+			      (off_t)len) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int pfcd_file_fallocate(struct pfc_inode *in, int fd, int mode, off_t off, off_t len,
+			bool own_generation)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t cur = 0, backing = 0, o = (uint64_t)off, end = (uint64_t)off + (uint64_t)len,
+		 first, count;
+	int rc;
+
+	(void)own_generation;
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	    (!(mode & FALLOC_FL_KEEP_SIZE) || !l->zero_block_is_hole))
+		return -EOPNOTSUPP;
+	if (end > PFC_PLAIN_SIZE_MAX)
+		return -EFBIG;
+	rc = ensure_header(in, fd);
+	if (rc == 0)
+		rc = pfcd_file_size(fd, &cur, &backing);
+	if (rc == 0)
+		rc = begin_mod(in, fd);
+	if (rc < 0)
+		return rc;
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		return punch(in, fd, cur, o, end);
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > cur) {
+		rc = extend(in, fd, cur, end);
+		if (rc < 0)
+			return rc;
+	}
+	/* Reserve the backing space of the blocks (reads as zeros: holes). */
+	pfc_layout_block_range(l, o, end - o, &first, &count);
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)pfc_layout_block_offset(l, first),
+		      (off_t)(count * l->stored_block_size)) < 0 &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * keypool.c - fresh file keys fetched from the keystore in batches
+ * (generate-file-keys), so that create needs no keystore round trip per
+ * file.  The pool lives in sodium_malloc memory; a taken entry is wiped from
+ * the pool at once.  pool_lock (a leaf lock) protects pool and pool_avail;
+ * it is held across a refill so that concurrent creates wait for one batch
+ * instead of each fetching their own.
+ */
+#include "fs/daemon/daemon.h"
+
+#include "fs/err.h"
+
+#include <sodium.h>
+#include <string.h>
+
+int pfcd_keypool_init(void)
+{
+	struct pfcd *d = pfcd_g;
+
+	pthread_mutex_init(&d->pool_lock, NULL);
+	d->pool = sodium_allocarray(PFCD_KEYPOOL_BATCH, sizeof(*d->pool));
+	if (!d->pool)
+		return PFC_ERR_NOMEM;
+	d->pool_avail = 0;
+	return 0;
+}
+
+void pfcd_keypool_free(void)
+{
+	struct pfcd *d = pfcd_g;
+
+	if (!d->pool)
+		return;
+	sodium_memzero(d->pool, PFCD_KEYPOOL_BATCH * sizeof(*d->pool));
+	sodium_free(d->pool);
+	d->pool = NULL;
+	pthread_mutex_destroy(&d->pool_lock);
+}
+
+int pfcd_keypool_take(struct pfc_ks_filekey *out)
+{
+	struct pfcd *d = pfcd_g;
+	int rc = 0;
+
+	pthread_mutex_lock(&d->pool_lock);
+	if (d->pool_avail == 0) {
+		rc = pfc_ks_generate_file_keys(d->ks, d->cfg.key_name, d->ad_file_prefix,
+					       d->ad_file_prefix_len, PFCD_KEYPOOL_BATCH, d->pool);
+		if (rc < 0)
+			goto out;
+		d->pool_avail = PFCD_KEYPOOL_BATCH;
+	}
+	d->pool_avail--;
+	memcpy(out, &d->pool[d->pool_avail], sizeof(*out));
+	sodium_memzero(&d->pool[d->pool_avail], sizeof(*out));
+out:
+	pthread_mutex_unlock(&d->pool_lock);
+	return rc;
+}

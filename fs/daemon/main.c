@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - pfcryptfs: command line, volume setup (config, name key from the
+ * keystore), the FUSE session with its multithreaded loop, and teardown
+ * (every key wiped) on unmount or SIGTERM/SIGINT/SIGHUP.
+ *
+ *   pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-o opts] [--socket PATH]
+ *
+ * Setup errors print one line "pfcryptfs: <file>: <cause>" and exit 2.
+ */
+#include "fs/daemon/daemon.h"
+
+#include "fs/err.h"
+#include "fs/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXPIRY_PERIOD_S 30 /* how often idle file keys are looked for */
+
+struct pfcd *pfcd_g;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]] "
+		   "[--socket PATH]\n"
+		   "Mount the pfcrypt volume in BACKING at MOUNTPOINT.\n"
+		   "  -f             stay in the foreground (log to stderr)\n"
+		   "  -d             debug: foreground, FUSE and daemon debug output\n"
+		   "  -s             single-threaded (for debugging)\n"
+		   "  -o opts        FUSE mount options (allow_other, ro, ...)\n"
+		   "  --socket PATH  keystore socket (default: $PFCRYPT_SOCKET, then\n"
+		   "                 $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, then\n"
+		   "                 /run/pfcrypt/keystore.sock)\n"
+		   "  --help, --version\n"
+		   "Exit status: 0 after a clean unmount, 2 if the volume cannot be mounted.\n");
+}
+
+struct opts {
+	const char *backing, *mountpoint, *socket;
+	bool foreground, debug, single;
+	char mount_opts[4096];
+};
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			exit(0);
+		} else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+			printf("pfcryptfs %s (format %d, libfuse %d)\n", PFC_VERSION,
+			       PFC_FORMAT_VERSION, fuse_version());
+			exit(0);
+		} else if (!strcmp(a, "-f")) {
+			o->foreground = true;
+		} else if (!strcmp(a, "-d")) {
+			o->debug = o->foreground = true;
+		} else if (!strcmp(a, "-s")) {
+			o->single = true;
+		} else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
+			const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+			size_t l = strlen(o->mount_opts);
+
+			if (!v)
+				return -1;
+			if (l + strlen(v) + 2 > sizeof(o->mount_opts))
+				return -1;
+			snprintf(o->mount_opts + l, sizeof(o->mount_opts) - l, "%s%s", l ? "," : "",
+				 v);
+		} else if (!strcmp(a, "--socket")) {
+			if (i + 1 >= argc)
+				return -1;
+			o->socket = argv[++i];
+		} else if (!strncmp(a, "--socket=", 9)) {
+			o->socket = a + 9;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "pfcryptfs: unknown option %s\n", a);
+			return -1;
+		} else if (!o->backing) {
+			o->backing = a;
+		} else if (!o->mountpoint) {
+			o->mountpoint = a;
+		} else {
+			return -1;
+		}
+	}
+	return o->backing && o->mountpoint ? 0 : -1;
+}
+
+static void die_conf(const struct pfcd *d, const char *cause)
+{
+	fprintf(stderr, "pfcryptfs: %s/%s: %s\n", d->backing, PFC_CONFIG_NAME, cause);
+	exit(2);
+}
+
+/* Volume setup: config, cipher, keystore, name key, config MAC.  Exits 2. */
+static void setup_volume(struct pfcd *d, int rootfd)
+{
+	uint8_t ad[PFC_AD_MAX];
+	uint8_t *nk;
+	size_t adlen;
+	char msg[512];
+	int rc;
+
+	rc = pfc_config_load(rootfd, &d->cfg);
+	if (rc == PFC_ERR_NOT_FOUND)
+		die_conf(d, "no such file (not a pfcrypt volume)");
+	if (rc < 0) {
+		const char *why = pfc_config_last_error();
+
+		if (rc == PFC_ERR_IO)
+			why = strerror(errno);
+		die_conf(d, why && *why ? why : pfc_strerror(rc));
+	}
+	rc = pfc_cipher_check(d->cfg.cipher);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "cipher %s is not available on this CPU or libsodium",
+			 pfc_cipher_name(d->cfg.cipher));
+		die_conf(d, msg);
+	}
+	rc = pfc_config_layout(&d->cfg, &d->layout);
+	if (rc < 0)
+		die_conf(d, pfc_strerror(rc));
+
+	if (!pfc_ks_default_socket(d->socket_path, sizeof(d->socket_path))) {
+		fprintf(stderr, "pfcryptfs: keystore socket path too long\n");
+		exit(2);
+	}
+	rc = pfc_ks_connect(d->socket_path, PFCD_KS_TIMEOUT_MS, &d->ks);
+	if (rc < 0) {
+		fprintf(stderr, "pfcryptfs: keystore %s: %s\n", d->socket_path, pfc_strerror(rc));
+		exit(2);
+	}
+	nk = sodium_malloc(PFC_KEY_BYTES);
+	if (!nk) {
+		fprintf(stderr, "pfcryptfs: out of locked memory\n");
+		exit(2);
+	}
+	adlen = pfc_ad_name_key(d->cfg.volume_id, ad);
+	rc = pfc_ks_unwrap(d->ks, d->cfg.wrapped_name_key, d->cfg.wrapped_name_key_len, ad, adlen,
+			   nk);
+	if (rc < 0) {
+		if (rc == PFC_ERR_UNREACHABLE || rc == PFC_ERR_LOCKED || rc == PFC_ERR_TIMEOUT ||
+		    rc == PFC_ERR_DENIED) {
+			fprintf(stderr, "pfcryptfs: keystore %s: %s\n", d->socket_path,
+				pfc_strerror(rc));
+			exit(2);
+		}
+		snprintf(msg, sizeof(msg), "the volume name key does not unwrap: %s",
+			 pfc_strerror(rc));
+		die_conf(d, msg);
+	}
+	rc = pfc_volkeys_new(nk, d->cfg.volume_id, &d->vk);
+	sodium_memzero(nk, PFC_KEY_BYTES);
+	sodium_free(nk);
+	if (rc < 0)
+		die_conf(d, pfc_strerror(rc));
+	if (pfc_config_verify(&d->cfg, d->vk) < 0)
+		die_conf(d, "authentication failed (the config was altered)");
+	d->ad_file_prefix_len = pfc_ad_file_key_prefix(d->cfg.volume_id, d->ad_file_prefix);
+}
+
+static void init_op(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* write-through: every write reaches the daemon, which encrypts it */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	conn->max_write = PFCD_MAX_WRITE;
+}
+
+static void destroy_op(void *userdata)
+{
+	(void)userdata;
+}
+
+static const struct fuse_lowlevel_ops ops = {
+    .init = init_op,
+    .destroy = destroy_op,
+    .lookup = pfcd_op_lookup,
+    .forget = pfcd_op_forget,
+    .forget_multi = pfcd_op_forget_multi,
+    .getattr = pfcd_op_getattr,
+    .setattr = pfcd_op_setattr,
+    .readlink = pfcd_op_readlink,
+    .mknod = pfcd_op_mknod,
+    .mkdir = pfcd_op_mkdir,
+    .symlink = pfcd_op_symlink,
+    .link = pfcd_op_link,
+    .unlink = pfcd_op_unlink,
+    .rmdir = pfcd_op_rmdir,
+    .rename = pfcd_op_rename,
+    .statfs = pfcd_op_statfs,
+    .open = pfcd_op_open,
+    .create = pfcd_op_create,
+    .read = pfcd_op_read,
+    .write = pfcd_op_write,
+    .flush = pfcd_op_flush,
+    .release = pfcd_op_release,
+    .fsync = pfcd_op_fsync,
+    .fallocate = pfcd_op_fallocate,
+    .opendir = pfcd_op_opendir,
+    .readdir = pfcd_op_readdir,
+    .readdirplus = pfcd_op_readdirplus,
+    .releasedir = pfcd_op_releasedir,
+    .fsyncdir = pfcd_op_fsyncdir,
+    .setxattr = pfcd_op_setxattr,
+    .getxattr = pfcd_op_getxattr,
+    .listxattr = pfcd_op_listxattr,
+    .removexattr = pfcd_op_removexattr,
+};
+
+static void inode_cleanup(struct pfc_inode *in)
+{
+	if (in->f.key)
+		pfcd_file_unload(in);
+}
+
+static void filekey_destroy(void *v)
+{
+	pfc_filekey_free(v);
+}
+
+/* Drops file keys idle for PFCD_KEYCACHE_IDLE even when nothing else runs. */
+static void *expiry_main(void *arg)
+{
+	struct pfcd *d = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&d->expiry_lock);
+	while (!d->expiry_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += EXPIRY_PERIOD_S;
+		pthread_cond_timedwait(&d->expiry_cond, &d->expiry_lock, &ts);
+		if (d->expiry_stop)
+			break;
+		pthread_mutex_unlock(&d->expiry_lock);
+		pfc_kcache_expire(d->keys);
+		pthread_mutex_lock(&d->expiry_lock);
+	}
+	pthread_mutex_unlock(&d->expiry_lock);
+	return NULL;
+}
+
+static void teardown(struct pfcd *d)
+{
+	if (d->expiry_started) {
+		pthread_mutex_lock(&d->expiry_lock);
+		d->expiry_stop = true;
+		pthread_cond_signal(&d->expiry_cond);
+		pthread_mutex_unlock(&d->expiry_lock);
+		pthread_join(d->expiry_thread, NULL);
+	}
+	pfc_itable_destroy(&d->itable); /* releases the keys open files held */
+	pfc_kcache_free(d->keys);	/* wipes every cached file key */
+	pfcd_keypool_free();		/* wipes the prefetched keys */
+	pfc_volkeys_free(d->vk);	/* wipes the name subkeys */
+	pfc_ks_close(d->ks);
+}
+
+int main(int argc, char **argv)
+{
+	static struct pfcd d;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *lc = NULL;
+	struct opts o;
+	char fsopt[PATH_MAX + 64];
+	int rootfd, rc, status = 2;
+
+	if (parse_args(argc, argv, &o) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	pfcd_g = &d;
+	d.backing = o.backing;
+	d.mountpoint = o.mountpoint;
+	d.is_root = geteuid() == 0;
+	if (o.socket && setenv("PFCRYPT_SOCKET", o.socket, 1) < 0)
+		return 2;
+	umask(0); /* the kernel already applied the caller's umask */
+	pfc_log_init("pfcryptfs", !o.foreground);
+	if (o.debug)
+		pfc_log_set_level(PFC_LOG_DEBUG);
+	if (pfc_format_init() < 0) {
+		fprintf(stderr, "pfcryptfs: libsodium cannot initialise\n");
+		return 2;
+	}
+	if (!realpath(o.backing, d.backing_abs)) {
+		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));
+		return 2;
+	}
+	rootfd = open(d.backing_abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));
+		return 2;
+	}
+	setup_volume(&d, rootfd);
+
+	rc = pfc_itable_init(&d.itable, rootfd, inode_cleanup);
+	if (rc == 0)
+		rc =
+		    pfc_kcache_new(PFCD_KEYCACHE_MAX, PFCD_KEYCACHE_IDLE, filekey_destroy, &d.keys);
+	if (rc == 0)
+		rc = pfcd_keypool_init() < 0 ? -ENOMEM : 0;
+	if (rc < 0) {
+		fprintf(stderr, "pfcryptfs: %s\n", strerror(-rc));
+		return 2;
+	}
+	pthread_mutex_init(&d.expiry_lock, NULL);
+	pthread_cond_init(&d.expiry_cond, NULL);
+	if (pthread_create(&d.expiry_thread, NULL, expiry_main, &d) == 0)
+		d.expiry_started = true;
+
+	snprintf(fsopt, sizeof(fsopt), "fsname=pfcrypt:%s,subtype=pfcrypt,default_permissions",
+		 d.backing_abs);
+	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, fsopt) ||
+	    (o.mount_opts[0] &&
+	     (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, o.mount_opts))) ||
+	    (o.debug && fuse_opt_add_arg(&args, "-d")))
+		goto out;
+	se = fuse_session_new(&args, &ops, sizeof(ops), &d);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_se;
+	if (fuse_session_mount(se, o.mountpoint) != 0) {
+		fprintf(stderr, "pfcryptfs: %s: cannot mount\n", o.mountpoint);
+		goto out_sig;
+	}
+	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d.backing_abs, o.mountpoint,
+		 pfc_cipher_name(d.cfg.cipher), d.layout.block_size);
+	fuse_daemonize(o.foreground);
+	if (o.single) {
+		rc = fuse_session_loop(se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc) {
+			rc = -ENOMEM;
+		} else {
+			fuse_loop_cfg_set_clone_fd(lc, 0);
+			fuse_loop_cfg_set_max_threads(lc, 16);
+			rc = fuse_session_loop_mt(se, lc);
+		}
+	}
+	status = rc == 0 ? 0 : 1;
+	fuse_session_unmount(se);
+out_sig:
+	fuse_remove_signal_handlers(se);
+out_se:
+	fuse_session_destroy(se);
+out:
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	fuse_opt_free_args(&args);
+	teardown(&d);
+	pfc_info("unmounted %s; keys wiped", d.backing_abs);
+	return status;
+}

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ops_file.c - FUSE operations on open regular files: open, create, read,
+ * write, flush, release, fsync, fallocate, and truncate for setattr.
+ *
+ * A handle owns one backing fd (O_RDWR for writers: partial blocks are read
+ * back; never O_APPEND: backing offsets are not plaintext offsets).  The
+ * inode's io_lock serialises modifications (exclusive) against reads
+ * (shared); open/release update the handle counts under it too.
+ */
+#include "fs/daemon/daemon.h"
+
+#include "fs/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INODE(ino) pfc_itable_get(&pfcd_g->itable, (ino))
+#define FH(fi)	   ((struct pfcd_fh *)(uintptr_t)(fi)->fh)
+
+static int backing_open_flags(int flags)
+{
+	int acc = flags & O_ACCMODE;
+
+	return (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC | (flags & (O_SYNC | O_DSYNC));
+}
+
+/*
+ * Attach a handle for backing fd to inode in (header and key loaded, counts
+ * taken, O_TRUNC applied).  Consumes fd on failure.  Caller replies.
+ */
+static int attach(struct pfc_inode *in, int fd, struct fuse_file_info *fi, bool fresh)
+{
+	struct pfcd_fh *fh = calloc(1, sizeof(*fh));
+	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	struct stat st;
+	int rc;
+
+	if (!fh) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_rwlock_wrlock(&in->io_lock);
+	rc = pfcd_file_load(in, fd);
+	if (rc < 0)
+		goto fail;
+	in->f.opens++;
+	if (writer)
+		in->f.writers++;
+	if (!fresh && writer && (fi->flags & O_TRUNC)) {
+		rc = pfcd_file_truncate(in, fd, 0, false);
+		if (rc < 0) {
+			if (writer)
+				pfcd_file_writer_closed(in);
+			if (--in->f.opens == 0)
+				pfcd_file_unload(in);
+			goto fail;
+		}
+	}
+	/* Keep the page cache only if the backing file is as we last left it. */
+	if (!fresh && fstat(fd, &st) == 0 && in->f.seen_valid && st.st_size == in->f.seen_size &&
+	    st.st_mtim.tv_sec == in->f.seen_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == in->f.seen_mtime.tv_nsec && !(fi->flags & O_TRUNC))
+		fi->keep_cache = 1;
+	pthread_rwlock_unlock(&in->io_lock);
+	fh->fd = fd;
+	fh->writer = writer;
+	fh->append = (fi->flags & O_APPEND) != 0;
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	return 0;
+fail:
+	pthread_rwlock_unlock(&in->io_lock);
+	free(fh);
+	close(fd);
+	return rc;
+}
+
+void pfcd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct pfc_inode *in = INODE(ino);
+	char p[64];
+	int fd, rc;
+
+	pfcd_proc_path(in->fd, p);
+	fd = open(p, backing_open_flags(fi->flags));
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	rc = attach(in, fd, fi, false);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_open(req, fi);
+}
+
+void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		    struct fuse_file_info *fi)
+{
+	struct pfc_inode *dir = INODE(parent), *in;
+	struct pfc_backing_name bn;
+	struct fuse_entry_param e;
+	struct stat st;
+	bool fresh = false;
+	char p[64];
+	int fd = -1, rc;
+
+	rc = pfcd_name_find(dir, name, &bn, &st);
+	if (rc == 0) {
+		if (fi->flags & O_EXCL) {
+			rc = -EEXIST;
+			goto out;
+		}
+		rc = pfcd_make_entry(dir, bn.name, &e);
+		if (rc < 0)
+			goto out;
+		in = INODE(e.ino);
+		if (in->type != S_IFREG) {
+			pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
+			rc = in->type == S_IFDIR ? -EISDIR : -EINVAL;
+			goto out;
+		}
+		pfcd_proc_path(in->fd, p);
+		fd = open(p, backing_open_flags(fi->flags));
+	} else if (rc == -ENOENT) {
+		rc = pfcd_companion_write(dir->fd, &bn);
+		if (rc < 0)
+			goto out;
+		fd = openat(dir->fd, bn.name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+		if (fd < 0) {
+			rc = -errno;
+			pfcd_companion_remove(dir->fd, &bn);
+			goto out;
+		}
+		fresh = true;
+		rc = pfcd_chown_new(req, dir->fd, fd, NULL);
+		if (rc == 0)
+			rc = pfcd_make_entry(dir, bn.name, &e);
+		if (rc < 0) {
+			close(fd);
+			unlinkat(dir->fd, bn.name, 0);
+			pfcd_companion_remove(dir->fd, &bn);
+			goto out;
+		}
+		in = INODE(e.ino);
+		pthread_rwlock_wrlock(&in->io_lock);
+		rc = pfcd_file_init_header(in, fd);
+		pthread_rwlock_unlock(&in->io_lock);
+		if (rc < 0) {
+			close(fd);
+			pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
+			unlinkat(dir->fd, bn.name, 0);
+			pfcd_companion_remove(dir->fd, &bn);
+			goto out;
+		}
+		if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+			/* the header needed a writable fd; the handle gets what was asked */
+			close(fd);
+			fd = openat(dir->fd, bn.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		}
+	} else {
+		goto out;
+	}
+	if (fd < 0) {
+		rc = -errno;
+		pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
+		goto out;
+	}
+	rc = attach(in, fd, fi, fresh);
+	if (rc < 0) {
+		pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
+		goto out;
+	}
+out:
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_create(req, &e, fi);
+}
+
+void pfcd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct pfc_inode *in = INODE(ino);
+	char *buf = malloc(size ? size : 1);
+	size_t got = 0;
+	int rc;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_rdlock(&in->io_lock);
+	rc = pfcd_file_read(in, FH(fi)->fd, buf, size, off, &got);
+	pthread_rwlock_unlock(&in->io_lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, got);
+	free(buf);
+}
+
+void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct pfc_inode *in = INODE(ino);
+	struct pfcd_fh *fh = FH(fi);
+	int rc;
+
+	pthread_rwlock_wrlock(&in->io_lock);
+	rc = pfcd_file_write(in, fh->fd, buf, size, off, fh->append, false);
+	pthread_rwlock_unlock(&in->io_lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
+}
+
+void pfcd_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* Writes go through to the backing file as they come: nothing is buffered. */
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+void pfcd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct pfc_inode *in = INODE(ino);
+	struct pfcd_fh *fh = FH(fi);
+	struct stat st;
+
+	pthread_rwlock_wrlock(&in->io_lock);
+	if (fh->writer)
+		pfcd_file_writer_closed(in);
+	if (in->f.opens > 0 && --in->f.opens == 0) {
+		if (fstat(fh->fd, &st) == 0) {
+			in->f.seen_mtime = st.st_mtim;
+			in->f.seen_size = st.st_size;
+			in->f.seen_valid = true;
+		}
+		pfcd_file_unload(in);
+	}
+	pthread_rwlock_unlock(&in->io_lock);
+	close(fh->fd);
+	free(fh);
+	fuse_reply_err(req, 0);
+}
+
+void pfcd_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	int fd = FH(fi)->fd;
+
+	(void)ino;
+	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_err(req, 0);
+}
+
+void pfcd_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		       struct fuse_file_info *fi)
+{
+	struct pfc_inode *in = INODE(ino);
+	int rc;
+
+	pthread_rwlock_wrlock(&in->io_lock);
+	rc = pfcd_file_fallocate(in, FH(fi)->fd, mode, off, len, false);
+	pthread_rwlock_unlock(&in->io_lock);
+	fuse_reply_err(req, -rc);
+}
+
+int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size)
+{
+	char p[64];
+	int fd, rc;
+
+	if (size < 0)
+		return -EINVAL;
+	if (fi) {
+		pthread_rwlock_wrlock(&in->io_lock);
+		rc = pfcd_file_truncate(in, FH(fi)->fd, (uint64_t)size, false);
+		pthread_rwlock_unlock(&in->io_lock);
+		return rc;
+	}
+	/* By path, with no handle: a generation of its own unless a writer is open. */
+	pfcd_proc_path(in->fd, p);
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	pthread_rwlock_wrlock(&in->io_lock);
+	rc = pfcd_file_truncate(in, fd, (uint64_t)size, true);
+	if (in->f.opens == 0)
+		pfcd_file_unload(in);
+	pthread_rwlock_unlock(&in->io_lock);
+	close(fd);
+	return rc;
+}
