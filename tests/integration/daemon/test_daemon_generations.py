@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Write generations (DESIGN.md section 2, issue 5 point 2) seen from the backing file.
+
+A file edited in three sessions holds blocks of three generations; the header counter is bumped once
+per session (one field write), never by an open that does not modify; a truncate by path is a
+generation of its own; overlapping writers share one generation until the last one closes.
+"""
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import pfcfs  # noqa: E402
+import taprun  # noqa: E402
+
+BS = 4096
+HEADER_SIZE = 256      # fs/format.h PFC_HEADER_SIZE
+GEN_OFFSET = 32        # fs/format.h PFC_HEADER_GEN_OFFSET (u64 LE, then its MAC)
+OVERHEAD = {"aes256gcm": 36, "xchacha20poly1305": 48}  # fs/format.h: 8 + nonce + 16
+
+
+def backing_of(m, path):
+    """The backing file of a plaintext file (same inode number: the mount reports backing inodes)."""
+    ino = os.stat(path).st_ino
+    for dirpath, _dirs, files in os.walk(m.backing):
+        for n in files:
+            p = os.path.join(dirpath, n)
+            if os.lstat(p).st_ino == ino:
+                return p
+    raise AssertionError(f"no backing file with inode {ino} for {path}")
+
+
+def stored_block_size(m):
+    with open(os.path.join(m.backing, "pfcrypt.conf"), "rb") as f:
+        conf = f.read()
+    cipher = struct.unpack_from("<H", conf, 10)[0]
+    return BS + OVERHEAD["aes256gcm" if cipher == 1 else "xchacha20poly1305"]
+
+
+def header_generation(bpath):
+    with open(bpath, "rb") as f:
+        f.seek(GEN_OFFSET)
+        return struct.unpack("<Q", f.read(8))[0]
+
+
+def block_generations(m, bpath):
+    sbs = stored_block_size(m)
+    with open(bpath, "rb") as f:
+        data = f.read()
+    gens = []
+    for off in range(HEADER_SIZE, len(data), sbs):
+        gens.append(struct.unpack_from("<Q", data, off)[0])
+    return gens
+
+
+def pattern(tag, n):
+    return (tag * (n // len(tag) + 1))[:n]
+
+
+class Generations(pfcfs.MountTestCase):
+
+    def test_three_sessions_give_three_generations(self):
+        p = os.path.join(self.mnt, "three")
+        want = bytearray(pattern(b"one.", 3 * BS))
+        with open(p, "wb") as f:          # session 1: every block
+            f.write(want)
+        b = backing_of(self.m, p)
+        self.assertEqual(block_generations(self.m, b), [1, 1, 1])
+        with open(p, "r+b") as f:          # session 2: block 1, a partial write (merge)
+            f.seek(BS + 10)
+            f.write(b"two")
+        want[BS + 10:BS + 13] = b"two"
+        with open(p, "r+b") as f:          # session 3: block 2, two writes, one generation
+            f.seek(2 * BS)
+            f.write(b"three")
+            f.seek(3 * BS - 5)
+            f.write(b"3333")
+        want[2 * BS:2 * BS + 5] = b"three"
+        want[3 * BS - 5:3 * BS - 1] = b"3333"
+        gens = block_generations(self.m, b)
+        self.assertEqual(gens, [1, 2, 3], "one generation per session, carried by its blocks")
+        self.assertEqual(len(set(gens)), 3)
+        self.assertEqual(header_generation(b), 3)
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), bytes(want))
+        # and after a remount (nothing from the page cache or the key cache)
+        self.m.remount()
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), bytes(want))
+
+    def test_unmodified_opens_start_no_generation(self):
+        p = os.path.join(self.mnt, "quiet")
+        with open(p, "wb") as f:
+            f.write(pattern(b"q", 2 * BS + 7))
+        b = backing_of(self.m, p)
+        with open(b, "rb") as f:
+            before = f.read()
+        with open(p, "rb") as f:           # read only
+            f.read()
+        with open(p, "r+b") as f:          # open for writing, no write
+            f.read(10)
+        fd = os.open(p, os.O_WRONLY)       # write-only, no write
+        os.close(fd)
+        os.truncate(p, 2 * BS + 7)         # same size: not a modification
+        with open(b, "rb") as f:
+            self.assertEqual(f.read(), before, "no byte of the backing file changed")
+        self.assertEqual(header_generation(b), 1)
+
+    def test_truncate_by_path_is_its_own_generation(self):
+        p = os.path.join(self.mnt, "trunc")
+        with open(p, "wb") as f:
+            f.write(pattern(b"t", 3 * BS))
+        b = backing_of(self.m, p)
+        os.truncate(p, BS + 100)           # shortens block 1: rewritten in generation 2
+        self.assertEqual(header_generation(b), 2)
+        self.assertEqual(block_generations(self.m, b), [1, 2])
+        os.truncate(p, 2 * BS)             # pads block 1: generation 3
+        self.assertEqual(header_generation(b), 3)
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), pattern(b"t", BS + 100) + bytes(BS - 100))
+
+    def test_overlapping_writers_share_one_generation(self):
+        p = os.path.join(self.mnt, "shared")
+        with open(p, "wb") as f:
+            f.write(bytes(4 * BS))
+        b = backing_of(self.m, p)
+        g0 = header_generation(b)
+        a = os.open(p, os.O_WRONLY)
+        c = os.open(p, os.O_WRONLY)
+        os.pwrite(a, b"A" * BS, 0)
+        os.close(a)                        # c is still open: the generation goes on
+        os.pwrite(c, b"C" * BS, 2 * BS)
+        os.close(c)
+        self.assertEqual(header_generation(b), g0 + 1)
+        gens = block_generations(self.m, b)
+        self.assertEqual(gens[0], g0 + 1)
+        self.assertEqual(gens[2], g0 + 1)
+        self.assertEqual(gens[1], g0)
+        fd = os.open(p, os.O_WRONLY)       # a new session after all closed: a new generation
+        os.pwrite(fd, b"D", 3 * BS)
+        os.close(fd)
+        self.assertEqual(header_generation(b), g0 + 2)
+        self.assertEqual(block_generations(self.m, b)[3], g0 + 2)
+
+
+if __name__ == "__main__":
+    taprun.main()
