@@ -95,7 +95,7 @@ int cmd_export(int argc, char **argv)
 	int c, r, fd = -1, ret = CLI_EXIT_SETUP;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+ho:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
 		switch (c) {
 		case CLI_OPT_SOCKET:
 			cli_g.socket = optarg;

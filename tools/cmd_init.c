@@ -89,7 +89,7 @@ int cmd_init(int argc, char **argv)
 	int c, r, fd = -1, ret = CLI_EXIT_SETUP;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case CLI_OPT_SOCKET:
 			cli_g.socket = optarg;

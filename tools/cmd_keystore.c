@@ -80,7 +80,7 @@ static int parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 
 	*o = (struct ks_opts){.pass = CLI_PASS_SRC_INIT};
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case CLI_OPT_SOCKET:
 			cli_g.socket = optarg;
@@ -355,6 +355,28 @@ static pid_t socket_owner(const char *path)
 	return pid;
 }
 
+/* Has pid exited?  A zombie counts: its parent (init, a subreaper) reaps it when it likes. */
+static bool exited(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 static int ks_stop(int argc, char **argv)
 {
 	struct ks_opts o;
@@ -375,7 +397,7 @@ static int ks_stop(int argc, char **argv)
 		return CLI_EXIT_SETUP;
 	}
 	/* Wait until it is gone so that a following start cannot race its exit. */
-	for (int waited = 0; kill(pid, 0) == 0 || errno != ESRCH; waited += 10) {
+	for (int waited = 0; !exited(pid); waited += 10) {
 		if (waited > STOP_WAIT_MS) {
 			cli_err(sock, "the keystore (pid %ld) did not exit", (long)pid);
 			return CLI_EXIT_SETUP;

@@ -62,7 +62,7 @@ int cmd_mount(int argc, char **argv)
 	int c, n = 0, st;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+fo:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fo:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			fg = true;
@@ -121,7 +121,7 @@ int cmd_umount(int argc, char **argv)
 	int c, st = -1;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (c == 'h')
 			return cli_help(umount_help);
 		return cli_usage("umount", "bad option");

@@ -155,7 +155,7 @@ int cmd_status(int argc, char **argv)
 	int c, r;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case CLI_OPT_SOCKET:
 			cli_g.socket = optarg;

@@ -1,0 +1,173 @@
+"""Fixture of the CLI integration tests: real binaries, a real keystore on a socket in a temp dir.
+
+    with CliEnv() as e:
+        e.pfcrypt("init", e.backing)                 # CompletedProcess; check=... optional
+        e.mkfiles(e.backing, {"a/b.txt": b"data"})   # files written without a mount (pfc_mkfiles)
+
+Programs come from the environment (set by tests/integration/tools/meson.build): PFCRYPT,
+PFCRYPT_KEYSTORE, PFC_MKFILES, and PFCRYPTFS when the daemon is built.  A missing program is a
+failure, never a skip.  Every temp dir is removed and every keystore stopped at exit.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+PASSPHRASE = b"correct horse battery staple pfc-cli-test"
+KEY = "clitest"
+WAIT_S = 30.0  # bound on waiting for a daemon to exit (against hangs only, never asserted)
+
+
+def program(var):
+    path = os.environ.get(var)
+    if not path or not os.access(path, os.X_OK):
+        raise AssertionError(f"{var} is not set to an executable (run through meson test)")
+    return path
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+class Keystore:
+    """A keystore managed through `pfcrypt keystore init|start|stop` (the test Argon2id profile)."""
+
+    def __init__(self, env, name):
+        self.e = env
+        self.dir = os.path.join(env.tmp, name)
+        os.mkdir(self.dir, 0o700)
+        self.sock = os.path.join(self.dir, "ks.sock")
+        self.store = os.path.join(self.dir, "store")
+        self.log = os.path.join(self.dir, "ks.log")
+        self.passfile = os.path.join(self.dir, "pass")
+        with open(self.passfile, "wb") as f:
+            f.write(PASSPHRASE + b"\n")
+        self.pid = None
+
+    def run(self, *args, **kw):
+        return self.e.run([self.e.cli, "--socket", self.sock] + list(args), **kw)
+
+    def init(self):
+        self.run("keystore", "init", "--store", self.store, "--passphrase-file", self.passfile,
+                 "--kdf-profile", "test", check=True)
+
+    def start(self):
+        out = self.run("keystore", "start", "--store", self.store, "--passphrase-file",
+                       self.passfile, "--log-file", self.log, check=True).stdout
+        self.pid = int(re.search(r"\(pid (\d+)\)", out).group(1))
+
+    def stop(self):
+        if self.pid is None:
+            return
+        pid, self.pid = self.pid, None
+        self.run("keystore", "stop")
+        deadline = time.monotonic() + WAIT_S
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if alive(pid):
+            os.kill(pid, 9)
+            raise AssertionError(f"keystore {pid} did not exit after stop")
+
+
+class CliEnv:
+    def __init__(self, keystore=True):
+        self.want_ks = keystore
+        self.keystores = []
+        self.mounts = []
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix="pfc-cli-")
+        self.cli = program("PFCRYPT")
+        self.env = dict(os.environ, PFCRYPT_KEYSTORE_BIN=program("PFCRYPT_KEYSTORE"))
+        self.env.pop("PFCRYPT_SOCKET", None)
+        self.env.pop("PFCRYPT_PASSPHRASE_FILE", None)
+        if os.environ.get("PFCRYPTFS"):
+            self.env["PFCRYPT_FS_BIN"] = os.environ["PFCRYPTFS"]
+        self.backing = os.path.join(self.tmp, "backing")
+        try:
+            if self.want_ks:
+                self.ks = self.keystore("ks")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for m in self.mounts:
+            subprocess.run(["fusermount3", "-uz", m], capture_output=True)
+        for k in self.keystores:
+            try:
+                k.stop()
+            except AssertionError:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def keystore(self, name):
+        k = Keystore(self, name)
+        k.init()
+        k.start()
+        self.keystores.append(k)
+        return k
+
+    def run(self, argv, check=False, env=None, input=None, timeout=120):
+        p = subprocess.run(argv, capture_output=True, text=True, env=env or self.env, input=input,
+                           timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"{argv} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+        return p
+
+    def pfcrypt(self, *args, ks=None, **kw):
+        """Run the CLI against keystore ks (default: the first one)."""
+        return (ks or self.ks).run(*args, **kw)
+
+    def init_volume(self, backing=None, *extra):
+        self.pfcrypt("init", backing or self.backing, "--key", KEY, *extra, check=True)
+
+    def mkfiles(self, backing, files, dirs=(), symlinks=None, ks=None):
+        """Write plaintext files {path: bytes} (and dirs, symlinks {path: target}) into backing."""
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(src, exist_ok=True)
+        lines = [f"d {d}" for d in dirs]
+        for i, (path, data) in enumerate(files.items()):
+            s = os.path.join(src, str(i))
+            with open(s, "wb") as f:
+                f.write(data)
+            lines.append(f"f {path} {s}")
+        for path, target in (symlinks or {}).items():
+            lines.append(f"l {path} {target}")
+        env = dict(self.env, PFCRYPT_SOCKET=(ks or self.ks).sock)
+        self.run([program("PFC_MKFILES"), backing], check=True, env=env,
+                 input="\n".join(lines) + "\n")
+        shutil.rmtree(src)
+
+    def mount(self, backing, mnt, ks=None):
+        os.makedirs(mnt, exist_ok=True)
+        self.pfcrypt("mount", backing, mnt, ks=ks, check=True)
+        deadline = time.monotonic() + WAIT_S
+        while not os.path.ismount(mnt) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not os.path.ismount(mnt):
+            raise AssertionError(f"{mnt} did not become a mount")
+        self.mounts.append(mnt)
+
+    def umount(self, mnt):
+        self.pfcrypt("umount", mnt, check=True)
+        self.mounts.remove(mnt)
+
+
+def backing_files(backing):
+    """{relative path: bytes} of every regular file in a backing tree."""
+    out = {}
+    for root, _, names in os.walk(backing):
+        for n in names:
+            p = os.path.join(root, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    out[os.path.relpath(p, backing)] = f.read()
+    return out
