@@ -358,7 +358,10 @@ int main(int argc, char **argv)
 			rc = fuse_session_loop_mt(se, lc);
 		}
 	}
-	status = rc == 0 ? 0 : 1;
+	/* libfuse reports an exit by signal as the signal number: a clean end too */
+	status = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
+	if (status)
+		pfc_err_log("session loop failed: %d", rc);
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);
