@@ -476,7 +476,8 @@ static void accept_all(struct pfc_ks_server *s)
 				 (int)cr.pid);
 			refuse(fd, PFC_ERR_BUSY, "too many clients");
 			close(fd);
-			continue;
+			/* stop here: let the loop see closed connections before accepting more */
+			return;
 		}
 		c = &s->conns[s->nconns];
 		memset(c, 0, sizeof(*c));
