@@ -6,7 +6,8 @@
  *
  *   P   = string || zero bytes, to max(16, roundup(len, 16)) bytes
  *   SIV = BLAKE2b-128(key = MAC key, tweak(16) || P)      synthetic IV and tag
- *   C   = P XOR XChaCha20(key = stream key, nonce = SIV || 8 zero bytes)
+ *   C   = P XOR XChaCha20(key = stream key, nonce = SIV || 8 zero bytes,
+ *                         initial block counter 1)
  *   out = SIV || C
  *
  * Strings never contain NUL, so the padding is unambiguous.  Equal strings
@@ -14,6 +15,11 @@
  * name possible); anything else about the string stays hidden except its
  * padded length.  Decryption recomputes the SIV for each candidate tweak:
  * a mismatch for all of them is an authentication failure.
+ *
+ * Counter 1, not 0: the keystream is then exactly the one
+ * crypto_aead_xchacha20poly1305_ietf_encrypt applies to its message, so a
+ * reader with only an AEAD binding (PyNaCl has no raw XChaCha20) can compute
+ * it as the first len bytes of AEAD-encrypt(zeros(len), ad = "", nonce, key).
  */
 #include <string.h>
 
@@ -49,7 +55,7 @@ static void stream_xor(const uint8_t stream_key[PFC_KEY_BYTES], const uint8_t si
 	uint8_t nonce[crypto_stream_xchacha20_NONCEBYTES] = {0};
 
 	memcpy(nonce, siv, PFC_SIV_BYTES);
-	crypto_stream_xchacha20_xor(out, in, len, nonce, stream_key);
+	crypto_stream_xchacha20_xor_ic(out, in, len, nonce, 1, stream_key);
 }
 
 int pfc_siv_seal(const uint8_t mac_key[PFC_KEY_BYTES], const uint8_t stream_key[PFC_KEY_BYTES],
