@@ -278,15 +278,19 @@ class Keystore:
     def _cmd(self, *extra):
         pre = []
         if self.user:
-            pre = ["setpriv", f"--reuid={self.user}", f"--regid={self.user}",
+            import pwd
+            gid = pwd.getpwnam(self.user).pw_gid
+            pre = ["setpriv", f"--reuid={self.user}", f"--regid={gid}",
                    "--clear-groups", "--"]
         return pre + [self.binary, "--socket", self.socket, "--store", self.store] + list(extra)
 
     def init_store(self):
         """Create the store (first start does it automatically)."""
-        subprocess.run(self._cmd("--init", "--kdf-profile", self.profile,
-                                 "--passphrase-file", self.pass_file),
-                       check=True, capture_output=True, timeout=60)
+        r = subprocess.run(self._cmd("--init", "--kdf-profile", self.profile,
+                                     "--passphrase-file", self.pass_file),
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"pfcrypt-keystore --init failed: {r.stderr.strip()}")
 
     def start(self, wait=True):
         if not os.path.exists(self.store):
@@ -360,3 +364,51 @@ class Keystore:
     def create_key(self, name):
         with self.client() as c:
             return c.create(name)
+
+
+def kdf_subkey(root, subkey_id, ctx):
+    """libsodium crypto_kdf_derive_from_key (BLAKE2b, salt = id LE, person = ctx)."""
+    import hashlib
+    return hashlib.blake2b(b"", digest_size=32, key=root,
+                           salt=struct.pack("<Q", subkey_id) + bytes(8),
+                           person=ctx + bytes(16 - len(ctx))).digest()
+
+
+def open_container(data, magic, passphrase):
+    """Decrypt a store file or export bundle independently of the C code
+    (PROTOCOL.md section 5), with PyNaCl.  Returns the plaintext."""
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt as aead_open
+    from nacl.pwhash import argon2id
+    assert data[:8] == magic, data[:8]
+    ver, alg, _profile, ops, mem = struct.unpack("<HBBQQ", data[8:28])
+    assert ver == 1 and alg == 2
+    salt, check, nonce = data[28:44], data[44:60], data[60:84]
+    (n,) = struct.unpack("<I", data[84:88])
+    assert len(data) == 88 + n
+    root = argon2id.kdf(32, passphrase, salt, opslimit=ops, memlimit=mem)
+    if kdf_subkey(root, 2, magic)[:16] != check:
+        raise ValueError("wrong passphrase")
+    return aead_open(data[88:], data[:88], nonce, kdf_subkey(root, 1, magic))
+
+
+def parse_store_plaintext(pt):
+    """[(name, version, state, created, retired, key or None)] of a store plaintext."""
+    r = Reader(pt)
+    assert r.u8() == 1
+    out = []
+    for _ in range(r.u32()):
+        name = r.take(r.u8()).decode()
+        ver, state, created, retired = r.u32(), r.u8(), r.u64(), r.u64()
+        out.append((name, ver, state, created, retired, None if state == 3 else r.take(32)))
+    r.end()
+    return out
+
+
+def parse_bundle_plaintext(pt):
+    """(name, [(version, created, key)]) of an export bundle plaintext."""
+    r = Reader(pt)
+    assert r.u8() == 1
+    name = r.take(r.u8()).decode()
+    vers = [(r.u32(), r.u64(), r.take(32)) for _ in range(r.u16())]
+    r.end()
+    return name, vers
