@@ -34,6 +34,7 @@ struct pfcd {
 	const char *backing; /* as given on the command line, for messages */
 	char backing_abs[PATH_MAX];
 	const char *mountpoint;
+	char mount_abs[PATH_MAX];
 	char socket_path[PATH_MAX];
 
 	struct pfc_config cfg;
@@ -186,9 +187,15 @@ void pfcd_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 /* A file handle (fi->fh). */
 struct pfcd_fh {
-	int fd;	     /* backing fd, O_RDWR or O_RDONLY, never O_APPEND */
-	bool writer; /* opened for writing: counted in f.writers */
-	bool append; /* O_APPEND: every write goes to the end */
+	int fd;			     /* backing fd, O_RDWR or O_RDONLY, never O_APPEND */
+	bool writer;		     /* opened for writing: counted in f.writers while !flushed */
+	bool append;		     /* O_APPEND: every write goes to the end */
+	bool flushed;		     /* close() seen (FLUSH); protected by the inode's io_lock */
+	struct pfcd_fh *prev, *next; /* all open handles; protected by fh_lock */
 };
+
+/* ops_file.c: the open handles, so that an unmount with files still open
+ * (SIGTERM) closes and frees them. */
+void pfcd_fh_close_all(void);
 
 #endif

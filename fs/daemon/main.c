@@ -265,6 +265,7 @@ static void teardown(struct pfcd *d)
 		pthread_mutex_unlock(&d->expiry_lock);
 		pthread_join(d->expiry_thread, NULL);
 	}
+	pfcd_fh_close_all();		/* handles of files still open at unmount */
 	pfc_itable_destroy(&d->itable); /* releases the keys open files held */
 	pfc_kcache_free(d->keys);	/* wipes every cached file key */
 	pfcd_keypool_free();		/* wipes the prefetched keys */
@@ -304,6 +305,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));
 		return 2;
 	}
+	/* absolute: libfuse changes to / and unmounts by this path at the end */
+	if (!realpath(o.mountpoint, d.mount_abs)) {
+		fprintf(stderr, "pfcryptfs: %s: %s\n", o.mountpoint, strerror(errno));
+		return 2;
+	}
 	rootfd = open(d.backing_abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
 		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));
@@ -339,11 +345,11 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_se;
-	if (fuse_session_mount(se, o.mountpoint) != 0) {
+	if (fuse_session_mount(se, d.mount_abs) != 0) {
 		fprintf(stderr, "pfcryptfs: %s: cannot mount\n", o.mountpoint);
 		goto out_sig;
 	}
-	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d.backing_abs, o.mountpoint,
+	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d.backing_abs, d.mount_abs,
 		 pfc_cipher_name(d.cfg.cipher), d.layout.block_size);
 	fuse_daemonize(o.foreground);
 	if (o.single) {

@@ -22,6 +22,46 @@
 #define INODE(ino) pfc_itable_get(&pfcd_g->itable, (ino))
 #define FH(fi)	   ((struct pfcd_fh *)(uintptr_t)(fi)->fh)
 
+/* Every open handle, for teardown.  A leaf lock. */
+static pthread_mutex_t fh_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pfcd_fh *fh_list; /* protected by fh_lock */
+
+static void fh_track(struct pfcd_fh *fh)
+{
+	pthread_mutex_lock(&fh_lock);
+	fh->prev = NULL;
+	fh->next = fh_list;
+	if (fh_list)
+		fh_list->prev = fh;
+	fh_list = fh;
+	pthread_mutex_unlock(&fh_lock);
+}
+
+static void fh_untrack(struct pfcd_fh *fh)
+{
+	pthread_mutex_lock(&fh_lock);
+	if (fh->prev)
+		fh->prev->next = fh->next;
+	else
+		fh_list = fh->next;
+	if (fh->next)
+		fh->next->prev = fh->prev;
+	pthread_mutex_unlock(&fh_lock);
+}
+
+void pfcd_fh_close_all(void)
+{
+	pthread_mutex_lock(&fh_lock);
+	while (fh_list) {
+		struct pfcd_fh *fh = fh_list;
+
+		fh_list = fh->next;
+		close(fh->fd);
+		free(fh);
+	}
+	pthread_mutex_unlock(&fh_lock);
+}
+
 static int backing_open_flags(int flags)
 {
 	int acc = flags & O_ACCMODE;
@@ -71,6 +111,7 @@ static int attach(struct pfc_inode *in, int fd, struct fuse_file_info *fi, bool 
 	fh->writer = writer;
 	fh->append = (fi->flags & O_APPEND) != 0;
 	fi->fh = (uint64_t)(uintptr_t)fh;
+	fh_track(fh);
 	return 0;
 fail:
 	pthread_rwlock_unlock(&in->io_lock);
@@ -203,6 +244,21 @@ void pfcd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct
 	free(buf);
 }
 
+/*
+ * Generations end when the last writer closes.  RELEASE reaches the daemon
+ * asynchronously (after close() has returned), FLUSH synchronously, so a
+ * writer handle stops counting at its FLUSH; a later write through it (a
+ * dup'ed descriptor, a shared mapping written back) makes it count again.
+ * Caller holds io_lock exclusively.
+ */
+static void writer_active(struct pfc_inode *in, struct pfcd_fh *fh)
+{
+	if (fh->writer && fh->flushed) {
+		fh->flushed = false;
+		in->f.writers++;
+	}
+}
+
 void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
@@ -211,6 +267,7 @@ void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	int rc;
 
 	pthread_rwlock_wrlock(&in->io_lock);
+	writer_active(in, fh);
 	rc = pfcd_file_write(in, fh->fd, buf, size, off, fh->append, false);
 	pthread_rwlock_unlock(&in->io_lock);
 	if (rc < 0)
@@ -221,9 +278,19 @@ void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 
 void pfcd_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	/* Writes go through to the backing file as they come: nothing is buffered. */
-	(void)ino;
-	(void)fi;
+	struct pfc_inode *in = INODE(ino);
+	struct pfcd_fh *fh = FH(fi);
+
+	/* Writes went through to the backing file as they came: nothing is
+	 * buffered.  This close() may end the write generation. */
+	if (fh->writer) {
+		pthread_rwlock_wrlock(&in->io_lock);
+		if (!fh->flushed) {
+			fh->flushed = true;
+			pfcd_file_writer_closed(in);
+		}
+		pthread_rwlock_unlock(&in->io_lock);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -234,7 +301,7 @@ void pfcd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 
 	pthread_rwlock_wrlock(&in->io_lock);
-	if (fh->writer)
+	if (fh->writer && !fh->flushed)
 		pfcd_file_writer_closed(in);
 	if (in->f.opens > 0 && --in->f.opens == 0) {
 		if (fstat(fh->fd, &st) == 0) {
@@ -245,6 +312,7 @@ void pfcd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		pfcd_file_unload(in);
 	}
 	pthread_rwlock_unlock(&in->io_lock);
+	fh_untrack(fh);
 	close(fh->fd);
 	free(fh);
 	fuse_reply_err(req, 0);
@@ -268,6 +336,7 @@ void pfcd_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_
 	int rc;
 
 	pthread_rwlock_wrlock(&in->io_lock);
+	writer_active(in, FH(fi));
 	rc = pfcd_file_fallocate(in, FH(fi)->fd, mode, off, len, false);
 	pthread_rwlock_unlock(&in->io_lock);
 	fuse_reply_err(req, -rc);
@@ -282,6 +351,7 @@ int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size)
 		return -EINVAL;
 	if (fi) {
 		pthread_rwlock_wrlock(&in->io_lock);
+		writer_active(in, FH(fi));
 		rc = pfcd_file_truncate(in, FH(fi)->fd, (uint64_t)size, false);
 		pthread_rwlock_unlock(&in->io_lock);
 		return rc;

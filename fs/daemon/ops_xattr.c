@@ -40,7 +40,11 @@ void pfcd_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const ch
 	}
 	rc = pfc_xattr_name_encrypt(pfcd_g->vk, name, strlen(name), enc, sizeof(enc), &elen);
 	if (rc < 0) {
-		fuse_reply_err(req, rc == PFC_ERR_NAME_TOO_LONG ? ERANGE : -pfcd_errno(rc));
+		/* A name past the format's limit cannot exist: nothing to replace. */
+		if (rc == PFC_ERR_NAME_TOO_LONG)
+			fuse_reply_err(req, (flags & XATTR_REPLACE) ? ENODATA : ERANGE);
+		else
+			fuse_reply_err(req, -pfcd_errno(rc));
 		return;
 	}
 	stored = malloc(size + PFC_XATTR_VALUE_OVERHEAD);
