@@ -286,14 +286,12 @@ class Malformed(Base):
     def test_stalled_client_does_not_block_a_good_one(self):
         staller = self.raw()
         staller.sendall(struct.pack("<IB", 200, CREATE) + b"\x05")
-        t0 = time.monotonic()
         with self.k.client() as c:  # served while the staller holds a partial frame
             c.create("vol")
             self.assertEqual(len(c.generate("vol", b"p", 64)), 64)
         # the staller is dropped by the daemon's per-connection timeout (700 ms)
         staller.settimeout(30)
         self.assertEqual(recv_all(staller), b"")
-        self.assertGreater(time.monotonic() - t0, 0.3)
         staller.close()
         self.assert_serves()
         self.assertIn("timed out", self.k.log())
