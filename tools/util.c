@@ -121,20 +121,39 @@ unsigned cli_nproc(void)
 int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 {
 	uint8_t *buf = NULL;
-	size_t n = 0;
+	size_t n = 0, cap;
+	struct stat st;
 	int fd, ret = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	buf = malloc(max + 1);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	/* Sized from fstat, grown if the file grows while we read; never past max. */
+	cap = fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= max
+		  ? (size_t)st.st_size + 1
+		  : 4096;
 	for (;;) {
-		ssize_t r = read(fd, buf + n, max + 1 - n);
+		ssize_t r;
 
+		if (n == cap) {
+			uint8_t *nb;
+
+			if (cap > max) {
+				ret = -EFBIG;
+				goto out;
+			}
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		} else if (!buf && !(buf = malloc(cap))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		r = read(fd, buf + n, cap - n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
