@@ -212,7 +212,7 @@ class Mount:
             binary("PFCRYPTFS", "pfcryptfs")
             self.keystore = Keystore(self.tmp)
             self.keystore.start()
-            self.keystore.ctl("init", self.backing, "--key", KEY_NAME, what="pfcrypt init")
+            self.keystore.ctl("init", "--key", KEY_NAME, self.backing, what="pfcrypt init")
         elif self.passthrough_ll is None and shutil.which("bindfs") is None:
             raise FixtureError("passthrough mode needs bindfs (apt-get install bindfs)")
         self.mount()
@@ -406,6 +406,7 @@ class MountTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls.m = Mount(daemon_args=cls.MOUNT_ARGS)
         cls.m.__enter__()
+        print(f"# {cls.__name__}: mode {cls.m.mode}, mount {cls.m.mnt}", flush=True)
 
     @classmethod
     def tearDownClass(cls):

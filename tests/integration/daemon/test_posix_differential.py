@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pfcfs  # noqa: E402
 import taprun  # noqa: E402
 
-SEEDS = [int(s) for s in os.environ.get("PFC_DIFF_SEEDS", "1,2,3,4").split(",")]
-STEPS = int(os.environ.get("PFC_DIFF_STEPS", "900"))
+SEEDS = [int(s) for s in os.environ.get("PFC_DIFF_SEEDS", "1,2,3,4,5,6").split(",")]
+STEPS = int(os.environ.get("PFC_DIFF_STEPS", "1000"))
 FULL_EVERY = 60
 MAX_ENTRIES = 40  # above this many entries, removals are favoured
 MAX_HELD = 4  # file descriptors kept open across steps (open-unlink-keep-using)
@@ -58,7 +58,9 @@ NAMES = [b"a", b"b", b"c", b"d", b"f.txt", b"with space", b" lead", b"trail ", b
          "\u00fcn\u00efc\u00f6d\u20ac".encode(), b"bad\xff\xfeutf8", b"\x01ctl\x7f", b"\xc3(",
          b"L" * 200, b"M" * 255, "\u00e9".encode() * 127, b"N" * 256, b"k" * 254 + b"\xff"]
 NAME_WEIGHTS = [8, 8, 8, 8, 4, 3, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 1, 1]
-XATTR_NAMES = [b"user.a", b"user.b", b"user.long." + b"x" * 200, "user.\u00fc".encode()]
+# The longest user xattr name a volume stores is "user." + 160 bytes (PFC_XATTR_SUFFIX_MAX in
+# fs/format.h: the encrypted name must fit ext4's 255); test_posix_semantics checks the limit itself.
+XATTR_NAMES = [b"user.a", b"user.b", b"user.long." + b"x" * 155, "user.\u00fc".encode()]
 NON_DIRS = {stat.S_IFREG, stat.S_IFLNK, stat.S_IFIFO}
 BOUNDARIES = [0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 12287, 12288, 12289, 65536]
 
