@@ -195,10 +195,11 @@ static int visit(struct dirctx *d, const char *name)
 		return 0;
 	}
 	if (kind == PFC_ENTRY_OTHER) {
-		if (looks_like_conflict_copy(name))
-			check_notice(d->ck, brel, NULL, "sync-conflict copy");
-		else
-			check_problem(d->ck, brel, NULL, "not a pfcrypt name (foreign entry)");
+		/* A conflict copy is still one of our files: its contents get checked. */
+		if (!looks_like_conflict_copy(name))
+			return check_problem(d->ck, brel, NULL,
+					     "not a pfcrypt name (foreign entry, not checked)");
+		check_notice(d->ck, brel, NULL, "sync-conflict copy");
 	} else if (entry_plain(d, name, kind, brel, pname)) {
 		if (d->plain) {
 			snprintf(pchild, sizeof(pchild), "%s%s%s", d->plain,

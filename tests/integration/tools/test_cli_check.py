@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""pfcrypt check (issue 6 point 5): a clean volume exits 0; each kind of damage is reported as
+exactly that one problem, one line "backing path: plaintext path: cause", exit 1; exit 2 when it
+cannot run.  One pristine volume is made once; every test damages its own copy."""
+import json
+import os
+import shutil
+import stat
+import struct
+
+import taprun
+from clienv import KEY, CliEnv
+
+import unittest
+
+HEADER_SIZE = 256
+STORED_BLOCK = 4096 + 36  # AES-256-GCM volume, 4 KiB blocks: gen(8) + nonce(12) + tag(16)
+LONG_PREFIX, COMP_SUFFIX = "pfc.long.", ".name"
+FILES = {"top.txt": b"top" * 100, "dir/a.txt": bytes(range(256)) * 40,
+         "L" * 220: b"a long name in the root", "dir/" + "M" * 230: b"a long name in dir"}
+
+
+def layout(backing):
+    """Backing paths of the pristine volume's parts, found by shape (see FILES)."""
+    out = {}
+    for n in os.listdir(backing):
+        p = os.path.join(backing, n)
+        if n in ("pfcrypt.conf", ".pfcrypt.dirid"):
+            continue
+        if os.path.islink(p):
+            out["link"] = p
+        elif os.path.isdir(p):
+            out["dir"] = p
+        elif n.startswith(LONG_PREFIX):
+            out["rootlong_comp" if n.endswith(COMP_SUFFIX) else "rootlong"] = p
+        else:
+            out["top"] = p
+    for n in os.listdir(out["dir"]):
+        p = os.path.join(out["dir"], n)
+        if n == ".pfcrypt.dirid":
+            continue
+        if n.startswith(LONG_PREFIX):
+            out["dirlong_comp" if n.endswith(COMP_SUFFIX) else "dirlong"] = p
+        else:
+            out["a"] = p
+    return out
+
+
+def flip(path, offset):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0x01]))
+
+
+class Check(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.e = CliEnv().__enter__()
+        cls.e.init_volume()
+        cls.e.mkfiles(cls.e.backing, FILES, symlinks={"link": "dir/a.txt"})
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.e.__exit__(None, None, None)
+
+    def copy(self):
+        """A fresh copy of the pristine volume and its layout."""
+        Check.n += 1
+        dst = os.path.join(self.e.tmp, f"copy{Check.n}")
+        shutil.copytree(self.e.backing, dst, symlinks=True)
+        return dst, layout(dst)
+
+    def check(self, backing, *args):
+        return self.e.pfcrypt("check", backing, *args)
+
+    def one_problem(self, backing, path, plain, cause):
+        """check exits 1 and reports exactly one problem, on path, with that plain path and cause."""
+        p = self.check(backing)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), 2, p.stdout)  # the problem, the summary
+        expect = f"{path}: {plain}: " if plain else f"{path}: "
+        self.assertTrue(lines[0].startswith(expect), f"{lines[0]!r} should start {expect!r}")
+        self.assertIn(cause, lines[0])
+        self.assertRegex(lines[1], r": 1 problem$")
+        j = json.loads(self.check(backing, "--json").stdout)
+        self.assertFalse(j["clean"])
+        self.assertEqual([(x["backing_path"], x["plain_path"]) for x in j["problems"]],
+                         [(path, plain)])
+        return lines[0]
+
+    def test_clean_volume_exits_0(self):
+        b, _ = self.copy()
+        p = self.check(b)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout, r"2 directories, 4 files, 1 symlinks, \d+ blocks: 0 problems")
+        j = json.loads(self.check(b, "--json", "--threads", "1").stdout)
+        self.assertTrue(j["clean"])
+        self.assertEqual((j["files"], j["problems"]), (4, []))
+        self.assertEqual(self.check(b, "--quick").returncode, 0)
+
+    def test_flipped_block_byte(self):
+        b, l = self.copy()
+        flip(l["a"], HEADER_SIZE + STORED_BLOCK + 100)  # inside block 1
+        self.one_problem(b, l["a"], "/dir/a.txt", "block 1 does not authenticate")
+        p = self.check(b, "--quick")
+        self.assertEqual(p.returncode, 0, "--quick reads no data block")
+
+    def test_truncated_last_block(self):
+        b, l = self.copy()
+        size = os.path.getsize(l["top"])
+        os.truncate(l["top"], size - (size - HEADER_SIZE) + 20)  # 20 bytes of block 0 remain
+        self.one_problem(b, l["top"], "/top.txt", "block 0 is truncated")
+
+    def test_flipped_header_byte_in_wrapped_key(self):
+        b, l = self.copy()
+        blob_ct = 56 + 2 + 1 + 1 + len(KEY) + 4 + 24  # wrapped field: len, version, name, ver, nonce
+        flip(l["a"], blob_ct + 7)
+        self.one_problem(b, l["a"], "/dir/a.txt", "file key does not unwrap")
+
+    def test_flipped_header_byte_in_generation_field(self):
+        b, l = self.copy()
+        flip(l["top"], 32 + 8 + 3)  # the generation MAC
+        self.one_problem(b, l["top"], "/top.txt", "generation field does not authenticate")
+
+    def test_undecryptable_name(self):
+        b, l = self.copy()
+        moved = os.path.join(b, os.path.basename(l["a"]))  # encrypted under dir's id, not root's
+        os.rename(l["a"], moved)
+        self.one_problem(b, moved, None, "name does not decrypt")
+
+    def test_long_name_companion_missing(self):
+        b, l = self.copy()
+        os.unlink(l["rootlong_comp"])
+        self.one_problem(b, l["rootlong"], None, "missing")
+
+    def test_long_name_companion_mismatching(self):
+        b, l = self.copy()
+        shutil.copyfile(l["dirlong_comp"], l["rootlong_comp"])
+        self.one_problem(b, l["rootlong"], None, "does not match its long name")
+
+    def test_orphan_companion(self):
+        b, l = self.copy()
+        orphan = os.path.join(l["dir"], os.path.basename(l["rootlong_comp"]))
+        shutil.copyfile(l["rootlong_comp"], orphan)
+        self.one_problem(b, orphan, None, "orphan long-name companion")
+
+    def test_missing_dirid(self):
+        b, l = self.copy()
+        os.unlink(os.path.join(l["dir"], ".pfcrypt.dirid"))
+        self.one_problem(b, l["dir"], "/dir", "directory id .pfcrypt.dirid missing")
+
+    def test_tampered_symlink_target(self):
+        b, l = self.copy()
+        t = os.readlink(l["link"])
+        os.unlink(l["link"])
+        os.symlink(t[:10] + ("A" if t[10] != "A" else "B") + t[11:], l["link"])
+        self.one_problem(b, l["link"], "/link", "symlink target does not decrypt")
+
+    def test_foreign_file_is_a_problem_and_conflict_copy_a_note(self):
+        b, l = self.copy()
+        conflict = l["top"] + ".sync-conflict-20260101-120000-ABCDEFG"
+        shutil.copyfile(l["top"], conflict)
+        p = self.check(b)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(f"note: {conflict}: sync-conflict copy", p.stdout)
+        flip(conflict, HEADER_SIZE + 5)  # its contents are checked like any file
+        self.assertIn(f"{conflict}: block 0 does not authenticate", self.check(b).stdout)
+        os.unlink(conflict)
+        with open(os.path.join(b, "README.txt"), "w") as f:
+            f.write("not ours")
+        self.one_problem(b, os.path.join(b, "README.txt"), None, "not a pfcrypt name")
+
+    def test_tampered_config(self):
+        b, _ = self.copy()
+        vid = bytes.fromhex(json.loads(self.e.pfcrypt("status", "--json", b).stdout)["volume_id"])
+        conf = os.path.join(b, "pfcrypt.conf")
+        with open(conf, "rb") as f:
+            off = f.read().index(vid)
+        flip(conf, off)
+        p = self.check(b)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("pfcrypt.conf: volume name key does not unwrap", p.stdout)
+
+    def test_cannot_run_exits_2(self):
+        b, _ = self.copy()
+        self.assertEqual(self.check(os.path.join(self.e.tmp, "none")).returncode, 2)
+        self.e.ks.run("keystore", "lock", check=True)
+        try:
+            p = self.check(b)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertIn("locked", p.stderr)
+            self.assertEqual(p.stdout, "")
+        finally:
+            self.e.ks.run("keystore", "unlock", "--passphrase-file", self.e.ks.passfile,
+                          check=True)
+
+
+if __name__ == "__main__":
+    taprun.main()
