@@ -25,7 +25,13 @@ struct pfc_ks {
 	int timeout_ms;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char msg[PFC_KS_MSG_MAX];
+	struct pfc_wbuf req; /* secure; the request being sent, wiped after each */
+	uint8_t *rx;	     /* sodium_malloc'd reply buffer, wiped after each */
+	size_t rx_cap;
 };
+
+/* Reply buffer size kept between requests. */
+#define RX_KEEP 4096
 
 static int64_t now_ms(void)
 {
@@ -157,83 +163,98 @@ static int parse_error(struct pfc_ks *ks, const uint8_t *body, size_t len)
 	return -(int)code;
 }
 
+/* A reply buffer of at least len bytes (ks->rx, grown if needed). */
+static uint8_t *rx_buf(struct pfc_ks *ks, size_t len)
+{
+	if (len > ks->rx_cap) {
+		sodium_free(ks->rx);
+		ks->rx_cap = len < RX_KEEP ? RX_KEEP : len;
+		ks->rx = sodium_malloc(ks->rx_cap);
+		if (!ks->rx)
+			ks->rx_cap = 0;
+	}
+	return ks->rx;
+}
+
+/* Wipe the request and the reply; drop a large reply buffer. */
+static void wipe(struct pfc_ks *ks, size_t rx_len)
+{
+	pfc_wbuf_reset(&ks->req);
+	if (ks->rx)
+		sodium_memzero(ks->rx, rx_len < ks->rx_cap ? rx_len : ks->rx_cap);
+	if (ks->rx_cap > RX_KEEP) {
+		sodium_free(ks->rx);
+		ks->rx = NULL;
+		ks->rx_cap = 0;
+	}
+}
+
 /*
- * One request, one reply.  On success *body is the reply (type byte first) in
- * sodium_malloc memory: free it with sodium_free.  Called with ks->mu held.
+ * One request, one reply.  On success *body is the reply (type byte first)
+ * in ks->rx.  Called with ks->mu held.
  */
 static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent, uint8_t **body,
 		    size_t *body_len)
 {
-	struct pfc_wbuf w;
 	uint8_t hdr[PFC_KS_HDR_LEN], *b = NULL;
 	uint32_t len = 0;
 	int64_t deadline = now_ms() + ks->timeout_ms;
 	int rc;
 
 	ks->msg[0] = '\0';
-	if ((rc = pfc_wbuf_init(&w, 128, true)) < 0)
+	pfc_wbuf_reset(&ks->req);
+	if ((rc = pfc_ks_req_encode(&ks->req, q)) < 0)
 		return rc;
-	if ((rc = pfc_ks_req_encode(&w, q)) < 0)
-		goto out;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		size_t got = 0;
 		bool sent = false;
 
 		if (ks->fd < 0 && (rc = do_connect(ks, deadline)) < 0)
-			goto out;
-		rc = send_all(ks, w.p, w.len, deadline);
+			return rc;
+		rc = send_all(ks, ks->req.p, ks->req.len, deadline);
 		if (rc == 0) {
 			sent = true;
 			rc = recv_all(ks, hdr, sizeof(hdr), deadline, &got);
 		}
 		if (rc == 0) {
 			len = pfc_load_u32(hdr);
-			if ((rc = pfc_ks_frame_check_len(len)) < 0) {
-				rc = PFC_ERR_PROTOCOL;
+			if (pfc_ks_frame_check_len(len) < 0) {
 				disconnect(ks);
-				goto out;
+				return PFC_ERR_PROTOCOL;
 			}
-			b = sodium_malloc(len);
-			if (!b) {
-				rc = PFC_ERR_NOMEM;
+			if (!(b = rx_buf(ks, len))) {
 				disconnect(ks);
-				goto out;
+				return PFC_ERR_NOMEM;
 			}
 			rc = recv_all(ks, b, len, deadline, &got);
 		}
 		if (rc == 0)
 			break;
-		sodium_free(b);
-		b = NULL;
 		disconnect(ks); /* the stream's state is unknown */
 		/* reconnect once: only a drop seen before any reply byte, and a
 		 * non-idempotent request only if it was never sent */
 		if (rc != PFC_ERR_UNREACHABLE || got || (sent && !idempotent))
-			goto out;
+			return rc;
 	}
 	if (rc < 0)
-		goto out;
+		return rc;
 	if (b[0] == PFC_KS_ERROR) {
 		rc = parse_error(ks, b, len);
-		if (rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE || rc == PFC_ERR_DENIED)
-			disconnect(ks); /* the server closes after these */
-		goto out;
+		if (rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE || rc == PFC_ERR_DENIED ||
+		    rc == PFC_ERR_BUSY)
+			disconnect(ks); /* the server may close after these */
+		return rc;
 	}
 	if (b[0] != (q->type | PFC_KS_REPLY)) {
-		rc = PFC_ERR_PROTOCOL;
 		disconnect(ks);
-		goto out;
+		return PFC_ERR_PROTOCOL;
 	}
 	*body = b;
 	*body_len = len;
-	b = NULL;
-out:
-	sodium_free(b);
-	pfc_wbuf_free(&w);
-	return rc;
+	return 0;
 }
 
-/* Lock, exchange, hand a reader over the reply's fields to parse(), unlock. */
+/* Lock, exchange, hand a reader over the reply's fields to parse(), wipe, unlock. */
 typedef int (*parse_fn)(struct pfc_rbuf *r, void *ctx);
 
 static int request(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent, parse_fn parse,
@@ -256,8 +277,8 @@ static int request(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempoten
 		if (rc == PFC_ERR_TRUNCATED || rc == PFC_ERR_CORRUPT || rc == PFC_ERR_TOO_LARGE)
 			rc = PFC_ERR_PROTOCOL;
 	}
+	wipe(ks, PFC_KS_FRAME_MAX);
 	pthread_mutex_unlock(&ks->mu);
-	sodium_free(body);
 	return rc;
 }
 
@@ -282,7 +303,8 @@ int pfc_ks_connect(const char *socket_path, int timeout_ms, struct pfc_ks **out)
 	strcpy(ks->path, socket_path);
 	ks->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	ks->fd = -1;
-	if ((rc = do_connect(ks, now_ms() + ks->timeout_ms)) < 0) {
+	if ((rc = pfc_wbuf_init(&ks->req, 256, true)) < 0 ||
+	    (rc = do_connect(ks, now_ms() + ks->timeout_ms)) < 0) {
 		pfc_ks_close(ks);
 		return rc;
 	}
@@ -295,6 +317,8 @@ void pfc_ks_close(struct pfc_ks *ks)
 	if (!ks)
 		return;
 	disconnect(ks);
+	pfc_wbuf_free(&ks->req);
+	sodium_free(ks->rx);
 	pthread_mutex_destroy(&ks->mu);
 	free(ks);
 }

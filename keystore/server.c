@@ -35,13 +35,17 @@
 #define PFC_KS_SW_VERSION "pfcrypt-keystore 0.1.0"
 #endif
 
+/* Frame buffer size kept per connection between requests. */
+#define BODY_KEEP 4096
+
 struct ks_conn {
 	int fd;
 	uid_t uid;
 	pid_t pid;
 	uint8_t hdr[PFC_KS_HDR_LEN];
 	size_t hdr_got;
-	uint8_t *body; /* sodium_malloc(body_len) while a frame is being read */
+	uint8_t *body;	   /* sodium_malloc'd frame buffer, reused; wiped after each request */
+	uint32_t body_cap; /* its size */
 	uint32_t body_len, body_got;
 	struct pfc_wbuf out; /* secure; the pending reply */
 	size_t out_sent;
@@ -361,15 +365,25 @@ typedef int (*handler_fn)(struct pfc_ks_server *, const struct pfc_ks_req *, str
 static const struct {
 	handler_fn fn;
 	bool needs_keys; /* refused with PFC_ERR_LOCKED while locked */
+	bool routine;	 /* logged at debug level when it succeeds (every file open) */
 } handlers[] = {
-    [PFC_KS_HELLO] = {h_hello, false},	    [PFC_KS_STATUS] = {h_status, false},
-    [PFC_KS_CREATE] = {h_create, true},	    [PFC_KS_WRAP] = {h_wrap, true},
-    [PFC_KS_UNWRAP] = {h_unwrap, true},	    [PFC_KS_REWRAP] = {h_rewrap, true},
-    [PFC_KS_GENERATE] = {h_generate, true}, [PFC_KS_ROTATE] = {h_rotate, true},
-    [PFC_KS_RETIRE] = {h_retire, true},	    [PFC_KS_LIST] = {h_list, true},
-    [PFC_KS_LOCK] = {h_lock, false},	    [PFC_KS_UNLOCK] = {h_unlock, false},
-    [PFC_KS_PASSWD] = {h_passwd, true},	    [PFC_KS_EXPORT] = {h_export, true},
-    [PFC_KS_IMPORT] = {h_import, true},
+    /* clang-format off */
+	[PFC_KS_HELLO]    = {h_hello,    false, true},
+	[PFC_KS_STATUS]   = {h_status,   false, true},
+	[PFC_KS_CREATE]   = {h_create,   true,  false},
+	[PFC_KS_WRAP]     = {h_wrap,     true,  true},
+	[PFC_KS_UNWRAP]   = {h_unwrap,   true,  true},
+	[PFC_KS_REWRAP]   = {h_rewrap,   true,  true},
+	[PFC_KS_GENERATE] = {h_generate, true,  true},
+	[PFC_KS_ROTATE]   = {h_rotate,   true,  false},
+	[PFC_KS_RETIRE]   = {h_retire,   true,  false},
+	[PFC_KS_LIST]     = {h_list,     true,  true},
+	[PFC_KS_LOCK]     = {h_lock,     false, false},
+	[PFC_KS_UNLOCK]   = {h_unlock,   false, false},
+	[PFC_KS_PASSWD]   = {h_passwd,   true,  false},
+	[PFC_KS_EXPORT]   = {h_export,   true,  false},
+	[PFC_KS_IMPORT]   = {h_import,   true,  false},
+    /* clang-format on */
 };
 
 /* Build the one reply to body (a complete frame without its length) in c->out. */
@@ -408,9 +422,10 @@ done:
 		if (pfc_blob_parse_name_version(q.blob, q.blob_len, bn, &bv) == 0)
 			snprintf(extra, sizeof(extra), " %s v%u", bn, (unsigned)bv);
 	}
-	pfc_info("uid %u pid %d: %s%s%.*s%s -> %s", (unsigned)c->uid, (int)c->pid,
-		 pfc_ks_type_name(q.type), q.name ? " " : "", (int)(q.name ? q.name_len : 0),
-		 q.name ? q.name : "", extra, rc < 0 ? pfc_err_name(rc) : "ok");
+	pfc_log(rc < 0 || !handlers[q.type].routine ? PFC_LOG_INFO : PFC_LOG_DEBUG,
+		"uid %u pid %d: %s%s%.*s%s -> %s", (unsigned)c->uid, (int)c->pid,
+		pfc_ks_type_name(q.type), q.name ? " " : "", (int)(q.name ? q.name_len : 0),
+		q.name ? q.name : "", extra, rc < 0 ? pfc_err_name(rc) : "ok");
 	if (rc >= 0)
 		return;
 error:
@@ -540,9 +555,13 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 			c->close_after = true;
 			return conn_write(c);
 		}
-		c->body = sodium_malloc(c->body_len);
-		if (!c->body)
-			return false;
+		if (c->body_len > c->body_cap) {
+			sodium_free(c->body);
+			c->body_cap = c->body_len < BODY_KEEP ? BODY_KEEP : c->body_len;
+			c->body = sodium_malloc(c->body_cap);
+			if (!c->body)
+				return false;
+		}
 		c->body_got = 0;
 	}
 	n = recv(c->fd, c->body + c->body_got, c->body_len - c->body_got, MSG_DONTWAIT);
@@ -554,8 +573,12 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	if (c->body_got < c->body_len)
 		return true;
 	dispatch(s, c, c->body, c->body_len);
-	sodium_free(c->body); /* wipes passphrases and keys of the request */
-	c->body = NULL;
+	sodium_memzero(c->body, c->body_len); /* passphrases and keys of the request */
+	if (c->body_cap > BODY_KEEP) {
+		sodium_free(c->body); /* do not keep a large frame's buffer */
+		c->body = NULL;
+		c->body_cap = 0;
+	}
 	c->hdr_got = 0;
 	c->deadline_ms = now_ms() + timeout_ms; /* the reply must be taken in time too */
 	return conn_write(c);
