@@ -15,6 +15,7 @@ before it: rerun one seed with  PFC_DIFF_SEEDS=<seed>  (and PFC_DIFF_STEPS=<n> t
 import ctypes
 import errno
 import hashlib
+import mmap
 import os
 import random
 import shutil
@@ -428,6 +429,54 @@ class Differential:
             return st.st_mode, st.st_nlink, size
         return f"stat {R(rel)}", fn
 
+    def op_mmap(self):
+        """Write through a shared writable mapping of an existing file (no growth: a mapping
+        cannot extend a file), then read the mapped range back with pread."""
+        rel = self.file_path()
+        if self.is_fifo(rel) or self.size_of(rel) == 0:
+            return None
+        size = self.size_of(rel)
+        start = self.rng.randrange(size)
+        data = self.data(min(self.length(), size - start))
+        self.touched.add(rel)
+
+        def fn(s):
+            fd = os.open(s.p(rel), os.O_RDWR)
+            try:
+                with mmap.mmap(fd, size) as mm:
+                    mm[start:start + len(data)] = data
+                    mm.flush()
+                return os.pread(fd, len(data) + 2, start)
+            finally:
+                os.close(fd)
+        return f"mmap-write {R(rel)} off={start} len={len(data)}", fn
+
+    def op_copy_range(self):
+        src, dst = self.file_path(), self.file_path()
+        if self.is_fifo(src) or self.is_fifo(dst):
+            return None
+        off_in, off_out, n = self.offset(self.size_of(src)), self.offset(self.size_of(dst)), self.length()
+        self.touched.add(dst)
+
+        def fn(s):
+            fi = os.open(s.p(src), os.O_RDONLY)
+            try:
+                fo = os.open(s.p(dst), os.O_WRONLY)
+                try:
+                    # A short copy is allowed; loop like cp does, and report the total.
+                    done = 0
+                    while done < n:
+                        k = os.copy_file_range(fi, fo, n - done, off_in + done, off_out + done)
+                        if k == 0:
+                            break
+                        done += k
+                    return done
+                finally:
+                    os.close(fo)
+            finally:
+                os.close(fi)
+        return f"copy_file_range {R(src)}@{off_in} -> {R(dst)}@{off_out} len={n}", fn
+
     def op_hold(self):
         if len(self.a.held) >= MAX_HELD:
             return None
@@ -470,7 +519,7 @@ class Differential:
            ("rename", 7), ("link", 4), ("unlink", 5), ("mkdir", 3), ("rmdir", 3), ("symlink", 4),
            ("readlink", 2), ("chmod", 3), ("chown", 2), ("utime", 3), ("setxattr", 3),
            ("getxattr", 2), ("listxattr", 1), ("removexattr", 1), ("mkfifo", 1), ("listdir", 2),
-           ("stat", 2), ("hold", 2), ("held", 6)]
+           ("stat", 2), ("hold", 2), ("held", 6), ("mmap", 2), ("copy_range", 2)]
 
     # ---- running ------------------------------------------------------------------------------
     def fail(self, what):
@@ -524,6 +573,10 @@ class DifferentialTest(pfcfs.MountTestCase):
         try:
             for d.step in range(STEPS):
                 d.run_step()
+                if d.step == STEPS // 2:  # midway: a new daemon must see the same trees
+                    d.close_held()
+                    self.m.remount()
+                    d.compare(full=True)
             d.close_held()
             d.compare(full=True)
             # A new daemon: what the trees hold now must come from the backing dir.
