@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* test_keys.c - key derivation: subkeys, generation keys and the cache. */
+#include "fs/format_int.h"
 #include "helpers.h"
 
 TestSuite(keys, .init = fmt_init);
@@ -67,4 +68,35 @@ Test(keys, accessors_and_unavailable_cipher)
 	uint8_t fk[32] = {1};
 
 	cr_assert_eq(pfc_filekey_new(fk, id, &bad, &k), PFC_ERR_INVAL);
+}
+
+/* With every cache slot pinned by other callers, a further generation gets a
+ * private key; the cache keeps working afterwards (FORMAT.md section 7 keys,
+ * keys.c locking). */
+Test(keys, all_slots_pinned_falls_back_to_a_private_key)
+{
+	struct pfc_filekey *k = make_filekey(PFC_CIPHER_AES256GCM, 4096, 1, 2);
+	struct pfc_gk_ref refs[PFC_FILEKEY_GEN_CACHE + 1];
+	uint8_t pt[64], st[64 + 48], dec[64];
+	size_t n, d;
+	uint64_t bad;
+
+	for (size_t i = 0; i <= PFC_FILEKEY_GEN_CACHE; i++) {
+		cr_assert_eq(pfc_gk_acquire(k, 100 + i, &refs[i]), 0);
+		cr_assert_eq(refs[i].slot->generation, 100 + i);
+		cr_assert_eq(refs[i].temp, i == PFC_FILEKEY_GEN_CACHE, "slot %zu", i);
+	}
+	/* a pinned generation is shared, not derived again */
+	struct pfc_gk_ref again;
+	cr_assert_eq(pfc_gk_acquire(k, 100, &again), 0);
+	cr_assert_eq(again.slot, refs[0].slot);
+	pfc_gk_release(k, &again);
+	fill(pt, sizeof(pt), 1);
+	cr_assert_eq(pfc_blocks_encrypt(k, 999, 0, pt, sizeof(pt), st, sizeof(st), &n), 0,
+		     "encrypt works while every slot is pinned");
+	for (size_t i = 0; i <= PFC_FILEKEY_GEN_CACHE; i++)
+		pfc_gk_release(k, &refs[i]);
+	cr_assert_eq(pfc_blocks_decrypt(k, 0, st, n, dec, sizeof(dec), &d, &bad), 0);
+	cr_assert_eq(memcmp(dec, pt, sizeof(pt)), 0);
+	pfc_filekey_free(k);
 }
