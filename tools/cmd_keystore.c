@@ -6,12 +6,16 @@
  * next to pfcrypt, then PATH).  The passphrase is read here (tty without
  * echo, --passphrase-file, --passphrase-fd, env PFCRYPT_PASSPHRASE_FILE) and
  * handed to the daemon through a pipe (--passphrase-fd), never on a command
- * line or in the environment.  start detaches the daemon (new session,
- * stdio to /dev/null or --log-file) and returns once its socket answers
- * hello.  stop asks the kernel who owns the socket (SO_PEERCRED) and sends
- * that process SIGTERM.  The other subcommands are keystore requests.
+ * line or in the environment.  start runs the daemon in its own daemon
+ * mode: its first process exits only once the store is decrypted and the
+ * socket listens (exit 0), or with its one-line error on our stderr; then
+ * hello is asked to be sure.  Paths are made absolute first, since the
+ * daemon changes directory to /.  stop asks the kernel who owns the
+ * socket (SO_PEERCRED) and sends that process SIGTERM.  The other
+ * subcommands are keystore requests.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -30,7 +34,7 @@
 #include "tools/cli.h"
 #include "tools/cmds.h"
 
-#define START_WAIT_MS 60000 /* Argon2id of a "sensitive" store can take seconds */
+#define START_WAIT_MS 10000 /* the socket already listens: only the hello round trip */
 #define STOP_WAIT_MS  10000
 
 static const char ks_help[] =
@@ -139,17 +143,25 @@ static char *keystore_bin(void)
 }
 
 /*
- * Run the keystore program with args, feeding pass (if any) on fd 3.
- * detach: new session, stdio to /dev/null or log_file, do not wait.
- * Returns the child pid (detach) or its exit status; -1 if it could not run.
+ * Run the keystore program with args, feeding pass (if any) on fd 3, and
+ * wait for it.  Its stderr is captured into err (NUL-terminated, the last
+ * errlen - 1 bytes kept) so that its message can be relayed as our one line.
+ * Returns its exit status, or -1 if it could not run.
  */
-static pid_t spawn(char **args, const char *pass, size_t len, bool detach, const char *log_file)
+static int spawn(char **args, const char *pass, size_t len, char *err, size_t errlen)
 {
-	int pfd[2] = {-1, -1}, st;
+	int pfd[2] = {-1, -1}, efd[2] = {-1, -1}, st;
+	size_t got = 0;
 	pid_t pid;
 
-	if (pass && pipe2(pfd, O_CLOEXEC) < 0)
+	err[0] = '\0';
+	if (pipe2(efd, O_CLOEXEC) < 0)
 		return -1;
+	if (pass && pipe2(pfd, O_CLOEXEC) < 0) {
+		close(efd[0]);
+		close(efd[1]);
+		return -1;
+	}
 	pid = fork();
 	if (pid < 0)
 		return -1;
@@ -160,31 +172,37 @@ static pid_t spawn(char **args, const char *pass, size_t len, bool detach, const
 			else if (dup2(pfd[0], 3) < 0)
 				_exit(127);
 		}
-		if (detach) {
-			int nul = open("/dev/null", O_RDWR);
-			int out =
-			    log_file ? open(log_file, O_WRONLY | O_CREAT | O_APPEND, 0600) : nul;
-
-			if (nul < 0 || out < 0)
-				_exit(127);
-			setsid();
-			dup2(nul, 0);
-			dup2(out, 1);
-			dup2(out, 2);
-			signal(SIGHUP, SIG_IGN);
-		}
+		if (dup2(efd[1], STDERR_FILENO) < 0)
+			_exit(127);
 		execv(args[0], args);
 		_exit(127);
 	}
+	close(efd[1]);
 	if (pass) {
 		close(pfd[0]);
 		/* A passphrase is far below the pipe capacity: this cannot block. */
-		if (write(pfd[1], pass, len) != (ssize_t)len)
-			pid = -1;
+		(void)!write(pfd[1], pass, len);
 		close(pfd[1]);
 	}
-	if (detach || pid < 0)
-		return pid;
+	/* EOF once the daemon has put /dev/null or its log file on its stderr. */
+	for (;;) {
+		char buf[512];
+		ssize_t n = read(efd[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (got == errlen - 1) {
+				memmove(err, err + 1, errlen - 2);
+				got--;
+			}
+			err[got++] = buf[i];
+		}
+	}
+	err[got] = '\0';
+	close(efd[0]);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -193,10 +211,48 @@ static pid_t spawn(char **args, const char *pass, size_t len, bool detach, const
 	return WEXITSTATUS(st) == 127 ? -1 : WEXITSTATUS(st);
 }
 
+/* The last line of the daemon's stderr, without its "pfcrypt-keystore: " prefix. */
+static const char *last_line(char *err)
+{
+	char *end = err + strlen(err), *line, *colon;
+
+	while (end > err && (end[-1] == '\n' || end[-1] == ' '))
+		*--end = '\0';
+	line = strrchr(err, '\n');
+	line = line ? line + 1 : err;
+	colon = strstr(line, "pfcrypt-keystore: ");
+	return colon == line ? line + strlen("pfcrypt-keystore: ") : line;
+}
+
+/* An absolute form of path (its directory must exist) in buf; path itself if that fails. */
+static const char *absolute(const char *path, char *buf, size_t len)
+{
+	char dir[PATH_MAX], *slash, *real;
+	const char *base = path;
+	int n;
+
+	if (!path || path[0] == '/')
+		return path;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		base = path + (slash - dir) + 1;
+	} else {
+		strcpy(dir, ".");
+	}
+	real = realpath(dir, NULL);
+	if (!real)
+		return path;
+	n = snprintf(buf, len, "%s/%s", real, base);
+	free(real);
+	return n > 0 && (size_t)n < len ? buf : path;
+}
+
 static int ks_init(int argc, char **argv)
 {
 	struct ks_opts o;
-	char *bin = NULL, *pass = NULL, *args[16];
+	char *bin = NULL, *pass = NULL, *args[16], err[1024];
 	size_t len, n = 0;
 	int r, ret = CLI_EXIT_SETUP;
 
@@ -221,64 +277,40 @@ static int ks_init(int argc, char **argv)
 	for (int i = 0; i < o.nextra && n < 15; i++)
 		args[n++] = o.extra[i];
 	args[n] = NULL;
-	r = spawn(args, pass, len, false, NULL);
-	if (r < 0)
+	r = spawn(args, pass, len, err, sizeof(err));
+	if (r < 0) {
 		cli_err(bin, "cannot run: %s", strerror(errno));
-	else if (r != 0)
-		cli_err(o.store ? o.store : "keystore init", "pfcrypt-keystore --init failed");
-	else
+	} else if (r != 0) {
+		cli_err(NULL, "%s", *err ? last_line(err) : "pfcrypt-keystore --init failed");
+	} else {
+		printf("%s\n", last_line(err));
 		ret = CLI_EXIT_OK;
+	}
 out:
 	cli_pass_free(pass);
 	free(bin);
 	return ret;
 }
 
-/* 0 once the socket answers hello; -1 if the child died or time ran out. */
-static int wait_ready(pid_t child)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pfc_ks *ks = NULL;
-		uint32_t ver;
-		int st;
-
-		if (pfc_ks_connect(cli_g.socket, 1000, &ks) == 0) {
-			int r = pfc_ks_hello(ks, &ver);
-
-			pfc_ks_close(ks);
-			if (r == 0)
-				return 0;
-		}
-		if (waitpid(child, &st, WNOHANG) == child)
-			return -1;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
-		    START_WAIT_MS)
-			return -1;
-		poll(NULL, 0, 20);
-	}
-}
+static pid_t socket_owner(const char *path);
 
 static int ks_start(int argc, char **argv)
 {
 	struct ks_opts o;
-	char sock[4096], *bin = NULL, *pass = NULL, *args[24];
+	char sock[PATH_MAX], abs_sock[PATH_MAX], store[PATH_MAX], logf[PATH_MAX];
+	char *bin = NULL, *pass = NULL, *args[24], err[1024];
 	struct pfc_ks *ks = NULL;
 	size_t len = 0, n = 0;
-	pid_t pid;
+	uint32_t ver;
 	int r, ret = CLI_EXIT_SETUP;
 
 	if ((r = parse("keystore start", argc, argv, &o)))
 		return r < 0 ? CLI_EXIT_OK : r;
 	cli_ks_socket(sock, sizeof(sock));
-	if (pfc_ks_connect(cli_g.socket, 1000, &ks) == 0) {
-		uint32_t ver;
-
+	if (pfc_ks_connect(sock, 1000, &ks) == 0) {
 		r = pfc_ks_hello(ks, &ver);
 		pfc_ks_close(ks);
+		ks = NULL;
 		if (r == 0) {
 			cli_err(sock, "a keystore already answers on this socket");
 			return CLI_EXIT_SETUP;
@@ -289,12 +321,15 @@ static int ks_start(int argc, char **argv)
 	if (!o.locked && cli_read_pass(&o.pass, "Keystore passphrase: ", false, &pass, &len))
 		goto out;
 	args[n++] = bin;
-	args[n++] = "--foreground";
 	args[n++] = "--socket";
-	args[n++] = sock;
+	args[n++] = (char *)absolute(sock, abs_sock, sizeof(abs_sock));
 	if (o.store) {
 		args[n++] = "--store";
-		args[n++] = (char *)o.store;
+		args[n++] = (char *)absolute(o.store, store, sizeof(store));
+	}
+	if (o.log_file) {
+		args[n++] = "--log-file";
+		args[n++] = (char *)absolute(o.log_file, logf, sizeof(logf));
 	}
 	if (o.locked) {
 		args[n++] = "--locked";
@@ -305,27 +340,30 @@ static int ks_start(int argc, char **argv)
 	for (int i = 0; i < o.nextra && n < 23; i++)
 		args[n++] = o.extra[i];
 	args[n] = NULL;
-	pid = spawn(args, pass, len, true, o.log_file);
+	/* The daemon's first process exits once it listens, or with its error on stderr. */
+	r = spawn(args, pass, len, err, sizeof(err));
 	cli_pass_free(pass);
 	pass = NULL;
-	if (pid < 0) {
+	if (r < 0) {
 		cli_err(bin, "cannot run: %s", strerror(errno));
 		goto out;
 	}
-	if (wait_ready(pid) < 0) {
-		int st;
-
-		if (waitpid(pid, &st, WNOHANG) == 0) {
-			kill(pid, SIGTERM);
-			waitpid(pid, &st, 0);
-			cli_err(sock, "the keystore did not answer in time");
-		} else {
-			cli_err(sock, "the keystore exited at start (wrong passphrase or store? "
-				      "see --log-file)");
-		}
+	if (r != 0) {
+		if (*err)
+			cli_err(NULL, "%s", last_line(err));
+		else
+			cli_err(sock, "the keystore did not start (exit status %d)", r);
 		goto out;
 	}
-	printf("keystore started (pid %ld) on %s\n", (long)pid, sock);
+	r = pfc_ks_connect(sock, START_WAIT_MS, &ks);
+	if (r == 0)
+		r = pfc_ks_hello(ks, &ver);
+	pfc_ks_close(ks);
+	if (r < 0) {
+		cli_ks_err(NULL, sock, r);
+		goto out;
+	}
+	printf("keystore started (pid %ld) on %s\n", (long)socket_owner(sock), sock);
 	ret = CLI_EXIT_OK;
 out:
 	cli_pass_free(pass);
@@ -402,8 +440,6 @@ static int ks_stop(int argc, char **argv)
 			cli_err(sock, "the keystore (pid %ld) did not exit", (long)pid);
 			return CLI_EXIT_SETUP;
 		}
-		/* Our own child (a keystore started in this process) would stay a zombie. */
-		waitpid(pid, NULL, WNOHANG);
 		poll(NULL, 0, 10);
 	}
 	return CLI_EXIT_OK;
