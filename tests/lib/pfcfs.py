@@ -23,7 +23,8 @@ PFCRYPT_KEYSTORE.  A missing binary, a missing /dev/fuse or a mount that does no
 FAILURE, never a skip.
 
 On exit the fixture unmounts (fusermount3 -u, then -uz if the mount stays busy), waits for the daemon,
-stops the keystore, removes the temp dir, and fails if the daemon exited non-zero or wrote to stderr
+runs `pfcrypt check` on the backing dir (it must be clean), stops the keystore, removes the temp
+dir, and fails if the check found problems, the daemon exited non-zero or wrote to stderr
 a line the test did not declare as expected.  pfc_log lines at level info/debug are expected; a
 warning, an error, or any line not in pfc_log's shape (a libfuse message, a sanitizer report, a crash)
 is not, unless the test declared it with expect_stderr(regex).
@@ -349,9 +350,22 @@ class Mount:
         self.unmount()
         self.mount()
 
+    def check_volume(self):
+        """`pfcrypt check` of the backing dir (all blocks, names, long-name companions, orphans):
+        what the daemon left behind must be a clean volume.  Raises FixtureError otherwise."""
+        if self.mode != "pfcryptfs" or self.keystore is None:
+            return
+        p = subprocess.run([self.keystore.cli, "--socket", self.keystore.sock, "check", self.backing],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.keystore.env,
+                           timeout=120, check=False)
+        if p.returncode != 0:
+            raise FixtureError(f"pfcrypt check {self.backing} exited {p.returncode}:\n"
+                               f"{p.stdout.decode(errors='replace')[-4000:]}")
+
     def _teardown(self, quiet=False):
         problems = []
-        for step in (self.unmount, self._stop_keystore):
+        # Unmounted first, so that the check sees a quiescent volume.
+        for step in (self.unmount, self.check_volume, self._stop_keystore):
             try:
                 step()
             except Exception as e:  # keep cleaning up; report everything

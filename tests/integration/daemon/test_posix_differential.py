@@ -347,7 +347,10 @@ class Differential:
         if r < 0.4:
             target = self.any_path()  # relative to the root, so it may or may not resolve
         elif r < 0.6:
-            target = b"../" * self.rng.randrange(0, 3) + self.rng.choices(NAMES[:14], NAME_WEIGHTS[:14])[0]
+            # "../" only as far up as the link's own depth: a target outside the root would let a
+            # later create through the link escape the compared trees.
+            up = self.rng.randrange(0, rel.count(b"/") + 1)
+            target = b"../" * up + self.rng.choices(NAMES[:14], NAME_WEIGHTS[:14])[0]
         elif r < 0.8:
             target = b"/nonexistent/pfc-posix/" + self.rng.randbytes(8).hex().encode()
         else:  # long targets: the encrypted form must still fit
@@ -564,9 +567,15 @@ class Differential:
 
 
 class DifferentialTest(pfcfs.MountTestCase):
+    def backing_listing(self):
+        if self.m.mode == "plain":
+            return None
+        return sorted(os.path.relpath(p, self.m.backing) for p, _ in self.m.backing_files())
+
     def run_seed(self, seed):
         a_root = os.path.join(os.fsencode(self.mnt), b"diff-%d" % seed)
         b_root = os.path.join(os.fsencode(self.scratch), b"diff-%d" % seed)
+        backing_before = self.backing_listing()
         os.mkdir(a_root)
         os.mkdir(b_root)
         d = Differential(self, self.m, seed, a_root, b_root)
@@ -583,8 +592,11 @@ class DifferentialTest(pfcfs.MountTestCase):
             self.m.remount()
             d.step = "after remount"
             d.compare(full=True)
+            self.m.check_volume()
             shutil.rmtree(a_root)
             self.assertNotIn(os.path.basename(a_root), os.listdir(os.fsencode(self.mnt)))
+            # Nothing left behind in the backing dir (long-name companions, temp files...).
+            self.assertEqual(self.backing_listing(), backing_before)
         finally:
             d.close_held()
             shutil.rmtree(a_root, ignore_errors=True)
