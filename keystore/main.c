@@ -55,9 +55,12 @@ static void usage(FILE *f)
 	    "  --passphrase-fd N      read the passphrase from file descriptor N until EOF\n"
 	    "                         (default: prompt on the terminal without echo)\n"
 	    "  --locked               start locked; keys load on an unlock request\n"
-	    "  -f, --foreground       do not daemonise; log to stderr\n"
-	    "  --log-file F           when daemonised, log to F instead of syslog\n"
-	    "  -v, --verbose          log every request (debug level)\n"
+	    "  -f, --foreground       do not daemonise (default: fork, detach, log to syslog;\n"
+	    "                         the first process exits 0 once the socket listens)\n"
+	    "  --log-file F           once listening, log to F (appended) instead of syslog\n"
+	    "                         (daemonised) or stderr (foreground)\n"
+	    "  -v, --verbose          log every request (debug level); by default only key\n"
+	    "                         administration and failures are logged\n"
 	    "  --client-timeout MS    a client must finish a started frame, and take its reply,\n"
 	    "                         within MS milliseconds (default 5000)\n"
 	    "  --max-clients N        simultaneous connections (default 256)\n"
@@ -443,26 +446,28 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	/* From here on errors go to the log; before, to the caller's stderr. */
+	if (o.log_file) {
+		int lf = open(o.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+		if (lf < 0 || dup2(lf, STDERR_FILENO) < 0)
+			pfc_warn("cannot open the log file %s: %s", o.log_file, strerror(errno));
+		if (lf > STDERR_FILENO)
+			close(lf);
+	}
 	if (!o.foreground) {
 		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 		setsid();
 		if (chdir("/") < 0)
 			pfc_warn("chdir /: %s", strerror(errno));
-		if (o.log_file) {
-			int lf = open(o.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-
-			if (lf >= 0) {
-				dup2(lf, STDERR_FILENO);
-				close(lf);
-			}
-		} else {
+		if (!o.log_file) {
 			pfc_log_init("pfcrypt-keystore", 1);
 			dup2(nul, STDERR_FILENO);
 		}
 		dup2(nul, STDIN_FILENO);
 		dup2(nul, STDOUT_FILENO);
-		if (nul > 2)
+		if (nul > STDERR_FILENO)
 			close(nul);
 	}
 	pfc_info("listening on %s (store %s, %s, pid %d)", sock, store,
