@@ -549,8 +549,14 @@ class Semantics(pfcfs.MountTestCase):
                   "os.close(fd)\n")
         procs = [subprocess.Popen(["/usr/bin/python3", "-c", script, p, tag, str(size)])
                  for tag, size in (("A", 1000), ("B", 4099))]
-        for pr in procs:
-            self.assertEqual(pr.wait(timeout=120), 0)
+        try:
+            codes = [pr.wait(timeout=120) for pr in procs]
+        finally:
+            for pr in procs:
+                if pr.poll() is None:
+                    pr.kill()
+                    pr.wait()
+        self.assertEqual(codes, [0, 0])
         self.m.remount()
         lines = read_all(p).split(b"\n")[:-1]
         self.assertEqual(len(lines), 800)

@@ -67,8 +67,16 @@ class Sqlite(pfcfs.MountTestCase):
                                   stderr=subprocess.STDOUT)
         writer = subprocess.Popen(["/usr/bin/python3", "-c", WRITER] + args, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT)
-        wout = writer.communicate(timeout=120)[0].decode(errors="replace")
-        rout = reader.communicate(timeout=120)[0].decode(errors="replace")
+        try:
+            wout = writer.communicate(timeout=120)[0].decode(errors="replace")
+            if writer.returncode != 0:
+                reader.kill()  # it would wait for a last commit that never comes
+            rout = reader.communicate(timeout=120)[0].decode(errors="replace")
+        finally:
+            for pr in (writer, reader):
+                if pr.poll() is None:
+                    pr.kill()
+                    pr.wait()
         self.assertEqual(writer.returncode, 0, f"writer failed:\n{wout}")
         self.assertEqual(reader.returncode, 0, f"reader failed:\n{rout}")
         print(f"# reader: {rout.strip()} consistent (of {COMMITS} commits)", flush=True)
