@@ -135,6 +135,9 @@ class CliEnv:
         os.makedirs(src, exist_ok=True)
         lines = [f"d {d}" for d in dirs]
         for i, (path, data) in enumerate(files.items()):
+            if len(data) <= 2048:
+                lines.append(f"x {path} {data.hex()}")
+                continue
             s = os.path.join(src, str(i))
             with open(s, "wb") as f:
                 f.write(data)

@@ -9,6 +9,7 @@
  * manifest lines (plaintext paths, '/'-separated, parents created as needed):
  *   d PATH            a directory
  *   f PATH SRCFILE    a file whose plaintext is SRCFILE's content
+ *   x PATH HEX        a file whose plaintext is given in hex (small files)
  *   l PATH TARGET     a symlink
  * Files are written as a daemon would after one write generation:
  * header with generation 1, every block under generation 1.
@@ -34,22 +35,79 @@ static struct cli_vol vol;
 static struct pfc_volkeys *vk;
 static struct pfc_ks *ks;
 
+/* File keys fetched PFC_KS_GEN_MAX at a time, as the daemon does (one round trip per batch). */
+static struct pfc_ks_filekey *pool;
+static unsigned pool_left;
+
+static int next_file_key(struct pfc_ks_filekey *out)
+{
+	uint8_t prefix[PFC_AD_MAX];
+	int r;
+
+	if (!pool && !(pool = sodium_malloc(PFC_KS_GEN_MAX * sizeof(*pool))))
+		return PFC_ERR_NOMEM;
+	if (!pool_left) {
+		r = pfc_ks_generate_file_keys(ks, vol.cfg.key_name, prefix,
+					      pfc_ad_file_key_prefix(vol.cfg.volume_id, prefix),
+					      PFC_KS_GEN_MAX, pool);
+		if (r < 0)
+			return r;
+		pool_left = PFC_KS_GEN_MAX;
+	}
+	pool_left--;
+	*out = pool[pool_left];
+	sodium_memzero(&pool[pool_left], sizeof(*pool));
+	return 0;
+}
+
 static int fail(const char *what, const char *cause)
 {
 	fprintf(stderr, "pfc_mkfiles: %s: %s\n", what, cause);
 	return -1;
 }
 
-/* Backing form of name in directory dirfd (its primary dir id). */
-static int backing_name(int dirfd, const char *name, struct pfc_backing_name *bn)
+/* Primary directory ids by directory inode: reading them scans the directory. */
+#define DIRID_CACHE 64
+static struct {
+	dev_t dev;
+	ino_t ino;
+	uint8_t id[PFC_ID_BYTES];
+} dcache[DIRID_CACHE];
+static unsigned dcache_n;
+
+static int primary_dirid(int dirfd, uint8_t id[PFC_ID_BYTES])
 {
 	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
 	size_t n, primary;
-	int r = pfc_dirid_load_all(dirfd, ids, PFC_DIRIDS_MAX, &n, &primary);
+	struct stat st;
 
-	if (r < 0)
+	if (fstat(dirfd, &st) < 0)
+		return -1;
+	for (unsigned i = 0; i < dcache_n; i++)
+		if (dcache[i].dev == st.st_dev && dcache[i].ino == st.st_ino) {
+			memcpy(id, dcache[i].id, PFC_ID_BYTES);
+			return 0;
+		}
+	if (pfc_dirid_load_all(dirfd, ids, PFC_DIRIDS_MAX, &n, &primary) < 0)
+		return -1;
+	memcpy(id, ids[primary], PFC_ID_BYTES);
+	if (dcache_n < DIRID_CACHE) {
+		dcache[dcache_n].dev = st.st_dev;
+		dcache[dcache_n].ino = st.st_ino;
+		memcpy(dcache[dcache_n++].id, id, PFC_ID_BYTES);
+	}
+	return 0;
+}
+
+/* Backing form of name in directory dirfd (its primary dir id). */
+static int backing_name(int dirfd, const char *name, struct pfc_backing_name *bn)
+{
+	uint8_t id[PFC_ID_BYTES];
+	int r;
+
+	if (primary_dirid(dirfd, id) < 0)
 		return fail(name, "directory id unreadable");
-	r = pfc_name_to_backing(vk, ids[primary], name, strlen(name), bn);
+	r = pfc_name_to_backing(vk, id, name, strlen(name), bn);
 	return r < 0 ? fail(name, pfc_strerror(r)) : 0;
 }
 
@@ -97,25 +155,31 @@ static int open_parent(char *path, char **leaf, bool all)
 	return fd;
 }
 
-static int make_file(int dirfd, const char *leaf, const char *src)
+/* src: a file name, or (hex) the content in hex. */
+static int make_file(int dirfd, const char *leaf, const char *src, bool hex)
 {
 	struct pfc_backing_name bn;
 	struct pfc_ks_filekey *k = sodium_malloc(sizeof(*k));
 	struct pfc_filekey *fk = NULL;
 	struct pfc_header h;
-	uint8_t prefix[PFC_AD_MAX], hdr[PFC_HEADER_SIZE], *pt = NULL, *st = NULL;
+	uint8_t hdr[PFC_HEADER_SIZE], *pt = NULL, *st = NULL;
 	size_t plen = 0, slen = 0;
 	int fd = -1, r, ret = -1;
 
 	if (!k || backing_name(dirfd, leaf, &bn) < 0)
 		goto out;
-	r = cli_read_file(src, 1u << 28, &pt, &plen);
-	if (r < 0) {
+	if (hex) {
+		pt = malloc(strlen(src) / 2 + 1);
+		if (!pt || sodium_hex2bin(pt, strlen(src) / 2 + 1, src, strlen(src), NULL, &plen,
+					  NULL) != 0) {
+			fail(leaf, "bad hex content");
+			goto out;
+		}
+	} else if ((r = cli_read_file(src, 1u << 28, &pt, &plen)) < 0) {
 		fail(src, strerror(-r));
 		goto out;
 	}
-	r = pfc_ks_generate_file_keys(ks, vol.cfg.key_name, prefix,
-				      pfc_ad_file_key_prefix(vol.cfg.volume_id, prefix), 1, k);
+	r = next_file_key(k);
 	if (r < 0) {
 		fail("generate file key", pfc_strerror(r));
 		goto out;
@@ -196,7 +260,9 @@ int main(int argc, char **argv)
 		if (!strcmp(kind, "d")) {
 			r = 0;
 		} else if (!strcmp(kind, "f") && arg) {
-			r = make_file(dirfd, leaf, arg);
+			r = make_file(dirfd, leaf, arg, false);
+		} else if (!strcmp(kind, "x")) {
+			r = make_file(dirfd, leaf, arg ? arg : "", true);
 		} else if (!strcmp(kind, "l") && arg) {
 			r = make_symlink(dirfd, leaf, arg);
 		} else {
@@ -207,6 +273,8 @@ int main(int argc, char **argv)
 		if (r < 0)
 			return 2;
 	}
+	if (pool)
+		sodium_free(pool);
 	pfc_volkeys_free(vk);
 	pfc_ks_close(ks);
 	cli_vol_close(&vol);

@@ -84,23 +84,21 @@ class Rotation(unittest.TestCase):
             self.assertIn(f"0 rewrapped, {len(files)} already under the primary version", p.stdout)
             self.assertEqual(backing_files(e.backing), after)
 
-    def test_rewrap_killed_mid_run_then_run_again_finishes(self):
+    def interrupted_rewrap_then_rerun(self, sig):
+        """Interrupt rewrap with sig mid-run; a second run must finish the job."""
         with CliEnv() as e:
             e.init_volume()
-            n = 1500
+            n = 800
             e.mkfiles(e.backing, {f"f{i:04d}": b"%d" % i for i in range(n)})
             before = backing_files(e.backing)
             e.pfcrypt("rotate", "--key", KEY, check=True)
-            # Watch the first file rewrap handles (one thread: readdir order), stop the keystore
-            # there so rewrap stalls mid-run on its next request, then kill -9 it.
-            first = os.path.join(e.backing, [n for n in os.listdir(e.backing)
-                                             if n.startswith(tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                   "abcdefghijklmnopqrstuvwxyz"
-                                                                   "0123456789-_"))
-                                             and n != CONF][0])
+            # Watch the first file rewrap handles (one thread: readdir order); once it is done,
+            # stop the keystore so that rewrap stalls on its next request, and interrupt it there.
+            first = os.path.join(e.backing, [x for x in os.listdir(e.backing)
+                                             if x not in (CONF, DIRID)][0])
             rw = subprocess.Popen([e.cli, "--socket", e.ks.sock, "rewrap", e.backing,
                                    "--threads", "1"], env=e.env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+                                  stderr=subprocess.PIPE, text=True)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and rw.poll() is None:
                 with open(first, "rb") as f:
@@ -108,14 +106,20 @@ class Rotation(unittest.TestCase):
                         break
             os.kill(e.ks.pid, signal.SIGSTOP)
             try:
-                rw.kill()
-                rw.communicate()
+                rw.send_signal(sig)
+                if sig == signal.SIGKILL:
+                    rw.wait()
             finally:
                 os.kill(e.ks.pid, signal.SIGCONT)
-            self.assertEqual(rw.returncode, -signal.SIGKILL, "rewrap was still running")
+            out, err = rw.communicate()
+            if sig == signal.SIGKILL:
+                self.assertEqual(rw.returncode, -signal.SIGKILL, "rewrap was still running")
+            else:
+                self.assertEqual(rw.returncode, 1, out + err)
+                self.assertIn("INTERRUPTED", out)
             mid = versions(e.backing)
             done = sum(1 for v in mid.values() if v == 2)
-            self.assertTrue(0 < done < n, f"{done} of {n} rewrapped when killed")
+            self.assertTrue(0 < done < n, f"{done} of {n} rewrapped when interrupted")
             p = e.pfcrypt("rewrap", e.backing, check=True)
             self.assertIn(f"{n - done} rewrapped, {done} already", p.stdout)
             self.assertEqual(set(versions(e.backing).values()), {2})
@@ -125,6 +129,26 @@ class Rotation(unittest.TestCase):
                     self.assertEqual(after[rel][HEADER_SIZE:], b[HEADER_SIZE:], rel)
             p = e.pfcrypt("check", e.backing, "--quick")
             self.assertEqual(p.returncode, 0, p.stdout[-2000:] + p.stderr)
+
+    def test_rewrap_killed_mid_run_then_run_again_finishes(self):
+        self.interrupted_rewrap_then_rerun(signal.SIGKILL)
+
+    def test_rewrap_sigint_stops_cleanly_then_run_again_finishes(self):
+        self.interrupted_rewrap_then_rerun(signal.SIGINT)
+
+    def test_progress_bar_only_on_a_terminal(self):
+        with CliEnv() as e:
+            e.init_volume()
+            e.mkfiles(e.backing, {f"p{i}": b"x" for i in range(20)})
+            e.pfcrypt("rotate", "--key", KEY, check=True)
+            p = e.pfcrypt("rewrap", e.backing, check=True)
+            self.assertNotIn("\r", p.stdout + p.stderr)
+            cmd = f"{e.cli} --socket {e.ks.sock} check {e.backing}"
+            p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                               env=e.env, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn(b"\rcheck [", p.stdout)
+            self.assertIn(b"20/20", p.stdout)
 
 
 class Retire(unittest.TestCase):
