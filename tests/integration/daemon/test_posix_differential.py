@@ -347,10 +347,9 @@ class Differential:
         if r < 0.4:
             target = self.any_path()  # relative to the root, so it may or may not resolve
         elif r < 0.6:
-            # "../" only as far up as the link's own depth: a target outside the root would let a
-            # later create through the link escape the compared trees.
-            up = self.rng.randrange(0, rel.count(b"/") + 1)
-            target = b"../" * up + self.rng.choices(NAMES[:14], NAME_WEIGHTS[:14])[0]
+            # ".." that never climbs above the link's directory: links get renamed, and a target
+            # that leaves the root would let a create through it escape the compared trees.
+            target = b"d/../" * self.rng.randrange(0, 3) + self.rng.choices(NAMES[:14], NAME_WEIGHTS[:14])[0]
         elif r < 0.8:
             target = b"/nonexistent/pfc-posix/" + self.rng.randbytes(8).hex().encode()
         else:  # long targets: the encrypted form must still fit
