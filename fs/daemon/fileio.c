@@ -35,6 +35,40 @@ static struct pfc_filekey *fkey(const struct pfc_inode *in)
 	return pfc_kentry_value(in->f.key);
 }
 
+/*
+ * The daemon's own reads (header, partial blocks merged by a write) must not
+ * change the backing atime: on a plain file only the user's reads do.  So a
+ * loaded file keeps an internal O_NOATIME descriptor; if it cannot be had
+ * (not root and not the owner), the caller's descriptor is used.
+ */
+static void open_ifd(struct pfc_inode *in)
+{
+	char p[64];
+	int fd;
+
+	if (in->f.has_ifd)
+		return;
+	pfcd_proc_path(in->fd, p);
+	fd = open(p, O_RDWR | O_NOATIME | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	in->f.ifd = fd;
+	in->f.has_ifd = true;
+}
+
+static void close_ifd(struct pfc_inode *in)
+{
+	if (in->f.has_ifd)
+		close(in->f.ifd);
+	in->f.has_ifd = false;
+}
+
+/* The descriptor for the daemon's own I/O on a file the caller has open as fd. */
+static int ifd(const struct pfc_inode *in, int fd)
+{
+	return in->f.has_ifd ? in->f.ifd : fd;
+}
+
 static void log_block(const struct pfc_inode *in, uint64_t index, int err)
 {
 	char path[PATH_MAX];
@@ -154,30 +188,39 @@ int pfcd_file_load(struct pfc_inode *in, int fd)
 
 	if (in->f.loaded)
 		return 0;
-	rc = pread_full(fd, hb, sizeof(hb), 0, &got);
+	open_ifd(in);
+	rc = pread_full(ifd(in, fd), hb, sizeof(hb), 0, &got);
 	if (rc < 0)
-		return rc;
-	if (got < PFC_HEADER_SIZE)
-		return 0; /* empty (or torn) file: the header comes with the first write */
+		goto fail;
+	if (got < PFC_HEADER_SIZE) {
+		/* empty (or torn) file: the header comes with the first write */
+		close_ifd(in);
+		return 0;
+	}
 	rc = pfc_header_parse(hb, got, &h);
 	if (rc < 0) {
 		log_file(in, "header", rc);
-		return -EIO;
+		rc = -EIO;
+		goto fail;
 	}
 	rc = get_key(in, &h, &e);
 	if (rc < 0)
-		return rc;
+		goto fail;
 	rc = pfc_header_verify_generation(&h, pfc_kentry_value(e));
 	if (rc < 0) {
 		log_file(in, "header generation", rc);
 		pfc_kcache_release(pfcd_g->keys, e);
-		return -EIO;
+		rc = -EIO;
+		goto fail;
 	}
 	memcpy(in->f.file_id, h.file_id, PFC_ID_BYTES);
 	in->f.generation = h.generation;
 	in->f.key = e;
 	in->f.loaded = true;
 	return 0;
+fail:
+	close_ifd(in);
+	return rc;
 }
 
 int pfcd_file_init_header(struct pfc_inode *in, int fd)
@@ -224,6 +267,7 @@ int pfcd_file_init_header(struct pfc_inode *in, int fd)
 	}
 	if (in->f.key)
 		pfc_kcache_release(d->keys, in->f.key);
+	open_ifd(in);
 	memcpy(in->f.file_id, nk->file_id, PFC_ID_BYTES);
 	in->f.generation = 0;
 	in->f.gen_active = false;
@@ -242,6 +286,7 @@ void pfcd_file_unload(struct pfc_inode *in)
 	in->f.key = NULL;
 	in->f.loaded = false;
 	in->f.gen_active = false;
+	close_ifd(in);
 }
 
 /* Loaded state for a modification: the header exists and the key is held. */
@@ -315,6 +360,7 @@ static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t firs
 	if (!stored)
 		return -ENOMEM;
 	rc = pread_full(fd, stored, slen, pfc_layout_block_offset(l, first), &got);
+	/* fd: the caller's for user reads, ifd() for the daemon's own */
 	if (rc < 0)
 		goto out;
 	rc = pfc_blocks_decrypt(fkey(in), first, stored, got, out, count * bs, &plen, &bad);
@@ -370,7 +416,7 @@ static int rmw_block(struct pfc_inode *in, int fd, uint64_t cur, uint64_t idx, s
 
 	if (!pt)
 		return -ENOMEM;
-	rc = read_blocks(in, fd, cur, idx, 1, pt, &old);
+	rc = read_blocks(in, ifd(in, fd), cur, idx, 1, pt, &old);
 	if (rc < 0)
 		goto out;
 	if (old > new_len)
@@ -516,12 +562,12 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 		return -ENOMEM;
 	/* Merge with the partial first and last blocks; whole blocks are not read. */
 	if (head && first * bs < cur) {
-		rc = read_blocks(in, fd, cur, first, 1, pt, &got);
+		rc = read_blocks(in, ifd(in, fd), cur, first, 1, pt, &got);
 		if (rc < 0)
 			goto out;
 	}
 	if (end < span_end && end < cur && (last != first || !head)) {
-		rc = read_blocks(in, fd, cur, last, 1, pt + (last - first) * bs, &got);
+		rc = read_blocks(in, ifd(in, fd), cur, last, 1, pt + (last - first) * bs, &got);
 		if (rc < 0)
 			goto out;
 	}

@@ -47,6 +47,8 @@ struct pfc_fstate {
 	struct timespec seen_mtime;    /* backing state at the last release, */
 	off_t seen_size;	       /* to decide keep_cache at the next open */
 	bool seen_valid;
+	int ifd;      /* internal fd while loaded: O_RDWR|O_NOATIME, for header */
+	bool has_ifd; /* and partial-block reads that must not touch atime */
 };
 
 /* Per directory: cached directory ids; protected by dir_lock. */

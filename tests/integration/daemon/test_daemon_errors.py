@@ -90,6 +90,7 @@ class TamperAndNames(pfcfs.MountTestCase):
         with open(self.m.stderr_path, "rb") as f:
             log = f.read()
         self.assertRegex(log, rb"error: " + re.escape(b.encode()) + rb": block 2: authentication")
+        os.unlink(p)                       # leave a clean volume for the fixture's check
 
     def test_truncated_tail_is_eio_not_garbage(self):
         p = os.path.join(self.mnt, "torn")
@@ -103,6 +104,7 @@ class TamperAndNames(pfcfs.MountTestCase):
         with self.assertRaises(OSError) as cm:
             read_at(p, 2 * BS, 100)
         self.assertEqual(cm.exception.errno, errno.EIO)
+        os.unlink(p)
 
     def test_name_that_does_not_decrypt_is_skipped_with_a_log_line(self):
         os.mkdir(os.path.join(self.mnt, "dir"))
@@ -166,6 +168,23 @@ class KeystoreGone(unittest.TestCase):
                 log = f.read()
             self.assertRegex(log, re.escape(backing_of(m, b).encode()) +
                              rb": cannot unwrap the file key: keystore unreachable")
+            # Back again: uncached files open again, and what was written meanwhile is sound
+            # (the fixture's `pfcrypt check` at the end needs the keystore too).
+            restart_keystore(m.keystore)
+            with open(b, "rb") as f:
+                self.assertEqual(f.read(), data(b"b", 3 * BS))
+            with open(os.path.join(m.mnt, "new"), "wb") as f:
+                f.write(b"new")
+
+
+def restart_keystore(ks):
+    """Start the keystore again on the same store and socket (the fixture made it once)."""
+    out = ks.ctl("keystore", "start", "--store", ks.store, "--passphrase-file", ks.passfile,
+                 "--log-file", ks.log, what="pfcrypt keystore start (again)").stdout
+    m = re.search(rb"\(pid (\d+)\)", out)
+    if not m:
+        raise AssertionError(f"no pid in {out!r}")
+    ks.pid = int(m.group(1))
 
 
 def run_daemon(backing, mnt, sock, timeout=30):
