@@ -64,24 +64,24 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 static int do_connect(struct pfc_ks *ks, int64_t deadline)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, rc, err = 0;
-	socklen_t el = sizeof(err);
+	int fd;
 
 	strcpy(sa.sun_path, ks->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return PFC_ERR_UNREACHABLE;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno != EAGAIN && errno != EINPROGRESS) {
+	/* A Unix socket connects at once or fails; EAGAIN means the listen backlog
+	 * is full (the server is busy accepting): try again until the deadline. */
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || now_ms() >= deadline) {
+			int rc = errno == EAGAIN ? PFC_ERR_TIMEOUT : PFC_ERR_UNREACHABLE;
+
 			close(fd);
-			return PFC_ERR_UNREACHABLE;
+			return rc;
 		}
-		/* a full backlog: wait until the server accepts or the deadline */
-		if ((rc = wait_fd(fd, POLLOUT, deadline)) < 0 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
-			close(fd);
-			return rc < 0 ? rc : PFC_ERR_UNREACHABLE;
-		}
+		poll(NULL, 0, 2);
 	}
 	ks->fd = fd;
 	return 0;
@@ -212,9 +212,14 @@ static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempote
 		if (ks->fd < 0 && (rc = do_connect(ks, deadline)) < 0)
 			return rc;
 		rc = send_all(ks, ks->req.p, ks->req.len, deadline);
-		if (rc == 0) {
-			sent = true;
-			rc = recv_all(ks, hdr, sizeof(hdr), deadline, &got);
+		sent = rc == 0;
+		if (rc == 0 || rc == PFC_ERR_UNREACHABLE) {
+			/* even if the send failed, the server may have left a frame
+			 * before closing (DENIED, BUSY): read it rather than guess */
+			int r = recv_all(ks, hdr, sizeof(hdr), deadline, &got);
+
+			if (rc == 0 || r == 0)
+				rc = r;
 		}
 		if (rc == 0) {
 			len = pfc_load_u32(hdr);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -316,6 +317,32 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/*
+ * Hold an exclusive flock on "<store>.lock" for the daemon's life, so that two
+ * keystores never serve (and rewrite) the same store file.
+ */
+static int lock_store(const char *store, int *fd_out)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s.lock", store) >= (int)sizeof(path))
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "pfcrypt-keystore: %s: another keystore serves this store\n",
+			store);
+		close(fd);
+		return -1;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
 /* --init: create the store.  Returns an exit status. */
 static int do_init(const struct opts *o, const char *store, uint8_t *pass, size_t *plen)
 {
@@ -365,7 +392,7 @@ int main(int argc, char **argv)
 	const char *sock, *store;
 	uint8_t *pass = NULL;
 	size_t plen = 0;
-	int notify_fd = -1, status = 1, rc;
+	int notify_fd = -1, lock_fd = -1, status = 1, rc;
 	struct sigaction sa = {0};
 	sigset_t block;
 
@@ -401,6 +428,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfcrypt-keystore: fork: %s\n", strerror(errno));
 		goto out;
 	}
+	/* the passphrase read before fork() (--init --serve) lost its mlock */
+	sodium_mlock(pass, PFC_KS_PASS_MAX + 1);
+	/* one daemon per store: a second would overwrite the first one's changes */
+	if (lock_store(store, &lock_fd) < 0)
+		goto out;
 	s.store_path = store;
 	s.socket_path = sock;
 	s.client_timeout_ms = o.client_timeout;
@@ -480,5 +512,7 @@ out:
 	pfc_keyring_free(&s.kr);
 	pfc_skey_free(s.sk);
 	sodium_free(pass);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return status;
 }

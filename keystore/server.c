@@ -524,6 +524,12 @@ static bool conn_write(struct ks_conn *c)
 		c->out_sent += (size_t)n;
 	}
 	pfc_wbuf_reset(&c->out); /* wipes the reply */
+	if (c->out.cap > 4 * BODY_KEEP) {
+		/* do not keep a large reply's buffer (list, export) per connection */
+		pfc_wbuf_free(&c->out);
+		if (pfc_wbuf_init(&c->out, 256, true) < 0)
+			return false;
+	}
 	c->out_sent = 0;
 	c->deadline_ms = 0;
 	return !c->close_after;

@@ -108,7 +108,15 @@ class Client:
     def __init__(self, path, timeout=10.0):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(timeout)
-        self.s.connect(path)
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                self.s.connect(path)
+                break
+            except BlockingIOError:  # listen backlog full: the keystore is catching up
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.002)
 
     def close(self):
         self.s.close()

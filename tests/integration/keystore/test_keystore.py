@@ -65,10 +65,7 @@ class Base(unittest.TestCase):
             self.assertEqual(c.hello()[0], 1)
 
     def raw(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(self.k.socket)
-        return s
+        return self.k.client().s
 
 
 class Session(Base):
@@ -307,7 +304,8 @@ class PeerAndProcess(unittest.TestCase):
                     "except BrokenPipeError: pass\n"
                     "d=b''\n"
                     "while True:\n"
-                    "  c=s.recv(100)\n"
+                    "  try: c=s.recv(100)\n"
+                    "  except ConnectionResetError: break\n"
                     "  if not c: break\n"
                     "  d+=c\n"
                     "print(d.hex())\n")
@@ -405,6 +403,23 @@ class PeerAndProcess(unittest.TestCase):
             k.cleanup()
 
 
+class _Second:
+    """A second store (same passphrase) inside keystore k's temp dir."""
+
+    def __init__(self, k):
+        self.store = os.path.join(k.dir, "store2", "keystore")
+        subprocess.run([k.binary, "--init", "--kdf-profile", "test", "--store", self.store,
+                        "--socket", os.path.join(k.dir, "unused.sock"),
+                        "--passphrase-file", k.pass_file],
+                       check=True, capture_output=True, timeout=60)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        pass
+
+
 class StoreFile(unittest.TestCase):
     def run_daemon(self, k, *extra):
         return subprocess.run(k._cmd("-f", *extra), capture_output=True, text=True, timeout=60)
@@ -460,10 +475,20 @@ class StoreFile(unittest.TestCase):
                 c.unlock(k.passphrase)
                 c.create("vol")
 
-    def test_second_daemon_on_a_live_socket_refuses(self):
+    def test_second_daemon_on_the_same_store_or_socket_refuses(self):
         with Keystore() as k:
-            r = subprocess.run(k._cmd("-f", "--passphrase-file", k.pass_file),
+            # same store, other socket: the store lock refuses
+            other_sock = os.path.join(k.dir, "run2", "ks.sock")
+            r = subprocess.run([k.binary, "-f", "--socket", other_sock, "--store", k.store,
+                                "--passphrase-file", k.pass_file],
                                capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("another keystore serves this store", r.stderr)
+            # other store, same socket: the live socket refuses
+            with _Second(k) as s2:
+                r = subprocess.run([k.binary, "-f", "--socket", k.socket, "--store", s2.store,
+                                    "--passphrase-file", k.pass_file],
+                                   capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 1)
             self.assertIn("already listening", r.stderr)
             with k.client() as c:
