@@ -60,6 +60,26 @@ class Programs(pfcfs.MountTestCase):
         listing = run(["tar", "-tvf", on_mnt])
         self.assertIn("./sub/deep/big", listing)
 
+    def test_tar_sparse_file(self):
+        """GNU tar -S records holes and recreates them on extraction (lseek past EOF, ftruncate)."""
+        sp = os.path.join(self.src, "sparse")
+        with open(sp, "wb") as f:
+            f.write(b"head")
+            f.seek(3 << 20)
+            f.write(b"middle")
+            f.truncate(8 << 20)
+        want = pfcfs.manifest(self.src)
+        ar = os.path.join(self.mnt, "sparse.tar")
+        run(["tar", "-S", "--format=posix", "-C", self.src, "-cf", ar, "."])
+        x = os.path.join(self.mnt, "sx")
+        os.mkdir(x)
+        run(["tar", "-S", "-C", x, "-xpf", ar])
+        self.assertTreeEqual(x, want)
+        st = os.stat(os.path.join(x, "sparse"))
+        self.assertLess(st.st_blocks * 512, 1 << 20, "the extracted sparse file is not sparse")
+        self.m.remount()
+        self.assertTreeEqual(x, want)
+
     def test_rsync_in_and_back_out(self):
         dst = os.path.join(self.mnt, "r")
         run(["rsync", "-aHX", self.src + "/", dst + "/"])
@@ -77,6 +97,12 @@ class Programs(pfcfs.MountTestCase):
             f.seek(4096)
             f.write(b"changed")
         run(["rsync", "-aHX", "--delete", self.src + "/", dst + "/"])
+        # The delta algorithm writing into the existing file (reads and writes at offsets).
+        with open(os.path.join(self.src, "sub", "deep", "big"), "r+b") as f:
+            for off in (0, 4095, 300_000, (1 << 20) - 3):
+                f.seek(off)
+                f.write(b"delta!")
+        run(["rsync", "-aHX", "--inplace", "--no-whole-file", self.src + "/", dst + "/"])
         self.m.remount()
         out = run(["rsync", "-aHXnc", "--itemize-changes", self.src + "/", dst + "/"])
         self.assertEqual(out.strip(), "", f"after remount rsync wants to change:\n{out}")
