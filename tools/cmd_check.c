@@ -372,8 +372,10 @@ int cmd_check(int argc, char **argv)
 	cli_progress_end(&wc.prog);
 	if (atomic_load(&ck.fatal))
 		goto out;
-	qsort(ck.problems.v, ck.problems.n, sizeof(*ck.problems.v), cmp_item);
-	qsort(ck.notices.v, ck.notices.n, sizeof(*ck.notices.v), cmp_item);
+	if (ck.problems.n)
+		qsort(ck.problems.v, ck.problems.n, sizeof(*ck.problems.v), cmp_item);
+	if (ck.notices.n)
+		qsort(ck.notices.v, ck.notices.n, sizeof(*ck.notices.v), cmp_item);
 	report(&ck, json);
 	ret = ck.problems.n ? CLI_EXIT_PROBLEMS : CLI_EXIT_OK;
 out:
