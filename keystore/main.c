@@ -433,6 +433,7 @@ int main(int argc, char **argv)
 	/* one daemon per store: a second would overwrite the first one's changes */
 	if (lock_store(store, &lock_fd) < 0)
 		goto out;
+	pfc_store_remove_temps(store);
 	s.store_path = store;
 	s.socket_path = sock;
 	s.client_timeout_ms = o.client_timeout;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* store.c - the keystore file: load, atomic save, create. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -183,6 +184,49 @@ int pfc_store_save(const char *path, const struct pfc_keyring *kr, const struct 
 	return rc;
 }
 
+/* mkdir -p with mode 0700 for the directories it creates. */
+static int mkdir_parents(char *dir)
+{
+	for (char *p = dir + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+				*p = c;
+				return PFC_ERR_IO;
+			}
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
+void pfc_store_remove_temps(const char *path)
+{
+	char tmp[PATH_MAX], pat[PATH_MAX];
+	const char *base;
+	struct dirent *de;
+	size_t bl;
+	DIR *d;
+
+	if (strlen(path) >= sizeof(tmp))
+		return;
+	strcpy(tmp, path);
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (snprintf(pat, sizeof(pat), "%s.tmp.", base) >= (int)sizeof(pat))
+		return;
+	bl = strlen(pat);
+	d = opendir(dirname(tmp));
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, pat, bl) == 0 && strlen(de->d_name) == bl + 6)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
 int pfc_store_create(const char *path, const uint8_t *pass, size_t pass_len,
 		     const struct pfc_kdf *kdf)
 {
@@ -197,8 +241,8 @@ int pfc_store_create(const char *path, const uint8_t *pass, size_t pass_len,
 	if (access(path, F_OK) == 0)
 		return PFC_ERR_EXISTS;
 	strcpy(tmp, path);
-	if (mkdir(dirname(tmp), 0700) < 0 && errno != EEXIST)
-		return PFC_ERR_IO;
+	if ((rc = mkdir_parents(dirname(tmp))) < 0)
+		return rc;
 	pfc_keyring_init(&kr);
 	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_STORE, pass, pass_len, kdf, &sk)) < 0)
 		return rc;

@@ -29,10 +29,13 @@ int pfc_store_load(const char *path, const uint8_t *pass, size_t pass_len, struc
 /* Atomically replace path with kr sealed under sk. */
 int pfc_store_save(const char *path, const struct pfc_keyring *kr, const struct pfc_skey *sk);
 /* Create a new empty store under pass with the given profile; PFC_ERR_EXISTS
- * if path exists (never overwritten).  Creates the parent directory (0700) if
- * missing. */
+ * if path exists (never overwritten).  Creates the missing directories of its
+ * path with mode 0700. */
 int pfc_store_create(const char *path, const uint8_t *pass, size_t pass_len,
 		     const struct pfc_kdf *kdf);
+/* Remove "<path>.tmp.XXXXXX" files left by a crash in the middle of a save
+ * (the caller must hold the store lock). */
+void pfc_store_remove_temps(const char *path);
 /* Read a whole file (at most max bytes) into *buf (malloc'd). */
 int pfc_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* Write bytes to path atomically (temp + fsync + rename/link + dir fsync).

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -199,4 +201,62 @@ Test(keystore_store, retired_key_bytes_are_gone_from_the_decrypted_file)
 	free(file);
 	pfc_keyring_free(&kr);
 	pfc_skey_free(sk);
+}
+
+Test(keystore_store, killed_at_any_instant_of_a_save_leaves_old_or_new)
+{
+	struct pfc_keyring a, b, back;
+	struct pfc_skey *sk = NULL, *sk2 = NULL;
+	char sub[160];
+	int leftovers = 0;
+
+	cr_assert_eq(pfc_store_load(path, PW, sizeof(PW), &a, &sk), 0);
+	cr_assert_eq(pfc_keyring_create(&a, "a", 1, 1), 0);
+	cr_assert_eq(pfc_keyring_clone(&a, &b), 0);
+	cr_assert_eq(pfc_keyring_create(&b, "b", 1, 1), 0);
+	cr_assert_eq(pfc_store_save(path, &a, sk), 0);
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	for (int round = 0; round < 30; round++) {
+		pid_t pid = fork();
+
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			for (unsigned i = 0;; i++)
+				if (pfc_store_save(path, i % 2 ? &b : &a, sk) < 0)
+					_exit(1);
+		}
+		usleep(200 + randombytes_uniform(3000)); /* somewhere inside a save */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_eq(pfc_store_load(path, PW, sizeof(PW), &back, &sk2), 0, "round %d",
+			     round);
+		cr_assert(back.n == 1 || back.n == 2);
+		cr_assert_arr_eq(back.e[0].key, a.e[0].key, 32);
+		if (back.n == 2)
+			cr_assert_arr_eq(back.e[1].key, b.e[1].key, 32);
+		pfc_keyring_free(&back);
+		pfc_skey_free(sk2);
+		sk2 = NULL;
+		leftovers += count_entries(sub) - 1;
+		pfc_store_remove_temps(path);
+		cr_assert_eq(count_entries(sub), 1, "temp files not removed");
+	}
+	cr_log_info("temp files left by killed saves: %d in 30 rounds", leftovers);
+	pfc_keyring_free(&a);
+	pfc_keyring_free(&b);
+	pfc_skey_free(sk);
+}
+
+Test(keystore_store, create_makes_missing_directories_0700)
+{
+	struct pfc_kdf kdf;
+	char deep[200], d1[200];
+	struct stat st;
+
+	snprintf(deep, sizeof(deep), "%s/x/y/z/keystore", dir);
+	snprintf(d1, sizeof(d1), "%s/x/y", dir);
+	cr_assert_eq(pfc_kdf_from_name("test", &kdf), 0);
+	cr_assert_eq(pfc_store_create(deep, PW, sizeof(PW), &kdf), 0);
+	cr_assert_eq(stat(d1, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700);
 }
