@@ -43,7 +43,7 @@ class FormatError(Exception):
 
     def __init__(self, kind, msg):
         super().__init__(f"{kind}: {msg}")
-        self.kind = kind
+        self.kind, self.msg = kind, msg
 
 
 def _need(cond, kind, msg):
@@ -146,7 +146,8 @@ def parse_blob(blob):
 
 
 def wrap_blob(master_key, name, version, nonce, ad, key):
-    """Encryption side of PROTOCOL.md §3 (used by tests to re-wrap with other AD)."""
+    """The keystore's WRAP with a given nonce (PROTOCOL.md §3); tests check it against the
+    keystore blob vectors."""
     nb = name.encode("ascii")
     head = bytes([1, len(nb)]) + nb + struct.pack("<I", version)
     ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(key, ad + head, nonce, master_key)
@@ -356,7 +357,6 @@ def open_header(h, volume_id, cipher, master_keys):
 
 NAME_MAX = 255
 DIRID_PREFIX = ".pfcrypt.dirid"
-DIRID_NAME = DIRID_PREFIX
 LONG_PREFIX = "pfc.long."
 LONG_SUFFIX = ".name"
 
@@ -603,11 +603,19 @@ class Volume:
 
     # the tree
     def walk(self, rel=b"", plain_rel=b""):
+        """Like _walk_dir, with the backing path of the failing entry named in any FormatError."""
+        try:
+            yield from self._walk_dir(rel, plain_rel)
+        except FormatError as e:
+            raise FormatError(e.kind, f"{self._at}: {e.msg}") from None
+
+    def _walk_dir(self, rel, plain_rel):
         """Yields (plaintext path bytes, kind, value) for every entry below rel:
         ("file", plaintext), ("dir", None), ("symlink", target), ("other", backing name) for
         entries that are not pfcrypt's (§5.6), ("special", st_mode) for fifos and devices.
         rel is the backing path of the directory, plain_rel its plaintext path."""
         dirpath = os.path.join(self.root, os.fsdecode(rel))
+        self._at = dirpath
         ids = self.dir_ids(dirpath)
         _need(ids, "CORRUPT", f"directory {dirpath} has no directory id")
         for entry in sorted(os.listdir(dirpath)):
@@ -617,6 +625,7 @@ class Volume:
             if kind == "other":
                 yield os.path.join(plain_rel, os.fsencode(entry)), "other", entry
                 continue
+            self._at = os.path.join(dirpath, entry)
             enc = self.read_companion(dirpath, entry) if kind == "long" else entry
             name, _ = self.decrypt_name(ids, enc)
             prel = os.path.join(plain_rel, name)
@@ -624,7 +633,7 @@ class Volume:
             st = os.lstat(bpath)
             if stat.S_ISDIR(st.st_mode):
                 yield prel, "dir", None
-                yield from self.walk(os.path.join(rel, os.fsencode(entry)), prel)
+                yield from self._walk_dir(os.path.join(rel, os.fsencode(entry)), prel)
             elif stat.S_ISLNK(st.st_mode):
                 yield prel, "symlink", self.read_symlink(bpath)
             elif stat.S_ISREG(st.st_mode):

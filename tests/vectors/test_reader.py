@@ -7,7 +7,6 @@ tampering the format promises to detect must be detected by this reader too."""
 import json
 import os
 import shutil
-import stat
 import struct
 import sys
 import tempfile
@@ -40,6 +39,41 @@ def flip(data, byte, bit=0):
 
 def other_b64_char(c):
     return "A" if c != "A" else "B"
+
+
+def keystore_blob_vectors():
+    """tests/vectors/keystore_blob.txt: blank-line separated records of key=value lines."""
+    out, cur = [], {}
+    with open(os.path.join(VEC_DIR, "keystore_blob.txt")) as f:
+        for line in f.read().splitlines() + [""]:
+            if line.startswith("#"):
+                continue
+            if not line.strip():
+                if cur:
+                    out.append(cur)
+                cur = {}
+                continue
+            k, v = line.split("=", 1)
+            cur[k] = v
+    return out
+
+
+class KeystoreBlobVectors(unittest.TestCase):
+    def test_blob_vectors_wrap_and_unwrap(self):
+        vs = keystore_blob_vectors()
+        self.assertGreaterEqual(len(vs), 3)
+        for v in vs:
+            mk, ad, key, blob = H(v["master_key"]), H(v["ad"]), H(v["key"]), H(v["blob"])
+            ver = int(v["version"])
+            self.assertEqual(R.wrap_blob(mk, v["name"], ver, H(v["nonce"]), ad, key), blob)
+            self.assertEqual(R.parse_blob(blob)[:2], (v["name"], ver))
+            keys = {(v["name"], ver): mk}
+            self.assertEqual(R.unwrap_blob(blob, ad, keys), key)
+            for i in range(len(blob)):
+                with self.assertRaises(R.FormatError, msg=f"blob byte {i}"):
+                    R.unwrap_blob(flip(blob, i), ad, keys)
+            with self.assertRaises(R.FormatError):
+                R.unwrap_blob(blob, ad + b"x", keys)
 
 
 class KdfVectors(unittest.TestCase):
@@ -413,6 +447,38 @@ class SymlinkAndXattrVectors(unittest.TestCase):
             with self.assertRaises(R.FormatError):
                 self.vol.decrypt_xattr_name(stored[:i] + other_b64_char(stored[i]) +
                                             stored[i + 1:])
+
+
+class VectorVolumeXattrs(unittest.TestCase):
+    """The xattr vectors set on a file of a volume made of the config vector, read back through
+    the file system (getxattr/listxattr) as a reader of a real backing dir would."""
+
+    def test_xattr_vectors_on_a_backing_file(self):
+        tmp = tempfile.mkdtemp(prefix="reader-test-")
+        self.addCleanup(shutil.rmtree, tmp)
+        with open(os.path.join(tmp, "pfcrypt.conf"), "wb") as f:
+            f.write(H(V["config"]["bytes"]))
+        d = bytes(range(0x30, 0x40))
+        with open(os.path.join(tmp, ".pfcrypt.dirid"), "wb") as f:
+            f.write(d)
+        vol = R.Volume(tmp, MASTER_KEYS)
+        entry = vol.encrypt_name(d, b"tagged")[0]
+        path = os.path.join(tmp, entry)
+        open(path, "wb").close()
+        try:
+            os.setxattr(path, "user.not-pfcrypt", b"foreign")
+        except OSError as e:
+            self.skipTest(f"temp file system has no user xattrs ({e})")
+        for v in V["xattrs"]:
+            os.setxattr(path, v["encoded_name"], H(v["stored_value"]))
+        want = {H(v["name"]): H(v["value"]) for v in V["xattrs"]}
+        self.assertEqual(vol.read_xattrs(path), want)
+        self.assertEqual([(p, k, val) for p, k, val in vol.walk()], [(b"tagged", "file", b"")])
+        v0 = V["xattrs"][1]
+        os.setxattr(path, v0["encoded_name"], flip(H(v0["stored_value"]), 30))
+        with self.assertRaises(R.FormatError) as cm:
+            vol.read_xattrs(path)
+        self.assertEqual(cm.exception.kind, "AUTH")
 
 
 def plain_tree(root):
