@@ -430,8 +430,10 @@ done:
 		return;
 error:
 	pfc_wbuf_reset(&c->out);
-	if (pfc_ks_error_encode(&c->out, rc, r.msg ? r.msg : pfc_strerror(rc)) < 0)
+	if (pfc_ks_error_encode(&c->out, rc, r.msg ? r.msg : pfc_strerror(rc)) < 0) {
+		pfc_wbuf_reset(&c->out); /* nothing half-built goes out: just close */
 		c->close_after = true;
+	}
 	/* after a framing error the stream cannot be trusted: reply, then close */
 	if (rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE)
 		c->close_after = true;

@@ -511,6 +511,31 @@ class StoreFile(unittest.TestCase):
         finally:
             k.cleanup()
 
+    def test_passphrase_fd_and_usage(self):
+        k = Keystore()
+        try:
+            k.init_store()
+            r, w = os.pipe()
+            os.write(w, k.passphrase + b"\n")
+            os.close(w)
+            p = subprocess.Popen([k.binary, "-f", "--socket", k.socket, "--store", k.store,
+                                  "--passphrase-fd", str(r)], pass_fds=(r,),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            os.close(r)
+            k.proc, k.logf = p, open(os.devnull, "wb")
+            k.wait_ready()
+            with k.client() as c:
+                self.assertFalse(c.status()["locked"])
+            self.assertEqual(k.stop(), 0)
+            for args, code in ((["--help"], 0), (["--version"], 0), (["--bogus"], 2),
+                               (["--serve"], 2), (["--init", "--locked"], 2),
+                               (["--passphrase-file", "x", "--passphrase-fd", "0"], 2)):
+                r = subprocess.run([k.binary] + args, capture_output=True, text=True,
+                                   timeout=30)
+                self.assertEqual(r.returncode, code, args)
+        finally:
+            k.cleanup()
+
     def test_daemonises_by_default(self):
         k = Keystore()
         try:
