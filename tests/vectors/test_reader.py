@@ -4,10 +4,12 @@ and sample volumes written by the C format library: every byte must decrypt to t
 plaintext, every encryption with the same nonce must give the C library's bytes exactly, and every
 tampering the format promises to detect must be detected by this reader too."""
 
+import hashlib
 import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -690,6 +692,34 @@ class SampleTampering(unittest.TestCase):
             self.patch(conf, off, orig[off:off + 1])
         self.assertEqual(R.Volume(vol.root, MASTER_KEYS).nk, vol.nk)
 
+
+class ReaderProgram(unittest.TestCase):
+    """reader.py run as a program prints the decrypted tree and fails (exit 1) naming the file."""
+
+    def run_reader(self, root):
+        mk = f"{TMK['name']}:{TMK['version']}:{TMK['key']}"
+        return subprocess.run([sys.executable, os.path.join(HERE, "reader.py"), "--master-key", mk,
+                               root], capture_output=True, text=True, timeout=60)
+
+    def test_program_lists_a_sample_and_fails_on_damage(self):
+        src = os.path.join(VEC_DIR, "sample-v1-xchacha20poly1305")
+        r = self.run_reader(src)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        lines = r.stdout.splitlines()
+        self.assertIn("symlink ../hello.txt docs/link", lines)
+        self.assertIn("file 0 " + hashlib.sha256(b"").hexdigest() + " empty", lines)
+        tmp = tempfile.mkdtemp(prefix="reader-test-")
+        self.addCleanup(shutil.rmtree, tmp)
+        dst = os.path.join(tmp, "v")
+        shutil.copytree(src, dst, symlinks=True)
+        vol = R.Volume(dst, MASTER_KEYS)
+        hello = SampleVolumes.find(self, vol, b"hello.txt")
+        os.chmod(hello, 0o644)
+        SampleTampering.patch(hello, 300, b"\xff")
+        r = self.run_reader(dst)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(os.path.basename(hello), r.stderr)
+        self.assertIn("AUTH", r.stderr)
 
 if __name__ == "__main__":
     taprun.main()
