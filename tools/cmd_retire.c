@@ -8,10 +8,15 @@
  * the command line (headers and the config's wrapped name key, no key
  * needed) and refuses while any is still under N, naming a few files.  The
  * keystore does not know which volumes exist, so BACKING paths are required
- * unless --force says to skip the check.
+ * unless --force says to skip the check.  It also refuses while a BACKING is
+ * mounted: its pfcryptfs may hold file keys it pre-generated (in a batch,
+ * before the rotation) under N, and files it creates with them after the
+ * retirement would be unreadable once it restarts.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keystore/client.h"
@@ -30,6 +35,64 @@ static const char retire_help[] =
     "The primary version cannot be retired (rotate first).\n\n"
     "  --force        retire without checking (or despite live files)\n\n"
     "Exit: 0 retired, 1 refused (live files listed), 2 error.\n";
+
+/* Undo the octal escapes of /proc/self/mountinfo fields ("\\040" for a space). */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* Is the volume at path mounted by pfcryptfs (source "pfcrypt:<realpath>")?  Mountpoint in mnt. */
+static bool mounted(const char *path, char *mnt, size_t len)
+{
+	char *real = realpath(path, NULL), line[3 * PATH_MAX];
+	bool found = false;
+	FILE *f;
+
+	if (!real)
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint options [optional...] - fstype source superopts
+		 */
+		char *save = NULL, *mp = NULL, *tok, *sep = strstr(line, " - ");
+		int i = 0;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			if (i++ == 4)
+				mp = tok;
+		tok = strtok_r(sep + 3, " ", &save);
+		if (!mp || !tok || strcmp(tok, "fuse.pfcrypt"))
+			continue;
+		tok = strtok_r(NULL, " ", &save);
+		if (!tok || strncmp(tok, "pfcrypt:", 8))
+			continue;
+		unescape(tok);
+		if (!strcmp(tok + 8, real)) {
+			unescape(mp);
+			snprintf(mnt, len, "%s", mp);
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	free(real);
+	return found;
+}
 
 /* Number of live objects under (key, ver) in the volume at path; -1 on error. */
 static long live_under(const char *path, const char *key, uint32_t ver)
@@ -83,7 +146,7 @@ int cmd_retire(int argc, char **argv)
 	unsigned long ver = 0;
 	bool force = false;
 	struct pfc_ks *ks;
-	long live = 0;
+	long live = 0, mounts = 0;
 	int c, r;
 
 	optind = 0;
@@ -116,17 +179,26 @@ int cmd_retire(int argc, char **argv)
 				 "live files can be checked, or pass --force",
 				 key);
 	for (int i = optind; i < argc; i++) {
+		char mnt[PATH_MAX];
 		long n = live_under(argv[i], key, (uint32_t)ver);
 
 		if (n < 0)
 			return CLI_EXIT_SETUP;
 		live += n;
+		if (!force && mounted(argv[i], mnt, sizeof(mnt))) {
+			cli_err(argv[i],
+				"mounted at %s: unmount it first (its pfcryptfs may hold file "
+				"keys pre-generated under %s v%lu)",
+				mnt, key, ver);
+			mounts++;
+		}
 	}
-	if (live && !force) {
-		cli_err("retire",
-			"refused: %ld live objects still under %s v%lu (rewrap them, or "
-			"--force to destroy them)",
-			live, key, ver);
+	if ((live || mounts) && !force) {
+		cli_err(
+		    "retire",
+		    "refused: %ld live objects still under %s v%lu, %ld volumes mounted (rewrap "
+		    "and unmount them, or --force to destroy them)",
+		    live, key, ver, mounts);
 		return CLI_EXIT_PROBLEMS;
 	}
 	if ((r = cli_ks_open(&ks)))

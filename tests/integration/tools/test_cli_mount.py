@@ -68,6 +68,10 @@ class Mounted(unittest.TestCase):
             self.assertEqual(errors, [])
             self.assertGreater(writes[0], 0)
             self.assertEqual(set(versions(e.backing).values()), {2}, "every header under v2")
+            # While mounted, the daemon may hold file keys pre-generated under v1: retire refuses.
+            p = e.pfcrypt("retire", "--key", KEY, "--version", "1", e.backing)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn(f"mounted at {mnt}", p.stderr)
             for name, m in model.items():
                 with open(name, "rb") as f:
                     self.assertEqual(f.read(), bytes(m), name)
