@@ -175,6 +175,17 @@ class KeystoreGone(unittest.TestCase):
                 self.assertEqual(f.read(), data(b"b", 3 * BS))
             with open(os.path.join(m.mnt, "new"), "wb") as f:
                 f.write(b"new")
+            # A locked keystore is the same story: ENOKEY for files not cached.
+            m.remount()
+            m.keystore.ctl("keystore", "lock", what="pfcrypt keystore lock")
+            m.expect_stderr(rb"cannot unwrap the file key: keystore is locked")
+            with self.assertRaises(OSError) as cm:
+                open(a, "rb")
+            self.assertEqual(cm.exception.errno, errno.ENOKEY)
+            m.keystore.ctl("keystore", "unlock", "--passphrase-file", m.keystore.passfile,
+                           what="pfcrypt keystore unlock")
+            with open(a, "rb") as f:
+                self.assertEqual(f.read(4), b"AAAA")
 
 
 def restart_keystore(ks):
