@@ -112,8 +112,9 @@ static int read_pass_tty(const char *prompt, uint8_t *buf, size_t max, size_t *l
 	}
 	noecho = old;
 	noecho.c_lflag &= ~(tcflag_t)ECHO;
-	(void)!write(fd, prompt, strlen(prompt));
+	/* echo off (dropping typed-ahead input) before the prompt invites typing */
 	tcsetattr(fd, TCSAFLUSH, &noecho);
+	(void)!write(fd, prompt, strlen(prompt));
 	for (;;) {
 		char ch;
 		ssize_t n = read(fd, &ch, 1);

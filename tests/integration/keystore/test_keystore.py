@@ -536,6 +536,39 @@ class StoreFile(unittest.TestCase):
         finally:
             k.cleanup()
 
+    def test_tty_prompt_without_echo(self):
+        import pty
+        k = Keystore()
+        try:
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(k.binary, [k.binary, "--init", "--kdf-profile", "test",
+                                    "--store", k.store, "--socket", k.socket])
+            out = b""
+
+            def expect(what):
+                nonlocal out
+                while what not in out:
+                    try:
+                        chunk = os.read(fd, 1024)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        self.fail(f"no {what!r} in {out!r}")
+                    out += chunk
+            for prompt in (b"New keystore passphrase: ", b"Repeat passphrase: "):
+                expect(prompt)
+                os.write(fd, b"typed on a tty\n")
+            expect(b"created")
+            _, st = os.waitpid(pid, 0)
+            os.close(fd)
+            self.assertEqual(os.waitstatus_to_exitcode(st), 0, out)
+            self.assertNotIn(b"typed on a tty", out, "passphrase echoed")
+            with open(k.store, "rb") as f:
+                open_container(f.read(), b"PFCKSTOR", b"typed on a tty")
+        finally:
+            k.cleanup()
+
     def test_daemonises_by_default(self):
         k = Keystore()
         try:
