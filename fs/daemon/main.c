@@ -327,10 +327,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfcryptfs: %s\n", strerror(-rc));
 		return 2;
 	}
-	pthread_mutex_init(&d.expiry_lock, NULL);
-	pthread_cond_init(&d.expiry_cond, NULL);
-	if (pthread_create(&d.expiry_thread, NULL, expiry_main, &d) == 0)
-		d.expiry_started = true;
 
 	snprintf(fsopt, sizeof(fsopt), "fsname=pfcrypt:%s,subtype=pfcrypt,default_permissions",
 		 d.backing_abs);
@@ -352,6 +348,11 @@ int main(int argc, char **argv)
 	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d.backing_abs, d.mount_abs,
 		 pfc_cipher_name(d.cfg.cipher), d.layout.block_size);
 	fuse_daemonize(o.foreground);
+	/* after the fork of fuse_daemonize: threads do not survive it */
+	pthread_mutex_init(&d.expiry_lock, NULL);
+	pthread_cond_init(&d.expiry_cond, NULL);
+	if (pthread_create(&d.expiry_thread, NULL, expiry_main, &d) == 0)
+		d.expiry_started = true;
 	if (o.single) {
 		rc = fuse_session_loop(se);
 	} else {
