@@ -46,6 +46,15 @@ int check_problem(struct check *ck, const char *backing, const char *plain, cons
 int check_notice(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void check_list_free(struct check_list *l);
+/*
+ * When set (per thread), check_problem() adds to this list instead of
+ * ck->problems: the content check of a file runs into a private list first,
+ * so that a problem seen while a mounted volume's writer was mid-update can be
+ * checked a second time before it is reported.
+ */
+extern _Thread_local struct check_list *check_capture;
+/* Append every item of from to ck->problems (thread-safe) and empty from. */
+int check_list_move(struct check *ck, struct check_list *from);
 
 /* Walk the tree from the root; fills ck->files, problems, notices.  0, or
  * CLI_EXIT_SETUP if the walk itself failed (message printed). */

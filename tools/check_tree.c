@@ -53,9 +53,13 @@ static int add_msg(struct check *ck, struct check_list *l, const char *backing, 
 
 	if (vasprintf(&cause, fmt, ap) < 0)
 		return -1;
-	pthread_mutex_lock(&ck->lock);
-	r = list_add(l, backing, plain, cause);
-	pthread_mutex_unlock(&ck->lock);
+	if (l == &ck->problems && check_capture) {
+		r = list_add(check_capture, backing, plain, cause); /* this thread's own list */
+	} else {
+		pthread_mutex_lock(&ck->lock);
+		r = list_add(l, backing, plain, cause);
+		pthread_mutex_unlock(&ck->lock);
+	}
 	if (r < 0)
 		free(cause);
 	return r;
@@ -80,6 +84,23 @@ int check_notice(struct check *ck, const char *backing, const char *plain, const
 	va_start(ap, fmt);
 	r = add_msg(ck, &ck->notices, backing, plain, fmt, ap);
 	va_end(ap);
+	return r;
+}
+
+_Thread_local struct check_list *check_capture;
+
+int check_list_move(struct check *ck, struct check_list *from)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&ck->lock);
+	for (size_t i = 0; i < from->n && r == 0; i++) {
+		r = list_add(&ck->problems, from->v[i].backing, from->v[i].plain, from->v[i].cause);
+		if (r == 0)
+			from->v[i].cause = NULL; /* now owned by ck->problems */
+	}
+	pthread_mutex_unlock(&ck->lock);
+	check_list_free(from);
 	return r;
 }
 

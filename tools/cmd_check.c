@@ -124,9 +124,8 @@ out:
 	free(st);
 }
 
-static void check_file(void *arg, unsigned worker, size_t i)
+static void check_file_once(struct worker_ctx *wc, unsigned worker, size_t i)
 {
-	struct worker_ctx *wc = arg;
 	struct check *ck = wc->ck;
 	const struct check_item *it = &ck->files.v[i];
 	struct pfc_filekey *fk = NULL;
@@ -197,6 +196,27 @@ out:
 	pfc_filekey_free(fk);
 	if (fd >= 0)
 		close(fd);
+}
+
+/*
+ * A file with problems is checked a second time and only the second result
+ * counts: on a mounted volume a read can meet a block or a tail being
+ * rewritten at that moment; real damage is still there the second time.
+ */
+static void check_file(void *arg, unsigned worker, size_t i)
+{
+	struct worker_ctx *wc = arg;
+	struct check_list mine = {0};
+
+	check_capture = &mine;
+	check_file_once(wc, worker, i);
+	if (mine.n) {
+		check_list_free(&mine);
+		check_file_once(wc, worker, i);
+	}
+	check_capture = NULL;
+	if (mine.n && check_list_move(wc->ck, &mine) < 0)
+		atomic_store(&wc->ck->fatal, true);
 	cli_progress_step(&wc->prog);
 }
 
