@@ -164,9 +164,10 @@ class Keystore:
 class Mount:
     """One volume mounted for one test (or one test class).  Context manager; see module doc."""
 
-    def __init__(self, mode=None, daemon_args=()):
+    def __init__(self, mode=None, daemon_args=(), init_args=()):
         self.mode = _fs_mode(mode)
         self.daemon_args = list(daemon_args)
+        self.init_args = list(init_args)  # extra `pfcrypt init` options (cipher, block size...)
         self.tmp = None
         self.backing = None
         self.mnt = None
@@ -213,7 +214,8 @@ class Mount:
             binary("PFCRYPTFS", "pfcryptfs")
             self.keystore = Keystore(self.tmp)
             self.keystore.start()
-            self.keystore.ctl("init", "--key", KEY_NAME, self.backing, what="pfcrypt init")
+            self.keystore.ctl("init", "--key", KEY_NAME, *self.init_args, self.backing,
+                              what="pfcrypt init")
         elif self.passthrough_ll is None and shutil.which("bindfs") is None:
             raise FixtureError("passthrough mode needs bindfs (apt-get install bindfs)")
         self.mount()
@@ -410,15 +412,17 @@ class Mount:
 class MountTestCase(unittest.TestCase):
     """One mount shared by the tests of a class; the daemon is checked after every test.
 
-    Subclasses may set MOUNT_ARGS (extra daemon arguments).  self.m is the Mount, self.mnt its root.
+    Subclasses may set MOUNT_ARGS (extra daemon arguments) and INIT_ARGS (extra `pfcrypt init`
+    options, e.g. another cipher or block size).  self.m is the Mount, self.mnt its root.
     """
 
     MOUNT_ARGS = ()
+    INIT_ARGS = ()
     m = None
 
     @classmethod
     def setUpClass(cls):
-        cls.m = Mount(daemon_args=cls.MOUNT_ARGS)
+        cls.m = Mount(daemon_args=cls.MOUNT_ARGS, init_args=cls.INIT_ARGS)
         cls.m.__enter__()
         print(f"# {cls.__name__}: mode {cls.m.mode}, mount {cls.m.mnt}", flush=True)
 

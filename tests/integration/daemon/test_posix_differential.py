@@ -27,6 +27,9 @@ import pfcfs  # noqa: E402
 import taprun  # noqa: E402
 
 SEEDS = [int(s) for s in os.environ.get("PFC_DIFF_SEEDS", "1,2,3,4,5,6").split(",")]
+# The same on a volume with the other cipher, 16 KiB blocks and no holes (zeros stored as blocks).
+OTHER_SEEDS = [int(s) for s in os.environ.get("PFC_DIFF_OTHER_SEEDS", "101,102").split(",") if s]
+OTHER_INIT = ["--cipher", "xchacha20poly1305", "--block-size", "16384", "--no-holes"]
 STEPS = int(os.environ.get("PFC_DIFF_STEPS", "1000"))
 FULL_EVERY = 60
 MAX_ENTRIES = 40  # above this many entries, removals are favoured
@@ -63,7 +66,8 @@ NAME_WEIGHTS = [8, 8, 8, 8, 4, 3, 2, 2, 2, 2, 3, 3, 2, 2, 2, 2, 2, 1, 1]
 # fs/format.h: the encrypted name must fit ext4's 255); test_posix_semantics checks the limit itself.
 XATTR_NAMES = [b"user.a", b"user.b", b"user.long." + b"x" * 155, "user.\u00fc".encode()]
 NON_DIRS = {stat.S_IFREG, stat.S_IFLNK, stat.S_IFIFO}
-BOUNDARIES = [0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 12287, 12288, 12289, 65536]
+BOUNDARIES = [0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 12287, 12288, 12289, 16383, 16384, 16385,
+              32768, 65536]
 
 
 def short(v):
@@ -565,7 +569,9 @@ class Differential:
                 os.close(s.held.pop())
 
 
-class DifferentialTest(pfcfs.MountTestCase):
+class DifferentialBase(pfcfs.MountTestCase):
+    """run_seed; the test methods (one per seed) are added to the subclasses below."""
+
     def backing_listing(self):
         if self.m.mode == "plain":
             return None
@@ -609,8 +615,18 @@ def _seed_test(seed):
     return test
 
 
+class DifferentialTest(DifferentialBase):
+    """The default volume: AES-256-GCM (on this CPU), 4 KiB blocks, holes kept sparse."""
+
+
+class DifferentialOtherVolumeTest(DifferentialBase):
+    INIT_ARGS = OTHER_INIT
+
+
 for _seed in SEEDS:  # one TAP line per seed
     setattr(DifferentialTest, f"test_seed_{_seed}", _seed_test(_seed))
+for _seed in OTHER_SEEDS:
+    setattr(DifferentialOtherVolumeTest, f"test_seed_{_seed}", _seed_test(_seed))
 
 
 if __name__ == "__main__":
