@@ -119,9 +119,11 @@ int pfcd_file_load(struct pfc_inode *in, int fd);
 int pfcd_file_init_header(struct pfc_inode *in, int fd);
 /* Drop the inode's key hold (when the last handle closes / at forget). */
 void pfcd_file_unload(struct pfc_inode *in);
-/* Read up to size bytes at off into buf; *got = bytes read.  Caller holds
+/* Read up to size bytes at off: *data points at *got plaintext bytes in a
+ * per-thread buffer, valid until this thread's next file call.  Caller holds
  * io_lock shared (or exclusive). */
-int pfcd_file_read(struct pfc_inode *in, int fd, char *buf, size_t size, off_t off, size_t *got);
+int pfcd_file_read(struct pfc_inode *in, int fd, size_t size, off_t off, const char **data,
+		   size_t *got);
 /* Write (io_lock exclusive).  append: write at the end.  *written = size on success. */
 int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, off_t off,
 		    bool append, bool own_generation);

@@ -28,7 +28,63 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ZERO_CHUNK_BLOCKS 256 /* blocks of encrypted zeros written per pwrite */
+#define ZERO_CHUNK_BLOCKS 256	     /* blocks of encrypted zeros written per pwrite */
+#define SCRATCH_KEEP	  (4u << 20) /* larger per-thread buffers are not kept */
+
+/*
+ * Per-thread scratch buffers for request ranges (up to max_write plus block
+ * overhead): allocating fresh ones per request costs page faults that cost
+ * more than the crypto.  Slot SCRATCH_STORED holds stored (encrypted) bytes,
+ * SCRATCH_PLAIN plaintext; a function uses each slot for one purpose at a
+ * time.  Freed by the thread-key destructor when libfuse ends a worker.
+ */
+enum { SCRATCH_STORED = 0, SCRATCH_PLAIN = 1, SCRATCH_SLOTS = 2 };
+
+struct scratch {
+	uint8_t *p[SCRATCH_SLOTS];
+	size_t cap[SCRATCH_SLOTS];
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *v)
+{
+	struct scratch *s = v;
+
+	for (int i = 0; i < SCRATCH_SLOTS; i++)
+		free(s->p[i]);
+	free(s);
+}
+
+static void scratch_key_init(void)
+{
+	pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* A buffer of at least n bytes in slot i of this thread (NULL if no memory). */
+static uint8_t *scratch(int i, size_t n)
+{
+	struct scratch *s;
+
+	pthread_once(&scratch_once, scratch_key_init);
+	s = pthread_getspecific(scratch_key);
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s || pthread_setspecific(scratch_key, s) != 0) {
+			free(s);
+			return NULL;
+		}
+	}
+	if (s->cap[i] < n || (s->cap[i] > SCRATCH_KEEP && n <= SCRATCH_KEEP)) {
+		size_t c = n < 65536 ? 65536 : n;
+
+		free(s->p[i]);
+		s->p[i] = malloc(c);
+		s->cap[i] = s->p[i] ? c : 0;
+	}
+	return s->p[i];
+}
 
 static struct pfc_filekey *fkey(const struct pfc_inode *in)
 {
@@ -356,7 +412,7 @@ static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t firs
 		return 0;
 	}
 	slen = (size_t)pfc_layout_stored_len(l, end - start);
-	stored = malloc(slen);
+	stored = scratch(SCRATCH_STORED, slen);
 	if (!stored)
 		return -ENOMEM;
 	rc = pread_full(fd, stored, slen, pfc_layout_block_offset(l, first), &got);
@@ -375,7 +431,6 @@ static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t firs
 	}
 	*len = plen;
 out:
-	free(stored);
 	return rc;
 }
 
@@ -385,7 +440,7 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 {
 	const struct pfc_layout *l = &pfcd_g->layout;
 	size_t cap = (size_t)pfc_layout_stored_len(l, len), slen;
-	uint8_t *stored = malloc(cap ? cap : 1);
+	uint8_t *stored = scratch(SCRATCH_STORED, cap ? cap : 1);
 	int rc;
 
 	if (!stored)
@@ -398,7 +453,6 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 	}
 	rc = pwrite_full(fd, stored, slen, pfc_layout_block_offset(l, first));
 out:
-	free(stored);
 	return rc;
 }
 
@@ -475,7 +529,8 @@ static int extend(struct pfc_inode *in, int fd, uint64_t cur, uint64_t size)
 	return write_zero_blocks(in, fd, (cur + bs - 1) / bs, (size + bs - 1) / bs, size);
 }
 
-int pfcd_file_read(struct pfc_inode *in, int fd, char *buf, size_t size, off_t off, size_t *got)
+int pfcd_file_read(struct pfc_inode *in, int fd, size_t size, off_t off, const char **data,
+		   size_t *got)
 {
 	const struct pfc_layout *l = &pfcd_g->layout;
 	uint64_t cur = 0, backing = 0, first, count, end, o = (uint64_t)off;
@@ -494,7 +549,7 @@ int pfcd_file_read(struct pfc_inode *in, int fd, char *buf, size_t size, off_t o
 		return -EIO; /* data without a readable header: open refused it */
 	end = o + size < cur ? o + size : cur;
 	pfc_layout_block_range(l, o, end - o, &first, &count);
-	pt = malloc(count * l->block_size);
+	pt = scratch(SCRATCH_PLAIN, count * l->block_size);
 	if (!pt)
 		return -ENOMEM;
 	rc = read_blocks(in, fd, cur, first, count, pt, &plen);
@@ -504,11 +559,11 @@ int pfcd_file_read(struct pfc_inode *in, int fd, char *buf, size_t size, off_t o
 		if (plen < skip + (end - o)) {
 			rc = -EIO;
 		} else {
-			memcpy(buf, pt + skip, (size_t)(end - o));
+			*data =
+			    (const char *)pt + skip; /* valid until this thread's next request */
 			*got = (size_t)(end - o);
 		}
 	}
-	free(pt);
 	return rc;
 }
 
@@ -557,9 +612,13 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 	span_end = (last + 1) * bs < newsize ? (last + 1) * bs : newsize;
 	span = span_end - first * bs;
 	head = o - first * bs;
-	pt = calloc(1, (size_t)span);
+	/* whole blocks of room: a block decrypt may use (and wipes) a full block */
+	pt = scratch(SCRATCH_PLAIN, (size_t)((last - first + 1) * bs));
 	if (!pt)
 		return -ENOMEM;
+	/* zeros where neither old bytes nor new ones go (a gap past the old end) */
+	memset(pt, 0, (size_t)head);
+	memset(pt + head + size, 0, (size_t)(span - head - size));
 	/* Merge with the partial first and last blocks; whole blocks are not read. */
 	if (head && first * bs < cur) {
 		rc = read_blocks(in, ifd(in, fd), cur, first, 1, pt, &got);
@@ -580,7 +639,6 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 	    ftruncate(fd, (off_t)pfc_layout_backing_size(l, newsize)) < 0)
 		rc = -errno;
 out:
-	free(pt);
 	return rc;
 }
 

@@ -226,22 +226,18 @@ out:
 void pfcd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct pfc_inode *in = INODE(ino);
-	char *buf = malloc(size ? size : 1);
+	const char *data = NULL;
 	size_t got = 0;
 	int rc;
 
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	pthread_rwlock_rdlock(&in->io_lock);
-	rc = pfcd_file_read(in, FH(fi)->fd, buf, size, off, &got);
+	rc = pfcd_file_read(in, FH(fi)->fd, size, off, &data, &got);
 	pthread_rwlock_unlock(&in->io_lock);
+	/* data is this thread's scratch buffer: still ours until we return */
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_buf(req, buf, got);
-	free(buf);
+		fuse_reply_buf(req, data, got);
 }
 
 /*
