@@ -589,5 +589,11 @@ class Semantics(pfcfs.MountTestCase):
                          read_all(os.path.join(self.scratch, "bounds")))
 
 
+class SemanticsOtherVolume(Semantics):
+    """All of the above on a volume with the other cipher and 64 KiB blocks: the same answers,
+    with different block arithmetic inside the daemon."""
+    INIT_ARGS = ["--cipher", "xchacha20poly1305", "--block-size", "65536"]
+
+
 if __name__ == "__main__":
     taprun.main()
