@@ -11,13 +11,20 @@ failure, never a skip.  Every temp dir is removed and every keystore stopped at 
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 
 PASSPHRASE = b"correct horse battery staple pfc-cli-test"
 KEY = "clitest"
 WAIT_S = 30.0  # bound on waiting for a daemon to exit (against hangs only, never asserted)
+
+
+# meson's timeout sends SIGTERM: turn it into SystemExit so that every CliEnv still unmounts,
+# stops its keystores and removes its temp dir on the way out.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def program(var):
