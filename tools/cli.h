@@ -99,8 +99,7 @@ struct cli_progress {
 	atomic_size_t done;
 	size_t total;
 	bool tty;
-	long long
-	    last_ms; /* protected by being touched only by cli_progress_tick's caller thread 0 */
+	long long last_ms; /* a rate limiter only: relaxed atomic loads and stores */
 };
 void cli_progress_init(struct cli_progress *p, const char *what, size_t total);
 /* Count one item done; redraws at most ~10 times a second. */
