@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +94,9 @@ int pfcd_name_find(struct pfc_inode *dir, const char *name, struct pfc_backing_n
 		if (errno != ENOENT)
 			return -errno;
 	}
+	/* a sync client's conflict copy of an existing name? */
+	if (pfcd_conflict_find(dir, name, bn, st) == 0)
+		return 0;
 	/* leave *bn as the primary-id form so callers can create the name */
 	rc = pfc_name_to_backing(pfcd_g->vk, ids[primary], name, strlen(name), bn);
 	return rc < 0 ? pfcd_errno(rc) : -ENOENT;
@@ -158,4 +162,93 @@ int pfcd_name_decrypt_entry(int dirfd, const char *entry, enum pfc_entry_kind ki
 	}
 	rc = pfc_name_decrypt(pfcd_g->vk, ids, n, e, elen, out, PFC_NAME_BUF, &olen, &matched);
 	return rc < 0 ? pfcd_errno(rc) : 0;
+}
+
+/*
+ * Sync-client conflict copies (DESIGN.md 4).  A sync client that finds two
+ * versions of "<enc>" keeps one and renames the other by appending a marker:
+ *   Syncthing  "<enc>.sync-conflict-20240102-030405-ABCDEFG"
+ *   rclone     "<enc>.conflict1"
+ *   Dropbox    "<enc> (Ann's conflicted copy 2024-01-02)"
+ *   Nextcloud  "<enc> (conflicted copy 2024-01-02 030405)"
+ * The mount shows such an entry as the decrypted name plus the same marker,
+ * and a lookup of "<name><marker>" finds it, so users can read, rename or
+ * delete the copy.  Neither '.' nor ' ' is in the base64url alphabet, so the
+ * encoding ends exactly where the marker begins.  Long names are not mapped.
+ */
+static bool is_conflict_marker(const char *s)
+{
+	if (strncmp(s, ".sync-conflict-", 15) == 0)
+		return s[15] != '\0';
+	if (strncmp(s, ".conflict", 9) == 0)
+		return s[9] >= '0' && s[9] <= '9';
+	if (strncmp(s, " (", 2) == 0)
+		return strstr(s, "conflicted copy") != NULL;
+	return false;
+}
+
+static bool is_b64url(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+int pfcd_conflict_decrypt_entry(const char *entry, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
+				char *out)
+{
+	char enc[PFC_ENCNAME_SHORT_MAX + 1], plain[PFC_NAME_BUF];
+	size_t k = 0, plen, matched;
+	int rc;
+
+	while (entry[k] && is_b64url(entry[k]))
+		k++;
+	if (k == 0 || k > PFC_ENCNAME_SHORT_MAX || !is_conflict_marker(entry + k))
+		return -ENOENT;
+	memcpy(enc, entry, k);
+	enc[k] = '\0';
+	if (pfc_entry_classify(enc, k) != PFC_ENTRY_ENCNAME)
+		return -ENOENT;
+	rc = pfc_name_decrypt(pfcd_g->vk, ids, n, enc, k, plain, sizeof(plain), &plen, &matched);
+	if (rc < 0)
+		return pfcd_errno(rc);
+	if (plen + strlen(entry + k) > PFC_NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(out, plain, plen);
+	strcpy(out + plen, entry + k);
+	return 0;
+}
+
+int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn,
+		       struct stat *st)
+{
+	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
+	size_t n, primary;
+	int rc;
+
+	rc = pfcd_dirids(dir, false, ids, &n, &primary);
+	if (rc < 0)
+		return rc;
+	for (const char *m = name + 1; *m; m++) {
+		struct pfc_backing_name base;
+		size_t blen = (size_t)(m - name), slen;
+		char plain[PFC_NAME_BUF];
+
+		if ((*m != '.' && *m != ' ') || !is_conflict_marker(m))
+			continue;
+		memcpy(plain, name, blen);
+		plain[blen] = '\0';
+		if (pfc_name_check(plain, blen) < 0)
+			continue;
+		slen = strlen(m);
+		for (size_t i = 0; i < n; i++) {
+			if (pfc_name_to_backing(pfcd_g->vk, ids[i], plain, blen, &base) < 0 ||
+			    base.is_long || strlen(base.name) + slen > PFC_ENCNAME_SHORT_MAX)
+				continue;
+			memset(bn, 0, sizeof(*bn));
+			snprintf(bn->name, sizeof(bn->name), "%s%s", base.name, m);
+			if (fstatat(dir->fd, bn->name, st, AT_SYMLINK_NOFOLLOW) == 0)
+				return 0;
+		}
+	}
+	return -ENOENT;
 }

@@ -2,7 +2,8 @@
 /*
  * ops_dir.c - directory listings.  A listing is a snapshot taken when the
  * kernel reads from offset 0: every backing entry classified, names
- * decrypted (an entry that does not decrypt is skipped with one log line),
+ * decrypted (an entry that does not decrypt is skipped with one log line;
+ * sync-client conflict copies are shown as name + marker, see dirnames.c),
  * the volume's own files (config, directory ids, long-name companions)
  * left out.  Offsets are indexes into the snapshot, so a concurrent change
  * never makes the listing skip or repeat an entry.  dh->lock protects the
@@ -110,6 +111,10 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 				rc = 0;
 				continue;
 			}
+			rc = dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
+		} else if (k == PFC_ENTRY_OTHER &&
+			   pfcd_conflict_decrypt_entry(
+			       de->d_name, (const uint8_t(*)[PFC_ID_BYTES])ids, nids, plain) == 0) {
 			rc = dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
 		}
 		if (rc < 0)

@@ -215,6 +215,31 @@ class Hostile(pfcfs.MountTestCase):
             self.assertEqual(errno_of(os.lstat, os.path.join(self.mnt, n)), errno.ENOENT)
         self.assert_alive()
 
+    def test_sync_conflict_copies_are_shown_with_their_marker(self):
+        """DESIGN.md 4: a sync client's conflict copy "<enc><marker>" shows as "<name><marker>",
+        readable, renamable and deletable through the mount."""
+        doc = os.path.join(self.mnt, "report.txt")
+        with open(doc, "wb") as f:
+            f.write(b"mine" * 2000)
+        enc = backing_of(self.m, doc)
+        markers = [".sync-conflict-20240102-030405-ABCDEFG", ".conflict1",
+                   " (Ann's conflicted copy 2024-01-02)", " (conflicted copy 2024-01-02 030405)"]
+        for mk in markers:
+            shutil.copy(enc, enc + mk)
+            self.cleanup.append(enc + mk)
+        drop_caches()
+        listing = sorted(os.listdir(self.mnt))
+        self.assertEqual(listing, sorted(["innocent", "report.txt"] +
+                                         ["report.txt" + mk for mk in markers]))
+        for mk in markers:
+            self.assertEqual(read_all(doc + mk), b"mine" * 2000, mk)
+        os.rename(doc + markers[0], os.path.join(self.mnt, "theirs.txt"))
+        self.assertEqual(read_all(os.path.join(self.mnt, "theirs.txt")), b"mine" * 2000)
+        for mk in markers[1:]:
+            os.unlink(doc + mk)
+        self.assertEqual(sorted(os.listdir(self.mnt)), ["innocent", "report.txt", "theirs.txt"])
+        self.assert_alive()
+
     def test_zeroed_block_reads_as_a_hole(self):
         """The documented consequence of hole semantics (FORMAT.md): a stored block set to all
         zeros reads as zeros, it is not an error."""
