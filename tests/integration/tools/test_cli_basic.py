@@ -163,10 +163,12 @@ class Status(unittest.TestCase):
             e.pfcrypt("rotate", "--key", KEY, check=True)
             e.mkfiles(e.backing, {"new1": b"n", "d/new2": b"m" * 10})
             open(os.path.join(e.backing, "zz-empty"), "w").close()  # no header at all
+            with open(os.path.join(e.backing, "zz-garbage"), "wb") as f:
+                f.write(b"not a header" * 30)
             st = json.loads(e.pfcrypt("status", "--json", e.backing, check=True).stdout)
             got = {(v["name"], v["version"]): (v["files"], v["state"]) for v in st["versions"]}
             self.assertEqual(got, {(KEY, 1): (4, "active"), (KEY, 2): (2, "primary")})
-            self.assertEqual(st["files"], {"total": 7, "empty": 1, "unreadable": 0})
+            self.assertEqual(st["files"], {"total": 8, "empty": 1, "unreadable": 1})
             self.assertEqual(st["name_key"], {"name": KEY, "version": 1})
             ksv = {(v["name"], v["version"]): v["state"] for v in st["keystore"]["versions"]}
             self.assertEqual(ksv, {(KEY, 1): "active", (KEY, 2): "primary"})

@@ -174,6 +174,14 @@ class Check(unittest.TestCase):
             f.write("not ours")
         self.one_problem(b, os.path.join(b, "README.txt"), None, "not a pfcrypt name")
 
+    def test_two_directory_ids_after_a_sync_conflict_is_a_note_not_a_problem(self):
+        b, l = self.copy()
+        with open(os.path.join(l["dir"], ".pfcrypt.dirid.sync-conflict-20260101-1-X"), "wb") as f:
+            f.write(os.urandom(16))
+        p = self.check(b)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(f"note: {l['dir']}: 2 directory ids", p.stdout)
+
     def test_tampered_config(self):
         b, _ = self.copy()
         vid = bytes.fromhex(json.loads(self.e.pfcrypt("status", "--json", b).stdout)["volume_id"])

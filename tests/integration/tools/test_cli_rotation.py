@@ -149,6 +149,13 @@ class Rotation(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             self.assertIn(b"\rcheck [", p.stdout)
             self.assertIn(b"20/20", p.stdout)
+            e.pfcrypt("rotate", "--key", KEY, check=True)
+            cmd = f"{e.cli} --socket {e.ks.sock} rewrap {e.backing}"
+            p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                               env=e.env, stdin=subprocess.DEVNULL)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn(b"\rrewrap [", p.stdout)
+            self.assertIn(b"20 rewrapped", p.stdout)
 
 
 class Retire(unittest.TestCase):
