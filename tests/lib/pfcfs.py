@@ -98,6 +98,28 @@ def _wait_pid(proc, seconds):
         return None
 
 
+# Mounts not yet torn down, for the SIGTERM handler below.
+_LIVE = []
+
+
+def _on_sigterm(signum, frame):
+    """meson test ends a test that ran out of time with SIGTERM (then SIGKILL): unittest's
+    tear-downs would not run, and the keystore (detached by the CLI) would outlive us.  Stop what
+    this process started, quickly, then die of the signal as expected."""
+    for m in list(_LIVE):
+        if m.daemon is not None and m.daemon.poll() is None:
+            m.daemon.terminate()
+        if m.mnt and os.path.ismount(m.mnt):
+            subprocess.run(["fusermount3", "-uz", m.mnt], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False, timeout=5)
+        if m.keystore is not None and m.keystore.pid is not None and _alive(m.keystore.pid):
+            os.kill(m.keystore.pid, signal.SIGTERM)
+        if m.tmp and not (m.mnt and os.path.ismount(m.mnt)):
+            shutil.rmtree(m.tmp, ignore_errors=True)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _alive(pid):
     """True while pid runs (a zombie waiting for a reaper counts as ended)."""
     try:
@@ -190,7 +212,10 @@ class Mount:
 
     # ---- set-up -------------------------------------------------------------------------------
     def __enter__(self):
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
         self.tmp = tempfile.mkdtemp(prefix="pfc-posix-")
+        _LIVE.append(self)
         try:
             self._setup()
         except BaseException:
@@ -365,6 +390,8 @@ class Mount:
                                f"{p.stdout.decode(errors='replace')[-4000:]}")
 
     def _teardown(self, quiet=False):
+        if self in _LIVE:
+            _LIVE.remove(self)
         problems = []
         # Unmounted first, so that the check sees a quiescent volume.
         for step in (self.unmount, self.check_volume, self._stop_keystore):
