@@ -1,41 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * cmd_keystore.c - pfcrypt keystore init|start|stop|status|lock|unlock|passwd.
- *
- * init and start run the pfcrypt-keystore program (env PFCRYPT_KEYSTORE_BIN,
- * next to pfcrypt, then PATH).  The passphrase is read here (tty without
- * echo, --passphrase-file, --passphrase-fd, env PFCRYPT_PASSPHRASE_FILE) and
- * handed to the daemon through a pipe (--passphrase-fd), never on a command
- * line or in the environment.  start runs the daemon in its own daemon
- * mode: its first process exits only once the store is decrypted and the
- * socket listens (exit 0), or with its one-line error on our stderr; then
- * hello is asked to be sure.  Paths are made absolute first, since the
- * daemon changes directory to /.  stop asks the kernel who owns the
- * socket (SO_PEERCRED) and sends that process SIGTERM.  The other
- * subcommands are keystore requests.
+ * cmd_keystore.c - pfcrypt keystore init|start|stop|status|lock|unlock|passwd:
+ * options and dispatch, and the subcommands that are keystore requests
+ * (status, lock, unlock, passwd).  The process management (init, start,
+ * stop) is in ks_proc.c.
  */
-#include <errno.h>
-#include <limits.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "fs/err.h"
 #include "keystore/client.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
-
-#define START_WAIT_MS 10000 /* the socket already listens: only the hello round trip */
-#define STOP_WAIT_MS  10000
+#include "tools/ks_cmd.h"
 
 static const char ks_help[] =
     "Usage: pfcrypt keystore SUBCOMMAND [OPTIONS]\n\n"
@@ -53,19 +31,7 @@ static const char ks_help[] =
     "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
     "then PATH).  Exit: 0 ok, 2 error.\n";
 
-struct ks_opts {
-	struct cli_pass_src pass;
-	const char *new_pass_file;
-	const char *store;
-	const char *kdf;
-	const char *log_file;
-	bool locked;
-	bool json;
-	int nextra;
-	char **extra; /* after "--": passed to the daemon as they are */
-};
-
-static int parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
+int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 {
 	enum { O_PF = 0x2000, O_PFD, O_NPF, O_STORE, O_KDF, O_LOG, O_LOCKED, O_JSON };
 	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
@@ -132,319 +98,6 @@ static int parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 	return 0;
 }
 
-static char *keystore_bin(void)
-{
-	char *bin = cli_find_program("pfcrypt-keystore", "PFCRYPT_KEYSTORE_BIN");
-
-	if (!bin)
-		cli_err("pfcrypt-keystore",
-			"program not found (next to pfcrypt, in PATH or PFCRYPT_KEYSTORE_BIN)");
-	return bin;
-}
-
-/*
- * Run the keystore program with args, feeding pass (if any) on fd 3, and
- * wait for it.  Its stderr is captured into err (NUL-terminated, the last
- * errlen - 1 bytes kept) so that its message can be relayed as our one line.
- * Returns its exit status, or -1 if it could not run.
- */
-static int spawn(char **args, const char *pass, size_t len, char *err, size_t errlen)
-{
-	int pfd[2] = {-1, -1}, efd[2] = {-1, -1}, st;
-	size_t got = 0;
-	pid_t pid;
-
-	err[0] = '\0';
-	if (pipe2(efd, O_CLOEXEC) < 0)
-		return -1;
-	if (pass && pipe2(pfd, O_CLOEXEC) < 0) {
-		close(efd[0]);
-		close(efd[1]);
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (pass) {
-			if (pfd[0] == 3)
-				fcntl(3, F_SETFD, 0); /* dup2 would keep O_CLOEXEC */
-			else if (dup2(pfd[0], 3) < 0)
-				_exit(127);
-		}
-		if (dup2(efd[1], STDERR_FILENO) < 0)
-			_exit(127);
-		execv(args[0], args);
-		_exit(127);
-	}
-	close(efd[1]);
-	if (pass) {
-		close(pfd[0]);
-		/* A passphrase is far below the pipe capacity: this cannot block. */
-		(void)!write(pfd[1], pass, len);
-		close(pfd[1]);
-	}
-	/* EOF once the daemon has put /dev/null or its log file on its stderr. */
-	for (;;) {
-		char buf[512];
-		ssize_t n = read(efd[0], buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n; i++) {
-			if (got == errlen - 1) {
-				memmove(err, err + 1, errlen - 2);
-				got--;
-			}
-			err[got++] = buf[i];
-		}
-	}
-	err[got] = '\0';
-	close(efd[0]);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	if (!WIFEXITED(st))
-		return 128;
-	return WEXITSTATUS(st) == 127 ? -1 : WEXITSTATUS(st);
-}
-
-/* The last line of the daemon's stderr, without its "pfcrypt-keystore: " prefix. */
-static const char *last_line(char *err)
-{
-	char *end = err + strlen(err), *line, *colon;
-
-	while (end > err && (end[-1] == '\n' || end[-1] == ' '))
-		*--end = '\0';
-	line = strrchr(err, '\n');
-	line = line ? line + 1 : err;
-	colon = strstr(line, "pfcrypt-keystore: ");
-	return colon == line ? line + strlen("pfcrypt-keystore: ") : line;
-}
-
-/* An absolute form of path (its directory must exist) in buf; path itself if that fails. */
-static const char *absolute(const char *path, char *buf, size_t len)
-{
-	char dir[PATH_MAX], *slash, *real;
-	const char *base = path;
-	int n;
-
-	if (!path || path[0] == '/')
-		return path;
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		base = path + (slash - dir) + 1;
-	} else {
-		strcpy(dir, ".");
-	}
-	real = realpath(dir, NULL);
-	if (!real)
-		return path;
-	n = snprintf(buf, len, "%s/%s", real, base);
-	free(real);
-	return n > 0 && (size_t)n < len ? buf : path;
-}
-
-static int ks_init(int argc, char **argv)
-{
-	struct ks_opts o;
-	char *bin = NULL, *pass = NULL, *args[16], err[1024];
-	size_t len, n = 0;
-	int r, ret = CLI_EXIT_SETUP;
-
-	if ((r = parse("keystore init", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
-	if (!(bin = keystore_bin()))
-		return CLI_EXIT_SETUP;
-	if (cli_read_pass(&o.pass, "New keystore passphrase: ", true, &pass, &len))
-		goto out;
-	args[n++] = bin;
-	args[n++] = "--init";
-	if (o.store) {
-		args[n++] = "--store";
-		args[n++] = (char *)o.store;
-	}
-	if (o.kdf) {
-		args[n++] = "--kdf-profile";
-		args[n++] = (char *)o.kdf;
-	}
-	args[n++] = "--passphrase-fd";
-	args[n++] = "3";
-	for (int i = 0; i < o.nextra && n < 15; i++)
-		args[n++] = o.extra[i];
-	args[n] = NULL;
-	r = spawn(args, pass, len, err, sizeof(err));
-	if (r < 0) {
-		cli_err(bin, "cannot run: %s", strerror(errno));
-	} else if (r != 0) {
-		cli_err(NULL, "%s", *err ? last_line(err) : "pfcrypt-keystore --init failed");
-	} else {
-		printf("%s\n", last_line(err));
-		ret = CLI_EXIT_OK;
-	}
-out:
-	cli_pass_free(pass);
-	free(bin);
-	return ret;
-}
-
-static pid_t socket_owner(const char *path);
-
-static int ks_start(int argc, char **argv)
-{
-	struct ks_opts o;
-	char sock[PATH_MAX], abs_sock[PATH_MAX], store[PATH_MAX], logf[PATH_MAX];
-	char *bin = NULL, *pass = NULL, *args[24], err[1024];
-	struct pfc_ks *ks = NULL;
-	size_t len = 0, n = 0;
-	uint32_t ver;
-	int r, ret = CLI_EXIT_SETUP;
-
-	if ((r = parse("keystore start", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
-	cli_ks_socket(sock, sizeof(sock));
-	if (pfc_ks_connect(sock, 1000, &ks) == 0) {
-		r = pfc_ks_hello(ks, &ver);
-		pfc_ks_close(ks);
-		ks = NULL;
-		if (r == 0) {
-			cli_err(sock, "a keystore already answers on this socket");
-			return CLI_EXIT_SETUP;
-		}
-	}
-	if (!(bin = keystore_bin()))
-		return CLI_EXIT_SETUP;
-	if (!o.locked && cli_read_pass(&o.pass, "Keystore passphrase: ", false, &pass, &len))
-		goto out;
-	args[n++] = bin;
-	args[n++] = "--socket";
-	args[n++] = (char *)absolute(sock, abs_sock, sizeof(abs_sock));
-	if (o.store) {
-		args[n++] = "--store";
-		args[n++] = (char *)absolute(o.store, store, sizeof(store));
-	}
-	if (o.log_file) {
-		args[n++] = "--log-file";
-		args[n++] = (char *)absolute(o.log_file, logf, sizeof(logf));
-	}
-	if (o.locked) {
-		args[n++] = "--locked";
-	} else {
-		args[n++] = "--passphrase-fd";
-		args[n++] = "3";
-	}
-	for (int i = 0; i < o.nextra && n < 23; i++)
-		args[n++] = o.extra[i];
-	args[n] = NULL;
-	/* The daemon's first process exits once it listens, or with its error on stderr. */
-	r = spawn(args, pass, len, err, sizeof(err));
-	cli_pass_free(pass);
-	pass = NULL;
-	if (r < 0) {
-		cli_err(bin, "cannot run: %s", strerror(errno));
-		goto out;
-	}
-	if (r != 0) {
-		if (*err)
-			cli_err(NULL, "%s", last_line(err));
-		else
-			cli_err(sock, "the keystore did not start (exit status %d)", r);
-		goto out;
-	}
-	r = pfc_ks_connect(sock, START_WAIT_MS, &ks);
-	if (r == 0)
-		r = pfc_ks_hello(ks, &ver);
-	pfc_ks_close(ks);
-	if (r < 0) {
-		cli_ks_err(NULL, sock, r);
-		goto out;
-	}
-	printf("keystore started (pid %ld) on %s\n", (long)socket_owner(sock), sock);
-	ret = CLI_EXIT_OK;
-out:
-	cli_pass_free(pass);
-	free(bin);
-	return ret;
-}
-
-/* The pid of the process listening on the socket (SO_PEERCRED), or -1. */
-static pid_t socket_owner(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct ucred cred;
-	socklen_t cl = sizeof(cred);
-	int fd;
-	pid_t pid = -1;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -1;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.pid > 0)
-		pid = cred.pid;
-	close(fd);
-	return pid;
-}
-
-/* Has pid exited?  A zombie counts: its parent (init, a subreaper) reaps it when it likes. */
-static bool exited(pid_t pid)
-{
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
-
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
-static int ks_stop(int argc, char **argv)
-{
-	struct ks_opts o;
-	char sock[4096];
-	pid_t pid;
-	int r;
-
-	if ((r = parse("keystore stop", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
-	cli_ks_socket(sock, sizeof(sock));
-	pid = socket_owner(sock);
-	if (pid < 0) {
-		cli_err(sock, "no keystore answers on this socket");
-		return CLI_EXIT_SETUP;
-	}
-	if (kill(pid, SIGTERM) < 0) {
-		cli_err(sock, "cannot stop the keystore (pid %ld): %s", (long)pid, strerror(errno));
-		return CLI_EXIT_SETUP;
-	}
-	/* Wait until it is gone so that a following start cannot race its exit. */
-	for (int waited = 0; !exited(pid); waited += 10) {
-		if (waited > STOP_WAIT_MS) {
-			cli_err(sock, "the keystore (pid %ld) did not exit", (long)pid);
-			return CLI_EXIT_SETUP;
-		}
-		poll(NULL, 0, 10);
-	}
-	return CLI_EXIT_OK;
-}
-
 static const char *state_name(enum pfc_ks_state s)
 {
 	return s == PFC_KS_PRIMARY ? "primary" : s == PFC_KS_ACTIVE ? "active" : "retired";
@@ -460,7 +113,7 @@ static int ks_status(int argc, char **argv)
 	size_t n = 0;
 	int r;
 
-	if ((r = parse("keystore status", argc, argv, &o)))
+	if ((r = ks_parse("keystore status", argc, argv, &o)))
 		return r < 0 ? CLI_EXIT_OK : r;
 	if ((r = cli_ks_open(&ks)))
 		return r;
@@ -513,7 +166,7 @@ static int ks_lock_unlock(int argc, char **argv, bool lock)
 	size_t len;
 	int r;
 
-	if ((r = parse(lock ? "keystore lock" : "keystore unlock", argc, argv, &o)))
+	if ((r = ks_parse(lock ? "keystore lock" : "keystore unlock", argc, argv, &o)))
 		return r < 0 ? CLI_EXIT_OK : r;
 	if (!lock && cli_read_pass(&o.pass, "Keystore passphrase: ", false, &pass, &len))
 		return CLI_EXIT_SETUP;
@@ -538,7 +191,7 @@ static int ks_passwd(int argc, char **argv)
 	size_t olen, nlen;
 	int r, ret = CLI_EXIT_SETUP;
 
-	if ((r = parse("keystore passwd", argc, argv, &o)))
+	if ((r = ks_parse("keystore passwd", argc, argv, &o)))
 		return r < 0 ? CLI_EXIT_OK : r;
 	nsrc.file = o.new_pass_file;
 	if (cli_read_pass(&o.pass, "Current keystore passphrase: ", false, &old, &olen) ||
