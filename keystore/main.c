@@ -440,6 +440,7 @@ int main(int argc, char **argv)
 	s.client_timeout_ms = o.client_timeout;
 	s.max_clients = (size_t)o.max_clients;
 	s.owner = geteuid();
+	s.private_dir = !o.socket && !(getenv("PFCRYPT_SOCKET") && *getenv("PFCRYPT_SOCKET"));
 	if (o.locked) {
 		uint8_t *buf = NULL;
 		size_t len = 0;

@@ -592,7 +592,7 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	return conn_write(c);
 }
 
-static int make_socket_dir(const char *sock)
+static int make_socket_dir(const char *sock, bool private_dir)
 {
 	char tmp[PATH_MAX];
 	struct stat st;
@@ -606,6 +606,12 @@ static int make_socket_dir(const char *sock)
 		return 0;
 	if (errno != EEXIST || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return PFC_ERR_IO;
+	/* the default directory (.../pfcrypt/) is ours alone: tighten it to 0700 */
+	if (private_dir && st.st_uid == geteuid() && (st.st_mode & 0777) != 0700) {
+		if (chmod(dir, 0700) < 0)
+			return PFC_ERR_IO;
+		st.st_mode = (st.st_mode & ~(mode_t)0777) | 0700;
+	}
 	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
 		pfc_err_log("socket directory %s must belong to uid %u and not be writable by "
 			    "others",
@@ -624,7 +630,7 @@ int pfc_ks_server_listen(struct pfc_ks_server *s)
 	if (strlen(s->socket_path) >= sizeof(sa.sun_path))
 		return PFC_ERR_NAME_TOO_LONG;
 	strcpy(sa.sun_path, s->socket_path);
-	if ((rc = make_socket_dir(s->socket_path)) < 0)
+	if ((rc = make_socket_dir(s->socket_path, s->private_dir)) < 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)

@@ -22,7 +22,9 @@ struct pfc_ks_server {
 	const char *socket_path;
 	int client_timeout_ms; /* a started frame / pending reply must finish within this */
 	size_t max_clients;
-	uid_t owner; /* peers allowed: owner and root */
+	uid_t owner;	  /* peers allowed: owner and root */
+	bool private_dir; /* the socket's directory is the default .../pfcrypt/: made 0700 even
+			   * if it exists; otherwise an existing directory is only checked */
 
 	/* keys: valid only when !locked */
 	bool locked;
@@ -38,7 +40,8 @@ struct pfc_ks_server {
 
 /*
  * Create the socket (parent directory 0700 created if missing; an existing one
- * must belong to us and not be group/other-writable; socket 0600; a stale
+ * must belong to us and not be group/other-writable, and is set to 0700 when
+ * private_dir; socket 0600; a stale
  * socket is replaced, a live one is PFC_ERR_BUSY).
  */
 int pfc_ks_server_listen(struct pfc_ks_server *s);

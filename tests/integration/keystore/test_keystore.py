@@ -569,6 +569,34 @@ class StoreFile(unittest.TestCase):
         finally:
             k.cleanup()
 
+    def test_default_paths_from_the_environment(self):
+        k = Keystore()
+        try:
+            env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(k.dir, "xdg-run"),
+                       XDG_CONFIG_HOME=os.path.join(k.dir, "xdg-config"))
+            env.pop("PFCRYPT_SOCKET", None)
+            os.makedirs(os.path.join(env["XDG_RUNTIME_DIR"], "pfcrypt"), mode=0o755)
+            os.chmod(os.path.join(env["XDG_RUNTIME_DIR"], "pfcrypt"), 0o755)
+            r = subprocess.run([k.binary, "--init", "--kdf-profile", "test",
+                                "--passphrase-file", k.pass_file],
+                               env=env, capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            store = os.path.join(env["XDG_CONFIG_HOME"], "pfcrypt", "keystore")
+            self.assertTrue(os.path.exists(store))
+            self.assertEqual(os.stat(os.path.dirname(store)).st_mode & 0o777, 0o700)
+            k.socket = os.path.join(env["XDG_RUNTIME_DIR"], "pfcrypt", "keystore.sock")
+            k.logf = open(k.log_path, "ab")
+            k.proc = subprocess.Popen([k.binary, "-f", "--passphrase-file", k.pass_file],
+                                      env=env, stdout=k.logf, stderr=k.logf)
+            k.wait_ready()
+            self.assertEqual(os.stat(os.path.dirname(k.socket)).st_mode & 0o777, 0o700,
+                             "default socket directory not tightened to 0700")
+            with k.client() as c:
+                self.assertEqual(c.status()["kdf_profile"], "test")
+            self.assertEqual(k.stop(), 0)
+        finally:
+            k.cleanup()
+
     def test_daemonises_by_default(self):
         k = Keystore()
         try:
