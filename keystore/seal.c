@@ -18,6 +18,10 @@
 
 _Static_assert(crypto_kdf_CONTEXTBYTES == PFC_SEAL_MAGIC_LEN, "magic is the kdf context");
 _Static_assert(crypto_pwhash_SALTBYTES == PFC_SEAL_SALT_LEN, "salt length");
+/* magic, version, alg, profile, ops, mem, salt, check, nonce, ct_len */
+_Static_assert(PFC_SEAL_HDR_LEN == 8 + 2 + 1 + 1 + 8 + 8 + PFC_SEAL_SALT_LEN + PFC_SEAL_CHECK_LEN +
+				       crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + 4,
+	       "container header layout (seal.h, PROTOCOL.md section 5)");
 
 static const struct {
 	const char *name;

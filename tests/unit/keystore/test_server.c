@@ -336,3 +336,107 @@ Test(keystore_server, too_many_clients_are_refused_then_served)
 		close(fds[i]);
 	still_serves();
 }
+
+struct sharer {
+	struct pfc_ks *ks;
+	const uint8_t *blob;
+	size_t len;
+	const uint8_t *key;
+	int bad;
+};
+
+static void *share(void *arg)
+{
+	struct sharer *sh = arg;
+	uint8_t out[32];
+
+	for (int i = 0; i < 300; i++)
+		if (pfc_ks_unwrap(sh->ks, sh->blob, sh->len, NULL, 0, out) != 0 ||
+		    memcmp(out, sh->key, 32) != 0)
+			sh->bad++;
+	return NULL;
+}
+
+Test(keystore_server, one_handle_shared_by_four_threads)
+{
+	struct pfc_ks *ks = conn();
+	uint8_t key[32], blob[PFC_WRAPPED_MAX];
+	struct sharer sh[4];
+	pthread_t t[4];
+	size_t len;
+
+	randombytes_buf(key, 32);
+	cr_assert_eq(pfc_ks_create_key(ks, "vol"), 0);
+	cr_assert_eq(pfc_ks_wrap(ks, "vol", NULL, 0, key, blob, &len), 0);
+	for (int i = 0; i < 4; i++) {
+		sh[i] = (struct sharer){ks, blob, len, key, 0};
+		pthread_create(&t[i], NULL, share, &sh[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(sh[i].bad, 0, "thread %d: %d bad replies", i, sh[i].bad);
+	}
+	pfc_ks_close(ks);
+}
+
+/* A fake keystore: accepts connections, reads one frame on each, closes
+ * without replying.  Counts the connections. */
+struct dropper {
+	int fd;
+	int conns;
+};
+
+static void *drop_after_read(void *arg)
+{
+	struct dropper *d = arg;
+
+	for (;;) {
+		uint8_t buf[512];
+		int c = accept(d->fd, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		d->conns++;
+		if (recv(c, buf, sizeof(buf), 0) <= 0) {
+			close(c);
+			return NULL; /* the test's own wake-up connection */
+		}
+		close(c);
+	}
+}
+
+static int dropped_request(bool idempotent)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct dropper d = {0};
+	struct pfc_ks *ks = NULL;
+	char path[160];
+	pthread_t t;
+	uint32_t v;
+	int rc, wake;
+
+	snprintf(path, sizeof(path), "%s/dropper.sock", dir);
+	unlink(path);
+	strcpy(sa.sun_path, path);
+	d.fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(bind(d.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(d.fd, 8), 0);
+	pthread_create(&t, NULL, drop_after_read, &d);
+	cr_assert_eq(pfc_ks_connect(path, 2000, &ks), 0);
+	rc = idempotent ? pfc_ks_hello(ks, &v) : pfc_ks_rotate(ks, "vol", &v);
+	pfc_ks_close(ks);
+	/* stop the fake server: a connection that sends nothing */
+	wake = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(connect(wake, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(wake);
+	pthread_join(t, NULL);
+	close(d.fd);
+	cr_assert_eq(rc, PFC_ERR_UNREACHABLE);
+	return d.conns - 1; /* minus the wake-up connection */
+}
+
+Test(keystore_server, dropped_reply_is_resent_once_only_when_idempotent)
+{
+	cr_assert_eq(dropped_request(true), 2, "hello: one reconnect and resend");
+	cr_assert_eq(dropped_request(false), 1, "rotate: never resent after it was sent");
+}
