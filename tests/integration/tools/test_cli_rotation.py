@@ -7,15 +7,17 @@ import json
 import os
 import signal
 import shutil
+import socket
 import struct
 import subprocess
-import time
+import threading
 
 import taprun
 from clienv import KEY, CliEnv, backing_files
 
 import unittest
 
+REWRAP = 6  # keystore/PROTOCOL.md request type (tests/lib/ks.py)
 # fs/format.h: the header and its two mutable fields.
 HEADER_SIZE = 256
 WRAPPED_OFF, WRAPPED_LEN = 56, 2 + 128
@@ -42,6 +44,82 @@ def versions(backing):
         if is_header_file(rel) and data:
             out[rel] = blob_version(data)[1]
     return out
+
+
+class KeystoreProxy:
+    """A Unix-socket proxy in front of a keystore (frames: u32 LE length, then type and fields,
+    keystore/PROTOCOL.md) that forwards everything until hold_after REWRAP requests were
+    answered, then holds the next REWRAP (held is set) until release()."""
+
+    def __init__(self, upstream, path, hold_after):
+        self.upstream, self.path, self.hold_after = upstream, path, hold_after
+        self.rewraps = 0
+        self.held = threading.Event()
+        self._release = threading.Event()
+        self._conns = []
+
+    def __enter__(self):
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(self.path)
+        self.srv.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._release.set()
+        self.srv.close()
+        for c in self._conns:
+            c.close()
+
+    def release(self):
+        self._release.set()
+
+    @staticmethod
+    def _frame(sock):
+        head = b""
+        while len(head) < 4:
+            b = sock.recv(4 - len(head))
+            if not b:
+                return None
+            head += b
+        body = b""
+        (length,) = struct.unpack("<I", head)
+        while len(body) < length:
+            b = sock.recv(length - len(body))
+            if not b:
+                return None
+            body += b
+        return head + body
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            u.connect(self.upstream)
+            self._conns += [c, u]
+            threading.Thread(target=self._serve, args=(c, u), daemon=True).start()
+
+    def _serve(self, c, u):
+        try:
+            while True:
+                req = self._frame(c)
+                if req is None:
+                    return
+                if req[4] == REWRAP and self.rewraps >= self.hold_after:
+                    self.held.set()
+                    self._release.wait()
+                u.sendall(req)
+                rep = self._frame(u)
+                if rep is None:
+                    return
+                c.sendall(rep)
+                if req[4] == REWRAP:
+                    self.rewraps += 1
+        except OSError:
+            return
 
 
 class Rotation(unittest.TestCase):
@@ -85,41 +163,34 @@ class Rotation(unittest.TestCase):
             self.assertEqual(backing_files(e.backing), after)
 
     def interrupted_rewrap_then_rerun(self, sig):
-        """Interrupt rewrap with sig mid-run; a second run must finish the job."""
+        """Interrupt rewrap with sig after exactly K files; a second run must finish the job."""
         with CliEnv() as e:
             e.init_volume()
-            n = 800
+            n, k = 300, 120
             e.mkfiles(e.backing, {f"f{i:04d}": b"%d" % i for i in range(n)})
             before = backing_files(e.backing)
             e.pfcrypt("rotate", "--key", KEY, check=True)
-            # Watch the first file rewrap handles (one thread: readdir order); once it is done,
-            # stop the keystore so that rewrap stalls on its next request, and interrupt it there.
-            first = os.path.join(e.backing, [x for x in os.listdir(e.backing)
-                                             if x not in (CONF, DIRID)][0])
-            rw = subprocess.Popen([e.cli, "--socket", e.ks.sock, "rewrap", e.backing,
-                                   "--threads", "1"], env=e.env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and rw.poll() is None:
-                with open(first, "rb") as f:
-                    if blob_version(f.read(HEADER_SIZE))[1] == 2:
-                        break
-            os.kill(e.ks.pid, signal.SIGSTOP)
-            try:
+            # rewrap talks to the keystore through a proxy that holds its (k+1)-th REWRAP
+            # request: it is then mid-run, deterministically, when the signal arrives.
+            with KeystoreProxy(e.ks.sock, os.path.join(e.tmp, "proxy.sock"), hold_after=k) as px:
+                rw = subprocess.Popen([e.cli, "--socket", px.path, "rewrap", e.backing,
+                                       "--threads", "1"], env=e.env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                self.assertTrue(px.held.wait(60), "rewrap never reached its request k+1")
                 rw.send_signal(sig)
                 if sig == signal.SIGKILL:
                     rw.wait()
-            finally:
-                os.kill(e.ks.pid, signal.SIGCONT)
-            out, err = rw.communicate()
+                px.release()
+                out, err = rw.communicate(timeout=60)
             if sig == signal.SIGKILL:
-                self.assertEqual(rw.returncode, -signal.SIGKILL, "rewrap was still running")
+                self.assertEqual(rw.returncode, -signal.SIGKILL)
             else:
                 self.assertEqual(rw.returncode, 1, out + err)
                 self.assertIn("INTERRUPTED", out)
-            mid = versions(e.backing)
-            done = sum(1 for v in mid.values() if v == 2)
-            self.assertTrue(0 < done < n, f"{done} of {n} rewrapped when interrupted")
+            done = sum(1 for v in versions(e.backing).values() if v == 2)
+            # The first REWRAP was the volume name key's, so k - 1 files were done when the proxy
+            # held; SIGINT lets the file in flight finish, then stops.
+            self.assertEqual(done, k - 1 if sig == signal.SIGKILL else k)
             p = e.pfcrypt("rewrap", e.backing, check=True)
             self.assertIn(f"{n - done} rewrapped, {done} already", p.stdout)
             self.assertEqual(set(versions(e.backing).values()), {2})
