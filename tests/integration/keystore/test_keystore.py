@@ -597,6 +597,24 @@ class StoreFile(unittest.TestCase):
         finally:
             k.cleanup()
 
+    def test_init_and_serve(self):
+        k = Keystore()
+        try:
+            k.logf = open(k.log_path, "ab")
+            k.proc = subprocess.Popen(k._cmd("-f", "--init", "--serve", "--kdf-profile", "test",
+                                             "--passphrase-file", k.pass_file),
+                                      stdout=k.logf, stderr=k.logf)
+            k.wait_ready()
+            with k.client() as c:
+                self.assertEqual(c.create("vol"), 1)
+            self.assertEqual(k.stop(), 0)
+            with open(k.store, "rb") as f:
+                entries = parse_store_plaintext(open_container(f.read(), b"PFCKSTOR",
+                                                               k.passphrase))
+            self.assertEqual([e[:3] for e in entries], [("vol", 1, 1)])
+        finally:
+            k.cleanup()
+
     def test_daemonises_by_default(self):
         k = Keystore()
         try:
