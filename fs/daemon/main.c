@@ -30,25 +30,61 @@ struct pfcd *pfcd_g;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]] "
-		   "[--socket PATH]\n"
-		   "Mount the pfcrypt volume in BACKING at MOUNTPOINT.\n"
-		   "  -f             stay in the foreground (log to stderr)\n"
-		   "  -d             debug: foreground, FUSE and daemon debug output\n"
-		   "  -s             single-threaded (for debugging)\n"
-		   "  -o opts        FUSE mount options (allow_other, ro, ...)\n"
-		   "  --socket PATH  keystore socket (default: $PFCRYPT_SOCKET, then\n"
-		   "                 $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, then\n"
-		   "                 /run/pfcrypt/keystore.sock)\n"
-		   "  --help, --version\n"
-		   "Exit status: 0 after a clean unmount, 2 if the volume cannot be mounted.\n");
+	fprintf(f,
+		"usage: pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]] "
+		"[--socket PATH]\n"
+		"Mount the pfcrypt volume in BACKING at MOUNTPOINT.\n"
+		"  -f             stay in the foreground (log to stderr)\n"
+		"  -d             debug: foreground, FUSE and daemon debug output\n"
+		"  -s             single-threaded (for debugging)\n"
+		"  -o opts        FUSE mount options (allow_other, ro, ...) and\n"
+		"                 socket=PATH (as --socket; for mount -t fuse.pfcryptfs, fstab)\n"
+		"  --socket PATH  keystore socket (default: $PFCRYPT_SOCKET, then\n"
+		"                 $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, then\n"
+		"                 /run/pfcrypt/keystore.sock)\n"
+		"  --help, --version\n"
+		"Exit status: 0 after a clean unmount, 2 if the volume cannot be mounted.\n");
 }
 
 struct opts {
 	const char *backing, *mountpoint, *socket;
 	bool foreground, debug, single;
 	char mount_opts[4096];
+	char socket_buf[PATH_MAX]; /* from -o socket=PATH */
 };
+
+/*
+ * Append a comma-separated -o list to the FUSE mount options, taking out
+ * our own "socket=PATH" (so that mount(8) and fstab lines can name the
+ * keystore: mount.fuse3 passes every option with -o).
+ */
+static int add_mount_opts(struct opts *o, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+
+	if (!copy)
+		return -1;
+	for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		size_t l = strlen(o->mount_opts);
+
+		if (!strncmp(opt, "socket=", 7)) {
+			if (strlen(opt + 7) >= sizeof(o->socket_buf)) {
+				free(copy);
+				return -1;
+			}
+			strcpy(o->socket_buf, opt + 7);
+			o->socket = o->socket_buf;
+			continue;
+		}
+		if (l + strlen(opt) + 2 > sizeof(o->mount_opts)) {
+			free(copy);
+			return -1;
+		}
+		snprintf(o->mount_opts + l, sizeof(o->mount_opts) - l, "%s%s", l ? "," : "", opt);
+	}
+	free(copy);
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -71,14 +107,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->single = true;
 		} else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
 			const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
-			size_t l = strlen(o->mount_opts);
 
-			if (!v)
+			if (!v || add_mount_opts(o, v) < 0)
 				return -1;
-			if (l + strlen(v) + 2 > sizeof(o->mount_opts))
-				return -1;
-			snprintf(o->mount_opts + l, sizeof(o->mount_opts) - l, "%s%s", l ? "," : "",
-				 v);
 		} else if (!strcmp(a, "--socket")) {
 			if (i + 1 >= argc)
 				return -1;
