@@ -11,12 +11,19 @@
  * is paired with forget; at zero the inode is freed.
  *
  * Lock order (outermost first); nothing is ever taken in the other order:
- *   1. inode->io_lock   (rwlock, per inode) file content and file state;
+ *   1. a directory handle's lock (ops_dir.c), held while a listing is built;
+ *      under it: dir_lock and itable->lock, never an io_lock.
+ *   2. inode->io_lock   (rwlock, per inode) file content and file state;
  *                        writers of content take it exclusively.  Two inode
- *                        io_locks are never held at once.
- *   2. inode->dir_lock  (mutex, per directory inode) cached directory ids.
- *   3. daemon-wide leaf locks: key pool, key cache, keystore client,
- *      itable->lock.  None of them is held while taking another.
+ *                        io_locks are never held at once, and never together
+ *                        with a dir_lock.  Under it: 4, 5.
+ *   3. inode->dir_lock  (mutex, per directory inode) cached directory ids;
+ *                        nothing is taken under it.
+ *   4. pfcd->pool_lock (keypool.c), held across a refill request, so it is
+ *      taken before the keystore client's internal mutex.
+ *   5. leaf locks, never held while taking another: the keystore client's
+ *      mutex, the key cache's lock, itable->lock, the open-handle list lock
+ *      (ops_file.c).
  */
 #ifndef PFC_DAEMON_INODE_H
 #define PFC_DAEMON_INODE_H
