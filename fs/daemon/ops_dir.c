@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define INODE(ino) pfc_itable_get(&pfcd_g->itable, (ino))
@@ -96,6 +97,12 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 	}
 	while ((de = readdir(dp))) {
 		enum pfc_entry_kind k = pfc_entry_classify(de->d_name, strlen(de->d_name));
+		struct stat st;
+
+		/* a backing file system without d_type: the listing still has it */
+		if (de->d_type == DT_UNKNOWN && k != PFC_ENTRY_OTHER &&
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			de->d_type = IFTODT(st.st_mode);
 
 		if (k == PFC_ENTRY_DOT) {
 			rc = dh_add(dh, de->d_name, de->d_name, de->d_ino, de->d_type);
