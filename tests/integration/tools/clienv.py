@@ -12,11 +12,15 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
+REWRAP = 6  # keystore/PROTOCOL.md request type (as in tests/lib/ks.py)
 PASSPHRASE = b"correct horse battery staple pfc-cli-test"
 KEY = "clitest"
 WAIT_S = 30.0  # bound on waiting for a daemon to exit (against hangs only, never asserted)
@@ -181,3 +185,83 @@ def backing_files(backing):
                 with open(p, "rb") as f:
                     out[os.path.relpath(p, backing)] = f.read()
     return out
+
+
+class KeystoreProxy:
+    """A Unix-socket proxy in front of a keystore (frames: u32 LE length, then type and fields,
+    keystore/PROTOCOL.md) that forwards everything until hold_after REWRAP requests were
+    answered, then holds the next REWRAP (held is set) until release()."""
+
+    def __init__(self, upstream, path, hold_after):
+        self.upstream, self.path, self.hold_after = upstream, path, hold_after
+        self.rewraps = 0
+        self.held = threading.Event()
+        self._release = threading.Event()
+        self._conns = []
+        self.errors = []  # exceptions of the proxy threads (a test bug), set held too
+
+    def __enter__(self):
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(self.path)
+        self.srv.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._release.set()
+        self.srv.close()
+        for c in self._conns:
+            c.close()
+
+    def release(self):
+        self._release.set()
+
+    @staticmethod
+    def _frame(sock):
+        head = b""
+        while len(head) < 4:
+            b = sock.recv(4 - len(head))
+            if not b:
+                return None
+            head += b
+        body = b""
+        (length,) = struct.unpack("<I", head)
+        while len(body) < length:
+            b = sock.recv(length - len(body))
+            if not b:
+                return None
+            body += b
+        return head + body
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            u.connect(self.upstream)
+            self._conns += [c, u]
+            threading.Thread(target=self._serve, args=(c, u), daemon=True).start()
+
+    def _serve(self, c, u):
+        try:
+            while True:
+                req = self._frame(c)
+                if req is None:
+                    return
+                if req[4] == REWRAP and self.rewraps >= self.hold_after:
+                    self.held.set()
+                    self._release.wait()
+                u.sendall(req)
+                rep = self._frame(u)
+                if rep is None:
+                    return
+                c.sendall(rep)
+                if req[4] == REWRAP:
+                    self.rewraps += 1
+        except OSError:
+            return
+        except Exception as ex:  # pylint: disable=broad-except
+            self.errors.append(ex)
+            self.held.set()

@@ -10,9 +10,10 @@ import random
 import shutil
 import subprocess
 import threading
+import time
 
 import taprun
-from clienv import KEY, CliEnv, program
+from clienv import KEY, CliEnv, KeystoreProxy, program
 from test_cli_rotation import HEADER_SIZE, versions
 
 import unittest
@@ -59,14 +60,27 @@ class Mounted(unittest.TestCase):
                 t.start()
             try:
                 e.pfcrypt("rotate", "--key", KEY, check=True)
-                p = e.pfcrypt("rewrap", e.backing, "--threads", "2")
+                # rewrap goes through a proxy that holds it mid-run until the writers have
+                # written 100 more times: the writes provably happen during the rewrap.
+                with KeystoreProxy(e.ks.sock, os.path.join(e.tmp, "px.sock"), 80) as px:
+                    rw = subprocess.Popen([e.cli, "--socket", px.path, "rewrap", e.backing,
+                                           "--threads", "2"], env=e.env, text=True,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    self.assertTrue(px.held.wait(60), "rewrap did not get to its 81st file")
+                    self.assertEqual(px.errors, [])
+                    during = writes[0] + 100
+                    deadline = time.monotonic() + 60
+                    while writes[0] < during and not errors and time.monotonic() < deadline:
+                        time.sleep(0.005)
+                    px.release()
+                    out, err = rw.communicate(timeout=120)
             finally:
                 stop.set()
                 for t in threads:
                     t.join()
-            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual(rw.returncode, 0, out + err)
             self.assertEqual(errors, [])
-            self.assertGreater(writes[0], 0)
+            self.assertGreaterEqual(writes[0], during, "100 writes while rewrap was held")
             self.assertEqual(set(versions(e.backing).values()), {2}, "every header under v2")
             # While mounted, the daemon may hold file keys pre-generated under v1: retire refuses.
             p = e.pfcrypt("retire", "--key", KEY, "--version", "1", e.backing)

@@ -7,17 +7,14 @@ import json
 import os
 import signal
 import shutil
-import socket
 import struct
 import subprocess
-import threading
 
 import taprun
-from clienv import KEY, CliEnv, backing_files
+from clienv import KEY, CliEnv, KeystoreProxy, backing_files
 
 import unittest
 
-REWRAP = 6  # keystore/PROTOCOL.md request type (tests/lib/ks.py)
 # fs/format.h: the header and its two mutable fields.
 HEADER_SIZE = 256
 WRAPPED_OFF, WRAPPED_LEN = 56, 2 + 128
@@ -44,82 +41,6 @@ def versions(backing):
         if is_header_file(rel) and data:
             out[rel] = blob_version(data)[1]
     return out
-
-
-class KeystoreProxy:
-    """A Unix-socket proxy in front of a keystore (frames: u32 LE length, then type and fields,
-    keystore/PROTOCOL.md) that forwards everything until hold_after REWRAP requests were
-    answered, then holds the next REWRAP (held is set) until release()."""
-
-    def __init__(self, upstream, path, hold_after):
-        self.upstream, self.path, self.hold_after = upstream, path, hold_after
-        self.rewraps = 0
-        self.held = threading.Event()
-        self._release = threading.Event()
-        self._conns = []
-
-    def __enter__(self):
-        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.srv.bind(self.path)
-        self.srv.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._release.set()
-        self.srv.close()
-        for c in self._conns:
-            c.close()
-
-    def release(self):
-        self._release.set()
-
-    @staticmethod
-    def _frame(sock):
-        head = b""
-        while len(head) < 4:
-            b = sock.recv(4 - len(head))
-            if not b:
-                return None
-            head += b
-        body = b""
-        (length,) = struct.unpack("<I", head)
-        while len(body) < length:
-            b = sock.recv(length - len(body))
-            if not b:
-                return None
-            body += b
-        return head + body
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            u.connect(self.upstream)
-            self._conns += [c, u]
-            threading.Thread(target=self._serve, args=(c, u), daemon=True).start()
-
-    def _serve(self, c, u):
-        try:
-            while True:
-                req = self._frame(c)
-                if req is None:
-                    return
-                if req[4] == REWRAP and self.rewraps >= self.hold_after:
-                    self.held.set()
-                    self._release.wait()
-                u.sendall(req)
-                rep = self._frame(u)
-                if rep is None:
-                    return
-                c.sendall(rep)
-                if req[4] == REWRAP:
-                    self.rewraps += 1
-        except OSError:
-            return
 
 
 class Rotation(unittest.TestCase):
@@ -177,6 +98,7 @@ class Rotation(unittest.TestCase):
                                        "--threads", "1"], env=e.env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True)
                 self.assertTrue(px.held.wait(60), "rewrap never reached its request k+1")
+                self.assertEqual(px.errors, [])
                 rw.send_signal(sig)
                 if sig == signal.SIGKILL:
                     rw.wait()
