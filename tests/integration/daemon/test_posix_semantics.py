@@ -116,6 +116,13 @@ class Semantics(pfcfs.MountTestCase):
         self.assertEqual(read_all(os.path.join(self.mnt, "mapped")), seen)
         self.assertEqual(read_all(os.path.join(self.mnt, "mapped")),
                          read_all(os.path.join(self.scratch, "mapped")))
+        # Dirty pages of a mapping that is never msync'ed reach the file by close/munmap.
+        fd = os.open(path := os.path.join(self.mnt, "mapped"), os.O_RDWR)
+        with mmap.mmap(fd, 5 * BS) as mm:
+            mm[3 * BS - 1:3 * BS + 1] = b"NF"
+        os.close(fd)
+        self.m.remount()
+        self.assertEqual(read_all(path)[3 * BS - 1:3 * BS + 1], b"NF")
         # And a mapping reads what write(2) put there.
         path = os.path.join(self.mnt, "mapped")
         with open(path, "r+b") as f:
@@ -536,6 +543,45 @@ class Semantics(pfcfs.MountTestCase):
             self.assertEqual((st.st_atime_ns, st.st_mtime_ns),
                              (1_111_111_111_000_000_001, 1_222_222_222_000_000_002),
                              f"open({flags:#o}) + close changed the times")
+
+    def test_changes_update_mtime(self):
+        """Every change of contents moves a file's mtime, and every change of entries moves its
+        directory's (make, rsync and backup tools decide on them).  Old times are set first, so
+        "moved" means newer than those, whatever the clock says."""
+        old = 1_000_000_000_000_000_000
+        d = os.path.join(self.mnt, "mt")
+        os.mkdir(d)
+        p = os.path.join(d, "f")
+        with open(p, "wb") as f:
+            f.write(b"x" * 10000)
+
+        def after(what, fn, path=p):
+            os.utime(path, ns=(old, old))
+            fn()
+            self.m.remount()  # what the backing says, not the kernel's cache
+            self.assertGreater(os.stat(path).st_mtime_ns, old, f"{what} left mtime unchanged")
+
+        def pwrite():
+            fd = os.open(p, os.O_WRONLY)
+            os.pwrite(fd, b"y", 4095)
+            os.close(fd)
+
+        def o_trunc():
+            os.close(os.open(p, os.O_WRONLY | os.O_TRUNC))
+
+        def fallocate_grow():
+            fd = os.open(p, os.O_RDWR)
+            os.posix_fallocate(fd, 0, 20000)
+            os.close(fd)
+
+        after("pwrite", pwrite)
+        after("truncate", lambda: os.truncate(p, 5000))
+        after("open(O_TRUNC)", o_trunc)
+        after("posix_fallocate past EOF", fallocate_grow)
+        after("create in dir", lambda: open(os.path.join(d, "g"), "wb").close(), d)
+        after("unlink in dir", lambda: os.unlink(os.path.join(d, "g")), d)
+        open(os.path.join(self.mnt, "mt-in"), "wb").close()
+        after("rename into dir", lambda: os.rename(os.path.join(self.mnt, "mt-in"), os.path.join(d, "in")), d)
 
     def test_concurrent_appends_from_two_processes_lose_nothing(self):
         """O_APPEND writes are atomic with respect to each other on a local filesystem; log files
