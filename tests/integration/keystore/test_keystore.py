@@ -597,6 +597,29 @@ class StoreFile(unittest.TestCase):
         finally:
             k.cleanup()
 
+    def test_passphrase_file_edge_cases(self):
+        k = Keystore()
+        try:
+            def init_with(content):
+                path = os.path.join(k.dir, "pw")
+                with open(path, "wb") as f:
+                    f.write(content)
+                return subprocess.run(k._cmd("--init", "--kdf-profile", "test",
+                                             "--passphrase-file", path),
+                                      capture_output=True, text=True, timeout=60)
+            r = init_with(b"\n")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("empty passphrase", r.stderr)
+            r = init_with(b"x" * 2000)
+            self.assertEqual(r.returncode, 1)
+            self.assertFalse(os.path.exists(k.store))
+            r = init_with(b"windows line\r\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(k.store, "rb") as f:
+                open_container(f.read(), b"PFCKSTOR", b"windows line")
+        finally:
+            k.cleanup()
+
     def test_init_and_serve(self):
         k = Keystore()
         try:
