@@ -7,6 +7,8 @@
  */
 #include "fs/daemon/daemon.h"
 
+#include "fs/daemon/conflict.h"
+
 #include "fs/err.h"
 #include "fs/log.h"
 
@@ -176,33 +178,15 @@ int pfcd_name_decrypt_entry(int dirfd, const char *entry, enum pfc_entry_kind ki
  * delete the copy.  Neither '.' nor ' ' is in the base64url alphabet, so the
  * encoding ends exactly where the marker begins.  Long names are not mapped.
  */
-static bool is_conflict_marker(const char *s)
-{
-	if (strncmp(s, ".sync-conflict-", 15) == 0)
-		return s[15] != '\0';
-	if (strncmp(s, ".conflict", 9) == 0)
-		return s[9] >= '0' && s[9] <= '9';
-	if (strncmp(s, " (", 2) == 0)
-		return strstr(s, "conflicted copy") != NULL;
-	return false;
-}
-
-static bool is_b64url(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
-}
-
 int pfcd_conflict_decrypt_entry(const char *entry, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
 				char *out)
 {
 	char enc[PFC_ENCNAME_SHORT_MAX + 1], plain[PFC_NAME_BUF];
-	size_t k = 0, plen, matched;
+	size_t k, plen, matched;
 	int rc;
 
-	while (entry[k] && is_b64url(entry[k]))
-		k++;
-	if (k == 0 || k > PFC_ENCNAME_SHORT_MAX || !is_conflict_marker(entry + k))
+	k = pfcd_conflict_split(entry);
+	if (k == 0 || k > PFC_ENCNAME_SHORT_MAX)
 		return -ENOENT;
 	memcpy(enc, entry, k);
 	enc[k] = '\0';
@@ -228,13 +212,13 @@ int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backi
 	rc = pfcd_dirids(dir, false, ids, &n, &primary);
 	if (rc < 0)
 		return rc;
-	for (const char *m = name + 1; *m; m++) {
+	for (size_t at = pfcd_conflict_next_marker(name, 1); at;
+	     at = pfcd_conflict_next_marker(name, at + 1)) {
 		struct pfc_backing_name base;
-		size_t blen = (size_t)(m - name), slen;
+		const char *m = name + at;
+		size_t blen = at, slen;
 		char plain[PFC_NAME_BUF];
 
-		if ((*m != '.' && *m != ' ') || !is_conflict_marker(m))
-			continue;
 		memcpy(plain, name, blen);
 		plain[blen] = '\0';
 		if (pfc_name_check(plain, blen) < 0)
