@@ -31,6 +31,7 @@ struct check {
 	struct cli_vol *v;
 	struct pfc_volkeys *vk;
 	bool quick;
+	bool fold;		    /* --fold-dirids: fold several directory ids into one */
 	struct check_list files;    /* regular files to check (cause unused) */
 	pthread_mutex_t lock;	    /* protects problems and notices (workers add to them) */
 	struct check_list problems; /* protected by lock */
@@ -55,6 +56,10 @@ void check_list_free(struct check_list *l);
 extern _Thread_local struct check_list *check_capture;
 /* Append every item of from to ck->problems (thread-safe) and empty from. */
 int check_list_move(struct check *ck, struct check_list *from);
+
+/* check_fold.c: fold directory dfd's ids into ids[primary] (see there).  0, or -1 on ENOMEM. */
+int check_fold(struct check *ck, int dfd, const char *rel, const char *plain,
+	       const uint8_t (*ids)[PFC_ID_BYTES], size_t nids, size_t primary);
 
 /* Walk the tree from the root; fills ck->files, problems, notices.  0, or
  * CLI_EXIT_SETUP if the walk itself failed (message printed). */

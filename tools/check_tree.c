@@ -278,13 +278,22 @@ static int walk(struct check *ck, const char *rel, const char *plain)
 		check_problem(ck, *rel ? rel : ".", plain,
 			      "directory id %s %s: names in it cannot be decrypted", PFC_DIRID_NAME,
 			      r == PFC_ERR_NOT_FOUND ? "missing" : "unreadable");
+	} else if (d.nids > 1 && ck->fold) {
+		if (check_fold(ck, d.fd, *rel ? rel : ".", plain,
+			       (const uint8_t(*)[PFC_ID_BYTES])d.ids, d.nids, primary) < 0)
+			ret = -1;
+		else if (pfc_dirid_load_all(d.fd, d.ids, PFC_DIRIDS_MAX, &d.nids, &primary) < 0)
+			d.nids = 0;
 	} else if (d.nids > 1) {
 		check_notice(ck, *rel ? rel : ".", plain,
-			     "%zu directory ids (a sync conflict); names under any of them decrypt",
+			     "%zu directory ids (a sync conflict); names under any of them decrypt "
+			     "(--fold-dirids folds them)",
 			     d.nids);
 	}
+	if (ret < 0)
+		goto out;
 	/* Read all names first: visit() recurses, and an open DIR per level is enough. */
-	dir = fdopendir(dup(d.fd));
+	dir = fdopendir(openat(d.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (!dir) {
 		ret = check_problem(ck, *rel ? rel : ".", plain, "cannot read directory: %s",
 				    strerror(errno));

@@ -54,6 +54,11 @@ int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 #define CLI_OPT_SOCKET 0x1000
 #define CLI_OPT_HELP   'h'
 
+/* ---- mounts.c ---- */
+
+/* Is the volume at path mounted by pfcryptfs?  If so its mountpoint goes to mnt. */
+bool cli_mounted(const char *path, char *mnt, size_t len);
+
 /* ---- pass.c ---- */
 
 /* Where a passphrase comes from: fd >= 0, else file, else env, else the tty. */

@@ -43,7 +43,10 @@ static const char check_help[] =
     "path when known), then a summary.  A progress bar shows on a terminal.\n\n"
     "  --quick        headers and names only, no data blocks\n"
     "  --json         one JSON object on stdout instead of lines\n"
-    "  --threads N    parallel workers (default: number of CPUs)\n\n"
+    "  --threads N    parallel workers (default: number of CPUs)\n"
+    "  --fold-dirids  fold the directory ids of a directory that has several (two\n"
+    "                 machines made it before syncing) into one, renaming its\n"
+    "                 entries; unmounted volumes only\n\n"
     "Exit: 0 clean, 1 problems found, 2 could not run.\n";
 
 struct worker_ctx {
@@ -321,17 +324,19 @@ out:
 
 int cmd_check(int argc, char **argv)
 {
-	enum { O_QUICK = 0x2000, O_JSON, O_THREADS };
+	enum { O_QUICK = 0x2000, O_JSON, O_THREADS, O_FOLD };
 	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
 					   {"quick", no_argument, NULL, O_QUICK},
 					   {"json", no_argument, NULL, O_JSON},
 					   {"threads", required_argument, NULL, O_THREADS},
+					   {"fold-dirids", no_argument, NULL, O_FOLD},
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
 	unsigned long threads = cli_nproc();
 	struct check ck = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct worker_ctx wc = {.ck = &ck};
 	struct cli_vol v;
+	char mnt[4096];
 	bool json = false;
 	unsigned nw = 0;
 	int c, r, ret = CLI_EXIT_SETUP;
@@ -348,6 +353,9 @@ int cmd_check(int argc, char **argv)
 		case O_JSON:
 			json = true;
 			break;
+		case O_FOLD:
+			ck.fold = true;
+			break;
 		case O_THREADS:
 			if (cli_parse_uint(optarg, 1, 256, &threads))
 				return cli_usage("check", "--threads wants 1..256");
@@ -363,6 +371,10 @@ int cmd_check(int argc, char **argv)
 	if ((r = cli_vol_open(argv[optind], &v)))
 		return r;
 	ck.v = &v;
+	if (ck.fold && cli_mounted(v.path, mnt, sizeof(mnt))) {
+		cli_err(v.path, "mounted at %s: --fold-dirids renames entries, unmount first", mnt);
+		goto out;
+	}
 	wc.ks = calloc(threads, sizeof(*wc.ks));
 	wc.fk = calloc(threads, sizeof(*wc.fk));
 	if (!wc.ks || !wc.fk)

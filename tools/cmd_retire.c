@@ -36,64 +36,6 @@ static const char retire_help[] =
     "  --force        retire without checking (or despite live files)\n\n"
     "Exit: 0 retired, 1 refused (live files listed), 2 error.\n";
 
-/* Undo the octal escapes of /proc/self/mountinfo fields ("\\040" for a space). */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-/* Is the volume at path mounted by pfcryptfs (source "pfcrypt:<realpath>")?  Mountpoint in mnt. */
-static bool mounted(const char *path, char *mnt, size_t len)
-{
-	char *real = realpath(path, NULL), line[3 * PATH_MAX];
-	bool found = false;
-	FILE *f;
-
-	if (!real)
-		return false;
-	f = fopen("/proc/self/mountinfo", "re");
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		/* id parent maj:min root mountpoint options [optional...] - fstype source superopts
-		 */
-		char *save = NULL, *mp = NULL, *tok, *sep = strstr(line, " - ");
-		int i = 0;
-
-		if (!sep)
-			continue;
-		*sep = '\0';
-		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-			if (i++ == 4)
-				mp = tok;
-		tok = strtok_r(sep + 3, " ", &save);
-		if (!mp || !tok || strcmp(tok, "fuse.pfcrypt"))
-			continue;
-		tok = strtok_r(NULL, " ", &save);
-		if (!tok || strncmp(tok, "pfcrypt:", 8))
-			continue;
-		unescape(tok);
-		if (!strcmp(tok + 8, real)) {
-			unescape(mp);
-			snprintf(mnt, len, "%s", mp);
-			found = true;
-		}
-	}
-	if (f)
-		fclose(f);
-	free(real);
-	return found;
-}
-
 /* Number of live objects under (key, ver) in the volume at path; -1 on error. */
 static long live_under(const char *path, const char *key, uint32_t ver)
 {
@@ -185,7 +127,7 @@ int cmd_retire(int argc, char **argv)
 		if (n < 0)
 			return CLI_EXIT_SETUP;
 		live += n;
-		if (!force && mounted(argv[i], mnt, sizeof(mnt))) {
+		if (!force && cli_mounted(argv[i], mnt, sizeof(mnt))) {
 			cli_err(argv[i],
 				"mounted at %s: unmount it first (its pfcryptfs may hold file "
 				"keys pre-generated under %s v%lu)",

@@ -207,5 +207,61 @@ class Check(unittest.TestCase):
                           check=True)
 
 
+class Fold(unittest.TestCase):
+    def make(self, e, also_a_under_b=False):
+        """A volume whose dir "shared" holds names under two ids: a, b under its own id A, then
+        (after a sync conflict brought id B = zeros, now the primary) c and a long name under B."""
+        e.init_volume()
+        e.mkfiles(e.backing, {"shared/a": b"A", "shared/b": b"B" * 5000})
+        (shared,) = [n for n in os.listdir(e.backing) if os.path.isdir(os.path.join(e.backing, n))]
+        shared = os.path.join(e.backing, shared)
+        with open(os.path.join(shared, ".pfcrypt.dirid.sync-conflict-20260101-1-B"), "wb") as f:
+            f.write(bytes(16))
+        later = {"shared/c": b"C", "shared/" + "Z" * 240: b"long"}
+        if also_a_under_b:
+            later["shared/a"] = b"other a"
+        e.mkfiles(e.backing, later)
+        return shared
+
+    def test_fold_dirids_moves_names_to_the_primary_id(self):
+        with CliEnv() as e:
+            shared = self.make(e)
+            before = json.loads(e.pfcrypt("check", "--json", e.backing).stdout)
+            self.assertTrue(before["clean"], before)
+            self.assertEqual(len(before["notices"]), 1, before)
+            p = e.pfcrypt("check", "--fold-dirids", e.backing)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("folded 2 directory ids into one (2 names moved)", p.stdout)
+            ids = [n for n in os.listdir(shared) if n.startswith(".pfcrypt.dirid")]
+            self.assertEqual(ids, [".pfcrypt.dirid"])
+            with open(os.path.join(shared, ".pfcrypt.dirid"), "rb") as f:
+                self.assertEqual(f.read(), bytes(16))
+            after = json.loads(e.pfcrypt("check", "--json", e.backing).stdout)
+            self.assertEqual((after["clean"], after["notices"], after["files"]), (True, [], 4))
+            if os.environ.get("PFCRYPTFS"):
+                mnt = os.path.join(e.tmp, "mnt")
+                e.mount(e.backing, mnt)
+                self.assertEqual(sorted(os.listdir(os.path.join(mnt, "shared"))),
+                                 sorted(["a", "b", "c", "Z" * 240]))
+                with open(os.path.join(mnt, "shared", "b"), "rb") as f:
+                    self.assertEqual(f.read(), b"B" * 5000)
+                p = e.pfcrypt("check", "--fold-dirids", e.backing)
+                self.assertEqual(p.returncode, 2, "refused on a mounted volume")
+                self.assertIn("unmount first", p.stderr)
+                e.umount(mnt)
+
+    def test_fold_leaves_a_directory_with_a_name_under_both_ids(self):
+        with CliEnv() as e:
+            shared = self.make(e, also_a_under_b=True)
+            p = e.pfcrypt("check", "--fold-dirids", e.backing)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("cannot fold: a name exists under two directory ids", p.stdout)
+            ids = [n for n in os.listdir(shared) if n.startswith(".pfcrypt.dirid")]
+            self.assertEqual(len(ids), 2, "both ids kept")
+            after = json.loads(e.pfcrypt("check", "--json", e.backing).stdout)
+            self.assertTrue(after["clean"], after)
+            self.assertEqual(after["files"], 5)
+
+
 if __name__ == "__main__":
     taprun.main()

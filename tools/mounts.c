@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+/*
+ * mounts.c - is a volume mounted?  pfcryptfs mounts with fsname
+ * "pfcrypt:<real path of BACKING>" and type fuse.pfcrypt, which
+ * /proc/self/mountinfo shows (fields octal-escaped).
+ */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/cli.h"
+
+/* Undo the octal escapes of /proc/self/mountinfo fields ("\\040" for a space). */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+bool cli_mounted(const char *path, char *mnt, size_t len)
+{
+	char *real = realpath(path, NULL), line[3 * PATH_MAX];
+	bool found = false;
+	FILE *f;
+
+	if (!real)
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint options [optional...] - fstype source superopts
+		 */
+		char *save = NULL, *mp = NULL, *tok, *sep = strstr(line, " - ");
+		int i = 0;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			if (i++ == 4)
+				mp = tok;
+		tok = strtok_r(sep + 3, " ", &save);
+		if (!mp || !tok || strcmp(tok, "fuse.pfcrypt"))
+			continue;
+		tok = strtok_r(NULL, " ", &save);
+		if (!tok || strncmp(tok, "pfcrypt:", 8))
+			continue;
+		unescape(tok);
+		if (!strcmp(tok + 8, real)) {
+			unescape(mp);
+			snprintf(mnt, len, "%s", mp);
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	free(real);
+	return found;
+}
