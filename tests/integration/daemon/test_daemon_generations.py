@@ -9,8 +9,12 @@ import os
 import struct
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "vectors"))
+import ks  # noqa: E402  (a protocol client: unwraps the file key for the check below)
 import pfcfs  # noqa: E402
+import reader  # noqa: E402  (the independent Python reader of fs/FORMAT.md)
 import taprun  # noqa: E402
 
 BS = 4096
@@ -87,6 +91,44 @@ class Generations(pfcfs.MountTestCase):
         self.m.remount()
         with open(p, "rb") as f:
             self.assertEqual(f.read(), bytes(want))
+
+    def test_three_generations_decrypt_under_three_different_keys(self):
+        """Issue 5 point 2, checked outside the daemon: the file key is unwrapped through the
+        keystore, the generation keys derived by the independent reader (tests/vectors/reader.py),
+        and each block opens under its own generation's key and under no other."""
+        p = os.path.join(self.mnt, "keys")
+        with open(p, "wb") as f:
+            f.write(pattern(b"1", 3 * BS))
+        for g in (1, 2):
+            with open(p, "r+b") as f:
+                f.seek(g * BS)
+                f.write(pattern(str(g + 1).encode(), BS))
+        b = backing_of(self.m, p)
+        with open(b, "rb") as f:
+            data = f.read()
+        with open(os.path.join(self.m.backing, "pfcrypt.conf"), "rb") as f:
+            conf = reader.parse_config(f.read())
+        h = reader.parse_header(data)
+        with ks.Client(self.m.keystore.sock) as c:
+            fk = c.unwrap(h.wrapped, reader.file_key_ad(conf.volume_id, h.file_id))
+        keys = reader.FileKeys(fk, h.file_id, conf.cipher)
+        blocks = reader.split_blocks(data[reader.HEADER_SIZE:], BS,
+                                     stored_block_size(self.m) - BS)
+        gens = [struct.unpack_from("<Q", blk)[0] for blk in blocks]
+        self.assertEqual(gens, [1, 2, 3])
+        gks = {g: keys.gk(g) for g in gens}
+        self.assertEqual(len(set(gks.values())), 3, "three different generation keys")
+        for i, blk in enumerate(blocks):
+            g, plain = reader.decrypt_block(keys, i, blk)
+            self.assertEqual(plain, pattern(str(i + 1).encode(), BS))
+            nn = reader.CIPHER_NONCE[conf.cipher]
+            nonce, ct = blk[8:8 + nn], blk[8 + nn:]
+            ad = reader.block_ad(h.file_id, i, g)
+            self.assertEqual(reader._aead_decrypt(conf.cipher, gks[g], nonce, ad, ct), plain)
+            for other in gens:              # same bytes, same AD, another generation's key
+                if other != g:
+                    with self.assertRaises(reader.FormatError):
+                        reader._aead_decrypt(conf.cipher, gks[other], nonce, ad, ct)
 
     def test_unmodified_opens_start_no_generation(self):
         p = os.path.join(self.mnt, "quiet")
