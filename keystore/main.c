@@ -14,7 +14,9 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 
 #include "fs/err.h"
 #include "fs/log.h"
+#include "keystore/extpass.h"
 #include "keystore/proto.h"
 #include "keystore/server.h"
 #include "keystore/store.h"
@@ -54,6 +57,8 @@ static void usage(FILE *f)
 	    "                         1 GiB), test (ops 1, 1 MiB: INSECURE, test suites only)\n"
 	    "  --passphrase-file F    read the passphrase from F (one trailing newline dropped)\n"
 	    "  --passphrase-fd N      read the passphrase from file descriptor N until EOF\n"
+	    "  --extpass CMD          run the shell command CMD; its output is the passphrase\n"
+	    "                         (a password manager, systemd-ask-password, ...)\n"
 	    "                         (default: prompt on the terminal without echo)\n"
 	    "  --locked               start locked; keys load on an unlock request\n"
 	    "  -f, --foreground       do not daemonise (default: fork, detach, log to syslog;\n"
@@ -67,6 +72,8 @@ static void usage(FILE *f)
 	    "  --max-clients N        simultaneous connections (default 256)\n"
 	    "  -h, --help             this text\n"
 	    "  --version              print the version\n\n"
+	    "Socket activation: started by systemd with one listening socket (LISTEN_FDS=1),\n"
+	    "it serves that socket (--socket is ignored) and leaves it in place at exit.\n\n"
 	    "Exit status: 0 ok (also after SIGTERM/SIGINT), 1 runtime error (store unreadable,\n"
 	    "wrong passphrase, socket in use), 2 usage error.\n");
 }
@@ -137,7 +144,7 @@ static int read_pass_tty(const char *prompt, uint8_t *buf, size_t max, size_t *l
 }
 
 struct opts {
-	const char *socket, *store, *pass_file, *log_file, *profile;
+	const char *socket, *store, *pass_file, *log_file, *profile, *extpass;
 	int pass_fd;
 	bool init, serve, locked, foreground, verbose;
 	int client_timeout;
@@ -159,6 +166,15 @@ static int get_pass(const struct opts *o, const char *prompt, uint8_t *buf, size
 	}
 	if (o->pass_fd >= 0)
 		return read_pass_fd(o->pass_fd, buf, PFC_KS_PASS_MAX + 1, len);
+	if (o->extpass) {
+		int st = 0;
+
+		rc = pfc_extpass_run(o->extpass, buf, PFC_KS_PASS_MAX + 1, len, &st);
+		if (rc == PFC_ERR_IO)
+			fprintf(stderr, "pfcrypt-keystore: --extpass command failed (%s %d)\n",
+				st > 128 ? "signal" : "exit status", st > 128 ? st - 128 : st);
+		return rc;
+	}
 	return read_pass_tty(prompt, buf, PFC_KS_PASS_MAX + 1, len);
 }
 
@@ -228,6 +244,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		O_PROFILE,
 		O_PFILE,
 		O_PFD,
+		O_EXTPASS,
 		O_LOCKED,
 		O_LOGFILE,
 		O_TIMEOUT,
@@ -242,6 +259,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"kdf-profile", required_argument, 0, O_PROFILE},
 	    {"passphrase-file", required_argument, 0, O_PFILE},
 	    {"passphrase-fd", required_argument, 0, O_PFD},
+	    {"extpass", required_argument, 0, O_EXTPASS},
 	    {"locked", no_argument, 0, O_LOCKED},
 	    {"foreground", no_argument, 0, 'f'},
 	    {"log-file", required_argument, 0, O_LOGFILE},
@@ -280,6 +298,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (*end || o->pass_fd < 0)
 				return -1;
 			break;
+		case O_EXTPASS:
+			o->extpass = optarg;
+			break;
 		case O_LOCKED:
 			o->locked = true;
 			break;
@@ -313,7 +334,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind != argc || (o->serve && !o->init) || (o->profile && !o->init) ||
-	    (o->pass_file && o->pass_fd >= 0) || (o->init && o->locked))
+	    (!!o->pass_file + (o->pass_fd >= 0) + !!o->extpass > 1) || (o->init && o->locked))
 		return -1;
 	return 0;
 }
@@ -344,6 +365,69 @@ static int lock_store(const char *store, int *fd_out)
 	return 0;
 }
 
+/*
+ * systemd socket activation (the sd_listen_fds(3) protocol, without libsystemd):
+ * when LISTEN_PID is this process and LISTEN_FDS is 1, fd 3 is a listening
+ * socket made by systemd.  Returns 3, 0 when not socket-activated, -1 (after a
+ * message) when the inherited descriptors are not one listening Unix stream
+ * socket.  Called before any fork: LISTEN_PID names this very process.
+ */
+#define SD_LISTEN_FDS_START 3
+static int activation_fd(void)
+{
+	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
+	struct sockaddr_un sa;
+	socklen_t sl = sizeof(sa), il = sizeof(int);
+	int fd = SD_LISTEN_FDS_START, type = 0, acc = 0;
+	char *end;
+	long pid, n;
+
+	if (!pid_s || !fds_s)
+		return 0;
+	pid = strtol(pid_s, &end, 10);
+	if (*end || pid != (long)getpid())
+		return 0;
+	n = strtol(fds_s, &end, 10);
+	/* not for the children we may run (--extpass) */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (*end || n != 1) {
+		fprintf(stderr, "pfcrypt-keystore: systemd passed %s sockets; want exactly 1\n",
+			fds_s);
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 || type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &il) < 0 || !acc ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0 || sa.sun_family != AF_UNIX) {
+		fprintf(stderr, "pfcrypt-keystore: the socket from systemd is not a listening "
+				"Unix stream socket (ListenStream=PATH)\n");
+		return -1;
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return -1;
+	return fd;
+}
+
+/* The path a listening Unix socket is bound to, into buf; NULL if it has none. */
+static const char *bound_path(int fd, char *buf, size_t len)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = sizeof(sa);
+	size_t n;
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0 || sl <= sizeof(sa_family_t) ||
+	    !sa.sun_path[0])
+		return NULL;
+	n = strnlen(sa.sun_path, sl - sizeof(sa_family_t));
+	if (n >= len)
+		return NULL;
+	memcpy(buf, sa.sun_path, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 /* --init: create the store.  Returns an exit status. */
 static int do_init(const struct opts *o, const char *store, uint8_t *pass, size_t *plen)
 {
@@ -360,7 +444,7 @@ static int do_init(const struct opts *o, const char *store, uint8_t *pass, size_
 		fprintf(stderr, "pfcrypt-keystore: refusing an empty passphrase\n");
 		return 1;
 	}
-	if (!o->pass_file && o->pass_fd < 0) {
+	if (!o->pass_file && o->pass_fd < 0 && !o->extpass) {
 		uint8_t *again = sodium_malloc(PFC_KS_PASS_MAX + 1);
 		size_t alen = 0;
 		bool same;
@@ -390,6 +474,7 @@ int main(int argc, char **argv)
 	struct opts o = {.pass_fd = -1, .client_timeout = 5000, .max_clients = 256};
 	struct pfc_ks_server s = {0};
 	char sockbuf[PATH_MAX], storebuf[PATH_MAX];
+	int act_fd;
 	const char *sock, *store;
 	uint8_t *pass = NULL;
 	size_t plen = 0;
@@ -402,13 +487,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	act_fd = activation_fd();
+	if (act_fd < 0)
+		return 1;
 	pfc_log_init("pfcrypt-keystore", 0);
 	pfc_log_set_level(o.verbose ? PFC_LOG_DEBUG : PFC_LOG_INFO);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "pfcrypt-keystore: libsodium failed to initialise\n");
 		return 1;
 	}
-	sock = o.socket ? o.socket : pfc_ks_default_socket(sockbuf, sizeof(sockbuf));
+	if (act_fd > 0 && !(sock = bound_path(act_fd, sockbuf, sizeof(sockbuf))))
+		sock = "(an unnamed socket from systemd)";
+	else if (act_fd == 0)
+		sock = o.socket ? o.socket : pfc_ks_default_socket(sockbuf, sizeof(sockbuf));
 	store = o.store ? o.store : default_store(storebuf, sizeof(storebuf));
 	if (!sock || !store) {
 		fprintf(stderr, "pfcrypt-keystore: cannot resolve the %s path; give it\n",
@@ -466,7 +557,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", store, pfc_strerror(rc));
 		goto out;
 	}
-	if ((rc = pfc_ks_server_listen(&s)) < 0) {
+	if (act_fd > 0) {
+		s.listen_fd = act_fd; /* made by systemd: it stays when we stop */
+		s.socket_inherited = true;
+	} else if ((rc = pfc_ks_server_listen(&s)) < 0) {
 		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", sock,
 			rc == PFC_ERR_BUSY ? "a keystore is already listening there"
 					   : pfc_strerror(rc));

@@ -728,7 +728,8 @@ int pfc_ks_server_run(struct pfc_ks_server *s, volatile sig_atomic_t *stop)
 	s->conns = NULL;
 	free(pfd);
 	close(s->listen_fd);
-	unlink(s->socket_path);
+	if (!s->socket_inherited)
+		unlink(s->socket_path);
 	pfc_ks_server_lock(s);
 	return 0;
 }

@@ -34,6 +34,7 @@ struct pfc_ks_server {
 
 	/* runtime */
 	int listen_fd;
+	bool socket_inherited; /* listen_fd came from systemd: do not unlink the socket */
 	struct ks_conn *conns; /* array of max_clients */
 	size_t nconns;
 };
