@@ -198,7 +198,6 @@ class Mount:
         self.stderr_path = None
         self._stderr_seen = 0  # bytes of the daemon's stderr already checked
         self._expected = []
-        self._problems = []
         self.daemons_started = 0
         # What this mode can do; a test leaves out an operation only for a documented reason.
         # pfcryptfs must do all of these (issue 5 point 1).  The passthrough programs used while
