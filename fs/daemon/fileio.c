@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ZERO_CHUNK_BLOCKS 256	     /* blocks of encrypted zeros written per pwrite */
@@ -125,10 +126,46 @@ static int ifd(const struct pfc_inode *in, int fd)
 	return in->f.has_ifd ? in->f.ifd : fd;
 }
 
+/*
+ * One bad block read by one user read comes as several requests (the
+ * kernel's readahead, then its page-by-page retry): log it once, not once
+ * per request.  The last logged (file, block) is remembered for
+ * BAD_BLOCK_QUIET_S seconds.  bad_lock is a leaf lock.
+ */
+#define BAD_BLOCK_QUIET_S 10
+static pthread_mutex_t bad_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	dev_t dev;
+	ino_t ino;
+	uint64_t index;
+	time_t when;
+} bad_last; /* protected by bad_lock */
+
+static bool bad_block_is_new(const struct pfc_inode *in, uint64_t index)
+{
+	struct timespec now;
+	bool fresh;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&bad_lock);
+	fresh = bad_last.dev != in->dev || bad_last.ino != in->ino || bad_last.index != index ||
+		now.tv_sec - bad_last.when >= BAD_BLOCK_QUIET_S;
+	if (fresh) {
+		bad_last.dev = in->dev;
+		bad_last.ino = in->ino;
+		bad_last.index = index;
+		bad_last.when = now.tv_sec;
+	}
+	pthread_mutex_unlock(&bad_lock);
+	return fresh;
+}
+
 static void log_block(const struct pfc_inode *in, uint64_t index, int err)
 {
 	char path[PATH_MAX];
 
+	if (!bad_block_is_new(in, index))
+		return;
 	pfcd_backing_path(in, path, sizeof(path));
 	pfc_err_log("%s: block %llu: %s", path, (unsigned long long)index, pfc_strerror(err));
 }

@@ -23,7 +23,7 @@
  *      taken before the keystore client's internal mutex.
  *   5. leaf locks, never held while taking another: the keystore client's
  *      mutex, the key cache's lock, itable->lock, the open-handle list lock
- *      (ops_file.c).
+ *      (ops_file.c), the bad-block log lock (fileio.c).
  */
 #ifndef PFC_DAEMON_INODE_H
 #define PFC_DAEMON_INODE_H
