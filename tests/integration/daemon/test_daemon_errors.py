@@ -83,6 +83,8 @@ class TamperAndNames(pfcfs.MountTestCase):
         with self.assertRaises(OSError) as cm:
             read_at(p, 2 * BS, 10)
         self.assertEqual(cm.exception.errno, errno.EIO)
+        with open(self.m.stderr_path, "rb") as f:   # that one read() came as several requests
+            self.assertEqual(f.read().count(b": block 2: "), 1, "one log line for one bad read")
         for blk in (0, 1, 3):
             self.assertEqual(read_at(p, blk * BS, BS), content[blk * BS:(blk + 1) * BS])
         with open(q, "rb") as f:
