@@ -118,13 +118,18 @@ class Snapshot:
         while stack:
             rel = stack.pop()
             with os.scandir(side.p(rel)) as it:
-                names = sorted(e.name for e in it)
+                dirents = {e.name: e for e in it}
+            names = sorted(dirents)
             entries[(rel, "listing")] = names
             for name in names:
                 crel = os.path.join(rel, name) if rel else name
                 st = os.lstat(side.p(crel))
                 kind = stat.S_IFMT(st.st_mode)
                 info = [kind, stat.S_IMODE(st.st_mode), st.st_nlink, st.st_uid, st.st_gid]
+                # readdir's d_type and d_ino agree with lstat (find and rsync trust d_type).
+                e = dirents[name]
+                info.append(("dirent", e.is_dir(follow_symlinks=False), e.is_symlink(),
+                             e.is_file(follow_symlinks=False), e.inode() == st.st_ino))
                 if not stat.S_ISDIR(st.st_mode):
                     info.append(st.st_size)
                     inodes.setdefault(st.st_ino, []).append(crel)

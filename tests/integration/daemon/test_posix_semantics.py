@@ -542,6 +542,28 @@ class Semantics(pfcfs.MountTestCase):
                              (1_111_111_111_000_000_001, 1_222_222_222_000_000_002),
                              f"open({flags:#o}) + close changed the times")
 
+    def test_o_direct_reads_and_writes(self):
+        """O_DIRECT with block-aligned buffers (dd oflag=direct, databases) reads and writes the
+        same bytes as buffered I/O."""
+        def run(root):
+            p = os.path.join(root, "direct")
+            with open(p, "wb") as f:
+                f.write(pattern(3 * BS + 100, 11))
+            buf = mmap.mmap(-1, 2 * BS)  # page-aligned, as O_DIRECT wants
+            fd = os.open(p, os.O_RDWR | os.O_DIRECT)
+            try:
+                got = os.preadv(fd, [buf], BS), bytes(buf)
+                buf[:] = pattern(2 * BS, 12)
+                wrote = os.pwritev(fd, [buf], 2 * BS)  # across the old end of file
+            finally:
+                os.close(fd)
+            return got, wrote, os.stat(p).st_size
+
+        self.both(run)
+        self.m.remount()
+        self.assertEqual(read_all(os.path.join(self.mnt, "direct")),
+                         read_all(os.path.join(self.scratch, "direct")))
+
     def test_changes_update_mtime(self):
         """Every change of contents moves a file's mtime, and every change of entries moves its
         directory's (make, rsync and backup tools decide on them).  Old times are set first, so
