@@ -202,12 +202,14 @@ class Mount:
         # What this mode can do; a test leaves out an operation only for a documented reason.
         # pfcryptfs must do all of these (issue 5 point 1).  The passthrough programs used while
         # developing cannot: bindfs (libfuse2) answers renameat2 flags with EINVAL and fallocate
-        # with EOPNOTSUPP; libfuse's passthrough_ll (built with -DHAVE_FALLOCATE) does both fallocates.
+        # with EOPNOTSUPP; libfuse's passthrough_ll (built with -DHAVE_FALLOCATE) does both fallocates
+        # but passes O_DIRECT on to its backing fd and then writes from unaligned buffers (EINVAL).
         self.passthrough_ll = os.environ.get("PFC_PASSTHROUGH_LL")
-        self.caps = {"renameat2_flags": True, "fallocate_modes": (0, 1)}
+        self.caps = {"renameat2_flags": True, "fallocate_modes": (0, 1), "o_direct": True}
         if self.mode == "passthrough":
             self.caps = {"renameat2_flags": False,
-                         "fallocate_modes": (0, 1) if self.passthrough_ll else ()}
+                         "fallocate_modes": (0, 1) if self.passthrough_ll else (),
+                         "o_direct": False}
 
     # ---- set-up -------------------------------------------------------------------------------
     def __enter__(self):
