@@ -61,15 +61,17 @@ bool cli_mounted(const char *path, char *mnt, size_t len);
 
 /* ---- pass.c ---- */
 
-/* Where a passphrase comes from: fd >= 0, else file, else env, else the tty. */
+/* Where a passphrase comes from, in this order: fd >= 0, file, extpass, the file named by env,
+ * the tty. */
 struct cli_pass_src {
-	const char *file; /* --passphrase-file */
-	int fd;		  /* --passphrase-fd, -1 if not given */
-	const char *env;  /* name of an env variable holding a file path, or NULL */
+	const char *file;    /* --passphrase-file */
+	int fd;		     /* --passphrase-fd, -1 if not given */
+	const char *env;     /* name of an env variable holding a file path, or NULL */
+	const char *extpass; /* --extpass: a /bin/sh command printing the passphrase, or NULL */
 };
 #define CLI_PASS_SRC_INIT                                                                          \
 	{                                                                                          \
-		NULL, -1, "PFCRYPT_PASSPHRASE_FILE"                                                \
+		.fd = -1, .env = "PFCRYPT_PASSPHRASE_FILE"                                         \
 	}
 
 /*

@@ -85,7 +85,7 @@ int cmd_export(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
-	struct cli_pass_src src = {NULL, -1, NULL};
+	struct cli_pass_src src = {.fd = -1};
 	const char *key = NULL, *file = NULL;
 	uint32_t vers[VERSIONS_MAX];
 	size_t nvers = 0, plen, blen = 0;
@@ -163,7 +163,7 @@ int cmd_import(int argc, char **argv)
 	    {"export-passphrase-file", required_argument, NULL, O_EPF},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
-	struct cli_pass_src src = {NULL, -1, NULL};
+	struct cli_pass_src src = {.fd = -1};
 	struct pfc_ks *ks = NULL;
 	uint8_t *bundle = NULL;
 	size_t blen = 0, plen;

@@ -25,18 +25,20 @@ static const char ks_help[] =
     "  lock                              wipe every key from the keystore's memory\n"
     "  unlock  [PASS]                    decrypt the store again\n"
     "  passwd  [PASS] [--new-passphrase-file F]   change the store passphrase\n\n"
-    "PASS: --passphrase-file F | --passphrase-fd N | env PFCRYPT_PASSPHRASE_FILE |\n"
-    "      a prompt on the terminal (no echo).\n"
+    "PASS, the first given of: --passphrase-fd N | --passphrase-file F |\n"
+    "      --extpass CMD (the standard output of /bin/sh -c CMD, which must exit 0) |\n"
+    "      a file named by env PFCRYPT_PASSPHRASE_FILE | a prompt on the terminal (no echo).\n"
     "Every subcommand takes --socket PATH (env PFCRYPT_SOCKET) and --help.\n"
     "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
     "then PATH).  Exit: 0 ok, 2 error.\n";
 
 int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 {
-	enum { O_PF = 0x2000, O_PFD, O_NPF, O_STORE, O_KDF, O_LOG, O_LOCKED, O_JSON };
+	enum { O_PF = 0x2000, O_PFD, O_NPF, O_STORE, O_KDF, O_LOG, O_LOCKED, O_JSON, O_EXTPASS };
 	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
 					   {"passphrase-file", required_argument, NULL, O_PF},
 					   {"passphrase-fd", required_argument, NULL, O_PFD},
+					   {"extpass", required_argument, NULL, O_EXTPASS},
 					   {"new-passphrase-file", required_argument, NULL, O_NPF},
 					   {"store", required_argument, NULL, O_STORE},
 					   {"kdf-profile", required_argument, NULL, O_KDF},
@@ -63,6 +65,9 @@ int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 				return cli_usage(cmd,
 						 "--passphrase-fd wants a file descriptor number");
 			o->pass.fd = (int)v;
+			break;
+		case O_EXTPASS:
+			o->pass.extpass = optarg;
 			break;
 		case O_NPF:
 			o->new_pass_file = optarg;
@@ -185,7 +190,7 @@ static int ks_lock_unlock(int argc, char **argv, bool lock)
 static int ks_passwd(int argc, char **argv)
 {
 	struct ks_opts o;
-	struct cli_pass_src nsrc = {NULL, -1, NULL};
+	struct cli_pass_src nsrc = {.fd = -1};
 	struct pfc_ks *ks = NULL;
 	char sock[4096], *old = NULL, *new = NULL;
 	size_t olen, nlen;

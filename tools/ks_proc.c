@@ -316,10 +316,32 @@ static bool exited(pid_t pid)
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
+/* Is pid a pfcrypt-keystore?  Its command name (truncated by the kernel to 15 bytes) goes to comm.
+ */
+static bool is_keystore(pid_t pid, char *comm, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(comm, len, "?");
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, comm, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return strncmp(comm, "pfcrypt-keystore", strlen(comm) < 15 ? 16 : 15) == 0;
+}
+
 int ks_stop(int argc, char **argv)
 {
 	struct ks_opts o;
-	char sock[4096];
+	char sock[4096], comm[64];
 	pid_t pid;
 	int r;
 
@@ -329,6 +351,18 @@ int ks_stop(int argc, char **argv)
 	pid = socket_owner(sock);
 	if (pid < 0) {
 		cli_err(sock, "no keystore answers on this socket");
+		return CLI_EXIT_SETUP;
+	}
+	/*
+	 * Only ever signal a keystore: with socket activation the listening
+	 * process is systemd itself, which must not get our SIGTERM.
+	 */
+	if (!is_keystore(pid, comm, sizeof(comm))) {
+		cli_err(
+		    sock,
+		    "the socket belongs to %s (pid %ld), not pfcrypt-keystore: a socket-activated "
+		    "keystore is stopped with 'systemctl --user stop pfcrypt-keystore.service'",
+		    comm, (long)pid);
 		return CLI_EXIT_SETUP;
 	}
 	if (kill(pid, SIGTERM) < 0) {

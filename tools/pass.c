@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * pass.c - passphrases: --passphrase-fd, --passphrase-file, an env variable
- * naming a file (PFCRYPT_PASSPHRASE_FILE), else a prompt on /dev/tty with
- * echo off.  The bytes live only in sodium_malloc memory and are wiped.
+ * pass.c - passphrases: --passphrase-fd, --passphrase-file, --extpass CMD
+ * (the standard output of "/bin/sh -c CMD", as gocryptfs does: password
+ * managers, systemd-ask-password), an env variable naming a file
+ * (PFCRYPT_PASSPHRASE_FILE), else a prompt on /dev/tty with echo off.  The
+ * bytes live only in sodium_malloc memory and are wiped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,8 @@
 
 #include <sodium.h>
 
+#include "fs/err.h"
+#include "keystore/extpass.h"
 #include "tools/cli.h"
 
 #define PASS_MAX 1024 /* longer input is refused, not truncated */
@@ -46,6 +50,17 @@ static int read_fd(int fd, char *buf, size_t *len, bool stop_nl)
 	buf[n] = '\0';
 	*len = n;
 	return 0;
+}
+
+static int read_path(const char *path, char *buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = read_fd(fd, buf, len, false);
+	close(fd);
+	return r;
 }
 
 static int prompt_tty(const char *prompt, char *buf, size_t *len)
@@ -90,7 +105,7 @@ int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confi
 		cli_err(NULL, "cannot allocate locked memory for the passphrase");
 		return CLI_EXIT_SETUP;
 	}
-	if (!file && src->fd < 0 && src->env) {
+	if (!file && src->env) {
 		const char *e = getenv(src->env);
 
 		if (e && *e)
@@ -99,16 +114,29 @@ int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confi
 	if (src->fd >= 0) {
 		what = "passphrase fd";
 		r = read_fd(src->fd, buf, &n, false);
-	} else if (file) {
-		int fd = open(file, O_RDONLY | O_CLOEXEC);
+	} else if (src->file) {
+		what = src->file;
+		r = read_path(src->file, buf, &n);
+	} else if (src->extpass) {
+		int status = 0;
 
-		what = file;
-		if (fd < 0) {
-			r = -errno;
-		} else {
-			r = read_fd(fd, buf, &n, false);
-			close(fd);
+		/* keystore/extpass.c: /bin/sh -c CMD, stdin and stderr inherited. */
+		what = "--extpass";
+		r = pfc_extpass_run(src->extpass, (uint8_t *)buf, PASS_MAX, &n, &status);
+		if (r == PFC_ERR_IO) {
+			if (status < 0)
+				cli_err(what, "cannot run the command");
+			else
+				cli_err(what, "the command exited with status %d", status);
+			goto out;
 		}
+		if (r == PFC_ERR_TOO_LARGE)
+			r = -EFBIG;
+		else if (r == 0)
+			buf[n] = '\0';
+	} else if (file) {
+		what = file; /* from the environment */
+		r = read_path(file, buf, &n);
 	} else {
 		what = "/dev/tty";
 		r = prompt_tty(prompt, buf, &n);
@@ -131,7 +159,9 @@ int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confi
 	}
 	if (r < 0) {
 		cli_err(what, "cannot read the passphrase: %s%s", strerror(-r),
-			r == -ENXIO || r == -ENOTTY ? " (no terminal: use --passphrase-file)" : "");
+			r == -ENXIO || r == -ENOTTY
+			    ? " (no terminal: use --passphrase-file or --extpass)"
+			    : "");
 		goto out;
 	}
 	if (n == 0) {

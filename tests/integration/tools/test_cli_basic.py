@@ -3,6 +3,7 @@
 export/import, and no secret in any output (issue 6 points 1, 2, 3, 6, 7)."""
 import json
 import os
+import socket
 import subprocess
 
 import taprun
@@ -101,6 +102,43 @@ class KeystoreManagement(unittest.TestCase):
             ks.stop()
             self.assertFalse(alive(pid))
             one_line_error(self, ks.run("keystore", "status"))
+
+    def test_extpass_runs_a_command_for_the_passphrase(self):
+        with CliEnv() as e:
+            ks = e.ks
+            ks.run("keystore", "lock", check=True)
+            line = one_line_error(self, ks.run("keystore", "unlock", "--extpass", "exit 3"))
+            self.assertIn("--extpass: the command exited with status 3", line)
+            line = one_line_error(self, ks.run("keystore", "unlock", "--extpass", "echo nope"))
+            self.assertIn("wrong passphrase", line)
+            # --extpass wins over PFCRYPT_PASSPHRASE_FILE (which names a wrong one here).
+            wrong = os.path.join(e.tmp, "wrong")
+            with open(wrong, "w") as f:
+                f.write("nope\n")
+            env = dict(e.env, PFCRYPT_PASSPHRASE_FILE=wrong)
+            p = e.run([e.cli, "--socket", ks.sock, "keystore", "unlock", "--extpass",
+                       f"cat '{ks.passfile}'"], env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertFalse(json.loads(ks.run("keystore", "status", "--json").stdout)["locked"])
+            ks.stop()
+            out = ks.run("keystore", "start", "--store", ks.store, "--log-file", ks.log,
+                         "--extpass", f"cat '{ks.passfile}'", check=True).stdout
+            ks.pid = int(out.split("(pid ")[1].split(")")[0])
+
+    def test_stop_signals_only_a_keystore(self):
+        """With socket activation the socket's owner is systemd: stop must refuse, not kill it.
+        Here the owner is this test process itself."""
+        with CliEnv(keystore=False) as e:
+            path = os.path.join(e.tmp, "not-a-keystore.sock")
+            srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            srv.bind(path)
+            srv.listen(4)
+            try:
+                line = one_line_error(self, e.run([e.cli, "--socket", path, "keystore", "stop"]))
+                self.assertIn(f"pid {os.getpid()}", line)
+                self.assertIn("not pfcrypt-keystore", line)
+            finally:
+                srv.close()
 
     def test_start_refuses_when_one_answers_and_env_socket_works(self):
         with CliEnv() as e:

@@ -90,7 +90,7 @@ Test(util, read_file_sizes_and_limits)
 
 Test(util, passphrase_from_file_strips_one_newline)
 {
-	struct cli_pass_src src = {NULL, -1, NULL};
+	struct cli_pass_src src = {.fd = -1};
 	char *p = NULL;
 	size_t n = 0;
 
@@ -111,7 +111,7 @@ Test(util, passphrase_from_file_strips_one_newline)
 
 Test(util, passphrase_empty_too_long_or_missing_is_refused)
 {
-	struct cli_pass_src src = {NULL, -1, NULL};
+	struct cli_pass_src src = {.fd = -1};
 	char *p = (char *)0x1, big[2000];
 	size_t n = 5;
 
@@ -128,7 +128,7 @@ Test(util, passphrase_empty_too_long_or_missing_is_refused)
 
 Test(util, passphrase_fd_wins_over_file_and_env_file_is_used_last)
 {
-	struct cli_pass_src src = {NULL, -1, "PFC_TEST_PASS_ENV"};
+	struct cli_pass_src src = {.fd = -1, .env = "PFC_TEST_PASS_ENV"};
 	char *p = NULL;
 	size_t n;
 	int fds[2];
