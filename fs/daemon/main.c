@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -203,6 +204,27 @@ static void setup_volume(struct pfcd *d, int rootfd)
 	d->ad_file_prefix_len = pfc_ad_file_key_prefix(d->cfg.volume_id, d->ad_file_prefix);
 }
 
+/*
+ * Every inode the kernel keeps cached holds an O_PATH descriptor here (as in
+ * passthrough_ll), so a large tree needs many: raise the limit as far as we
+ * may (root: up to fs.nr_open, at most 1M; others: to the hard limit).
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (geteuid() == 0 && rl.rlim_max < (1u << 20)) {
+		struct rlimit big = {1u << 20, 1u << 20};
+
+		if (setrlimit(RLIMIT_NOFILE, &big) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static void init_op(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
@@ -325,6 +347,7 @@ int main(int argc, char **argv)
 	if (o.socket && setenv("PFCRYPT_SOCKET", o.socket, 1) < 0)
 		return 2;
 	umask(0); /* the kernel already applied the caller's umask */
+	raise_nofile();
 	pfc_log_init("pfcryptfs", !o.foreground);
 	if (o.debug)
 		pfc_log_set_level(PFC_LOG_DEBUG);
