@@ -124,6 +124,8 @@ def replay(journal):
     pending = None
     with open(journal) as f:
         for line in f:
+            if not line.endswith("\n"):
+                break  # a line being written (the writer still runs)
             kind, _, rest = line.rstrip("\n").partition(" ")
             if kind == "B":
                 pending = json.loads(rest)

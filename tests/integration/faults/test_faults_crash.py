@@ -67,6 +67,13 @@ class KeystoreKilled(unittest.TestCase):
                 seed = SEED0 * 100000 + 900 + r
                 procs, journals = crashlib.start_writers(m, seed, nwriters=2, maxops=600,
                                                          tag="k")
+                # Creating a file needs a fresh key (from the daemon's pool, ENOKEY when it is
+                # empty and the keystore is gone: documented); the files are created first.
+                deadline = time.monotonic() + 60
+                while not all(len(crashlib.replay(j)) == 3 and all(
+                        f.created for f in crashlib.replay(j).values()) for j in journals):
+                    self.assertLess(time.monotonic(), deadline, "writers did not create files")
+                    time.sleep(0.01)
                 time.sleep(rnd.uniform(0.05, 0.5))
                 os.kill(m.keystore.pid, signal.SIGKILL)
                 while pfcfs._alive(m.keystore.pid):
