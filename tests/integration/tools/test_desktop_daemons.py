@@ -234,6 +234,43 @@ class SocketActivation(unittest.TestCase):
             self.assertFalse(os.path.exists("/nonexistent/ignored"))
 
 
+    def test_stop_refuses_a_socket_made_by_the_service_manager(self):
+        """Under systemd the socket's owner (SO_PEERCRED) is the service manager, not the
+        keystore: `pfcrypt keystore stop` must not send it SIGTERM.  Here this test process
+        plays the manager: it makes the listening socket and starts the keystore on it."""
+        with CliEnv(keystore=False) as e:
+            store, sock = os.path.join(e.tmp, "store"), os.path.join(e.tmp, "mgr.sock")
+            pf = os.path.join(e.tmp, "pass")
+            with open(pf, "wb") as f:
+                f.write(PASSPHRASE)
+            e.run([e.cli, "keystore", "init", "--store", store, "--kdf-profile", "test",
+                   "--passphrase-file", pf], check=True)
+            lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            lsock.bind(sock)
+            lsock.listen(16)
+            lfd = lsock.fileno()
+            # the socket on fd 3 and LISTEN_PID = the pid that execs the keystore, as systemd does
+            ks = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh",
+                                   program("PFCRYPT_KEYSTORE"), "--foreground", "--store", store,
+                                   "--passphrase-file", pf],
+                                  pass_fds=(3,), preexec_fn=lambda: os.dup2(lfd, 3),
+                                  stderr=subprocess.PIPE, text=True)
+            lsock.close()
+            try:
+                cli = [e.cli, "--socket", sock, "keystore"]
+                self.assertTrue(wait_until(
+                    lambda: e.run(cli + ["status"]).returncode == 0))
+                r = e.run(cli + ["stop"])
+                self.assertEqual(r.returncode, 2)
+                self.assertIn("systemctl --user stop pfcrypt-keystore.service", r.stderr)
+                self.assertIsNone(ks.poll(), "the keystore was stopped anyway")
+            finally:
+                ks.terminate()
+                _, err = ks.communicate(timeout=WAIT_S)
+            self.assertEqual(ks.returncode, 0, err)
+            self.assertTrue(os.path.exists(sock))
+
+
 class Logging(unittest.TestCase):
     SECRET = "plain contents that must never be logged"
 
