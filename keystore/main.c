@@ -428,6 +428,23 @@ static const char *bound_path(int fd, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The daemon changes directory to / when it detaches, so a relative --store or
+ * --socket must be made absolute first (the file may not exist yet: no realpath).
+ */
+static const char *absolute_path(const char *path, char *buf, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if (!path || path[0] == '/')
+		return path;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (snprintf(buf, len, "%s/%s", cwd, path) >= (int)len)
+		return NULL;
+	return buf;
+}
+
 /* --init: create the store.  Returns an exit status. */
 static int do_init(const struct opts *o, const char *store, uint8_t *pass, size_t *plen)
 {
@@ -473,7 +490,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {.pass_fd = -1, .client_timeout = 5000, .max_clients = 256};
 	struct pfc_ks_server s = {0};
-	char sockbuf[PATH_MAX], storebuf[PATH_MAX];
+	char sockbuf[PATH_MAX], storebuf[PATH_MAX], sockabs[PATH_MAX], storeabs[PATH_MAX];
 	int act_fd;
 	const char *sock, *store;
 	uint8_t *pass = NULL;
@@ -501,6 +518,9 @@ int main(int argc, char **argv)
 	else if (act_fd == 0)
 		sock = o.socket ? o.socket : pfc_ks_default_socket(sockbuf, sizeof(sockbuf));
 	store = o.store ? o.store : default_store(storebuf, sizeof(storebuf));
+	if (act_fd == 0)
+		sock = absolute_path(sock, sockabs, sizeof(sockabs));
+	store = absolute_path(store, storeabs, sizeof(storeabs));
 	if (!sock || !store) {
 		fprintf(stderr, "pfcrypt-keystore: cannot resolve the %s path; give it\n",
 			sock ? "--store" : "--socket");

@@ -465,6 +465,40 @@ class StoreFile(unittest.TestCase):
         finally:
             k.cleanup()
 
+    def test_relative_store_and_socket_paths_survive_daemonising(self):
+        # The daemon chdirs to / when it detaches: relative paths must already be
+        # absolute by then, or the store would later be written to /<name>.
+        k = Keystore()
+        try:
+            k.init_store()
+            d = os.path.dirname(k.store)
+            r = subprocess.run([k.binary, "--store", os.path.basename(k.store),
+                                "--socket", "rel.sock", "--passphrase-file", k.pass_file],
+                               cwd=d, capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            k.socket = os.path.join(d, "rel.sock")  # the detached daemon listens already
+            peer = socket.socket(socket.AF_UNIX)
+            peer.connect(k.socket)
+            pid = struct.unpack("3i", peer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                      12))[0]
+            peer.close()
+            try:
+                with k.client() as c:
+                    self.assertEqual(c.create("rel"), 1)  # a store write after detaching
+            finally:
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(300):
+                    if not os.path.exists(f"/proc/{pid}"):
+                        break
+                    time.sleep(0.01)
+            with open(k.store, "rb") as f:
+                entries = parse_store_plaintext(open_container(f.read(), b"PFCKSTOR",
+                                                               k.passphrase))
+            self.assertEqual([e[:3] for e in entries], [("rel", 1, 1)])
+            self.assertFalse(os.path.exists("/" + os.path.basename(k.store)))
+        finally:
+            k.cleanup()
+
     def test_locked_start_then_unlock_by_request(self):
         with Keystore(locked=True) as k:
             with k.client() as c:
