@@ -50,6 +50,10 @@ def writer_main(root, journal, seed, prefix, nfiles, maxops):
     def log(kind, **kw):
         j.write(kind + " " + json.dumps(kw) + "\n")
 
+    # Every path is resolved from a descriptor of the mount's root: once the dead mount is lazily
+    # unmounted, a path would reach the plain directory under it, the descriptor still fails.
+    dfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    log("S")  # started: the harness starts its kill timer only now
     names = {}   # file number -> current name
     fds = {}
     sizes = {}
@@ -59,7 +63,7 @@ def writer_main(root, journal, seed, prefix, nfiles, maxops):
             if k not in fds:
                 name = f"{prefix}{k}"
                 log("B", op="create", f=k, name=name)
-                fds[k] = os.open(os.path.join(root, name), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                fds[k] = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dfd)
                 names[k], sizes[k] = name, 0
                 log("E")
                 continue
@@ -80,7 +84,7 @@ def writer_main(root, journal, seed, prefix, nfiles, maxops):
             else:
                 new = f"{prefix}{k}.r{op_no}" + (LONG if rnd.random() < 0.2 else "")
                 log("B", op="rename", f=k, old=names[k], new=new)
-                os.rename(os.path.join(root, names[k]), os.path.join(root, new))
+                os.rename(names[k], new, src_dir_fd=dfd, dst_dir_fd=dfd)
                 names[k] = new
                 log("E")
                 continue
@@ -250,7 +254,7 @@ def verify_round(root, journals):
 
 # ---- a kill round on a pfcfs.Mount ---------------------------------------------------------------
 
-def start_writers(m, seed, nwriters=3, nfiles=3, maxops=4000, tag="r"):
+def start_writers(m, seed, nwriters=3, nfiles=3, maxops=20000, tag="r"):
     procs, journals = [], []
     for w in range(nwriters):
         j = os.path.join(m.tmp, f"journal-{tag}{seed}-{w}")
@@ -260,6 +264,12 @@ def start_writers(m, seed, nwriters=3, nfiles=3, maxops=4000, tag="r"):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(p)
         journals.append(j)
+    deadline = time.monotonic() + 60
+    for j in journals:
+        while not open(j).read().startswith("S"):
+            if time.monotonic() > deadline:
+                raise AssertionError("writers did not start")
+            time.sleep(0.005)
     return procs, journals
 
 
@@ -281,6 +291,8 @@ def kill_round(m, seed, min_delay=0.05, max_delay=1.5):
     procs, journals = start_writers(m, seed)
     time.sleep(rnd.uniform(min_delay, max_delay))
     before = m.unexpected_stderr()  # what the daemon said before its death must be clean too
+    if all(p.poll() is not None for p in procs):
+        raise AssertionError(f"seed {seed}: the writers ended before the kill (raise maxops)")
     m.daemon.send_signal(signal.SIGKILL)
     m.daemon.wait(timeout=30)
     m.daemon = None

@@ -132,6 +132,12 @@ class FullDisk(unittest.TestCase):
                 self.assertEqual(f.read(written), chunk * (written // len(chunk)))
             self.assertEqual(sorted(os.listdir(mnt)), sorted(list(early) + ["big"]))
             os.unlink(big)
+            # The daemon closes the backing file at RELEASE, which the kernel sends after close(2)
+            # returned: the space comes back a moment later (bounded wait, not a timing check).
+            deadline = time.monotonic() + 30
+            while os.statvfs(m.tmp).f_bavail * os.statvfs(m.tmp).f_frsize < written // 2:
+                self.assertLess(time.monotonic(), deadline, "space of the deleted file not freed")
+                time.sleep(0.05)
             with open(os.path.join(mnt, "after"), "wb") as f:
                 f.write(data("after", 300_000))
                 os.fsync(f.fileno())
