@@ -471,13 +471,34 @@ out:
 	return rc;
 }
 
-/* Encrypt len plaintext bytes as blocks from first in the current
- * generation and write them with one pwrite. */
+/* Reserve backing space without changing the size: -ENOSPC/-EDQUOT when
+ * the disk is full; 0 otherwise (also where fallocate is not supported). */
+static int reserve(int fd, uint64_t off, uint64_t len)
+{
+	if (len && fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0 &&
+	    (errno == ENOSPC || errno == EDQUOT))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Encrypt len plaintext bytes as blocks from first in the current
+ * generation and write them with one pwrite.
+ *
+ * A write that grows the backing file must not damage what is there when
+ * the disk is full: it would overwrite an old partial tail block with the
+ * start of its longer replacement and then fail.  So the space past the end
+ * is reserved first (fallocate KEEP_SIZE: ENOSPC before any byte changes),
+ * and if the write still fails (a file system without fallocate), the old
+ * bytes it covered are put back and the file cut to its old size.
+ */
 static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint8_t *pt, size_t len)
 {
 	const struct pfc_layout *l = &pfcd_g->layout;
-	size_t cap = (size_t)pfc_layout_stored_len(l, len), slen;
-	uint8_t *stored = scratch(SCRATCH_STORED, cap ? cap : 1);
+	size_t cap = (size_t)pfc_layout_stored_len(l, len), slen, save_len = 0, got = 0;
+	uint64_t off = pfc_layout_block_offset(l, first), old;
+	uint8_t *stored = scratch(SCRATCH_STORED, cap ? cap : 1), *save = NULL;
+	struct stat st;
 	int rc;
 
 	if (!stored)
@@ -485,11 +506,35 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 	rc = pfc_blocks_encrypt(fkey(in), in->f.generation, first, pt, len, stored, cap, &slen);
 	if (rc < 0) {
 		log_file(in, "encrypt", rc);
-		rc = pfcd_errno(rc);
-		goto out;
+		return pfcd_errno(rc);
 	}
-	rc = pwrite_full(fd, stored, slen, pfc_layout_block_offset(l, first));
-out:
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	old = (uint64_t)st.st_size;
+	if (off + slen > old) {
+		rc = reserve(fd, off, slen);
+		if (rc < 0)
+			return rc;
+		if (off < old) {
+			save_len = (size_t)(old - off);
+			save = malloc(save_len);
+			if (!save)
+				return -ENOMEM;
+			rc = pread_full(ifd(in, fd), save, save_len, off, &got);
+			if (rc < 0 || got != save_len) {
+				free(save);
+				return rc < 0 ? rc : -EIO;
+			}
+		}
+	}
+	rc = pwrite_full(fd, stored, slen, off);
+	if (rc < 0 && off + slen > old) {
+		if (save && pwrite_full(fd, save, save_len, off) < 0)
+			log_file(in, "cannot undo a failed write", PFC_ERR_IO);
+		if (ftruncate(fd, (off_t)old) < 0)
+			log_file(in, "cannot undo a failed write", PFC_ERR_IO);
+	}
+	free(save);
 	return rc;
 }
 
@@ -629,11 +674,25 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 	end = o + size;
 	if (end > PFC_PLAIN_SIZE_MAX || end < o)
 		return -EFBIG;
+	first = o / bs;
+	last = (end - 1) / bs;
+	newsize = end > cur ? end : cur;
+	span_end = (last + 1) * bs < newsize ? (last + 1) * bs : newsize;
+	span = span_end - first * bs;
+	/* Growing: reserve the space of the padded old tail and of the new range
+	 * first (not of a gap between them: that stays a hole), so that a full
+	 * disk fails before any byte changes. */
+	if (pfc_layout_block_offset(l, first) + pfc_layout_stored_len(l, span) > backing) {
+		rc = reserve(fd, pfc_layout_block_offset(l, first), pfc_layout_stored_len(l, span));
+		if (rc == 0 && cur % bs && o > cur && cur / bs < first)
+			rc =
+			    reserve(fd, pfc_layout_block_offset(l, cur / bs), l->stored_block_size);
+		if (rc < 0)
+			return rc;
+	}
 	rc = begin_mod(in, fd);
 	if (rc < 0)
 		return rc;
-	first = o / bs;
-	last = (end - 1) / bs;
 	/* The old tail block is not part of this range: pad it to a full block. */
 	if (cur % bs && o > cur && cur / bs < first) {
 		rc = rmw_block(in, fd, cur, cur / bs, (size_t)bs, 0, 0);
@@ -645,9 +704,6 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 		if (rc < 0)
 			return rc;
 	}
-	newsize = end > cur ? end : cur;
-	span_end = (last + 1) * bs < newsize ? (last + 1) * bs : newsize;
-	span = span_end - first * bs;
 	head = o - first * bs;
 	/* whole blocks of room: a block decrypt may use (and wipes) a full block */
 	pt = scratch(SCRATCH_PLAIN, (size_t)((last - first + 1) * bs));

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -225,6 +226,19 @@ static void raise_nofile(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* A read-only backing dir (a read-only bind mount, media, a snapshot) gives
+ * a read-only mount: every modification is EROFS at the kernel, rather than
+ * failing half-way inside the daemon. */
+static bool backing_read_only(int rootfd)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(rootfd, &sv) < 0 || !(sv.f_flag & ST_RDONLY))
+		return false;
+	pfc_info("%s is on a read-only file system: mounting read-only", pfcd_g->backing_abs);
+	return true;
+}
+
 static void init_op(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
@@ -382,8 +396,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	snprintf(fsopt, sizeof(fsopt), "fsname=pfcrypt:%s,subtype=pfcrypt,default_permissions",
-		 d.backing_abs);
+	snprintf(fsopt, sizeof(fsopt), "fsname=pfcrypt:%s,subtype=pfcrypt,default_permissions%s",
+		 d.backing_abs, backing_read_only(rootfd) ? ",ro" : "");
 	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, fsopt) ||
 	    (o.mount_opts[0] &&
