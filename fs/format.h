@@ -271,9 +271,10 @@ size_t pfc_ad_file_key(const uint8_t volume_id[PFC_ID_BYTES], const uint8_t file
  *
  * pfc_filekey: one file's key FK, file id and layout, plus a small cache of
  * generation keys GK_g = KDF(FK, g) (for AES-256-GCM the expanded
- * beforenm state).  One sodium_malloc region of bounded size (2336 bytes
- * with PFC_FILEKEY_GEN_CACHE generations: one locked page plus guard pages,
- * i.e. 16 KiB of address space and 3 mappings per key); a mutex protects only
+ * beforenm state).  2336 bytes of locked memory with PFC_FILEKEY_GEN_CACHE
+ * generations, taken from slabs of 32 (one sodium_allocarray region each:
+ * locked, guarded at both ends, wiped when a key is freed; keys.c says
+ * why); a mutex protects only
  * the cache slots and is never held while encrypting (slots are pinned by
  * refcount; if all are pinned a call derives a private key and frees it).
  */
