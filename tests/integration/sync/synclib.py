@@ -82,10 +82,12 @@ class Pair:
 
     # ---- sync tools ------------------------------------------------------------------------------
     def rsync(self, src=None, dst=None, *extra):
-        """rsync -a --delete from one backing dir to the other (A -> B by default)."""
+        """rsync -a --delete from one backing dir to the other (A -> B by default).  With
+        --modify-window=-1: rsync's quick check compares whole seconds by default, so a same-size
+        edit within the second of the last sync would be skipped (as for plain files; README)."""
         src = src or self.a
         dst = dst or self.b
-        pfcfs.run(["rsync", "-a", "--delete", *extra, src.backing + "/", dst.backing + "/"])
+        pfcfs.run(["rsync", "-a", "--delete", "--modify-window=-1", *extra, src.backing + "/", dst.backing + "/"])
 
     def rclone(self, src=None, dst=None):
         """rclone sync (local to local, no config file) from one backing dir to the other."""
