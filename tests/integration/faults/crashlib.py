@@ -215,7 +215,9 @@ def check_file(root, fm, st):
     eio = False
     for i, b in enumerate(blocks):
         a, z = i * BS, min((i + 1) * BS, got_size)
-        in_flight = fm.inflight is not None and a < hi and z > lo
+        # (the block's full extent: an append in flight re-encrypts the old partial last block,
+        # which the file's unchanged size would cut short)
+        in_flight = fm.inflight is not None and a < hi and (i + 1) * BS > lo
         if b is None:
             if in_flight:
                 st["eio_blocks_in_flight"] += 1

@@ -233,20 +233,23 @@ def is_content(name):
 def damage(seed, backing, bmap, exp, foreign):
     """Damage the backing dir; return (inputs tried, damaged plaintext paths, kinds)."""
     rnd = random.Random(seed)
-    files = sorted(b for b, rel in bmap.items() if exp[rel][0] == "file")
+    # In plaintext order: backing names differ from volume to volume, a seed must not.
+    files = sorted((b for b, rel in bmap.items() if exp[rel][0] == "file"), key=bmap.get)
     victims = rnd.sample(files, rnd.randrange(3, 10))
-    damaged, kinds = set(), []
+    damaged, kinds = {}, []   # plaintext path -> what was done to it
     for v in victims:
         rel = bmap[v]
         kinds.append(damage_file(rnd, os.path.join(backing, v),
                                  [os.path.join(backing, o) for o in files if o != v], foreign,
                                  len(exp[rel][1])))
-        damaged.add(rel)
-    dirs = [backing] + [os.path.join(backing, b) for b, rel in bmap.items() if exp[rel][0] == "dir"]
-    nj, bad_dirs = add_junk(rnd, backing, sorted(dirs), [os.path.join(backing, f) for f in files])
+        damaged[rel] = kinds[-1]
+    dirs = [backing] + [os.path.join(backing, b) for b, rel in sorted(bmap.items(), key=lambda x: x[1])
+                        if exp[rel][0] == "dir"]
+    nj, bad_dirs = add_junk(rnd, backing, dirs, [os.path.join(backing, f) for f in files])
     for d in bad_dirs:
         drel = bmap[os.path.relpath(d, backing)]
-        damaged |= {rel for rel in exp if rel.startswith(drel + "/")}
+        damaged.update({rel: "directory id of " + drel for rel in exp
+                        if rel.startswith(drel + "/")})
     return len(victims) + nj, damaged, kinds
 
 
@@ -257,6 +260,7 @@ def judge(found, exp, damaged):
         if werr != errno.EIO or not any(d.startswith(wrel + "/") for d in damaged):
             problems.append(f"listing {wrel}: {errno.errorcode.get(werr, werr)}")
     for rel, e in sorted(found.items()):
+        what = f"{rel} [{damaged.get(rel, 'untouched')}]"
         if rel not in exp:
             problems.append(f"{rel!r}: a name that was never written is listed")
             continue
@@ -264,23 +268,23 @@ def judge(found, exp, damaged):
         ok = rel not in damaged
         if "lstat" in e:
             if ok or e["lstat"] not in (errno.EIO, errno.ENOENT):
-                problems.append(f"{rel}: lstat {errno.errorcode.get(e['lstat'])}")
+                problems.append(f"{what}: lstat {errno.errorcode.get(e['lstat'])}")
         elif kind == "link":
             if e.get("target") != exp[rel][1] and (ok or e.get("readlink") != errno.EIO):
-                problems.append(f"{rel}: symlink {e}")
+                problems.append(f"{what}: symlink {e}")
         elif kind == "dir":
             if not e.get("dir"):
-                problems.append(f"{rel}: not a directory")
+                problems.append(f"{what}: not a directory")
         elif "open" in e:
             # EPROTONOSUPPORT: a header whose version byte says "a format this build does not
             # know" (fs/err.c maps PFC_ERR_UNKNOWN_VERSION so); no plaintext either way.
             if ok or e["open"] not in (errno.EIO, errno.ENOKEY, errno.ENOENT,
                                        errno.EPROTONOSUPPORT):
-                problems.append(f"{rel}: open {errno.errorcode.get(e['open'])}")
+                problems.append(f"{what}: open {errno.errorcode.get(e['open'])}")
         elif "blocks" in e:
             want = exp[rel][1]
             if ok and e["size"] != len(want):
-                problems.append(f"{rel}: size {e['size']} != {len(want)}")
+                problems.append(f"{what}: size {e['size']} != {len(want)}")
             for i, h in enumerate(e["blocks"]):
                 wb = want[i * BS:(i + 1) * BS]
                 good = hashlib.sha256(wb).hexdigest() if any(wb) else "Z"
@@ -288,11 +292,11 @@ def judge(found, exp, damaged):
                     continue
                 if not ok and (h == errno.EIO or h == "Z"):
                     continue
-                problems.append(f"{rel}: block {i}: "
+                problems.append(f"{what}: block {i}: "
                                 + (errno.errorcode.get(h, str(h)) if isinstance(h, int) else
                                    "plaintext that was never written there"))
         else:
-            problems.append(f"{rel}: {e}")
+            problems.append(f"{what}: {e}")
     for rel in exp:
         if rel not in found and rel not in damaged:
             problems.append(f"{rel}: no longer listed")

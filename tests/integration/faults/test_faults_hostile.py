@@ -49,8 +49,8 @@ def foreign_volume(m):
     finally:
         subprocess.run(["fusermount3", "-u", omnt], check=False)
         d.wait(timeout=30)
-    return [os.path.join(other, n) for n in os.listdir(other) if hostilelib.is_content(n)
-            and os.path.isfile(os.path.join(other, n))]
+    return sorted((os.path.join(other, n) for n in os.listdir(other) if hostilelib.is_content(n)
+                   and os.path.isfile(os.path.join(other, n))), key=os.path.getsize)
 
 
 class HostileBacking(unittest.TestCase):
