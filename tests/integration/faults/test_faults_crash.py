@@ -36,7 +36,8 @@ class DaemonKilled(unittest.TestCase):
 
     def test_sigkill_under_writers_loses_no_returned_write(self):
         total = {"kills": 0, "files": 0, "ops": 0, "lost": 0, "lost_synced": 0,
-                 "eio_blocks_in_flight": 0, "unopenable": 0, "orphan_companions": 0}
+                 "eio_blocks_in_flight": 0, "unopenable": 0, "orphan_companions": 0,
+                 "synced_bytes_in_torn_blocks": 0}
         problems = []
         with pfcfs.Mount() as m:
             for r in range(KILLS):
@@ -44,7 +45,7 @@ class DaemonKilled(unittest.TestCase):
                 st = crashlib.kill_round(m, seed)
                 total["kills"] += 1
                 for k in ("files", "ops", "lost", "lost_synced", "eio_blocks_in_flight",
-                          "unopenable", "orphan_companions"):
+                          "unopenable", "orphan_companions", "synced_bytes_in_torn_blocks"):
                     total[k] += st[k]
                 problems += [f"seed {seed}: {p}" for p in st["problems"]]
                 if st["problems"]:
