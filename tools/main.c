@@ -40,7 +40,7 @@ static int usage(FILE *f)
 	fputs("\nOptions:\n"
 	      "  --socket PATH   keystore socket (also env PFCRYPT_SOCKET; every command that\n"
 	      "                  talks to the keystore also takes it after the command name)\n"
-	      "  --help, --version\n\n"
+	      "  -h, --help, --version\n\n"
 	      "Exit codes: 0 ok, 1 problems found or operation refused, 2 usage or setup error.\n",
 	      f);
 	return f == stdout ? CLI_EXIT_OK : CLI_EXIT_SETUP;
