@@ -21,7 +21,7 @@ _pfcrypt_opts()
 	rotate) echo "--key --socket --help" ;;
 	rewrap) echo "--threads --socket --help" ;;
 	retire) echo "--key --version --force --socket --help" ;;
-	check) echo "--quick --json --threads --socket --help" ;;
+	check) echo "--quick --json --threads --fold-dirids --socket --help" ;;
 	export) echo "--key --versions -o --export-passphrase-file --socket --help" ;;
 	import) echo "--export-passphrase-file --socket --help" ;;
 	esac

@@ -23,7 +23,8 @@ PAGES = {"pfcrypt": "tools/pfcrypt.1", "pfcryptfs": "fs/daemon/pfcryptfs.8",
 SUBCOMMANDS = ["keystore", "init", "mount", "umount", "status", "rotate", "rewrap", "retire",
                "check", "export", "import"]
 OPT = re.compile(r"(?<![\w-])(--?[A-Za-z][A-Za-z0-9-]*)")
-FOREIGN = re.compile(r"\b(fusermount3|mount\.fuse3|umount|mount)\s+(-\S+\s*)+")
+# options of other programs' command lines quoted in a help text ("fusermount3 -u", "sh -c")
+FOREIGN = re.compile(r"\b(fusermount3|mount\.fuse3|umount|mount|sh)\s+(-\S+\s*)+")
 
 
 def help_opts(text):
