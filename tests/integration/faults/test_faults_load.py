@@ -18,6 +18,17 @@ import taprun  # noqa: E402
 
 STRESS_S = int(os.environ.get("PFC_FAULTS_STRESS_S", "10"))
 NFILES = int(os.environ.get("PFC_FAULTS_NFILES", "10000"))
+# pfcryptfs holds one O_PATH descriptor per inode the kernel keeps, and the kernel keeps every inode
+# until memory pressure (or drop_caches) makes it FORGET them: with PFC_FAULTS_DROP_EVERY=N the
+# test drops the kernel's dentry and inode caches every N files, as memory pressure would.
+# 0 (the default): never, the harder case.
+DROP_EVERY = int(os.environ.get("PFC_FAULTS_DROP_EVERY", "0"))
+
+
+def maybe_drop(i):
+    if DROP_EVERY and (i + 1) % DROP_EVERY == 0:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2\n")
 # One instance each; --verify makes the stressors that can check their data do so.
 STRESSORS = ["hdd", "dentry", "rename", "dir", "filename", "lockf", "mmap", "seek", "fallocate",
              "link", "symlink", "sync-file", "utime", "chmod", "xattr", "readahead", "iomix",
@@ -64,21 +75,26 @@ class BigDirectory(unittest.TestCase):
             d = os.path.join(m.mnt, "big")
             os.mkdir(d)
             names = {f"file-{i:06d}-{'x' * (i % 50)}": i % 97 for i in range(NFILES)}
-            for n, size in names.items():
+            for i, (n, size) in enumerate(names.items()):
                 fd = os.open(os.path.join(d, n), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 if size:
                     os.write(fd, b"%d" % size * size)
                 os.close(fd)
+                maybe_drop(i)
             for round_ in ("live", "after remount"):
                 listed = os.listdir(d)
                 self.assertEqual(len(listed), NFILES, round_)
                 self.assertEqual(set(listed), set(names), round_)
-                with os.scandir(d) as it:
-                    sizes = {e.name: e.stat(follow_symlinks=False).st_size for e in it}
+                sizes = {}
+                for i, n in enumerate(listed):
+                    sizes[n] = os.lstat(os.path.join(d, n)).st_size
+                    maybe_drop(i)
                 want = {n: len(b"%d" % s * s) if s else 0 for n, s in names.items()}
                 self.assertEqual(sizes, want, round_)
                 m.remount()
-            print(f"# {NFILES} files in one directory listed and stat'ed, twice", flush=True)
+            print(f"# {NFILES} files in one directory listed and stat'ed, twice"
+                  + (f" (kernel caches dropped every {DROP_EVERY} files)" if DROP_EVERY else ""),
+                  flush=True)
 
 
 if __name__ == "__main__":
