@@ -139,6 +139,8 @@ int pfcd_file_truncate(struct pfc_inode *in, int fd, uint64_t size, bool own_gen
 /* fallocate modes 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE (io_lock exclusive). */
 int pfcd_file_fallocate(struct pfc_inode *in, int fd, int mode, off_t off, off_t len,
 			bool own_generation);
+/* SEEK_DATA/SEEK_HOLE in plaintext offsets (io_lock shared).  -ENXIO past the end. */
+int pfcd_file_seek(struct pfc_inode *in, int fd, off_t off, int whence, off_t *out);
 /* A writer handle closed: end the generation when it was the last. */
 void pfcd_file_writer_closed(struct pfc_inode *in);
 /* Plaintext size of the backing file fd. */
@@ -177,6 +179,8 @@ void pfcd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void pfcd_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void pfcd_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 		       struct fuse_file_info *fi);
+void pfcd_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		   struct fuse_file_info *fi);
 /* ops_file.c helper for setattr: truncate through a handle or by path. */
 int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size);
 

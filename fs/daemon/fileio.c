@@ -853,3 +853,70 @@ int pfcd_file_fallocate(struct pfc_inode *in, int fd, int mode, off_t off, off_t
 		return -errno;
 	return 0;
 }
+
+/*
+ * SEEK_DATA / SEEK_HOLE in plaintext offsets, from the backing file's own
+ * holes.  Block i is a hole when its stored bytes lie wholly in a backing
+ * hole (it then reads as zeros); otherwise it is data (written zeros, or a
+ * block only partly in a hole, count as data).  Every offset is classified
+ * by its block, so SEEK_DATA and SEEK_HOLE always agree.  Volumes without
+ * hole semantics report the whole file as data.  Caller holds io_lock.
+ */
+static uint64_t block_of(const struct pfc_layout *l, uint64_t backing_off)
+{
+	if (backing_off < l->header_size)
+		return 0;
+	return (backing_off - l->header_size) / l->stored_block_size;
+}
+
+int pfcd_file_seek(struct pfc_inode *in, int fd, off_t off, int whence, off_t *out)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t cur = 0, backing = 0, o = (uint64_t)off, bs = l->block_size, nblocks, k;
+	off_t r;
+	int rc;
+
+	(void)in;
+	rc = pfcd_file_size(fd, &cur, &backing);
+	if (rc < 0)
+		return rc;
+	if (off < 0 || o >= cur)
+		return -ENXIO;
+	if (!l->zero_block_is_hole) {
+		*out = whence == SEEK_DATA ? off : (off_t)cur;
+		return 0;
+	}
+	nblocks = (cur + bs - 1) / bs;
+	if (whence == SEEK_DATA) {
+		/* the block holding the first data byte at or after block o/bs */
+		r = lseek(fd, (off_t)pfc_layout_block_offset(l, o / bs), SEEK_DATA);
+		if (r < 0)
+			return errno == ENXIO ? -ENXIO : -errno;
+		k = block_of(l, (uint64_t)r);
+		if (k >= nblocks)
+			return -ENXIO;
+		*out = (off_t)(k * bs > o ? k * bs : o);
+		return 0;
+	}
+	/* SEEK_HOLE: the first block at or after o/bs wholly inside a backing hole */
+	for (k = o / bs; k < nblocks;) {
+		uint64_t start = pfc_layout_block_offset(l, k);
+		uint64_t end =
+		    start + l->stored_block_size < backing ? start + l->stored_block_size : backing;
+
+		r = lseek(fd, (off_t)start, SEEK_DATA);
+		if (r < 0 && errno != ENXIO)
+			return -errno;
+		if (r < 0 || (uint64_t)r >= end)
+			break; /* block k has no data byte: a hole */
+		/* block k holds data: look past the end of that data */
+		r = lseek(fd, r, SEEK_HOLE);
+		if (r < 0)
+			return -errno;
+		k = block_of(l, (uint64_t)r);
+		if ((uint64_t)r > pfc_layout_block_offset(l, k))
+			k++; /* the hole starts inside block k: k itself has data */
+	}
+	*out = (off_t)(k >= nblocks ? cur : (k * bs > o ? k * bs : o));
+	return 0;
+}

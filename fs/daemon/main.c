@@ -280,6 +280,7 @@ static const struct fuse_lowlevel_ops ops = {
     .release = pfcd_op_release,
     .fsync = pfcd_op_fsync,
     .fallocate = pfcd_op_fallocate,
+    .lseek = pfcd_op_lseek,
     .opendir = pfcd_op_opendir,
     .readdir = pfcd_op_readdir,
     .readdirplus = pfcd_op_readdirplus,

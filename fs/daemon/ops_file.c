@@ -338,6 +338,25 @@ void pfcd_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_
 	fuse_reply_err(req, -rc);
 }
 
+void pfcd_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct pfc_inode *in = INODE(ino);
+	off_t res = 0;
+	int rc;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL); /* the kernel handles the others itself */
+		return;
+	}
+	pthread_rwlock_rdlock(&in->io_lock);
+	rc = pfcd_file_seek(in, FH(fi)->fd, off, whence, &res);
+	pthread_rwlock_unlock(&in->io_lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_lseek(req, res);
+}
+
 int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size)
 {
 	char p[64];
