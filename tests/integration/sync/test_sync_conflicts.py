@@ -14,7 +14,6 @@
 """
 import errno
 import os
-import re
 import subprocess
 import unittest
 

@@ -9,7 +9,6 @@ import errno
 import os
 import unittest
 
-import pfcfs
 import taprun
 from synclib import Pair, read, wait_for, write
 
