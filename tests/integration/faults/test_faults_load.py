@@ -43,7 +43,8 @@ def stress(path, seconds, stressors=STRESSORS):
             "--verify", "--dirdeep-dirs", "1", "--dirdeep-inodes", "2000"]
     for s in stressors:
         argv += [f"--{s}", "1"]
-    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    # cwd too: some stressors (open) create files in the current directory, not in --temp-path.
+    p = subprocess.run(argv, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=seconds * 3 + 120, check=False)
     out = p.stdout.decode(errors="replace")
     failed = re.findall(r"(\w[\w-]*): (?:FAILED|fail)", out)
