@@ -25,12 +25,12 @@ import pfcfs
 VISIBLE_S = 2.0
 
 
-def daemon_gap(item):
-    """Decorator for a test of issue 9 behaviour the daemon does not have yet (the gap is written up
-    in /work/notes/sync-needs.md as `item`): the test runs in full; if it fails, it is reported as
-    a TAP SKIP naming the item and the failure, so the gap stays visible in every run without
-    turning the shared suite red; once the daemon does it, the test simply passes.  Remove the
-    decorator when the item is done, so that a regression fails."""
+def known_gap(item):
+    """Decorator for a test of issue 9 behaviour pfcrypt does not have yet (the gap is written up in
+    /work/notes/sync-needs.md as `item`, and in README's sync section): the test runs in full; if it
+    fails, it is reported as a TAP SKIP naming the item and the failure, so the gap stays visible in
+    every run without turning the shared suite red; once the gap is closed, the test simply passes.
+    Remove the decorator then, so that a regression fails."""
     import functools
     import unittest
 
@@ -41,7 +41,7 @@ def daemon_gap(item):
                 fn(self)
             except AssertionError as e:
                 first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-                raise unittest.SkipTest(f"daemon gap (sync-needs.md item {item}): {first}") from e
+                raise unittest.SkipTest(f"known gap (sync-needs.md item {item}): {first}") from e
         return run
     return wrap
 
