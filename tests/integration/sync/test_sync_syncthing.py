@@ -366,7 +366,7 @@ class RealSyncthing(unittest.TestCase):
         for m in (self.pair.a, self.pair.b):
             d = [os.path.join(m.backing, n) for n in os.listdir(m.backing)
                  if os.path.isdir(os.path.join(m.backing, n))]
-            ids = {os.path.basename(x): sorted(n for n in os.listdir(x) if n.startswith(".pfcrypt.dirid"))
+            ids = {os.path.basename(x): sorted(n for n in os.listdir(x) if n.endswith(".dirid"))
                    for x in d}
             print(f"# {m.backing}: directory ids {ids}")
         # New names after the merge, from both sides.
