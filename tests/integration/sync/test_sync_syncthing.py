@@ -173,6 +173,20 @@ class RealSyncthing(unittest.TestCase):
             raise AssertionError("syncthing not installed (Debian package syncthing)")
         cls.pair = Pair()
         cls.pair.__enter__()
+        # meson ends a test that ran out of time with SIGTERM: stop our Syncthing children too,
+        # then let the mount fixture's handler clean up the mounts and the keystore.
+        fixture_handler = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum, frame):
+            for s in getattr(cls, "st", []):
+                if s.proc is not None and s.proc.poll() is None:
+                    s.proc.kill()
+            if callable(fixture_handler):
+                fixture_handler(signum, frame)
+            else:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+        signal.signal(signal.SIGTERM, on_sigterm)
         for m in (cls.pair.a, cls.pair.b):
             # Syncthing creates a directory before the files in it: a mount that looks in between
             # finds no directory id yet (a half-synced state, logged; the listing works once the
