@@ -291,7 +291,8 @@ class Logging(unittest.TestCase):
             d = subprocess.Popen([program("PFCRYPTFS"), e.backing, mnt, "-f", "--socket",
                                   e.ks.sock] + list(opts), stdout=lf, stderr=lf)
         try:
-            self.assertTrue(wait_until(lambda: os.path.ismount(mnt)))
+            self.assertTrue(wait_until(lambda: os.path.ismount(mnt) or d.poll() is not None))
+            self.assertIsNone(d.poll(), f"pfcryptfs {opts} exited {d.returncode}")
             with open(os.path.join(mnt, "dir", "file.txt")) as f:
                 self.assertEqual(f.read(), self.SECRET)
             subprocess.run(["fusermount3", "-u", mnt], check=True)
