@@ -24,6 +24,9 @@ import pfcfs
 # for certain, not a slow machine (the last check always runs after the deadline).
 VISIBLE_S = 2.0
 
+# rsync as the tests run it (see Pair.rsync for why each option).
+RSYNC = ["rsync", "-a", "--modify-window=-1", "--checksum"]
+
 
 def known_gap(item):
     """Decorator for a test of issue 9 behaviour pfcrypt does not have yet (the gap is written up in
@@ -104,10 +107,13 @@ class Pair:
     def rsync(self, src=None, dst=None, *extra):
         """rsync -a --delete from one backing dir to the other (A -> B by default).  With
         --modify-window=-1: rsync's quick check compares whole seconds by default, so a same-size
-        edit within the second of the last sync would be skipped (as for plain files; README)."""
+        edit within the second of the last sync would be skipped (as for plain files; README).  And
+        --checksum: file timestamps come from the kernel's coarse clock (a few ms), so two files
+        written on "both machines" in the same tick have equal mtimes; real clients compare contents
+        (Syncthing hashes blocks), and so must the tests' rsync."""
         src = src or self.a
         dst = dst or self.b
-        pfcfs.run(["rsync", "-a", "--delete", "--modify-window=-1", *extra, src.backing + "/", dst.backing + "/"])
+        pfcfs.run(RSYNC + ["--delete", *extra, src.backing + "/", dst.backing + "/"])
 
     def rclone(self, src=None, dst=None):
         """rclone sync (local to local, no config file) from one backing dir to the other; --links

@@ -19,7 +19,7 @@ import unittest
 
 import pfcfs
 import taprun
-from synclib import Pair, backing_of, known_gap, read, wait_for, write
+from synclib import RSYNC, Pair, backing_of, known_gap, read, wait_for, write
 
 # Conflict markers as each client appends them to a name without an extension (encrypted names have
 # no dot, so the whole name is the "base").
@@ -82,7 +82,7 @@ class ConflictCopies(PairTest):
             marker = MARKERS.get(client, MARKERS["syncthing"])
             enc = os.path.basename(backing_of(p.b, self.b(n)))
             # The client keeps B's version as <enc><marker> and puts A's in place.
-            pfcfs.run(["rsync", "-a", "--modify-window=-1", "--backup", f"--suffix={marker}",
+            pfcfs.run(RSYNC + ["--backup", f"--suffix={marker}",
                        os.path.join(p.a.backing, enc), os.path.join(p.b.backing, enc)])
         p.rsync(p.b, p.a)  # and carries the copies back to A
         for client, n in names.items():
@@ -122,7 +122,7 @@ class ConflictCopies(PairTest):
         write(self.b(LONG), b"B's")
         marker = MARKERS["syncthing"]
         enc = os.path.basename(backing_of(p.b, self.b(LONG)))
-        pfcfs.run(["rsync", "-a", "--modify-window=-1", "--backup", f"--suffix={marker}",
+        pfcfs.run(RSYNC + ["--backup", f"--suffix={marker}",
                    os.path.join(p.a.backing, enc), os.path.join(p.b.backing, enc)])
         print(f"# B's backing: {sorted(os.listdir(p.b.backing))}")
         try:
@@ -204,10 +204,10 @@ class ConcurrentMkdir(PairTest):
             write(self.b("proj", n), d)
         # The sync client merges: A's directory id file wins, B's is kept as a conflict copy, the
         # entries of both sides stay (no --delete: nothing was deleted on either side).
-        pfcfs.run(["rsync", "-a", "--modify-window=-1", "--backup",
+        pfcfs.run(RSYNC + ["--backup",
                    "--suffix=.sync-conflict-20260102-030405-BBBBBBB",
                    p.a.backing + "/", p.b.backing + "/"])
-        pfcfs.run(["rsync", "-a", "--modify-window=-1", p.b.backing + "/", p.a.backing + "/"])
+        pfcfs.run(RSYNC + [p.b.backing + "/", p.a.backing + "/"])
         ids = sorted(n for n in os.listdir(os.path.join(p.a.backing, os.path.basename(
             backing_of(p.a, self.a("proj"))))) if n.startswith(".pfcrypt.dirid"))
         print(f"# merged directory holds {ids}")
@@ -221,8 +221,8 @@ class ConcurrentMkdir(PairTest):
         # New names on both sides after the merge, carried over: readable on the other side.
         write(self.a("proj", "new-in-A"), b"new A")
         write(self.b("proj", "new-in-B"), b"new B")
-        pfcfs.run(["rsync", "-a", "--modify-window=-1", p.a.backing + "/", p.b.backing + "/"])
-        pfcfs.run(["rsync", "-a", "--modify-window=-1", p.b.backing + "/", p.a.backing + "/"])
+        pfcfs.run(RSYNC + [p.a.backing + "/", p.b.backing + "/"])
+        pfcfs.run(RSYNC + [p.b.backing + "/", p.a.backing + "/"])
         for mnt in (self.a, self.b):
             wait_for(lambda: os.path.exists(mnt("proj", "new-in-A")) and
                      os.path.exists(mnt("proj", "new-in-B")), "new names")
