@@ -4,7 +4,6 @@ tests/fuzz/fuzz_format_parsers.c) and hostile keystore clients while a mount use
 (point 4).  PFC_FAULTS_HOSTILE_ROUNDS (default 6) random rounds; hostilelib.py says what is damaged
 and what must hold.
 """
-import errno
 import os
 import shutil
 import socket
