@@ -93,7 +93,7 @@ def writer_main(root, journal, seed, prefix, nfiles, maxops):
                 log("E")
                 continue
             dseed = rnd.getrandbits(64)
-            log("B", op="write", kind=op, f=k, off=off, n=n, seed=dseed)
+            log("B", op="write", what=op, f=k, off=off, n=n, seed=dseed)
             buf = data_of(dseed, n)
             done = 0
             while done < n:  # a short write is legal; the rest follows
