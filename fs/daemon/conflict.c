@@ -25,9 +25,12 @@ size_t pfcd_conflict_split(const char *entry)
 {
 	size_t k = 0;
 
+	/* a long-name entry "pfc.long.<base64url>": its copy keeps the prefix */
+	if (strncmp(entry, PFCD_LONG_PREFIX, strlen(PFCD_LONG_PREFIX)) == 0)
+		k = strlen(PFCD_LONG_PREFIX);
 	while (entry[k] && is_b64url(entry[k]))
 		k++;
-	if (k == 0 || !pfcd_is_conflict_marker(entry + k))
+	if (k == 0 || k == strlen(PFCD_LONG_PREFIX) || !pfcd_is_conflict_marker(entry + k))
 		return 0;
 	return k;
 }

@@ -18,11 +18,15 @@
 
 /* True if s (the rest of a name) starts with a conflict marker. */
 bool pfcd_is_conflict_marker(const char *s);
+/* fs/format.h PFC_LONGNAME_PREFIX (kept here so this module stays pure) */
+#define PFCD_LONG_PREFIX "pfc.long."
+
 /*
- * A backing entry "<base64url><marker>": returns the length of the
- * base64url part (> 0), or 0 if the entry is not of that shape.  Neither '.'
- * nor ' ' is in the base64url alphabet, so the encoding ends exactly where
- * the marker begins.
+ * A backing entry "<base64url><marker>" or "pfc.long.<base64url><marker>"
+ * (a sync client copies a long-name entry without its companion): returns
+ * the length of the part before the marker (> 0), or 0 if the entry is not
+ * of that shape.  Neither '.' nor ' ' is in the base64url alphabet, so the
+ * encoding ends exactly where the marker begins.
  */
 size_t pfcd_conflict_split(const char *entry);
 /*

@@ -104,9 +104,11 @@ int pfcd_name_decrypt_entry(int dirfd, const char *entry, enum pfc_entry_kind ki
 			    const uint8_t (*ids)[PFC_ID_BYTES], size_t n, char *out);
 
 /* Sync-client conflict copies "<enc><marker>": the displayed name of a
- * backing entry (out: PFC_NAME_BUF), and the entry of a displayed name. */
-int pfcd_conflict_decrypt_entry(const char *entry, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
-				char *out);
+ * backing entry in dirfd (out: PFC_NAME_BUF; -ENOENT if the entry is not a
+ * conflict copy, another -errno if it is one that does not decrypt), and the
+ * entry of a displayed name. */
+int pfcd_conflict_decrypt_entry(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID_BYTES],
+				size_t n, char *out);
 int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn,
 		       struct stat *st);
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES], size_t *n,
@@ -40,7 +41,8 @@ int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES]
 			char path[PATH_MAX];
 
 			pfcd_backing_path(dir, path, sizeof(path));
-			pfc_err_log("%s: directory id: %s", path, pfc_strerror(rc));
+			/* warning: a sync client creates a directory before its id file */
+			pfc_warn("%s: directory id: %s", path, pfc_strerror(rc));
 			ds->valid = false;
 			rc = rc == PFC_ERR_NOT_FOUND ? -EIO : pfcd_errno(rc);
 			goto out;
@@ -48,6 +50,7 @@ int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES]
 		ds->nids = (unsigned)cnt;
 		ds->pick = (unsigned)prim;
 		ds->valid = true;
+		clock_gettime(CLOCK_MONOTONIC, &ds->loaded_at);
 	}
 	memcpy(ids, ds->ids, ds->nids * sizeof(ds->ids[0]));
 	*n = ds->nids;
@@ -72,11 +75,28 @@ int pfcd_name_for_create(struct pfc_inode *dir, const char *name, struct pfc_bac
 	return rc < 0 ? pfcd_errno(rc) : 0;
 }
 
+/* Were dir's ids read more than PFCD_TIMEOUT ago?  (A sync client may have
+ * brought a second id file since: names under it must appear as fast as
+ * any other change from outside.) */
+static bool dirids_stale(struct pfc_inode *dir)
+{
+	struct timespec now;
+	double age;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&dir->dir_lock);
+	age = (double)(now.tv_sec - dir->d.loaded_at.tv_sec) +
+	      (double)(now.tv_nsec - dir->d.loaded_at.tv_nsec) / 1e9;
+	pthread_mutex_unlock(&dir->dir_lock);
+	return age >= PFCD_TIMEOUT;
+}
+
 int pfcd_name_find(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn,
 		   struct stat *st)
 {
 	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
 	size_t n, primary;
+	bool reloaded = false;
 	int rc = pfc_name_check(name, strlen(name));
 
 	if (rc < 0)
@@ -84,6 +104,7 @@ int pfcd_name_find(struct pfc_inode *dir, const char *name, struct pfc_backing_n
 	rc = pfcd_dirids(dir, false, ids, &n, &primary);
 	if (rc < 0)
 		return rc;
+again:
 	for (size_t k = 0; k < n; k++) {
 		/* the primary id first: that is where new names go */
 		size_t i = k == 0 ? primary : (k <= primary ? k - 1 : k);
@@ -99,6 +120,17 @@ int pfcd_name_find(struct pfc_inode *dir, const char *name, struct pfc_backing_n
 	/* a sync client's conflict copy of an existing name? */
 	if (pfcd_conflict_find(dir, name, bn, st) == 0)
 		return 0;
+	/* or a name under a directory id that arrived after we read them */
+	if (!reloaded && dirids_stale(dir)) {
+		size_t old_n = n;
+
+		reloaded = true;
+		rc = pfcd_dirids(dir, true, ids, &n, &primary);
+		if (rc < 0)
+			return rc;
+		if (n != old_n)
+			goto again;
+	}
 	/* leave *bn as the primary-id form so callers can create the name */
 	rc = pfc_name_to_backing(pfcd_g->vk, ids[primary], name, strlen(name), bn);
 	return rc < 0 ? pfcd_errno(rc) : -ENOENT;
@@ -176,25 +208,32 @@ int pfcd_name_decrypt_entry(int dirfd, const char *entry, enum pfc_entry_kind ki
  * The mount shows such an entry as the decrypted name plus the same marker,
  * and a lookup of "<name><marker>" finds it, so users can read, rename or
  * delete the copy.  Neither '.' nor ' ' is in the base64url alphabet, so the
- * encoding ends exactly where the marker begins.  Long names are not mapped.
+ * encoding ends exactly where the marker begins.  A long-name entry's copy
+ * "pfc.long.<hash><marker>" shares the original's companion (the client
+ * copies the entry only); the copy's backing name is never is_long, so
+ * removing or renaming it leaves that companion alone.
  */
-int pfcd_conflict_decrypt_entry(const char *entry, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
-				char *out)
+int pfcd_conflict_decrypt_entry(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID_BYTES],
+				size_t n, char *out)
 {
-	char enc[PFC_ENCNAME_SHORT_MAX + 1], plain[PFC_NAME_BUF];
-	size_t k, plen, matched;
+	char base[PFC_ENCNAME_SHORT_MAX + 1], plain[PFC_NAME_BUF];
+	enum pfc_entry_kind kind;
+	size_t k, plen;
 	int rc;
 
 	k = pfcd_conflict_split(entry);
 	if (k == 0 || k > PFC_ENCNAME_SHORT_MAX)
+		return -ENOENT; /* not a conflict copy */
+	memcpy(base, entry, k);
+	base[k] = '\0';
+	kind = pfc_entry_classify(base, k);
+	if (kind != PFC_ENTRY_ENCNAME && kind != PFC_ENTRY_LONGNAME)
 		return -ENOENT;
-	memcpy(enc, entry, k);
-	enc[k] = '\0';
-	if (pfc_entry_classify(enc, k) != PFC_ENTRY_ENCNAME)
-		return -ENOENT;
-	rc = pfc_name_decrypt(pfcd_g->vk, ids, n, enc, k, plain, sizeof(plain), &plen, &matched);
+	/* a long name's copy shares the companion of the original entry */
+	rc = pfcd_name_decrypt_entry(dirfd, base, kind, ids, n, plain);
 	if (rc < 0)
-		return pfcd_errno(rc);
+		return rc == -ENOENT ? -EIO : rc;
+	plen = strlen(plain);
 	if (plen + strlen(entry + k) > PFC_NAME_MAX)
 		return -ENAMETOOLONG;
 	memcpy(out, plain, plen);
@@ -225,8 +264,9 @@ int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backi
 			continue;
 		slen = strlen(m);
 		for (size_t i = 0; i < n; i++) {
+			/* a long name's copy is "pfc.long.<hash><marker>" (companion shared) */
 			if (pfc_name_to_backing(pfcd_g->vk, ids[i], plain, blen, &base) < 0 ||
-			    base.is_long || strlen(base.name) + slen > PFC_ENCNAME_SHORT_MAX)
+			    strlen(base.name) + slen > PFC_ENCNAME_SHORT_MAX)
 				continue;
 			memset(bn, 0, sizeof(*bn));
 			snprintf(bn->name, sizeof(bn->name), "%s%s", base.name, m);

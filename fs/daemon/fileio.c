@@ -285,10 +285,17 @@ int pfcd_file_load(struct pfc_inode *in, int fd)
 	rc = pread_full(ifd(in, fd), hb, sizeof(hb), 0, &got);
 	if (rc < 0)
 		goto fail;
-	if (got < PFC_HEADER_SIZE) {
-		/* empty (or torn) file: the header comes with the first write */
+	if (got == 0) {
+		/* empty file: the header comes with the first write */
 		close_ifd(in);
 		return 0;
+	}
+	if (got < PFC_HEADER_SIZE) {
+		/* a header cut short (a sync in progress, a crash of a copier): a
+		 * clear per-file error, as pfcrypt check reports it */
+		log_file(in, "header", PFC_ERR_TRUNCATED);
+		rc = -EIO;
+		goto fail;
 	}
 	rc = pfc_header_parse(hb, got, &h);
 	if (rc < 0) {

@@ -63,7 +63,8 @@ struct pfc_dstate {
 	bool valid;
 	unsigned nids;
 	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
-	unsigned pick; /* index of the id new names are made under */
+	unsigned pick;		   /* index of the id new names are made under */
+	struct timespec loaded_at; /* CLOCK_MONOTONIC; a lookup miss re-reads older ids */
 };
 
 struct pfc_inode {

@@ -119,10 +119,22 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 				continue;
 			}
 			rc = dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
-		} else if (k == PFC_ENTRY_OTHER &&
-			   pfcd_conflict_decrypt_entry(
-			       de->d_name, (const uint8_t(*)[PFC_ID_BYTES])ids, nids, plain) == 0) {
-			rc = dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
+		} else if (k == PFC_ENTRY_OTHER) {
+			/* a sync client's conflict copy, or not ours at all */
+			rc = pfcd_conflict_decrypt_entry(
+			    fd, de->d_name, (const uint8_t(*)[PFC_ID_BYTES])ids, nids, plain);
+			if (rc == 0) {
+				rc = dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
+			} else {
+				if (rc != -ENOENT) {
+					char path[PATH_MAX];
+
+					pfcd_backing_path(dir, path, sizeof(path));
+					pfc_warn("%s/%s: name does not decrypt (%s); skipped", path,
+						 de->d_name, strerror(-rc));
+				}
+				rc = 0;
+			}
 		}
 		if (rc < 0)
 			break;

@@ -91,12 +91,16 @@ class Hostile(pfcfs.MountTestCase):
         self.cleanup += [bg, bt]
         with open(bg, "r+b") as f:
             f.write(os.urandom(HEADER_SIZE))
-        os.truncate(bt, 100)                          # less than a header: an empty file
+        os.truncate(bt, 100)                          # a header cut short
         drop_caches()
         self.assertEqual(errno_of(open, g, "rb"), errno.EIO)
-        self.assertEqual(os.stat(t).st_size, 0)
-        self.assertEqual(read_all(t), b"")
-        with open(t, "wb") as f:                      # writing gives it a fresh header
+        self.assertEqual(os.stat(t).st_size, 0)       # stat never decrypts: size 0
+        self.assertEqual(errno_of(open, t, "rb"), errno.EIO)   # but no silent empty file
+        self.assertEqual(errno_of(open, t, "wb"), errno.EIO)
+        with open(self.m.stderr_path, "rb") as f:
+            self.assertIn(os.path.basename(bt).encode() + b": header: truncated", f.read())
+        os.unlink(t)                                  # what a user can do about it
+        with open(t, "wb") as f:
             f.write(b"again")
         self.assertEqual(read_all(t), b"again")
         self.assert_alive()

@@ -35,8 +35,11 @@ Test(conflict, split_finds_the_end_of_the_encoding)
 	cr_assert_eq(pfcd_conflict_split(ENC), 0, "a plain encoding is not a copy");
 	cr_assert_eq(pfcd_conflict_split(ENC ".bak"), 0);
 	cr_assert_eq(pfcd_conflict_split(".sync-conflict-1"), 0, "no encoding before the marker");
-	cr_assert_eq(pfcd_conflict_split("pfc.long.abc.sync-conflict-1"), 0,
-		     "a long-name entry is not mapped: its encoding ends at the first dot");
+	cr_assert_eq(pfcd_conflict_split("pfc.long.abc.sync-conflict-1"), 12,
+		     "a long-name entry's copy keeps its prefix");
+	cr_assert_eq(pfcd_conflict_split("pfc.long." ENC " (conflicted copy 2024-01-02)"), 52);
+	cr_assert_eq(pfcd_conflict_split("pfc.long..sync-conflict-1"), 0, "no hash");
+	cr_assert_eq(pfcd_conflict_split("pfc.long." ENC ".name"), 0, "a companion is no copy");
 	cr_assert_eq(pfcd_conflict_split(""), 0);
 }
 
