@@ -24,6 +24,7 @@
 #define PFCD_KEYCACHE_MAX  4096 /* unwrapped file keys kept at most */
 #define PFCD_KEYCACHE_IDLE 600	/* seconds an unused file key stays cached */
 #define PFCD_KEYPOOL_BATCH 64	/* file keys fetched per generate request */
+#define PFCD_KEYPOOL_MAX_AGE 5	/* seconds a prefetched batch may be used (see keypool.c) */
 #define PFCD_TIMEOUT	   1.0	/* entry/attr timeout (s): the backing may change */
 #define PFCD_MAX_WRITE	   (1u << 20)
 #define PFCD_KS_TIMEOUT_MS 5000
@@ -51,6 +52,7 @@ struct pfcd {
 	pthread_mutex_t pool_lock;
 	struct pfc_ks_filekey *pool; /* sodium_malloc'd, PFCD_KEYPOOL_BATCH entries */
 	unsigned pool_avail;	     /* protected by pool_lock */
+	struct timespec pool_filled; /* CLOCK_MONOTONIC of the last batch; protected by pool_lock */
 
 	/* main.c: key-cache expiry thread */
 	pthread_t expiry_thread;
@@ -60,6 +62,14 @@ struct pfcd {
 	bool expiry_started;
 
 	bool is_root; /* running as root: chown new objects to the caller */
+
+	/* prune.c: keeps the inode table under the fd limit */
+	struct fuse_session *se; /* set before the thread starts */
+	pthread_t prune_thread;
+	pthread_mutex_t prune_lock;
+	pthread_cond_t prune_cond;
+	bool prune_stop; /* protected by prune_lock */
+	bool prune_started;
 };
 
 extern struct pfcd *pfcd_g; /* the one mount of this process */
@@ -148,6 +158,14 @@ void pfcd_file_writer_closed(struct pfc_inode *in);
 /* Plaintext size of the backing file fd. */
 int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing);
 
+/* ----------------------------------------------------------- prune.c */
+/* Raise the soft descriptor limit to the hard one. */
+void pfcd_raise_fd_limit(void);
+/* Start / stop the thread that asks the kernel to forget cached entries
+ * when the inode table nears the descriptor limit.  0 or -errno. */
+int pfcd_prune_start(struct pfcd *d, struct fuse_session *se);
+void pfcd_prune_stop(struct pfcd *d);
+
 /* ------------------------------------------------------------ ops_*.c */
 void pfcd_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void pfcd_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
@@ -167,7 +185,8 @@ void pfcd_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 void pfcd_op_statfs(fuse_req_t req, fuse_ino_t ino);
 /* ops_entry.c helper: make the entry reply of a backing object found or made
  * in parent (counts one lookup). */
-int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, struct fuse_entry_param *e);
+int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, const char *name,
+		    struct fuse_entry_param *e);
 
 void pfcd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

@@ -6,13 +6,21 @@
  * the pool at once.  pool_lock (a leaf lock) protects pool and pool_avail;
  * it is held across a refill so that concurrent creates wait for one batch
  * instead of each fetching their own.
+ *
+ * Prefetched keys are wrapped under the master-key version that was primary
+ * when the batch was made.  After `pfcrypt rotate` they must not go on being
+ * handed out for long, or new files would keep landing under the old version
+ * (and become unreadable once it is retired).  So a batch older than
+ * PFCD_KEYPOOL_MAX_AGE seconds is wiped and refetched.
  */
 #include "fs/daemon/daemon.h"
 
 #include "fs/err.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 int pfcd_keypool_init(void)
 {
@@ -38,18 +46,32 @@ void pfcd_keypool_free(void)
 	pthread_mutex_destroy(&d->pool_lock);
 }
 
+/* Called with pool_lock held. */
+static bool pool_stale(const struct pfcd *d)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - d->pool_filled.tv_sec >= PFCD_KEYPOOL_MAX_AGE;
+}
+
 int pfcd_keypool_take(struct pfc_ks_filekey *out)
 {
 	struct pfcd *d = pfcd_g;
 	int rc = 0;
 
 	pthread_mutex_lock(&d->pool_lock);
+	if (d->pool_avail && pool_stale(d)) {
+		sodium_memzero(d->pool, PFCD_KEYPOOL_BATCH * sizeof(*d->pool));
+		d->pool_avail = 0;
+	}
 	if (d->pool_avail == 0) {
 		rc = pfc_ks_generate_file_keys(d->ks, d->cfg.key_name, d->ad_file_prefix,
 					       d->ad_file_prefix_len, PFCD_KEYPOOL_BATCH, d->pool);
 		if (rc < 0)
 			goto out;
 		d->pool_avail = PFCD_KEYPOOL_BATCH;
+		clock_gettime(CLOCK_MONOTONIC, &d->pool_filled);
 	}
 	d->pool_avail--;
 	memcpy(out, &d->pool[d->pool_avail], sizeof(*out));
