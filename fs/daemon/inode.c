@@ -35,6 +35,8 @@ static void inode_fini(struct pfc_itable *t, struct pfc_inode *in)
 {
 	if (t->cleanup)
 		t->cleanup(in);
+	free(in->kname);
+	in->kname = NULL;
 	if (in->fd >= 0)
 		close(in->fd);
 	pthread_rwlock_destroy(&in->io_lock);
@@ -172,6 +174,52 @@ size_t pfc_itable_count(struct pfc_itable *t)
 
 	pthread_mutex_lock(&t->lock);
 	n = t->count;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+void pfc_itable_set_name(struct pfc_itable *t, struct pfc_inode *in, fuse_ino_t parent,
+			 const char *name)
+{
+	char *copy;
+
+	if (in == &t->root)
+		return;
+	copy = strdup(name); /* NULL on failure: the inode is then never pruned */
+	pthread_mutex_lock(&t->lock);
+	free(in->kname);
+	in->kname = copy;
+	in->kparent = parent;
+	pthread_mutex_unlock(&t->lock);
+}
+
+size_t pfc_itable_pick(struct pfc_itable *t, size_t max, size_t *cursor, fuse_ino_t *parents,
+		       char **names)
+{
+	size_t n = 0, seen = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (; n < max && seen < t->nbuckets; seen++) {
+		size_t b = (*cursor)++ & (t->nbuckets - 1);
+
+		for (struct pfc_inode *in = t->buckets[b]; in && n < max; in = in->hnext) {
+			bool open;
+
+			if (!in->kname)
+				continue;
+			/* io_lock comes before this lock: only try it, never wait */
+			if (pthread_rwlock_tryrdlock(&in->io_lock) != 0)
+				continue;
+			open = in->f.opens > 0;
+			pthread_rwlock_unlock(&in->io_lock);
+			if (open)
+				continue;
+			names[n] = strdup(in->kname);
+			if (!names[n])
+				break;
+			parents[n++] = in->kparent;
+		}
+	}
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }

@@ -75,6 +75,11 @@ struct pfc_inode {
 
 	uint64_t nlookup;	 /* protected by itable->lock */
 	struct pfc_inode *hnext; /* protected by itable->lock */
+	/* The last (parent, name) the kernel learnt this inode by, so that it
+	 * can be asked to forget it (prune.c).  parent is only a number given
+	 * back to the kernel, never dereferenced.  Protected by itable->lock. */
+	fuse_ino_t kparent;
+	char *kname;
 
 	pthread_rwlock_t io_lock;
 	struct pfc_fstate f; /* protected by io_lock */
@@ -110,5 +115,15 @@ int pfc_itable_lookup(struct pfc_itable *t, int fd, const struct stat *st, struc
 /* Drop n lookups; frees the inode when none remain. */
 void pfc_itable_forget(struct pfc_itable *t, fuse_ino_t ino, uint64_t n);
 size_t pfc_itable_count(struct pfc_itable *t);
+/* Remember that the kernel knows in as name in directory parent. */
+void pfc_itable_set_name(struct pfc_itable *t, struct pfc_inode *in, fuse_ino_t parent,
+			 const char *name);
+/*
+ * Up to max (parent, name) pairs of inodes that no handle has open, for the
+ * kernel to forget; names are malloc'd copies (caller frees).  *cursor is
+ * where the walk over the buckets resumes next time.  Returns the count.
+ */
+size_t pfc_itable_pick(struct pfc_itable *t, size_t max, size_t *cursor, fuse_ino_t *parents,
+		       char **names);
 
 #endif

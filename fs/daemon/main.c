@@ -385,6 +385,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setup_volume(&d, rootfd);
+	pfcd_raise_fd_limit();
 
 	rc = pfc_itable_init(&d.itable, rootfd, inode_cleanup);
 	if (rc == 0)
@@ -422,6 +423,8 @@ int main(int argc, char **argv)
 	pthread_cond_init(&d.expiry_cond, NULL);
 	if (pthread_create(&d.expiry_thread, NULL, expiry_main, &d) == 0)
 		d.expiry_started = true;
+	if (pfcd_prune_start(&d, se) < 0)
+		pfc_err_log("cannot start the inode pruning thread");
 	if (o.single) {
 		rc = fuse_session_loop(se);
 	} else {
@@ -438,6 +441,7 @@ int main(int argc, char **argv)
 	status = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
 	if (status)
 		pfc_err_log("session loop failed: %d", rc);
+	pfcd_prune_stop(&d);
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);

@@ -185,7 +185,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (dot) {
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = (mode_t)d->type << 12;
-			} else if (pfcd_make_entry(dir, d->bname, &e) < 0) {
+			} else if (pfcd_make_entry(dir, d->bname, d->name, &e) < 0) {
 				continue; /* vanished since the snapshot */
 			}
 			need = fuse_add_direntry_plus(req, p, rem, d->name, &e, (off_t)(i + 1));

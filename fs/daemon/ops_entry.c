@@ -21,7 +21,8 @@
 
 #define INODE(ino) pfc_itable_get(&pfcd_g->itable, (ino))
 
-int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, struct fuse_entry_param *e)
+int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, const char *name,
+		    struct fuse_entry_param *e)
 {
 	struct pfc_inode *in;
 	struct stat st;
@@ -40,6 +41,7 @@ int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, struct f
 	if (rc < 0)
 		return rc;
 	pfcd_stat_to_plain(in->fd, &st);
+	pfc_itable_set_name(&pfcd_g->itable, in, pfc_itable_ino(&pfcd_g->itable, parent), name);
 	e->ino = pfc_itable_ino(&pfcd_g->itable, in);
 	e->attr = st;
 	e->attr_timeout = PFCD_TIMEOUT;
@@ -57,7 +59,7 @@ void pfcd_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	rc = pfcd_name_find(dir, name, &bn, &st);
 	if (rc == 0)
-		rc = pfcd_make_entry(dir, bn.name, &e);
+		rc = pfcd_make_entry(dir, bn.name, name, &e);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -285,7 +287,7 @@ static void new_entry(fuse_req_t req, fuse_ino_t parent, const char *name, make_
 	}
 	rc = pfcd_chown_new(req, dir->fd, -1, bn.name);
 	if (rc == 0)
-		rc = pfcd_make_entry(dir, bn.name, &e);
+		rc = pfcd_make_entry(dir, bn.name, name, &e);
 	if (rc < 0) {
 		unlinkat(dir->fd, bn.name, is_dir ? AT_REMOVEDIR : 0);
 		pfcd_companion_remove(dir->fd, &bn);
@@ -352,7 +354,7 @@ void pfcd_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const ch
 		pfcd_companion_remove(dir->fd, &bn);
 		goto out;
 	}
-	rc = pfcd_make_entry(dir, bn.name, &e);
+	rc = pfcd_make_entry(dir, bn.name, newname, &e);
 out:
 	if (rc < 0)
 		fuse_reply_err(req, -rc);

@@ -156,7 +156,7 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 			rc = -EEXIST;
 			goto out;
 		}
-		rc = pfcd_make_entry(dir, bn.name, &e);
+		rc = pfcd_make_entry(dir, bn.name, name, &e);
 		if (rc < 0)
 			goto out;
 		in = INODE(e.ino);
@@ -180,7 +180,7 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		fresh = true;
 		rc = pfcd_chown_new(req, dir->fd, fd, NULL);
 		if (rc == 0)
-			rc = pfcd_make_entry(dir, bn.name, &e);
+			rc = pfcd_make_entry(dir, bn.name, name, &e);
 		if (rc < 0) {
 			close(fd);
 			unlinkat(dir->fd, bn.name, 0);
