@@ -19,7 +19,7 @@ import unittest
 
 import pfcfs
 import taprun
-from synclib import RSYNC, Pair, backing_of, known_gap, read, wait_for, write
+from synclib import RSYNC, Pair, backing_of, read, wait_for, write
 
 # Conflict markers as each client appends them to a name without an extension (encrypted names have
 # no dot, so the whole name is the "base").
@@ -109,7 +109,6 @@ class ConflictCopies(PairTest):
             os.unlink(self.a(n))
         p.rsync()
 
-    @known_gap(2)  # long-name conflict copies
     def test_long_name_conflict_copy(self):
         """A conflict copy of a long-name entry is "pfc.long.<hash><marker>" (the client copies the
         entry only; the companion "pfc.long.<hash>.name" stays): it must show as <long name><marker>."""
@@ -131,7 +130,6 @@ class ConflictCopies(PairTest):
         finally:
             print(f"# B lists {[n[:12] + '...' + n[-40:] for n in os.listdir(self.b())]}")
 
-    @known_gap(3)  # log undecryptable conflict copies
     def test_undecryptable_conflict_copy_is_logged(self):
         p = self.pair
         junk = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE.sync-conflict-20260102-1-X"
@@ -313,7 +311,6 @@ class HalfSynced(pfcfs.MountTestCase):
         wait_for(lambda: read(f1) == b"x" * 5000, "blocks arrived")
         os.unlink(f1)
 
-    @known_gap(4)  # open of a 1..255-byte backing file
     def test_header_cut_short(self):
         f2 = os.path.join(self.mnt, "header-cut")
         write(f2, b"y" * 5000)
