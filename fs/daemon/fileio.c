@@ -228,6 +228,17 @@ int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing)
 }
 
 /* Get the file key of a parsed header: key cache, else the keystore. */
+/* --verbose: one line per file-key event, naming the backing file (never the key). */
+static void log_debug(const struct pfc_inode *in, const char *what)
+{
+	char path[PATH_MAX];
+
+	if (!pfc_log_enabled(PFC_LOG_DEBUG))
+		return;
+	pfcd_backing_path(in, path, sizeof(path));
+	pfc_debug("%s: %s", path, what);
+}
+
 static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_kentry **out)
 {
 	struct pfcd *d = pfcd_g;
@@ -240,6 +251,7 @@ static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_
 
 	e = pfc_kcache_get(d->keys, h->file_id);
 	if (e) {
+		log_debug(in, "file key from the key cache");
 		*out = e;
 		return 0;
 	}
@@ -264,6 +276,7 @@ static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_
 		rc = -ENOMEM;
 		goto out;
 	}
+	log_debug(in, "file key unwrapped by the keystore");
 	*out = e;
 out:
 	sodium_memzero(key, PFC_KEY_BYTES);

@@ -4,7 +4,11 @@
  * keystore), the FUSE session with its multithreaded loop, and teardown
  * (every key wiped) on unmount or SIGTERM/SIGINT/SIGHUP.
  *
- *   pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-o opts] [--socket PATH]
+ *   pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-v] [-o opts] [--socket PATH]
+ *
+ * mount(8) runs it the same way for fstab type fuse.pfcryptfs (through
+ * mount.fuse3), so the daemon's own settings are also -o options
+ * (socket=PATH, verbose), taken out before the rest goes to libfuse.
  *
  * Setup errors print one line "pfcryptfs: <file>: <cause>" and exit 2.
  */
@@ -33,24 +37,28 @@ struct pfcd *pfcd_g;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]] "
+		"usage: pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-v] [-o opt[,opt...]] "
 		"[--socket PATH]\n"
-		"Mount the pfcrypt volume in BACKING at MOUNTPOINT.\n"
+		"       mount -t fuse.pfcryptfs BACKING MOUNTPOINT [-o opt[,opt...]]\n"
+		"Mount the pfcrypt volume in BACKING at MOUNTPOINT.  Without -f it forks once\n"
+		"mounted and logs to syslog; one line per event, never a key or passphrase.\n"
 		"  -f             stay in the foreground (log to stderr)\n"
 		"  -d             debug: foreground, FUSE and daemon debug output\n"
 		"  -s             single-threaded (for debugging)\n"
-		"  -o opts        FUSE mount options (allow_other, ro, ...) and\n"
-		"                 socket=PATH (as --socket; for mount -t fuse.pfcryptfs, fstab)\n"
+		"  -v, --verbose  log at debug level too (each file key unwrapped or cached)\n"
+		"  -o opts        FUSE mount options (allow_other, ro, ...) and pfcryptfs's own\n"
+		"                 socket=PATH (as --socket) and verbose (as -v), for fstab\n"
 		"  --socket PATH  keystore socket (default: $PFCRYPT_SOCKET, then\n"
 		"                 $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, then\n"
 		"                 /run/pfcrypt/keystore.sock)\n"
-		"  --help, --version\n"
-		"Exit status: 0 after a clean unmount, 2 if the volume cannot be mounted.\n");
+		"  -h, --help, -V, --version\n"
+		"Exit status: 0 mounted (in the background) or, with -f, cleanly unmounted;\n"
+		"1 the FUSE session failed; 2 usage error or the volume cannot be mounted.\n");
 }
 
 struct opts {
 	const char *backing, *mountpoint, *socket;
-	bool foreground, debug, single;
+	bool foreground, debug, single, verbose;
 	char mount_opts[4096];
 	char socket_buf[PATH_MAX]; /* from -o socket=PATH */
 };
@@ -76,6 +84,10 @@ static int add_mount_opts(struct opts *o, const char *list)
 			}
 			strcpy(o->socket_buf, opt + 7);
 			o->socket = o->socket_buf;
+			continue;
+		}
+		if (!strcmp(opt, "verbose")) {
+			o->verbose = true;
 			continue;
 		}
 		if (l + strlen(opt) + 2 > sizeof(o->mount_opts)) {
@@ -107,6 +119,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->debug = o->foreground = true;
 		} else if (!strcmp(a, "-s")) {
 			o->single = true;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			o->verbose = true;
 		} else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
 			const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
 
@@ -364,7 +378,7 @@ int main(int argc, char **argv)
 	umask(0); /* the kernel already applied the caller's umask */
 	raise_nofile();
 	pfc_log_init("pfcryptfs", !o.foreground);
-	if (o.debug)
+	if (o.debug || o.verbose)
 		pfc_log_set_level(PFC_LOG_DEBUG);
 	if (pfc_format_init() < 0) {
 		fprintf(stderr, "pfcryptfs: libsodium cannot initialise\n");
