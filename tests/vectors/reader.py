@@ -357,6 +357,7 @@ def open_header(h, volume_id, cipher, master_keys):
 
 NAME_MAX = 255
 DIRID_PREFIX = ".pfcrypt.dirid"
+DIRID_CONFLICT_PREFIX, DIRID_CONFLICT_SUFFIX = ".pfcrypt.", ".dirid"
 LONG_PREFIX = "pfc.long."
 LONG_SUFFIX = ".name"
 
@@ -406,6 +407,13 @@ def check_name(name):
           "NAME_INVALID", f"invalid name {name!r}")
 
 
+def is_dirid_name(entry):
+    """§5.4: the id file and its sync-conflict copies (Syncthing puts its marker before the last
+    extension: .pfcrypt.sync-conflict-….dirid)."""
+    return entry.startswith(DIRID_PREFIX) or (
+        entry.startswith(DIRID_CONFLICT_PREFIX) and entry.endswith(DIRID_CONFLICT_SUFFIX))
+
+
 def long_name_entry(encoded):
     """§5.5: the directory entry (and companion) of an encoded name longer than 255."""
     h = LONG_PREFIX + b64url_encode(blake2b(encoded.encode("ascii"), 32))
@@ -418,7 +426,7 @@ def classify(entry, at_root=False):
         return "dot"
     if at_root and entry in (CONFIG_NAME, CONFIG_TMP_NAME):
         return "config"
-    if entry.startswith(DIRID_PREFIX):
+    if is_dirid_name(entry):
         return "dirid"
     for suffix, kind in (("", "long"), (LONG_SUFFIX, "companion")):
         if entry.startswith(LONG_PREFIX) and entry.endswith(suffix):
@@ -529,10 +537,11 @@ class Volume:
 
     @staticmethod
     def dir_ids(dirpath):
-        """§5.4: every .pfcrypt.dirid* file of exactly 16 bytes, duplicates folded, sorted."""
+        """§5.4: every directory id file of exactly 16 bytes, duplicates folded, sorted (the
+        first is the primary id)."""
         ids = set()
         for e in os.listdir(dirpath):
-            if e.startswith(DIRID_PREFIX):
+            if is_dirid_name(e):
                 p = os.path.join(dirpath, e)
                 if stat.S_ISREG(os.lstat(p).st_mode):
                     with open(p, "rb") as f:

@@ -381,6 +381,10 @@ class NameVectors(unittest.TestCase):
         self.assertEqual(R.classify("pfcrypt.conf", at_root=True), "config")
         self.assertEqual(R.classify(".pfcrypt.dirid"), "dirid")
         self.assertEqual(R.classify(".pfcrypt.dirid.sync-conflict-20260101-000000-ABC"), "dirid")
+        self.assertEqual(R.classify(".pfcrypt.dirid (conflicted copy 2026-11-23)"), "dirid")
+        self.assertEqual(R.classify(".pfcrypt.sync-conflict-20261123-193000-ABCDEFG.dirid"),
+                         "dirid")
+        self.assertEqual(R.classify(".pfcrypt.dirix"), "other")
         self.assertEqual(R.classify(enc), "name")
         self.assertEqual(R.classify(long_v["backing_name"]), "long")
         self.assertEqual(R.classify(long_v["companion"]), "companion")
@@ -676,6 +680,28 @@ class SampleTampering(unittest.TestCase):
         os.chmod(dirid, 0o644)
         self.patch(dirid, 0, b"\x00")
         self.expect("AUTH", vol.decrypt_name, R.Volume.dir_ids(docs), name)
+
+    def test_conflict_copies_of_the_directory_id_are_all_used(self):
+        vol, rep = self.copy("xchacha20poly1305")
+        docs = os.path.dirname(rep)
+        (orig,) = R.Volume.dir_ids(docs)
+        low, high = bytes(16), b"\xff" * 16
+        for name, d in ((".pfcrypt.sync-conflict-20261123-193000-ABCDEFG.dirid", low),
+                        (".pfcrypt.dirid (conflicted copy 2026-11-23)", high),
+                        (".pfcrypt.dirid.conflict1", orig), (".pfcrypt.dirid.sync-x", b"short")):
+            with open(os.path.join(docs, name), "wb") as f:
+                f.write(d)
+        self.assertEqual(R.Volume.dir_ids(docs), [low, orig, high])
+        # a name made under the conflicting id decrypts and tells which id it belongs to
+        with open(os.path.join(docs, vol.encrypt_name(high, b"from-the-other-machine")[0]),
+                  "wb"):
+            pass
+        got = {p: (k, v) for p, k, v in vol.walk()}
+        self.assertEqual(got[b"docs/from-the-other-machine"], ("file", b""))
+        self.assertEqual(got[b"docs/report.bin"][1][:4096], plain_tree(
+            os.path.join(VEC_DIR, "sample-v1-plain"))[b"docs/report.bin"][1][:4096])
+        self.assertEqual(vol.decrypt_name(R.Volume.dir_ids(docs), os.path.basename(rep)),
+                         (b"report.bin", orig))
 
     def test_changed_config_fails(self):
         vol, _ = self.copy("aes256gcm")
