@@ -7,6 +7,7 @@
  * Companion file:  entry name || ".name", content = the encoding (ASCII, no
  * newline).  The hash needs no key: the encoding is already ciphertext.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -40,6 +41,22 @@ static bool is_hash_part(const char *s, size_t len)
 	return len == 43 && pfc_b64url_decode(s, len, raw, sizeof(raw), &n) == 0 && n == HASH_BYTES;
 }
 
+/*
+ * FORMAT.md 5.4: ".pfcrypt.dirid" and its sync-conflict copies.  Most clients
+ * append their marker (".pfcrypt.dirid (conflicted copy ...)"); Syncthing puts
+ * it before the extension (".pfcrypt.sync-conflict-<when>-<dev>.dirid").
+ */
+static bool is_dirid_name(const char *name, size_t len)
+{
+	static const char stem[] = ".pfcrypt.", ext[] = ".dirid";
+	size_t nd = strlen(PFC_DIRID_NAME), ns = strlen(stem), ne = strlen(ext);
+
+	if (len >= nd && memcmp(name, PFC_DIRID_NAME, nd) == 0)
+		return true;
+	return len > ns + ne && memcmp(name, stem, ns) == 0 &&
+	       memcmp(name + len - ne, ext, ne) == 0;
+}
+
 enum pfc_entry_kind pfc_entry_classify(const char *name, size_t len)
 {
 	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
@@ -47,8 +64,7 @@ enum pfc_entry_kind pfc_entry_classify(const char *name, size_t len)
 	if ((len == strlen(PFC_CONFIG_NAME) && memcmp(name, PFC_CONFIG_NAME, len) == 0) ||
 	    (len == strlen(PFC_CONFIG_TMP_NAME) && memcmp(name, PFC_CONFIG_TMP_NAME, len) == 0))
 		return PFC_ENTRY_CONFIG;
-	if (len >= strlen(PFC_DIRID_NAME) &&
-	    memcmp(name, PFC_DIRID_NAME, strlen(PFC_DIRID_NAME)) == 0)
+	if (is_dirid_name(name, len))
 		return PFC_ENTRY_DIRID;
 	if (len >= PFC_LONGNAME_LEN && memcmp(name, PFC_LONGNAME_PREFIX, PREFIX_LEN) == 0 &&
 	    is_hash_part(name + PREFIX_LEN, 43)) {

@@ -28,27 +28,6 @@ VISIBLE_S = 2.0
 RSYNC = ["rsync", "-a", "--modify-window=-1", "--checksum"]
 
 
-def known_gap(item):
-    """Decorator for a test of issue 9 behaviour pfcrypt does not have yet (the gap is written up in
-    /work/notes/sync-needs.md as `item`, and in README's sync section): the test runs in full; if it
-    fails, it is reported as a TAP SKIP naming the item and the failure, so the gap stays visible in
-    every run without turning the shared suite red; once the gap is closed, the test simply passes.
-    Remove the decorator then, so that a regression fails."""
-    import functools
-    import unittest
-
-    def wrap(fn):
-        @functools.wraps(fn)
-        def run(self):
-            try:
-                fn(self)
-            except AssertionError as e:
-                first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-                raise unittest.SkipTest(f"known gap (sync-needs.md item {item}): {first}") from e
-        return run
-    return wrap
-
-
 def env_with_tools():
     return dict(os.environ, RCLONE_CONFIG="/dev/null")
 

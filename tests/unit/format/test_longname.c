@@ -86,6 +86,13 @@ Test(longname, classify_backing_entries)
 	cr_assert_eq(pfc_entry_classify(".pfcrypt.conf.tmp", 17), PFC_ENTRY_CONFIG);
 	cr_assert_eq(pfc_entry_classify(".pfcrypt.dirid", 14), PFC_ENTRY_DIRID);
 	cr_assert_eq(pfc_entry_classify(".pfcrypt.dirid.sync-conflict-1", 30), PFC_ENTRY_DIRID);
+	/* Syncthing puts its marker before the extension (FORMAT.md 5.4) */
+	const char *st = ".pfcrypt.sync-conflict-20261123-193000-ABCDEFG.dirid";
+
+	cr_assert_eq(pfc_entry_classify(st, strlen(st)), PFC_ENTRY_DIRID);
+	cr_assert_eq(pfc_entry_classify(".pfcrypt.dirid2", 15), PFC_ENTRY_DIRID);
+	cr_assert_eq(pfc_entry_classify(".pfcrypt.x.diri", 15), PFC_ENTRY_OTHER);
+	cr_assert_eq(pfc_entry_classify("x.pfcrypt.a.dirid", 17), PFC_ENTRY_OTHER);
 	cr_assert_eq(pfc_entry_classify("notes.txt", 9), PFC_ENTRY_OTHER);
 	cr_assert_eq(pfc_entry_classify("abcd", 4), PFC_ENTRY_OTHER, "too short for SIV");
 	cr_assert_eq(pfc_name_to_backing(vk, dir_a, "a", 1, &b), 0);
