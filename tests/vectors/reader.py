@@ -357,7 +357,7 @@ def open_header(h, volume_id, cipher, master_keys):
 
 NAME_MAX = 255
 DIRID_PREFIX = ".pfcrypt.dirid"
-DIRID_CONFLICT_PREFIX, DIRID_CONFLICT_SUFFIX = ".pfcrypt.", ".dirid"
+DIRID_CONFLICT_PREFIX, DIRID_CONFLICT_SUFFIX = ".pfcrypt", ".dirid"
 LONG_PREFIX = "pfc.long."
 LONG_SUFFIX = ".name"
 
@@ -408,10 +408,12 @@ def check_name(name):
 
 
 def is_dirid_name(entry):
-    """§5.4: the id file and its sync-conflict copies (Syncthing puts its marker before the last
-    extension: .pfcrypt.sync-conflict-….dirid)."""
+    """§5.4: the id file and its sync-conflict copies: `.pfcrypt.dirid…`, or `.pfcrypt` + at least
+    one byte + `.dirid` (clients that put their marker before the last extension, Syncthing's
+    `.pfcrypt.sync-conflict-….dirid`, Dropbox's `.pfcrypt (conflicted copy …).dirid`)."""
     return entry.startswith(DIRID_PREFIX) or (
-        entry.startswith(DIRID_CONFLICT_PREFIX) and entry.endswith(DIRID_CONFLICT_SUFFIX))
+        entry.startswith(DIRID_CONFLICT_PREFIX) and entry.endswith(DIRID_CONFLICT_SUFFIX) and
+        len(entry) > len(DIRID_CONFLICT_PREFIX) + len(DIRID_CONFLICT_SUFFIX))
 
 
 def long_name_entry(encoded):

@@ -384,7 +384,9 @@ class NameVectors(unittest.TestCase):
         self.assertEqual(R.classify(".pfcrypt.dirid (conflicted copy 2026-11-23)"), "dirid")
         self.assertEqual(R.classify(".pfcrypt.sync-conflict-20261123-193000-ABCDEFG.dirid"),
                          "dirid")
+        self.assertEqual(R.classify(".pfcrypt (conflicted copy 2026-11-23).dirid"), "dirid")
         self.assertEqual(R.classify(".pfcrypt.dirix"), "other")
+        self.assertEqual(R.classify(".pfcryptdirid"), "other")
         self.assertEqual(R.classify(enc), "name")
         self.assertEqual(R.classify(long_v["backing_name"]), "long")
         self.assertEqual(R.classify(long_v["companion"]), "companion")
@@ -687,7 +689,7 @@ class SampleTampering(unittest.TestCase):
         (orig,) = R.Volume.dir_ids(docs)
         low, high = bytes(16), b"\xff" * 16
         for name, d in ((".pfcrypt.sync-conflict-20261123-193000-ABCDEFG.dirid", low),
-                        (".pfcrypt.dirid (conflicted copy 2026-11-23)", high),
+                        (".pfcrypt (conflicted copy 2026-11-23).dirid", high),
                         (".pfcrypt.dirid.conflict1", orig), (".pfcrypt.dirid.sync-x", b"short")):
             with open(os.path.join(docs, name), "wb") as f:
                 f.write(d)
