@@ -263,6 +263,10 @@ static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_
 	if (rc < 0) {
 		log_file(in, "cannot unwrap the file key", rc);
 		rc = pfcd_errno(rc);
+		/* A blob refused as malformed (a damaged name in the header) is a
+		 * bad header: EIO as for any other (DESIGN 4), not EINVAL. */
+		if (rc == -EINVAL)
+			rc = -EIO;
 		goto out;
 	}
 	rc = pfc_filekey_new(key, h->file_id, &d->layout, &fk);
