@@ -43,12 +43,13 @@ static bool is_hash_part(const char *s, size_t len)
 
 /*
  * FORMAT.md 5.4: ".pfcrypt.dirid" and its sync-conflict copies.  Most clients
- * append their marker (".pfcrypt.dirid (conflicted copy ...)"); Syncthing puts
- * it before the extension (".pfcrypt.sync-conflict-<when>-<dev>.dirid").
+ * append their marker (".pfcrypt.dirid.conflict1"); Syncthing, Dropbox and
+ * Nextcloud put it before the extension (".pfcrypt.sync-conflict-<...>.dirid",
+ * ".pfcrypt (conflicted copy ...).dirid").
  */
 static bool is_dirid_name(const char *name, size_t len)
 {
-	static const char stem[] = ".pfcrypt.", ext[] = ".dirid";
+	static const char stem[] = ".pfcrypt", ext[] = ".dirid";
 	size_t nd = strlen(PFC_DIRID_NAME), ns = strlen(stem), ne = strlen(ext);
 
 	if (len >= nd && memcmp(name, PFC_DIRID_NAME, nd) == 0)

@@ -91,6 +91,8 @@ Test(longname, classify_backing_entries)
 
 	cr_assert_eq(pfc_entry_classify(st, strlen(st)), PFC_ENTRY_DIRID);
 	cr_assert_eq(pfc_entry_classify(".pfcrypt.dirid2", 15), PFC_ENTRY_DIRID);
+	st = ".pfcrypt (Bob's conflicted copy 2026-11-23).dirid";
+	cr_assert_eq(pfc_entry_classify(st, strlen(st)), PFC_ENTRY_DIRID);
 	cr_assert_eq(pfc_entry_classify(".pfcrypt.x.diri", 15), PFC_ENTRY_OTHER);
 	cr_assert_eq(pfc_entry_classify("x.pfcrypt.a.dirid", 17), PFC_ENTRY_OTHER);
 	cr_assert_eq(pfc_entry_classify("notes.txt", 9), PFC_ENTRY_OTHER);
