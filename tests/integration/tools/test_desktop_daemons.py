@@ -173,6 +173,8 @@ class Passphrase(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         r = self.cli("keystore", "start", "--store", self.store, "--locked")
         self.assertEqual(r.returncode, 0, r.stderr)
+        kpid = int(r.stdout.split("(pid ")[1].split(")")[0])
+        self.addCleanup(lambda: alive(kpid) and os.kill(kpid, 9))  # if the test fails early
         pid, fd = pty.fork()
         if pid == 0:  # a session whose controlling terminal is the pty
             os.execve(program("PFCRYPT"), ["pfcrypt", "--socket", self.sock, "keystore",
