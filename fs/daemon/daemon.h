@@ -21,13 +21,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PFCD_KEYCACHE_MAX  4096 /* unwrapped file keys kept at most */
-#define PFCD_KEYCACHE_IDLE 600	/* seconds an unused file key stays cached */
-#define PFCD_KEYPOOL_BATCH 64	/* file keys fetched per generate request */
-#define PFCD_KEYPOOL_MAX_AGE 5	/* seconds a prefetched batch may be used (see keypool.c) */
-#define PFCD_TIMEOUT	   1.0	/* entry/attr timeout (s): the backing may change */
-#define PFCD_MAX_WRITE	   (1u << 20)
-#define PFCD_KS_TIMEOUT_MS 5000
+#define PFCD_KEYCACHE_MAX    4096 /* unwrapped file keys kept at most */
+#define PFCD_KEYCACHE_IDLE   600  /* seconds an unused file key stays cached */
+#define PFCD_KEYPOOL_BATCH   64	  /* file keys fetched per generate request */
+#define PFCD_KEYPOOL_MAX_AGE 5	  /* seconds a prefetched batch may be used (see keypool.c) */
+#define PFCD_TIMEOUT	     1.0  /* entry/attr timeout (s): the backing may change */
+#define PFCD_MAX_WRITE	     (1u << 20)
+#define PFCD_KS_TIMEOUT_MS   5000
 
 /* Everything about one mount.  Fields are set before the session starts and
  * read-only afterwards unless a comment names their lock. */
@@ -104,6 +104,12 @@ int pfcd_name_for_create(struct pfc_inode *dir, const char *name, struct pfc_bac
  */
 int pfcd_name_find(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn,
 		   struct stat *st);
+/*
+ * Claim a new name in dir: it must not exist under any directory id (-EEXIST
+ * if it does); *bn is its backing name and, for a long name, the companion is
+ * written.  0 or -errno.  On a later failure the caller removes the companion.
+ */
+int pfcd_name_claim(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn);
 /* Create the companion file of a long name (content bn->enc).  0 or -errno. */
 int pfcd_companion_write(int dirfd, const struct pfc_backing_name *bn);
 /* Remove it (ignores ENOENT). */

@@ -136,6 +136,18 @@ again:
 	return rc < 0 ? pfcd_errno(rc) : -ENOENT;
 }
 
+int pfcd_name_claim(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn)
+{
+	struct stat st;
+	int rc = pfcd_name_find(dir, name, bn, &st);
+
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	return pfcd_companion_write(dir->fd, bn);
+}
+
 int pfcd_companion_write(int dirfd, const struct pfc_backing_name *bn)
 {
 	int fd, rc = 0;

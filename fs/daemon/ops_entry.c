@@ -267,17 +267,9 @@ static void new_entry(fuse_req_t req, fuse_ino_t parent, const char *name, make_
 	struct pfc_inode *dir = INODE(parent);
 	struct pfc_backing_name bn;
 	struct fuse_entry_param e;
-	struct stat st;
 	int rc;
 
-	rc = pfcd_name_find(dir, name, &bn, &st);
-	if (rc == 0) {
-		rc = -EEXIST;
-		goto out;
-	}
-	if (rc != -ENOENT)
-		goto out;
-	rc = pfcd_companion_write(dir->fd, &bn);
+	rc = pfcd_name_claim(dir, name, &bn);
 	if (rc < 0)
 		goto out;
 	rc = make(dir->fd, bn.name, arg);
@@ -334,18 +326,10 @@ void pfcd_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const ch
 	struct pfc_inode *in = INODE(ino), *dir = INODE(newparent);
 	struct pfc_backing_name bn;
 	struct fuse_entry_param e;
-	struct stat st;
 	char p[64];
 	int rc;
 
-	rc = pfcd_name_find(dir, newname, &bn, &st);
-	if (rc == 0) {
-		rc = -EEXIST;
-		goto out;
-	}
-	if (rc != -ENOENT)
-		goto out;
-	rc = pfcd_companion_write(dir->fd, &bn);
+	rc = pfcd_name_claim(dir, newname, &bn);
 	if (rc < 0)
 		goto out;
 	pfcd_proc_path(in->fd, p);
