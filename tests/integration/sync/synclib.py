@@ -156,3 +156,31 @@ def cmp_count(a, b):
     # cmp -l: "offset(1-based) octal octal" per differing byte; EOF on the shorter file on stderr.
     return [int(line.split()[0]) - 1 for line in p.stdout.decode().splitlines() if line.strip()]
 
+
+class PairMixin:
+    """A Pair of mounts shared by the tests of a class (mix into a unittest.TestCase): both daemons
+    are checked after every test; a(...) and b(...) are paths in A's and B's mounts."""
+
+    pair = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pair = Pair()
+        cls.pair.__enter__()
+        print(f"# {cls.__name__}: A {cls.pair.a.mnt}, B {cls.pair.b.mnt}", flush=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        p, cls.pair = cls.pair, None
+        if p is not None:
+            p.__exit__(None, None, None)
+
+    def tearDown(self):
+        for m in (self.pair.a, self.pair.b):
+            m.check_daemon()
+
+    def a(self, *parts):
+        return os.path.join(self.pair.a.mnt, *parts)
+
+    def b(self, *parts):
+        return os.path.join(self.pair.b.mnt, *parts)

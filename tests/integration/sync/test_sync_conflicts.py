@@ -19,7 +19,7 @@ import unittest
 
 import pfcfs
 import taprun
-from synclib import RSYNC, Pair, backing_of, read, wait_for, write
+from synclib import RSYNC, PairMixin, backing_of, read, wait_for, write
 
 # Conflict markers as each client appends them to a name without an extension (encrypted names have
 # no dot, so the whole name is the "base").
@@ -40,30 +40,8 @@ def check_output(m, *args):
     return p.returncode, p.stdout.decode(errors="replace")
 
 
-class PairTest(unittest.TestCase):
-    pair = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pair = Pair()
-        cls.pair.__enter__()
-        print(f"# {cls.__name__}: A {cls.pair.a.mnt}, B {cls.pair.b.mnt}", flush=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        p, cls.pair = cls.pair, None
-        if p is not None:
-            p.__exit__(None, None, None)
-
-    def tearDown(self):
-        for m in (self.pair.a, self.pair.b):
-            m.check_daemon()
-
-    def a(self, *parts):
-        return os.path.join(self.pair.a.mnt, *parts)
-
-    def b(self, *parts):
-        return os.path.join(self.pair.b.mnt, *parts)
+class PairTest(PairMixin, unittest.TestCase):
+    pass
 
 
 class ConflictCopies(PairTest):

@@ -27,7 +27,7 @@ import unittest
 import urllib.request
 
 import taprun
-from synclib import Pair, backing_of, read, wait_for, write
+from synclib import Pair, PairMixin, backing_of, read, wait_for, write
 
 SYNC_WAIT_S = 60.0
 FOLDER = "pfc"
@@ -166,7 +166,7 @@ class Syncthing:
         self.api("POST", f"/rest/db/scan?folder={FOLDER}")
 
 
-class RealSyncthing(unittest.TestCase):
+class RealSyncthing(PairMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if shutil.which("syncthing") is None:
@@ -223,16 +223,6 @@ class RealSyncthing(unittest.TestCase):
         p, cls.pair = cls.pair, None
         if p is not None:
             p.__exit__(None, None, None)
-
-    def tearDown(self):
-        for m in (self.pair.a, self.pair.b):
-            m.check_daemon()
-
-    def a(self, *parts):
-        return os.path.join(self.pair.a.mnt, *parts)
-
-    def b(self, *parts):
-        return os.path.join(self.pair.b.mnt, *parts)
 
     def scan(self):
         for s in self.st:

@@ -10,7 +10,7 @@ import os
 import unittest
 
 import taprun
-from synclib import Pair, read, wait_for, write
+from synclib import PairMixin, read, wait_for, write
 
 LONG = "l" * 200  # its encrypted name is longer than 255 bytes: a long-name entry + companion
 
@@ -19,36 +19,13 @@ def listing(d):
     return sorted(os.listdir(d))
 
 
-class CarriedBySyncTool:
+class CarriedBySyncTool(PairMixin):
     """The scenario, run once per tool by the subclasses below (each with its own pair of mounts)."""
 
     TOOL = None
-    pair = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.pair = Pair()
-        cls.pair.__enter__()
-        print(f"# {cls.__name__}: A {cls.pair.a.mnt}, B {cls.pair.b.mnt}", flush=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        p, cls.pair = cls.pair, None
-        if p is not None:
-            p.__exit__(None, None, None)
-
-    def tearDown(self):
-        for m in (self.pair.a, self.pair.b):
-            m.check_daemon()
 
     def sync(self):
         getattr(self.pair, self.TOOL)()
-
-    def a(self, *parts):
-        return os.path.join(self.pair.a.mnt, *parts)
-
-    def b(self, *parts):
-        return os.path.join(self.pair.b.mnt, *parts)
 
     def visible(self, cond, what):
         dt = wait_for(cond, f"{self.TOOL}: {what}")
