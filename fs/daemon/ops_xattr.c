@@ -2,8 +2,13 @@
 /*
  * ops_xattr.c - extended attributes.  Only the user.* namespace exists in
  * the mount; names and values are encrypted (FORMAT.md, xattr section).
- * Other namespaces are refused on set (EOPNOTSUPP) and absent on get
- * (ENODATA); backing attributes that are not ours are not listed.
+ * Other namespaces (security.*, system.*, trusted.*) are not supported:
+ * set, get and remove answer EOPNOTSUPP, as ext4 mounted without ACL
+ * support does, and backing attributes that are not ours are not listed.
+ * EOPNOTSUPP rather than ENODATA on get matters for speed: ls -l asks every
+ * entry for security.selinux and system.posix_acl_access, one FUSE round
+ * trip each, and stops asking for the rest of a file system once it has
+ * seen EOPNOTSUPP (coreutils caches "unsupported" per device).
  */
 #include "fs/daemon/daemon.h"
 
@@ -73,7 +78,7 @@ void pfcd_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 	int rc;
 
 	if (!is_user(name)) {
-		fuse_reply_err(req, ENODATA);
+		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
 	rc = pfc_xattr_name_encrypt(pfcd_g->vk, name, strlen(name), enc, sizeof(enc), &elen);

@@ -318,6 +318,16 @@ class Semantics(pfcfs.MountTestCase):
             with self.assertRaises(OSError) as cm:
                 os.setxattr(p, longest + "n", b"too long")
             self.assertEqual(cm.exception.errno, errno.ERANGE)
+        if self.m.mode == "pfcryptfs":
+            # Only user.* exists; other namespaces are unsupported (not merely absent), which is
+            # what lets ls -l stop asking every entry for security.selinux and ACLs.
+            for name in ("security.selinux", "system.posix_acl_access", "security.capability",
+                         "trusted.x"):
+                for call in (lambda: os.getxattr(p, name), lambda: os.removexattr(p, name),
+                             lambda: os.setxattr(p, name, b"v")):
+                    with self.assertRaises(OSError) as cm:
+                        call()
+                    self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP, name)
         self.m.remount()
         self.assertEqual(sorted(n for n in os.listxattr(p) if n.startswith("user.")), sorted(values))
         for k, v in values.items():
