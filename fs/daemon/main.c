@@ -13,6 +13,7 @@
  * Setup errors print one line "pfcryptfs: <file>: <cause>" and exit 2.
  */
 #include "fs/daemon/daemon.h"
+#include "fs/daemon/kernelio.h"
 
 #include "fs/err.h"
 #include "fs/log.h"
@@ -429,6 +430,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfcryptfs: %s: cannot mount\n", o.mountpoint);
 		goto out_sig;
 	}
+	rc = pfcd_kernelio_attach(se);
+	if (rc < 0)
+		pfc_warn("cannot hook /dev/fuse I/O (%s): every write costs one more request",
+			 strerror(-rc));
 	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d.backing_abs, d.mount_abs,
 		 pfc_cipher_name(d.cfg.cipher), d.layout.block_size);
 	fuse_daemonize(o.foreground);
