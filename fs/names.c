@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,11 +125,17 @@ int pfc_dirid_create(int dirfd, uint8_t out[PFC_ID_BYTES])
 static int read_dirid(int dirfd, const char *name, uint8_t id[PFC_ID_BYTES])
 {
 	uint8_t buf[PFC_DIRID_FILE_SIZE + 1];
+	struct stat st;
 	ssize_t n;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return PFC_ERR_IO;
+	/* FORMAT.md 5.4: only a regular file is an id file (never read a device) */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return PFC_ERR_IO;
+	}
 	n = pread(fd, buf, sizeof(buf), 0);
 	close(fd);
 	if (n < 0)
