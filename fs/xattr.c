@@ -70,6 +70,12 @@ int pfc_xattr_name_decrypt(const struct pfc_volkeys *vk, const char *enc, size_t
 			   sizeof(suffix), &slen, &m);
 	if (err)
 		goto out;
+	/* FORMAT.md 9: a conforming writer never stores an empty or NUL-holding
+	 * suffix; one that authenticates anyway is treated as not authenticating */
+	if (slen == 0 || slen > PFC_XATTR_SUFFIX_MAX || memchr(suffix, '\0', slen) != NULL) {
+		err = PFC_ERR_AUTH;
+		goto out;
+	}
 	if (cap < UPFX_LEN + slen + 1) {
 		err = PFC_ERR_TOO_LARGE;
 		goto out;
