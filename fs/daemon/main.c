@@ -60,6 +60,7 @@ static void usage(FILE *f)
 struct opts {
 	const char *backing, *mountpoint, *socket;
 	bool foreground, debug, single, verbose;
+	bool shared; /* allow_other or allow_root: other users reach the mount */
 	char mount_opts[4096];
 	char socket_buf[PATH_MAX]; /* from -o socket=PATH */
 };
@@ -91,6 +92,8 @@ static int add_mount_opts(struct opts *o, const char *list)
 			o->verbose = true;
 			continue;
 		}
+		if (!strcmp(opt, "allow_other") || !strcmp(opt, "allow_root"))
+			o->shared = true;
 		if (l + strlen(opt) + 2 > sizeof(o->mount_opts)) {
 			free(copy);
 			return -1;
@@ -265,6 +268,21 @@ static void init_op(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = PFCD_MAX_WRITE;
 }
 
+/*
+ * access(2) and chdir(2) reach the daemon only without default_permissions,
+ * i.e. when the mounting user alone uses the mount: answer with the
+ * daemon's own (that user's) rights on the backing entry, so that
+ * access(X_OK) of a file no one may execute fails even for root.
+ */
+static void access_op(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct pfc_inode *in = pfc_itable_get(&pfcd_g->itable, ino);
+	char p[64];
+
+	pfcd_proc_path(in->fd, p);
+	fuse_reply_err(req, faccessat(AT_FDCWD, p, mask, AT_EACCESS) < 0 ? errno : 0);
+}
+
 static void destroy_op(void *userdata)
 {
 	(void)userdata;
@@ -273,6 +291,7 @@ static void destroy_op(void *userdata)
 static const struct fuse_lowlevel_ops ops = {
     .init = init_op,
     .destroy = destroy_op,
+    .access = access_op,
     .lookup = pfcd_op_lookup,
     .forget = pfcd_op_forget,
     .forget_multi = pfcd_op_forget_multi,
@@ -413,8 +432,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	snprintf(fsopt, sizeof(fsopt), "fsname=pfcrypt:%s,subtype=pfcrypt,default_permissions%s",
-		 d.backing_abs, backing_read_only(rootfd) ? ",ro" : "");
+	/*
+	 * The kernel checks permissions (default_permissions) when other users
+	 * can reach the mount.  Otherwise only the mounting user can, the daemon
+	 * runs as that user and the backing file system refuses what that user
+	 * may not do (as gocryptfs does): the kernel then needs no fresh
+	 * attributes for its own checks, which saves a GETATTR of the parent
+	 * after every create and of each directory on path walks.
+	 */
+	snprintf(fsopt, sizeof(fsopt), "fsname=pfcrypt:%s,subtype=pfcrypt%s%s", d.backing_abs,
+		 o.shared ? ",default_permissions" : "", backing_read_only(rootfd) ? ",ro" : "");
 	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, fsopt) ||
 	    (o.mount_opts[0] &&
