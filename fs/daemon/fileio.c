@@ -16,6 +16,8 @@
  */
 #include "fs/daemon/daemon.h"
 
+#include "fs/daemon/cryptpool.h"
+
 #include "fs/err.h"
 #include "fs/log.h"
 
@@ -480,7 +482,7 @@ static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t firs
 	/* fd: the caller's for user reads, ifd() for the daemon's own */
 	if (rc < 0)
 		goto out;
-	rc = pfc_blocks_decrypt(fkey(in), first, stored, got, out, count * bs, &plen, &bad);
+	rc = pfcd_blocks_decrypt(fkey(in), first, stored, got, out, count * bs, &plen, &bad);
 	if (rc == PFC_ERR_AUTH || rc == PFC_ERR_TRUNCATED) {
 		log_block(in, bad, rc);
 		rc = -EIO;
@@ -527,7 +529,7 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 
 	if (!stored)
 		return -ENOMEM;
-	rc = pfc_blocks_encrypt(fkey(in), in->f.generation, first, pt, len, stored, cap, &slen);
+	rc = pfcd_blocks_encrypt(fkey(in), in->f.generation, first, pt, len, stored, cap, &slen);
 	if (rc < 0) {
 		log_file(in, "encrypt", rc);
 		return pfcd_errno(rc);
@@ -680,6 +682,7 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 	uint64_t bs = l->block_size, cur = 0, backing = 0, o = (uint64_t)off, end, first, last,
 		 newsize;
 	uint64_t span_end, span, head;
+	const uint8_t *src;
 	uint8_t *pt = NULL;
 	size_t got;
 	int rc;
@@ -729,6 +732,12 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 			return rc;
 	}
 	head = o - first * bs;
+	if (head == 0 && span == size) {
+		/* Nothing to merge (whole blocks, or a new tail): encrypt straight
+		 * from the request's buffer, no copy. */
+		src = (const uint8_t *)buf;
+		goto write;
+	}
 	/* whole blocks of room: a block decrypt may use (and wipes) a full block */
 	pt = scratch(SCRATCH_PLAIN, (size_t)((last - first + 1) * bs));
 	if (!pt)
@@ -748,7 +757,9 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 			goto out;
 	}
 	memcpy(pt + head, buf, size);
-	rc = write_blocks(in, fd, first, pt, (size_t)span);
+	src = pt;
+write:
+	rc = write_blocks(in, fd, first, src, (size_t)span);
 	if (rc < 0)
 		goto out;
 	/* A torn tail past the old end (crash, sync client) must not linger. */

@@ -13,6 +13,8 @@
  * Setup errors print one line "pfcryptfs: <file>: <cause>" and exit 2.
  */
 #include "fs/daemon/daemon.h"
+
+#include "fs/daemon/cryptpool.h"
 #include "fs/daemon/kernelio.h"
 
 #include "fs/err.h"
@@ -444,6 +446,7 @@ int main(int argc, char **argv)
 		d.expiry_started = true;
 	if (pfcd_prune_start(&d, se) < 0)
 		pfc_err_log("cannot start the inode pruning thread");
+	pfcd_cpool_start();
 	if (o.single) {
 		rc = fuse_session_loop(se);
 	} else {
@@ -461,6 +464,7 @@ int main(int argc, char **argv)
 	if (status)
 		pfc_err_log("session loop failed: %d", rc);
 	pfcd_prune_stop(&d);
+	pfcd_cpool_stop();
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);
