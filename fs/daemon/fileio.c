@@ -31,8 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ZERO_CHUNK_BLOCKS 256	     /* blocks of encrypted zeros written per pwrite */
-#define SCRATCH_KEEP	  (4u << 20) /* larger per-thread buffers are not kept */
+#define ZERO_CHUNK_BLOCKS 256	       /* blocks of encrypted zeros written per pwrite */
+#define SCRATCH_KEEP	  (4u << 20)   /* larger per-thread buffers are not kept */
+#define WRITEBACK_MIN	  (256u << 10) /* stored bytes of a write whose writeback starts at once */
 
 /*
  * Per-thread scratch buffers for request ranges (up to max_write plus block
@@ -554,6 +555,12 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 		}
 	}
 	rc = pwrite_full(fd, stored, slen, off);
+	/* A large write (streaming): start its writeback now, so that the disk
+	 * works while the next requests are encrypted instead of all of it in
+	 * the writer's final fsync.  Only a hint: its failure is not the
+	 * write's (an I/O error still surfaces in fsync). */
+	if (rc == 0 && slen >= WRITEBACK_MIN)
+		(void)sync_file_range(fd, (off_t)off, (off_t)slen, SYNC_FILE_RANGE_WRITE);
 	if (rc < 0 && off + slen > old) {
 		if (save && pwrite_full(fd, save, save_len, off) < 0)
 			log_file(in, "cannot undo a failed write", PFC_ERR_IO);

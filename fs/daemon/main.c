@@ -16,6 +16,7 @@
 
 #include "fs/daemon/cryptpool.h"
 #include "fs/daemon/kernelio.h"
+#include "fs/daemon/readahead.h"
 
 #include "fs/err.h"
 #include "fs/log.h"
@@ -265,6 +266,8 @@ static void init_op(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	conn->max_write = PFCD_MAX_WRITE;
+	/* the kernel keeps the smaller of this and the bdi's (readahead.c) */
+	conn->max_readahead = PFCD_READAHEAD_KB * 1024u;
 }
 
 static void destroy_op(void *userdata)
@@ -438,6 +441,7 @@ int main(int argc, char **argv)
 			 strerror(-rc));
 	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d.backing_abs, d.mount_abs,
 		 pfc_cipher_name(d.cfg.cipher), d.layout.block_size);
+	pfcd_readahead_raise(d.mount_abs);
 	fuse_daemonize(o.foreground);
 	/* after the fork of fuse_daemonize: threads do not survive it */
 	pthread_mutex_init(&d.expiry_lock, NULL);
