@@ -9,7 +9,12 @@
  * workers and takes chunks itself until none is left, then waits for the
  * ones the workers took.  So a request never waits for a busy pool: if
  * every worker is busy with another batch, its own thread does all chunks.
- * The request still does one pread or pwrite of the whole range (fileio.c).
+ * A write still does one pwrite of the whole range (fileio.c).  A read
+ * has each chunk pread its own run of stored blocks and decrypt it at once:
+ * the copy out of the backing page cache cost more CPU than the decryption
+ * (cold data), so it is shared between the cores too, and the bytes are
+ * still in the core's cache when they are decrypted.  A cold 1 GiB read
+ * went from 597 to 768 MiB/s (medians of 15 interleaved runs; noisy).
  *
  * Chunks are independent: pfc_blocks_encrypt/decrypt of consecutive block
  * runs give the same stored bytes as one call over the range, except for the
@@ -31,18 +36,24 @@
 #include <unistd.h>
 
 #define CHUNK_MIN_BLOCKS 16 /* smaller runs cost more in hand-over than they save */
-#define CHUNKS_PER_CPU                                                                             \
-	2 /* more chunks than cores: a core stolen by another job is not waited for */
-#define CHUNKS_MAX  64
-#define WORKERS_MAX 16
+/* more chunks than cores: a core stolen by another job is not waited for */
+#define CHUNKS_PER_CPU 2
+#define CHUNKS_MAX     64
+#define WORKERS_MAX    16
 
 struct batch {
 	/* set by the request thread before queueing, read-only afterwards */
 	bool encrypt;
 	struct pfc_filekey *fk;
 	uint64_t generation, first;
-	const uint8_t *in;
+	const uint8_t *in; /* encrypt: the plaintext */
 	size_t in_len;
+	/* decrypt: each chunk first preads its stored bytes from fd at file_off
+	 * (plus its offset) into rbuf, and decrypts them while they are still in
+	 * its core's cache */
+	int fd;
+	uint64_t file_off;
+	uint8_t *rbuf;
 	uint8_t *out;
 	size_t out_cap;
 	size_t chunk_blocks;
@@ -53,6 +64,8 @@ struct batch {
 	pthread_cond_t done_cond;
 	/* per chunk, written only by the thread that does the chunk */
 	int rc[CHUNKS_MAX];
+	int io[CHUNKS_MAX];	/* reads: -errno of the chunk's pread, or 0 */
+	size_t got[CHUNKS_MAX]; /* reads: stored bytes the chunk's pread got */
 	size_t len[CHUNKS_MAX];
 	uint64_t bad[CHUNKS_MAX];
 };
@@ -80,13 +93,19 @@ static void do_chunk(struct batch *b, unsigned i)
 
 	if (in_len > b->chunk_blocks * in_unit)
 		in_len = b->chunk_blocks * in_unit;
-	if (b->encrypt)
+	if (b->encrypt) {
 		b->rc[i] = pfc_blocks_encrypt(b->fk, b->generation, first, b->in + in_off, in_len,
 					      b->out + out_off, b->out_cap - out_off, &b->len[i]);
-	else
-		b->rc[i] =
-		    pfc_blocks_decrypt(b->fk, first, b->in + in_off, in_len, b->out + out_off,
-				       b->out_cap - out_off, &b->len[i], &b->bad[i]);
+		return;
+	}
+	b->rc[i] = 0;
+	b->len[i] = 0;
+	b->io[i] =
+	    pfcd_pread_full(b->fd, b->rbuf + in_off, in_len, b->file_off + in_off, &b->got[i]);
+	if (b->io[i] < 0 || b->got[i] == 0)
+		return;
+	b->rc[i] = pfc_blocks_decrypt(b->fk, first, b->rbuf + in_off, b->got[i], b->out + out_off,
+				      b->out_cap - out_off, &b->len[i], &b->bad[i]);
 }
 
 /* Take the next chunk of b (pool.lock held); b leaves the queue with its last. */
@@ -228,35 +247,60 @@ int pfcd_blocks_encrypt(struct pfc_filekey *fk, uint64_t generation, uint64_t fi
 	return 0;
 }
 
-int pfcd_blocks_decrypt(struct pfc_filekey *fk, uint64_t first_index, const uint8_t *stored,
-			size_t stored_len, uint8_t *out, size_t out_cap, size_t *out_len,
-			uint64_t *bad_index)
+int pfcd_blocks_read(struct pfc_filekey *fk, int fd, uint64_t off, uint64_t first_index,
+		     uint8_t *stored, size_t stored_len, uint8_t *out, size_t out_cap,
+		     size_t *out_len, uint64_t *bad_index, int *io_err)
 {
 	const struct pfc_layout *l = pfc_filekey_layout(fk);
 	uint64_t plain = pfc_layout_plain_len(l, stored_len), total = 0;
-	struct batch b = {.encrypt = false, .fk = fk};
+	struct batch b = {.encrypt = false, .fk = fk, .fd = fd};
+	size_t got = 0;
+	unsigned i;
 
+	*io_err = 0;
 	b.n = chunk_count((stored_len + l->stored_block_size - 1) / l->stored_block_size,
 			  &b.chunk_blocks);
-	if (b.n < 2 || plain > out_cap)
-		return pfc_blocks_decrypt(fk, first_index, stored, stored_len, out, out_cap,
-					  out_len, bad_index);
+	if (b.n < 2 || plain > out_cap) {
+		*io_err = pfcd_pread_full(fd, stored, stored_len, off, &got);
+		if (*io_err < 0)
+			return 0;
+		return pfc_blocks_decrypt(fk, first_index, stored, got, out, out_cap, out_len,
+					  bad_index);
+	}
 	b.first = first_index;
-	b.in = stored;
+	b.rbuf = stored;
 	b.in_len = stored_len;
+	b.file_off = off;
 	b.out = out;
 	b.out_cap = out_cap;
 	run(&b);
-	for (unsigned i = 0; i < b.n; i++) {
+	/* What one pread would have given: the chunks up to the first short one
+	 * (the end of the file); a read error before that is the request's. */
+	for (i = 0; i < b.n; i++) {
+		size_t want = stored_len - (size_t)i * b.chunk_blocks * l->stored_block_size;
+
+		if (want > b.chunk_blocks * l->stored_block_size)
+			want = b.chunk_blocks * l->stored_block_size;
+		if (b.io[i] < 0) {
+			sodium_memzero(out, (size_t)plain);
+			*io_err = b.io[i];
+			return 0;
+		}
 		if (b.rc[i]) {
-			/* the lowest failing chunk holds the lowest bad block */
 			sodium_memzero(out, (size_t)plain);
 			if (b.rc[i] == PFC_ERR_AUTH || b.rc[i] == PFC_ERR_TRUNCATED)
 				*bad_index = b.bad[i];
 			return b.rc[i];
 		}
+		if (b.got[i] == 0)
+			break;
 		total += b.len[i];
+		if (b.got[i] < want)
+			break;
 	}
+	/* plaintext past a short chunk (the file grew behind it) is not handed out */
+	if (total < plain)
+		sodium_memzero(out + total, (size_t)(plain - total));
 	*out_len = (size_t)total;
 	return 0;
 }

@@ -181,7 +181,7 @@ static void log_file(const struct pfc_inode *in, const char *what, int err)
 	pfc_err_log("%s: %s: %s", path, what, pfc_strerror(err));
 }
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+int pfcd_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t done = 0;
 
@@ -302,7 +302,7 @@ int pfcd_file_load(struct pfc_inode *in, int fd)
 	if (in->f.loaded)
 		return 0;
 	open_ifd(in);
-	rc = pread_full(ifd(in, fd), hb, sizeof(hb), 0, &got);
+	rc = pfcd_pread_full(ifd(in, fd), hb, sizeof(hb), 0, &got);
 	if (rc < 0)
 		goto fail;
 	if (got == 0) {
@@ -465,9 +465,9 @@ static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t firs
 {
 	const struct pfc_layout *l = &pfcd_g->layout;
 	uint64_t bs = l->block_size, start = first * bs, end = (first + count) * bs, bad = 0;
-	size_t slen, got, plen;
+	size_t slen, plen;
 	uint8_t *stored;
-	int rc;
+	int rc, ioerr;
 
 	if (end > cur)
 		end = cur;
@@ -479,11 +479,13 @@ static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t firs
 	stored = scratch(SCRATCH_STORED, slen);
 	if (!stored)
 		return -ENOMEM;
-	rc = pread_full(fd, stored, slen, pfc_layout_block_offset(l, first), &got);
 	/* fd: the caller's for user reads, ifd() for the daemon's own */
-	if (rc < 0)
+	rc = pfcd_blocks_read(fkey(in), fd, pfc_layout_block_offset(l, first), first, stored, slen,
+			      out, count * bs, &plen, &bad, &ioerr);
+	if (ioerr < 0) {
+		rc = ioerr;
 		goto out;
-	rc = pfcd_blocks_decrypt(fkey(in), first, stored, got, out, count * bs, &plen, &bad);
+	}
 	if (rc == PFC_ERR_AUTH || rc == PFC_ERR_TRUNCATED) {
 		log_block(in, bad, rc);
 		rc = -EIO;
@@ -547,7 +549,7 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 			save = malloc(save_len);
 			if (!save)
 				return -ENOMEM;
-			rc = pread_full(ifd(in, fd), save, save_len, off, &got);
+			rc = pfcd_pread_full(ifd(in, fd), save, save_len, off, &got);
 			if (rc < 0 || got != save_len) {
 				free(save);
 				return rc < 0 ? rc : -EIO;
