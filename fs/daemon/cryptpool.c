@@ -36,8 +36,11 @@
 #include <unistd.h>
 
 #define CHUNK_MIN_BLOCKS 16 /* smaller runs cost more in hand-over than they save */
-/* more chunks than cores: a core stolen by another job is not waited for */
-#define CHUNKS_PER_CPU 2
+/* More chunks than cores: a core stolen by another job is not waited for,
+ * and a chunk's stored bytes and plaintext (2 x 128 KiB for a 1 MiB request
+ * on 2 cores) stay in its core's L2 cache.  4 rather than 2: about +7 % on
+ * streaming write and cold read (12 and 6 interleaved runs; noisy). */
+#define CHUNKS_PER_CPU 4
 #define CHUNKS_MAX     64
 #define WORKERS_MAX    16
 
