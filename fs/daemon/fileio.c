@@ -4,9 +4,11 @@
  * reads and writes, truncate, fallocate, and write generations (DESIGN.md 2).
  *
  * Every function here runs with the inode's io_lock held, exclusively for
- * anything that modifies the file or in->f, shared for reads.  One request
- * range is one pread (reads) or one pwrite (writes) of consecutive stored
- * blocks; a write reads only the partial first and last blocks it merges
+ * anything that modifies the file or in->f, shared for reads.  One write
+ * range is one pwrite of consecutive stored blocks, encrypted in parallel
+ * chunks when large (cryptpool.c); a read range is one pread, or for a
+ * large one a pread per parallel chunk, each decrypted by the thread that
+ * read it.  A write reads only the partial first and last blocks it merges
  * with, never a block it replaces whole.
  *
  * Generations: the first modification while no generation is in progress
