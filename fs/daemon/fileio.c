@@ -4,9 +4,11 @@
  * reads and writes, truncate, fallocate, and write generations (DESIGN.md 2).
  *
  * Every function here runs with the inode's io_lock held, exclusively for
- * anything that modifies the file or in->f, shared for reads.  One request
- * range is one pread (reads) or one pwrite (writes) of consecutive stored
- * blocks; a write reads only the partial first and last blocks it merges
+ * anything that modifies the file or in->f, shared for reads.  One write
+ * range is one pwrite of consecutive stored blocks, encrypted in parallel
+ * chunks when large (cryptpool.c); a read range is one pread, or for a
+ * large one a pread per parallel chunk, each decrypted by the thread that
+ * read it.  A write reads only the partial first and last blocks it merges
  * with, never a block it replaces whole.
  *
  * Generations: the first modification while no generation is in progress
@@ -15,6 +17,8 @@
  * modification with no writer open is a generation of its own.
  */
 #include "fs/daemon/daemon.h"
+
+#include "fs/daemon/cryptpool.h"
 
 #include "fs/err.h"
 #include "fs/log.h"
@@ -29,8 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ZERO_CHUNK_BLOCKS 256	     /* blocks of encrypted zeros written per pwrite */
-#define SCRATCH_KEEP	  (4u << 20) /* larger per-thread buffers are not kept */
+#define ZERO_CHUNK_BLOCKS 256	       /* blocks of encrypted zeros written per pwrite */
+#define SCRATCH_KEEP	  (4u << 20)   /* larger per-thread buffers are not kept */
+#define WRITEBACK_MIN	  (256u << 10) /* stored bytes of a write whose writeback starts at once */
 
 /*
  * Per-thread scratch buffers for request ranges (up to max_write plus block
@@ -178,7 +183,7 @@ static void log_file(const struct pfc_inode *in, const char *what, int err)
 	pfc_err_log("%s: %s: %s", path, what, pfc_strerror(err));
 }
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+int pfcd_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t done = 0;
 
@@ -299,7 +304,7 @@ int pfcd_file_load(struct pfc_inode *in, int fd)
 	if (in->f.loaded)
 		return 0;
 	open_ifd(in);
-	rc = pread_full(ifd(in, fd), hb, sizeof(hb), 0, &got);
+	rc = pfcd_pread_full(ifd(in, fd), hb, sizeof(hb), 0, &got);
 	if (rc < 0)
 		goto fail;
 	if (got == 0) {
@@ -462,9 +467,9 @@ static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t firs
 {
 	const struct pfc_layout *l = &pfcd_g->layout;
 	uint64_t bs = l->block_size, start = first * bs, end = (first + count) * bs, bad = 0;
-	size_t slen, got, plen;
+	size_t slen, plen;
 	uint8_t *stored;
-	int rc;
+	int rc, ioerr;
 
 	if (end > cur)
 		end = cur;
@@ -476,11 +481,13 @@ static int read_blocks(struct pfc_inode *in, int fd, uint64_t cur, uint64_t firs
 	stored = scratch(SCRATCH_STORED, slen);
 	if (!stored)
 		return -ENOMEM;
-	rc = pread_full(fd, stored, slen, pfc_layout_block_offset(l, first), &got);
 	/* fd: the caller's for user reads, ifd() for the daemon's own */
-	if (rc < 0)
+	rc = pfcd_blocks_read(fkey(in), fd, pfc_layout_block_offset(l, first), first, stored, slen,
+			      out, count * bs, &plen, &bad, &ioerr);
+	if (ioerr < 0) {
+		rc = ioerr;
 		goto out;
-	rc = pfc_blocks_decrypt(fkey(in), first, stored, got, out, count * bs, &plen, &bad);
+	}
 	if (rc == PFC_ERR_AUTH || rc == PFC_ERR_TRUNCATED) {
 		log_block(in, bad, rc);
 		rc = -EIO;
@@ -527,7 +534,7 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 
 	if (!stored)
 		return -ENOMEM;
-	rc = pfc_blocks_encrypt(fkey(in), in->f.generation, first, pt, len, stored, cap, &slen);
+	rc = pfcd_blocks_encrypt(fkey(in), in->f.generation, first, pt, len, stored, cap, &slen);
 	if (rc < 0) {
 		log_file(in, "encrypt", rc);
 		return pfcd_errno(rc);
@@ -544,7 +551,7 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 			save = malloc(save_len);
 			if (!save)
 				return -ENOMEM;
-			rc = pread_full(ifd(in, fd), save, save_len, off, &got);
+			rc = pfcd_pread_full(ifd(in, fd), save, save_len, off, &got);
 			if (rc < 0 || got != save_len) {
 				free(save);
 				return rc < 0 ? rc : -EIO;
@@ -552,6 +559,12 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 		}
 	}
 	rc = pwrite_full(fd, stored, slen, off);
+	/* A large write (streaming): start its writeback now, so that the disk
+	 * works while the next requests are encrypted instead of all of it in
+	 * the writer's final fsync.  Only a hint: its failure is not the
+	 * write's (an I/O error still surfaces in fsync). */
+	if (rc == 0 && slen >= WRITEBACK_MIN)
+		(void)sync_file_range(fd, (off_t)off, (off_t)slen, SYNC_FILE_RANGE_WRITE);
 	if (rc < 0 && off + slen > old) {
 		if (save && pwrite_full(fd, save, save_len, off) < 0)
 			log_file(in, "cannot undo a failed write", PFC_ERR_IO);
@@ -680,6 +693,7 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 	uint64_t bs = l->block_size, cur = 0, backing = 0, o = (uint64_t)off, end, first, last,
 		 newsize;
 	uint64_t span_end, span, head;
+	const uint8_t *src;
 	uint8_t *pt = NULL;
 	size_t got;
 	int rc;
@@ -729,6 +743,12 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 			return rc;
 	}
 	head = o - first * bs;
+	if (head == 0 && span == size) {
+		/* Nothing to merge (whole blocks, or a new tail): encrypt straight
+		 * from the request's buffer, no copy. */
+		src = (const uint8_t *)buf;
+		goto write;
+	}
 	/* whole blocks of room: a block decrypt may use (and wipes) a full block */
 	pt = scratch(SCRATCH_PLAIN, (size_t)((last - first + 1) * bs));
 	if (!pt)
@@ -748,7 +768,9 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 			goto out;
 	}
 	memcpy(pt + head, buf, size);
-	rc = write_blocks(in, fd, first, pt, (size_t)span);
+	src = pt;
+write:
+	rc = write_blocks(in, fd, first, src, (size_t)span);
 	if (rc < 0)
 		goto out;
 	/* A torn tail past the old end (crash, sync client) must not linger. */

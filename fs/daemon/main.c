@@ -13,7 +13,10 @@
  * Setup errors print one line "pfcryptfs: <file>: <cause>" and exit 2.
  */
 #include "fs/daemon/daemon.h"
+
+#include "fs/daemon/cryptpool.h"
 #include "fs/daemon/kernelio.h"
+#include "fs/daemon/readahead.h"
 
 #include "fs/err.h"
 #include "fs/log.h"
@@ -266,6 +269,8 @@ static void init_op(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	conn->max_write = PFCD_MAX_WRITE;
+	/* the kernel keeps the smaller of this and the bdi's (readahead.c) */
+	conn->max_readahead = PFCD_READAHEAD_KB * 1024u;
 }
 
 /*
@@ -463,6 +468,7 @@ int main(int argc, char **argv)
 			 strerror(-rc));
 	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d.backing_abs, d.mount_abs,
 		 pfc_cipher_name(d.cfg.cipher), d.layout.block_size);
+	pfcd_readahead_raise(d.mount_abs);
 	fuse_daemonize(o.foreground);
 	/* after the fork of fuse_daemonize: threads do not survive it */
 	pthread_mutex_init(&d.expiry_lock, NULL);
@@ -471,6 +477,7 @@ int main(int argc, char **argv)
 		d.expiry_started = true;
 	if (pfcd_prune_start(&d, se) < 0)
 		pfc_err_log("cannot start the inode pruning thread");
+	pfcd_cpool_start();
 	if (o.single) {
 		rc = fuse_session_loop(se);
 	} else {
@@ -488,6 +495,7 @@ int main(int argc, char **argv)
 	if (status)
 		pfc_err_log("session loop failed: %d", rc);
 	pfcd_prune_stop(&d);
+	pfcd_cpool_stop();
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);
