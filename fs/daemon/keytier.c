@@ -13,6 +13,12 @@
  * PFCD_KEYCACHE_RAW of them, with the same idle age as the full tier;
  * reopening such a file rebuilds the pfc_filekey (one BLAKE2b) instead of
  * asking the keystore.
+ *
+ * Measured (2026-11-23, untar of 20,000 files then a cold find+md5sum on the
+ * same mount): keystore round trips during find+md5sum 20,000 -> 0; medians
+ * of 5 interleaved runs 13.9 s -> 6.7 s (securefs 9.2 s in the same loop);
+ * daemon RSS after opening 100,000 distinct files 29.2 MiB
+ * (tests/bench/memory).
  */
 #include "fs/daemon/daemon.h"
 
