@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "fs/err.h"
+#include "fs/filekey_raw.h"
 #include "fs/format_int.h"
 
 static void kdf(uint8_t *out, uint64_t id, const char ctx[8], const uint8_t key[PFC_KEY_BYTES])
@@ -167,6 +168,11 @@ void pfc_filekey_free(struct pfc_filekey *k)
 		return;
 	pthread_mutex_destroy(&k->lock);
 	filekey_release(k);
+}
+
+void pfc_filekey_raw(const struct pfc_filekey *k, uint8_t out[PFC_KEY_BYTES])
+{
+	memcpy(out, k->fk, PFC_KEY_BYTES);
 }
 
 const uint8_t *pfc_filekey_file_id(const struct pfc_filekey *k)

@@ -28,6 +28,8 @@
 #define PFCD_TIMEOUT	     1.0  /* entry/attr timeout (s): the backing may change */
 #define PFCD_MAX_WRITE	     (1u << 20)
 #define PFCD_KS_TIMEOUT_MS   5000
+/* more file keys kept as bare FK, 32 bytes each (keytier.c) */
+#define PFCD_KEYCACHE_RAW 131072
 
 /* Everything about one mount.  Fields are set before the session starts and
  * read-only afterwards unless a comment names their lock. */
@@ -134,6 +136,10 @@ void pfcd_keypool_free(void);
 /* Take one fresh (file id, key, blob) into *out (caller's locked memory);
  * fetches a batch from the keystore when the pool is empty. 0 or PFC_ERR_*. */
 int pfcd_keypool_take(struct pfc_ks_filekey *out);
+
+/* --------------------------------------------------------- keytier.c */
+/* Give the key cache (pfcd->keys, empty) its compact tier.  0 or -errno. */
+int pfcd_keytier_init(void);
 
 /* ---------------------------------------------------------- fileio.c */
 /* The held key of a regular file inode, loading header and key if needed.

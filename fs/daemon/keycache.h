@@ -14,6 +14,14 @@
  * pfc_kcache_flush) only unlinks an entry; the value is destroyed when the
  * last holder releases it, never while someone uses it.
  *
+ * Compact tier (optional, pfc_kcache_set_compact): an unheld entry pushed out
+ * by the count bound is not dropped but kept in a compact form (for file
+ * keys: the 32-byte key instead of a pfc_filekey with its expanded cipher
+ * states, ~2.3 KiB), in locked memory, wiped when it leaves that form.  A get
+ * of a compact entry rebuilds the value (no keystore round trip) and moves it
+ * back to the full tier.  The compact tier has its own count bound and the
+ * same idle age; flush and free wipe it too.
+ *
  * Thread-safe: one mutex (a leaf lock: nothing else is taken under it; the
  * destroy function runs after it is dropped).
  */
@@ -23,7 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PFC_KCACHE_ID_LEN 16
+#define PFC_KCACHE_ID_LEN      16
+#define PFC_KCACHE_COMPACT_MAX 64 /* largest compact form, bytes */
 
 struct pfc_kcache;
 struct pfc_kentry;
@@ -42,7 +51,23 @@ int pfc_kcache_new(size_t max_entries, unsigned idle_sec, pfc_kcache_destroy_fn 
 void pfc_kcache_free(struct pfc_kcache *kc);
 void pfc_kcache_set_clock(struct pfc_kcache *kc, pfc_kcache_clock_fn clock);
 
-/* Held entry for id, or NULL.  Refreshes the entry's age. */
+struct pfc_kcache_compact {
+	size_t max_entries; /* compact entries kept at most (>= 1) */
+	size_t size;	    /* bytes of a compact form (1..PFC_KCACHE_COMPACT_MAX) */
+	/* Write value's compact form to out (locked memory); 0 or -errno.  Runs
+	 * under the cache's lock: it must not block or take locks. */
+	int (*shrink)(const void *value, uint8_t *out);
+	/* Rebuild a value from its id and compact form; 0 or -errno.  Runs
+	 * without the cache's lock. */
+	int (*expand)(const uint8_t id[PFC_KCACHE_ID_LEN], const uint8_t *in, void **value);
+};
+/* Enable the compact tier; only while the cache is empty.  0 or -errno. */
+int pfc_kcache_set_compact(struct pfc_kcache *kc, const struct pfc_kcache_compact *c);
+
+/*
+ * Held entry for id, or NULL.  Refreshes the entry's age.  A compact entry
+ * is expanded first (NULL if that fails).
+ */
 struct pfc_kentry *pfc_kcache_get(struct pfc_kcache *kc, const uint8_t id[PFC_KCACHE_ID_LEN]);
 /*
  * Insert value under id and return it held.  The cache owns value from now
@@ -61,7 +86,9 @@ void pfc_kcache_release(struct pfc_kcache *kc, struct pfc_kentry *e);
 size_t pfc_kcache_expire(struct pfc_kcache *kc);
 /* Evict everything not held (e.g. when the keystore is locked). */
 size_t pfc_kcache_flush(struct pfc_kcache *kc);
-/* Entries currently cached (held or not). */
+/* Full entries currently cached (held or not). */
 size_t pfc_kcache_count(struct pfc_kcache *kc);
+/* Entries currently in the compact tier. */
+size_t pfc_kcache_compact_count(struct pfc_kcache *kc);
 
 #endif
