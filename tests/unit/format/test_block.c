@@ -19,8 +19,10 @@ static void round_trip(enum pfc_cipher c, uint32_t bs, size_t n, uint64_t first)
 	fill(pt, n, (uint8_t)n);
 	cr_assert_eq(pfc_blocks_encrypt(k, 3, first, pt, n, st, cap, &out_len), 0);
 	cr_assert_eq(out_len, cap, "stored length %zu for %zu bytes", out_len, n);
-	if (n)
-		cr_assert_neq(memcmp(st + l->overhead, pt, n < 16 ? n : 16), 0);
+	/* the ciphertext (after generation and nonce; both AEADs' tags are 16
+	 * bytes) is not the plaintext: 16 bytes, so equal only with p = 2^-128 */
+	if (n >= 16)
+		cr_assert_neq(memcmp(st + l->overhead - 16, pt, 16), 0);
 	cr_assert_eq(pfc_layout_plain_len(l, out_len), n);
 	cr_assert_eq(pfc_blocks_decrypt(k, first, st, out_len, dec, n, &dec_len, &bad), 0);
 	cr_assert_eq(dec_len, n);
