@@ -136,6 +136,12 @@ void pfcd_keypool_free(void);
 /* Take one fresh (file id, key, blob) into *out (caller's locked memory);
  * fetches a batch from the keystore when the pool is empty. 0 or PFC_ERR_*. */
 int pfcd_keypool_take(struct pfc_ks_filekey *out);
+/* This thread's locked buffer for a key in transit (PFCD_KEYBUF_SIZE bytes,
+ * room for a struct pfc_ks_filekey or a bare key), or NULL; the caller wipes
+ * it after use.  pfcd_keybuf_drop frees the calling thread's one early. */
+#define PFCD_KEYBUF_SIZE sizeof(struct pfc_ks_filekey)
+void *pfcd_keybuf(void);
+void pfcd_keybuf_drop(void);
 
 /* --------------------------------------------------------- keytier.c */
 /* Give the key cache (pfcd->keys, empty) its compact tier.  0 or -errno. */

@@ -260,7 +260,7 @@ static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_
 		*out = e;
 		return 0;
 	}
-	key = sodium_malloc(PFC_KEY_BYTES);
+	key = pfcd_keybuf(); /* locked, this thread's own; wiped below */
 	if (!key)
 		return -ENOMEM;
 	adlen = pfc_ad_file_key(d->cfg.volume_id, h->file_id, ad);
@@ -289,7 +289,6 @@ static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_
 	*out = e;
 out:
 	sodium_memzero(key, PFC_KEY_BYTES);
-	sodium_free(key);
 	return rc;
 }
 
@@ -355,7 +354,7 @@ int pfcd_file_init_header(struct pfc_inode *in, int fd)
 	uint8_t hb[PFC_HEADER_SIZE];
 	int rc;
 
-	nk = sodium_malloc(sizeof(*nk));
+	nk = pfcd_keybuf(); /* locked, this thread's own; wiped below */
 	if (!nk)
 		return -ENOMEM;
 	rc = pfcd_keypool_take(nk);
@@ -397,7 +396,6 @@ int pfcd_file_init_header(struct pfc_inode *in, int fd)
 	in->f.loaded = true;
 out:
 	sodium_memzero(nk, sizeof(*nk));
-	sodium_free(nk);
 	return rc;
 }
 

@@ -84,3 +84,56 @@ out:
 	pthread_mutex_unlock(&d->pool_lock);
 	return rc;
 }
+
+/*
+ * One locked buffer per thread for a key in transit (an unwrapped file key,
+ * a key taken from the pool) on its way into the key cache.  A sodium_malloc
+ * per create or per unwrap cost about ten system calls (mmap, mprotect,
+ * madvise, mlock, munlock, munmap) and, the daemon being multithreaded,
+ * TLB-shootdown interrupts to the other cores on every munmap.  Callers wipe
+ * it after each use; it is freed (and wiped) when its thread ends.
+ */
+static pthread_key_t keybuf_key;
+static pthread_once_t keybuf_once = PTHREAD_ONCE_INIT;
+static bool keybuf_ok;
+
+static void keybuf_free(void *p)
+{
+	sodium_free(p);
+}
+
+static void keybuf_init(void)
+{
+	keybuf_ok = pthread_key_create(&keybuf_key, keybuf_free) == 0;
+}
+
+void *pfcd_keybuf(void)
+{
+	void *p;
+
+	pthread_once(&keybuf_once, keybuf_init);
+	if (!keybuf_ok)
+		return NULL;
+	p = pthread_getspecific(keybuf_key);
+	if (p)
+		return p;
+	p = sodium_malloc(PFCD_KEYBUF_SIZE);
+	if (p && pthread_setspecific(keybuf_key, p) != 0) {
+		sodium_free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+void pfcd_keybuf_drop(void)
+{
+	void *p;
+
+	if (!keybuf_ok)
+		return;
+	p = pthread_getspecific(keybuf_key);
+	if (p) {
+		pthread_setspecific(keybuf_key, NULL);
+		sodium_free(p);
+	}
+}

@@ -496,6 +496,7 @@ int main(int argc, char **argv)
 		pfc_err_log("session loop failed: %d", rc);
 	pfcd_prune_stop(&d);
 	pfcd_cpool_stop();
+	pfcd_keybuf_drop(); /* -s: this thread served requests */
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);
