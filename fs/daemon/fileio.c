@@ -523,8 +523,12 @@ static int reserve(int fd, uint64_t off, uint64_t len)
  * rewrites no old byte and was not reserved), the old bytes it covered are
  * put back and the file cut to its old size.
  */
+#define SIZE_UNKNOWN UINT64_MAX
+
+/* old_size: the backing size if the caller knows it (under io_lock, nothing
+ * written since it was read), else SIZE_UNKNOWN (one fstat). */
 static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint8_t *pt, size_t len,
-			bool reserved)
+			bool reserved, uint64_t old_size)
 {
 	const struct pfc_layout *l = &pfcd_g->layout;
 	size_t cap = (size_t)pfc_layout_stored_len(l, len), slen, save_len = 0, got = 0;
@@ -540,9 +544,13 @@ static int write_blocks(struct pfc_inode *in, int fd, uint64_t first, const uint
 		log_file(in, "encrypt", rc);
 		return pfcd_errno(rc);
 	}
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	old = (uint64_t)st.st_size;
+	if (old_size != SIZE_UNKNOWN) {
+		old = old_size;
+	} else {
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		old = (uint64_t)st.st_size;
+	}
 	if (off + slen > old) {
 		rc = reserved ? 0 : reserve(fd, off, slen);
 		if (rc < 0)
@@ -598,7 +606,7 @@ static int rmw_block(struct pfc_inode *in, int fd, uint64_t cur, uint64_t idx, s
 	if (zto > zfrom)
 		memset(pt + zfrom, 0, zto - zfrom);
 	if (new_len)
-		rc = write_blocks(in, fd, idx, pt, new_len, false);
+		rc = write_blocks(in, fd, idx, pt, new_len, false, SIZE_UNKNOWN);
 out:
 	free(pt);
 	return rc;
@@ -623,7 +631,7 @@ static int write_zero_blocks(struct pfc_inode *in, int fd, uint64_t from, uint64
 
 		if (from * bs + len > size_after)
 			len = size_after - from * bs;
-		rc = write_blocks(in, fd, from, z, (size_t)len, false);
+		rc = write_blocks(in, fd, from, z, (size_t)len, false, SIZE_UNKNOWN);
 		from += n;
 	}
 	free(z);
@@ -776,7 +784,9 @@ int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, 
 	memcpy(pt + head, buf, size);
 	src = pt;
 write:
-	rc = write_blocks(in, fd, first, src, (size_t)span, true); /* reserved above */
+	/* reserved above; the size read above still holds unless a pad or a gap
+	 * was written */
+	rc = write_blocks(in, fd, first, src, (size_t)span, true, o > cur ? SIZE_UNKNOWN : backing);
 	if (rc < 0)
 		goto out;
 	/* A torn tail past the old end (crash, sync client) must not linger. */
