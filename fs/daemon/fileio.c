@@ -232,7 +232,6 @@ int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing)
 	return 0;
 }
 
-/* Get the file key of a parsed header: key cache, else the keystore. */
 /* --verbose: one line per file-key event, naming the backing file (never the key). */
 static void log_debug(const struct pfc_inode *in, const char *what)
 {
@@ -244,6 +243,7 @@ static void log_debug(const struct pfc_inode *in, const char *what)
 	pfc_debug("%s: %s", path, what);
 }
 
+/* Get the file key of a parsed header: key cache, else the keystore. */
 static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_kentry **out)
 {
 	struct pfcd *d = pfcd_g;

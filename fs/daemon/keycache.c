@@ -349,9 +349,11 @@ static void promote(struct pfc_kcache *kc, struct pfc_kentry *e, void *v, struct
 
 /*
  * A compact entry found by get: held by the caller (refs counted), its
- * compact form copied to buf under the lock.  Expands it without the lock
- * (the expand function may be slow or take locks of its own) and installs
- * the value unless another thread did first.  Returns e held, or NULL.
+ * compact form copied under the lock into buf, a chunk of the slabs (locked
+ * memory, like the form itself).  Expands it without the lock (the expand
+ * function may be slow or take locks of its own), wipes and frees buf, and
+ * installs the value unless another thread did first.  Returns e held, or
+ * NULL.
  */
 static struct pfc_kentry *expand(struct pfc_kcache *kc, struct pfc_kentry *e, uint8_t *buf)
 {
@@ -361,8 +363,8 @@ static struct pfc_kentry *expand(struct pfc_kcache *kc, struct pfc_kentry *e, ui
 	int rc;
 
 	rc = kc->cops.expand(e->id, buf, &v); /* e->id is immutable */
-	sodium_memzero(buf, PFC_KCACHE_COMPACT_MAX);
 	pthread_mutex_lock(&kc->lock);
+	chunk_free(kc, buf); /* wipes */
 	if (e->value) {
 		/* another get (or an insert) installed a value meanwhile */
 		pthread_mutex_unlock(&kc->lock);
@@ -389,8 +391,8 @@ static struct pfc_kentry *expand(struct pfc_kcache *kc, struct pfc_kentry *e, ui
 
 struct pfc_kentry *pfc_kcache_get(struct pfc_kcache *kc, const uint8_t id[PFC_KCACHE_ID_LEN])
 {
-	uint8_t buf[PFC_KCACHE_COMPACT_MAX];
 	struct pfc_kentry *e;
+	uint8_t *buf;
 
 	pthread_mutex_lock(&kc->lock);
 	e = find(kc, id);
@@ -405,6 +407,14 @@ struct pfc_kentry *pfc_kcache_get(struct pfc_kcache *kc, const uint8_t id[PFC_KC
 	if (e->value) {
 		pthread_mutex_unlock(&kc->lock);
 		return e;
+	}
+	buf = chunk_alloc(kc);
+	if (!buf) {
+		/* no memory for the copy: a miss (the caller unwraps the key again
+		 * and its insert replaces the compact form) */
+		e->refs--;
+		pthread_mutex_unlock(&kc->lock);
+		return NULL;
 	}
 	memcpy(buf, e->cbuf, kc->cops.size);
 	pthread_mutex_unlock(&kc->lock);
