@@ -437,6 +437,17 @@ class Mount:
         return out
 
 
+def backing_of(m, path):
+    """The backing file of a plaintext file (same inode number: the mount reports backing inodes)."""
+    ino = os.stat(path).st_ino
+    for dirpath, _dirs, files in os.walk(m.backing):
+        for n in files:
+            p = os.path.join(dirpath, n)
+            if os.lstat(p).st_ino == ino:
+                return p
+    raise AssertionError(f"no backing file with inode {ino} for {path}")
+
+
 class MountTestCase(unittest.TestCase):
     """One mount shared by the tests of a class; the daemon is checked after every test.
 

@@ -28,14 +28,7 @@ HEADER_SIZE = 256
 OVERHEAD = {1: 36, 2: 48}  # cipher id -> stored block overhead (fs/format.h)
 
 
-def backing_of(m, path):
-    ino = os.stat(path).st_ino
-    for dirpath, _dirs, files in os.walk(m.backing):
-        for n in files:
-            p = os.path.join(dirpath, n)
-            if os.lstat(p).st_ino == ino:
-                return p
-    raise AssertionError(f"no backing file with inode {ino} for {path}")
+backing_of = pfcfs.backing_of
 
 
 def stored_block_size(m):

@@ -23,15 +23,7 @@ GEN_OFFSET = 32        # fs/format.h PFC_HEADER_GEN_OFFSET (u64 LE, then its MAC
 OVERHEAD = {"aes256gcm": 36, "xchacha20poly1305": 48}  # fs/format.h: 8 + nonce + 16
 
 
-def backing_of(m, path):
-    """The backing file of a plaintext file (same inode number: the mount reports backing inodes)."""
-    ino = os.stat(path).st_ino
-    for dirpath, _dirs, files in os.walk(m.backing):
-        for n in files:
-            p = os.path.join(dirpath, n)
-            if os.lstat(p).st_ino == ino:
-                return p
-    raise AssertionError(f"no backing file with inode {ino} for {path}")
+backing_of = pfcfs.backing_of
 
 
 def stored_block_size(m):

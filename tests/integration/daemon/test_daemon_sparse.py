@@ -30,14 +30,7 @@ def fallocate(fd, mode, off, length):
         raise OSError(e, os.strerror(e))
 
 
-def backing_of(m, path):
-    ino = os.stat(path).st_ino
-    for dirpath, _dirs, files in os.walk(m.backing):
-        for n in files:
-            p = os.path.join(dirpath, n)
-            if os.lstat(p).st_ino == ino:
-                return p
-    raise AssertionError(f"no backing file for {path}")
+backing_of = pfcfs.backing_of
 
 
 def regions(fd, size):
