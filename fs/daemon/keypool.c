@@ -31,10 +31,6 @@ int pfcd_keypool_init(void)
 	if (!d->pool)
 		return PFC_ERR_NOMEM;
 	d->pool_avail = 0;
-	/* main.c sets the key cache up just before the pool: give it its
-	 * compact tier here, which concerns file-key memory as the pool does */
-	if (d->keys && pfcd_keytier_init() < 0)
-		return PFC_ERR_NOMEM;
 	return 0;
 }
 

@@ -431,6 +431,8 @@ int main(int argc, char **argv)
 		rc =
 		    pfc_kcache_new(PFCD_KEYCACHE_MAX, PFCD_KEYCACHE_IDLE, filekey_destroy, &d.keys);
 	if (rc == 0)
+		rc = pfcd_keytier_init();
+	if (rc == 0)
 		rc = pfcd_keypool_init() < 0 ? -ENOMEM : 0;
 	if (rc < 0) {
 		fprintf(stderr, "pfcryptfs: %s\n", strerror(-rc));
