@@ -60,6 +60,11 @@ class KillPriv(pfcfs.MountTestCase):
     def write(self, p, as_root):
         self.run_py("import sys\nwith open(sys.argv[1], 'ab') as f: f.write(b'x')", p, as_root)
 
+    def write_rdwr(self, p, as_root):
+        # O_RDWR handles write through the page cache; O_WRONLY ones bypass it (direct I/O)
+        self.run_py("import os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\nos.pwrite(fd, b'y', 2)", p,
+                    as_root)
+
     def truncate(self, p, as_root):
         self.run_py("import os, sys\nos.truncate(sys.argv[1], 3)", p, as_root)
 
@@ -69,6 +74,14 @@ class KillPriv(pfcfs.MountTestCase):
     def test_write_by_other_user_drops_setid(self):
         mnt, plain = self.modes_after("w", 0o6777, self.write)
         self.assertEqual(plain, 0o777)
+        self.assertEqual(mnt, plain)
+
+    def test_rdwr_write_by_other_user_drops_setid(self):
+        mnt, plain = self.modes_after("rw", 0o6777, self.write_rdwr)
+        self.assertEqual(plain, 0o777)
+        self.assertEqual(mnt, plain)
+        mnt, plain = self.modes_after("rwr", 0o6777, self.write_rdwr, as_root=True)
+        self.assertEqual(plain, 0o6777)
         self.assertEqual(mnt, plain)
 
     def test_truncate_by_other_user_drops_setid(self):

@@ -132,6 +132,39 @@ class Semantics(pfcfs.MountTestCase):
             with mmap.mmap(f.fileno(), 0) as mm:
                 self.assertEqual(mm[2 * BS + 1:2 * BS + 8], b"written")
 
+    def test_write_only_handles_and_cached_readers(self):
+        # Write-only handles bypass the page cache (direct I/O); what a reader already holds in
+        # the cache - through read(2) and through a mapping - must show their writes at once.
+        def run(root):
+            path = os.path.join(root, "coherent")
+            with open(path, "wb") as f:
+                f.write(pattern(3 * BS, 5))
+            seen = []
+            r = os.open(path, os.O_RDONLY)
+            try:
+                with mmap.mmap(r, 3 * BS, prot=mmap.PROT_READ) as mm:
+                    seen.append(mm[BS - 4:BS + 4] + os.pread(r, 8, 2 * BS))  # now cached
+                    w = os.open(path, os.O_WRONLY)
+                    os.pwrite(w, b"ACROSS!!", BS - 4)  # within the mapping, across a block
+                    os.pwrite(w, b"tail", 2 * BS + 2)
+                    seen.append(mm[BS - 4:BS + 4] + mm[2 * BS:2 * BS + 8] + os.pread(r, 8, 2 * BS))
+                    a = os.open(path, os.O_WRONLY | os.O_APPEND)
+                    os.write(a, b"appended")  # grows the file under the reader
+                    seen.append((os.fstat(r).st_size, os.pread(r, 16, 3 * BS - 8)))
+                    os.close(a)
+                    os.close(w)
+            finally:
+                os.close(r)
+            # closed and opened again: no stale page survives either
+            seen.append(read_all(path)[BS - 8:BS + 8])
+            w = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            os.write(w, b"short")
+            os.close(w)
+            seen.append(read_all(path))
+            return seen
+
+        self.both(run)
+
     def test_o_append(self):
         def run(root):
             path = os.path.join(root, "appended")
