@@ -372,9 +372,12 @@ int pfc_name_decrypt(const struct pfc_volkeys *vk, const uint8_t (*dir_ids)[PFC_
  * whose names start with ".pfcrypt.dirid", e.g. ".pfcrypt.dirid.sync-conflict-...").
  * Names in it may be encrypted under any; new names use the primary = the
  * numerically smallest id (memcmp order) so every machine picks the same. */
-/* New random id; write PFC_DIRID_NAME in dirfd (O_CREAT|O_EXCL, mode 0444,
- * fsync).  PFC_ERR_EXISTS if present, PFC_ERR_IO (errno set). */
-int pfc_dirid_create(int dirfd, uint8_t out[PFC_ID_BYTES]);
+/* New random id; write PFC_DIRID_NAME in dirfd (O_CREAT|O_EXCL, mode 0444).
+ * With unsynced NULL the file is fsync'd and closed; otherwise it is left
+ * open, not yet fsync'd, in *unsynced, and making it durable is the
+ * caller's (the daemon batches these: fs/daemon/durable.c).
+ * PFC_ERR_EXISTS if present, PFC_ERR_IO (errno set). */
+int pfc_dirid_create(int dirfd, uint8_t out[PFC_ID_BYTES], int *unsynced);
 /* Parse a dirid file's content: PFC_ERR_CORRUPT unless exactly 16 bytes. */
 int pfc_dirid_parse(const uint8_t *buf, size_t len, uint8_t out[PFC_ID_BYTES]);
 /* Read every dirid file of dirfd (sorted, duplicates folded, unreadable or

@@ -97,7 +97,7 @@ int pfc_dirid_parse(const uint8_t *buf, size_t len, uint8_t out[PFC_ID_BYTES])
 	return 0;
 }
 
-int pfc_dirid_create(int dirfd, uint8_t out[PFC_ID_BYTES])
+int pfc_dirid_create(int dirfd, uint8_t out[PFC_ID_BYTES], int *unsynced)
 {
 	uint8_t id[PFC_ID_BYTES];
 	ssize_t w;
@@ -109,14 +109,16 @@ int pfc_dirid_create(int dirfd, uint8_t out[PFC_ID_BYTES])
 	if (fd < 0)
 		return errno == EEXIST ? PFC_ERR_EXISTS : PFC_ERR_IO;
 	w = write(fd, id, sizeof(id));
-	if (w != (ssize_t)sizeof(id) || fsync(fd) != 0) {
+	if (w != (ssize_t)sizeof(id) || (!unsynced && fsync(fd) != 0)) {
 		saved = w >= 0 && w != (ssize_t)sizeof(id) ? EIO : errno;
 		close(fd);
 		unlinkat(dirfd, PFC_DIRID_NAME, 0);
 		errno = saved;
 		return PFC_ERR_IO;
 	}
-	if (close(fd) != 0)
+	if (unsynced)
+		*unsynced = fd;
+	else if (close(fd) != 0)
 		return PFC_ERR_IO;
 	memcpy(out, id, sizeof(id));
 	return 0;

@@ -182,7 +182,7 @@ int cmd_init(int argc, char **argv)
 		cli_err(path, "building the config: %s", pfc_strerror(r));
 		goto out;
 	}
-	r = pfc_dirid_create(fd, dirid);
+	r = pfc_dirid_create(fd, dirid, NULL);
 	if (r < 0) {
 		cli_err(path, "cannot create %s: %s", PFC_DIRID_NAME,
 			r == PFC_ERR_IO ? strerror(errno) : pfc_strerror(r));

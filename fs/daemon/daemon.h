@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PFCD_KEYCACHE_MAX    4096 /* unwrapped file keys kept at most */
 #define PFCD_KEYCACHE_IDLE   600  /* seconds an unused file key stays cached */
@@ -64,6 +65,7 @@ struct pfcd {
 	bool expiry_started;
 
 	bool is_root; /* running as root: chown new objects to the caller */
+	gid_t egid;   /* the daemon's effective gid: what new backing entries get */
 
 	/* prune.c: keeps the inode table under the fd limit */
 	struct fuse_session *se; /* set before the thread starts */
@@ -152,8 +154,10 @@ int pfcd_keytier_init(void);
  * Caller holds in->io_lock exclusively.  Logs and returns -ENOKEY / -EIO. */
 int pfcd_file_load(struct pfc_inode *in, int fd);
 /* Write a new header with a fresh key to fd (an empty or new file) and
- * make it the inode's state.  Caller holds io_lock exclusively. */
-int pfcd_file_init_header(struct pfc_inode *in, int fd);
+ * make it the inode's state.  fresh: the file was just created by the
+ * daemon, nothing can be past the header.  Caller holds io_lock
+ * exclusively. */
+int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh);
 /* Drop the inode's key hold (when the last handle closes / at forget). */
 void pfcd_file_unload(struct pfc_inode *in);
 /* Read up to size bytes at off: *data points at *got plaintext bytes in a
@@ -175,6 +179,18 @@ int pfcd_file_seek(struct pfc_inode *in, int fd, off_t off, int whence, off_t *o
 void pfcd_file_writer_closed(struct pfc_inode *in);
 /* Plaintext size of the backing file fd. */
 int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing);
+
+/* --------------------------------------------------------- durable.c */
+#define PFCD_DURABLE_DELAY_MS 1000 /* a new directory id is fsync'd within this */
+#define PFCD_DURABLE_MAX      128  /* ids waiting at most (open descriptors) */
+/* Take over the open, written, not yet fsync'd id file of a new directory:
+ * it is fsync'd and closed within PFCD_DURABLE_DELAY_MS, or earlier. */
+void pfcd_durable_add(int fd);
+/* Every id handed over before this call is on disk when it returns: call
+ * before answering fsync/fsyncdir. */
+void pfcd_durable_sync(void);
+void pfcd_durable_start(void); /* after fuse_daemonize (a thread) */
+void pfcd_durable_stop(void);  /* syncs what is left */
 
 /* ----------------------------------------------------------- prune.c */
 /* Raise the soft descriptor limit to the hard one. */

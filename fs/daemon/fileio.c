@@ -125,9 +125,12 @@ static void close_ifd(struct pfc_inode *in)
 	in->f.has_ifd = false;
 }
 
-/* The descriptor for the daemon's own I/O on a file the caller has open as fd. */
-static int ifd(const struct pfc_inode *in, int fd)
+/* The descriptor for the daemon's own reads of a file the caller has open
+ * as fd, opened when first needed (most new files never need it).  Caller
+ * holds io_lock exclusively. */
+static int ifd(struct pfc_inode *in, int fd)
 {
+	open_ifd(in);
 	return in->f.has_ifd ? in->f.ifd : fd;
 }
 
@@ -344,7 +347,7 @@ fail:
 	return rc;
 }
 
-int pfcd_file_init_header(struct pfc_inode *in, int fd)
+int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh)
 {
 	struct pfcd *d = pfcd_g;
 	struct pfc_ks_filekey *nk;
@@ -375,7 +378,7 @@ int pfcd_file_init_header(struct pfc_inode *in, int fd)
 		goto out;
 	}
 	rc = pwrite_full(fd, hb, sizeof(hb), 0);
-	if (rc == 0 && ftruncate(fd, PFC_HEADER_SIZE) < 0)
+	if (rc == 0 && !fresh && ftruncate(fd, PFC_HEADER_SIZE) < 0)
 		rc = -errno;
 	if (rc < 0) {
 		pfc_filekey_free(fk);
@@ -388,7 +391,6 @@ int pfcd_file_init_header(struct pfc_inode *in, int fd)
 	}
 	if (in->f.key)
 		pfc_kcache_release(d->keys, in->f.key);
-	open_ifd(in);
 	memcpy(in->f.file_id, nk->file_id, PFC_ID_BYTES);
 	in->f.generation = 0;
 	in->f.gen_active = false;
@@ -423,7 +425,7 @@ static int ensure_header(struct pfc_inode *in, int fd)
 	rc = pfcd_file_size(fd, &size, &backing);
 	if (rc < 0)
 		return rc;
-	return pfcd_file_init_header(in, fd);
+	return pfcd_file_init_header(in, fd, false);
 }
 
 /* Start (or join) the write generation of this modification. */

@@ -398,6 +398,7 @@ int main(int argc, char **argv)
 	d.backing = o.backing;
 	d.mountpoint = o.mountpoint;
 	d.is_root = geteuid() == 0;
+	d.egid = getegid();
 	if (o.socket && setenv("PFCRYPT_SOCKET", o.socket, 1) < 0)
 		return 2;
 	umask(0); /* the kernel already applied the caller's umask */
@@ -480,6 +481,7 @@ int main(int argc, char **argv)
 	if (pfcd_prune_start(&d, se) < 0)
 		pfc_err_log("cannot start the inode pruning thread");
 	pfcd_cpool_start();
+	pfcd_durable_start();
 	if (o.single) {
 		rc = fuse_session_loop(se);
 	} else {
@@ -498,6 +500,7 @@ int main(int argc, char **argv)
 		pfc_err_log("session loop failed: %d", rc);
 	pfcd_prune_stop(&d);
 	pfcd_cpool_stop();
+	pfcd_durable_stop();
 	pfcd_keybuf_drop(); /* -s: this thread served requests */
 	fuse_session_unmount(se);
 out_sig:

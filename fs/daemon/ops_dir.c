@@ -247,6 +247,7 @@ void pfcd_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_
 		fuse_reply_err(req, errno);
 		return;
 	}
+	pfcd_durable_sync(); /* the ids of new directories first (durable.c) */
 	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
 		rc = errno;
 	close(fd);

@@ -217,7 +217,7 @@ static int make_dir(int dirfd, const char *bname, const void *arg)
 {
 	const struct mknod_arg *a = arg;
 	uint8_t id[PFC_ID_BYTES];
-	int fd, rc;
+	int fd, idfd, rc;
 
 	if (mkdirat(dirfd, bname, a->mode) < 0)
 		return -errno;
@@ -227,13 +227,15 @@ static int make_dir(int dirfd, const char *bname, const void *arg)
 		unlinkat(dirfd, bname, AT_REMOVEDIR);
 		return rc;
 	}
-	rc = pfc_dirid_create(fd, id);
+	rc = pfc_dirid_create(fd, id, &idfd);
 	close(fd);
 	if (rc < 0) {
 		rc = pfcd_errno(rc);
 		unlinkat(dirfd, bname, AT_REMOVEDIR);
+		return rc;
 	}
-	return rc;
+	pfcd_durable_add(idfd); /* fsync'd off this path, in a batch */
+	return 0;
 }
 
 static int make_symlink(int dirfd, const char *bname, const void *arg)
@@ -253,7 +255,7 @@ static int make_regular(int dirfd, const char *bname, const void *arg)
 	/* A throwaway state: the real inode loads the header at its first open. */
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.fd = fd;
-	rc = pfcd_file_init_header(&tmp, fd);
+	rc = pfcd_file_init_header(&tmp, fd, true);
 	pfcd_file_unload(&tmp);
 	close(fd);
 	if (rc < 0)

@@ -205,7 +205,7 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		}
 		in = INODE(e.ino);
 		pthread_rwlock_wrlock(&in->io_lock);
-		rc = pfcd_file_init_header(in, fd);
+		rc = pfcd_file_init_header(in, fd, true);
 		pthread_rwlock_unlock(&in->io_lock);
 		if (rc < 0) {
 			close(fd);
@@ -335,6 +335,7 @@ void pfcd_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 	int fd = FH(fi)->fd;
 
 	(void)ino;
+	pfcd_durable_sync(); /* the ids of new directories first (durable.c) */
 	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
 		fuse_reply_err(req, errno);
 	else

@@ -80,7 +80,7 @@ int pfcd_chown_new(fuse_req_t req, int parent_fd, int fd, const char *name)
 	 * parent's group under a setgid parent: already right for a caller
 	 * with the same ids (two system calls less per create for root's tar,
 	 * cp, ...). */
-	if (ctx->uid == 0 && ctx->gid == getegid())
+	if (ctx->uid == 0 && ctx->gid == pfcd_g->egid)
 		return 0;
 	if (fstatat(parent_fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 		gid = pst.st_gid; /* BSD group semantics of a setgid directory */

@@ -144,7 +144,7 @@ static int open_parent(char *path, char **leaf, bool all)
 			if (mkdirat(fd, bn.name, 0755) < 0 || write_companion(fd, &bn) < 0)
 				return fail(comp, "cannot create directory");
 			child = openat(fd, bn.name, O_RDONLY | O_DIRECTORY);
-			if (child < 0 || pfc_dirid_create(child, id) < 0)
+			if (child < 0 || pfc_dirid_create(child, id, NULL) < 0)
 				return fail(comp, "cannot create directory id");
 		}
 		close(fd);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* test_names.c - file names per directory id, and directory id files. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -181,6 +182,36 @@ Test(names, random_input_decrypt)
 	}
 }
 
+Test(names, dirid_create_unsynced_hands_back_the_open_file)
+{
+	char dir[] = "/tmp/pfc-format-dirid-XXXXXX";
+	uint8_t id[16], ids[PFC_DIRIDS_MAX][16];
+	size_t n, primary;
+	struct stat st;
+	int dfd, fd = -1;
+
+	cr_assert_not_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(pfc_dirid_create(dfd, id, &fd), 0);
+	cr_assert_geq(fd, 0);
+	/* written and readable at once; the descriptor is the caller's, open for writing */
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_size, 16);
+	cr_assert_eq(st.st_mode & 07777, 0444);
+	cr_assert_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_WRONLY);
+	cr_assert_eq(fsync(fd), 0);
+	cr_assert_eq(close(fd), 0);
+	cr_assert_eq(pfc_dirid_load_all(dfd, ids, PFC_DIRIDS_MAX, &n, &primary), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(memcmp(ids[0], id, 16), 0);
+	fd = -1;
+	cr_assert_eq(pfc_dirid_create(dfd, id, &fd), PFC_ERR_EXISTS);
+	cr_assert_eq(fd, -1, "no descriptor on failure");
+	unlinkat(dfd, ".pfcrypt.dirid", 0);
+	close(dfd);
+	rmdir(dir);
+}
+
 Test(names, dirid_files_and_sync_conflict_copies)
 {
 	char dir[] = "/tmp/pfc-format-dirid-XXXXXX";
@@ -191,8 +222,8 @@ Test(names, dirid_files_and_sync_conflict_copies)
 	cr_assert_not_null(mkdtemp(dir));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	cr_assert_eq(pfc_dirid_load_all(dfd, ids, PFC_DIRIDS_MAX, &n, &primary), PFC_ERR_NOT_FOUND);
-	cr_assert_eq(pfc_dirid_create(dfd, id), 0);
-	cr_assert_eq(pfc_dirid_create(dfd, other), PFC_ERR_EXISTS);
+	cr_assert_eq(pfc_dirid_create(dfd, id, NULL), 0);
+	cr_assert_eq(pfc_dirid_create(dfd, other, NULL), PFC_ERR_EXISTS);
 	cr_assert_eq(pfc_dirid_load_all(dfd, ids, PFC_DIRIDS_MAX, &n, &primary), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(memcmp(ids[0], id, 16), 0);
