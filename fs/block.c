@@ -87,7 +87,7 @@ int pfc_blocks_encrypt(struct pfc_filekey *fk, uint64_t generation, uint64_t fir
 		if (i % NONCE_BATCH == 0) {
 			uint64_t left = nblocks - i < NONCE_BATCH ? nblocks - i : NONCE_BATCH;
 
-			pfc_randombytes(nonces, (size_t)left * nsz);
+			pfc_nonce_bytes(nonces, (size_t)left * nsz);
 		}
 		pfc_store_u64(out + opos, generation);
 		memcpy(out + opos + PFC_GEN_BYTES, nonces + (i % NONCE_BATCH) * nsz, nsz);

@@ -96,6 +96,10 @@ void pfc_hdr_gen_mac(const struct pfc_filekey *k, uint64_t generation,
 
 /* Randomness: all random bytes of the library come from here (ids, nonces). */
 void pfc_randombytes(void *buf, size_t len);
+/* Random bytes for nonces only (never for keys): small requests are served
+ * from a per-thread buffer of system-seeded ChaCha20 output, so a 4 KiB
+ * write costs no getrandom(2).  The buffer is dropped in a fork's child. */
+void pfc_nonce_bytes(void *buf, size_t len);
 
 /* SIV (FORMAT.md section 5.2): padded = name || zeros up to max(16, roundup(len, 16)).
  * out receives siv(16) || ciphertext(padded); *out_len its length.  cap must be

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* test_block.c - stored blocks: round trips, tampering, moves, holes, concurrency. */
 #include <pthread.h>
+#include <unistd.h>
 
+#include "fs/format_int.h"
 #include "helpers.h"
 
 TestSuite(block, .init = fmt_init);
@@ -359,4 +361,54 @@ Test(block, concurrent_use_of_one_filekey)
 		}
 		pfc_filekey_free(k);
 	}
+}
+
+/* Nonces come from a per-thread buffer (rand.c): never repeated, not across
+ * threads, and not shared between a fork's parent and child. */
+static int cmp12(const void *a, const void *b)
+{
+	return memcmp(a, b, 12);
+}
+
+static void *draw_nonces(void *arg)
+{
+	uint8_t *out = arg;
+
+	for (int i = 0; i < 1000; i++)
+		pfc_nonce_bytes(out + 12 * i, 12);
+	return NULL;
+}
+
+Test(block, nonces_never_repeat_across_draws_threads_and_fork)
+{
+	static uint8_t all[3000 * 12];
+	uint8_t zero[12] = {0}, mine[12], childs[12];
+	pthread_t t1, t2;
+	int fds[2];
+	pid_t pid;
+
+	draw_nonces(all);
+	cr_assert_eq(pthread_create(&t1, NULL, draw_nonces, all + 12000), 0);
+	cr_assert_eq(pthread_create(&t2, NULL, draw_nonces, all + 24000), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	qsort(all, 3000, 12, cmp12);
+	for (int i = 0; i < 3000; i++) {
+		cr_assert_neq(memcmp(all + 12 * i, zero, 12), 0);
+		if (i > 0)
+			cr_assert_neq(memcmp(all + 12 * i, all + 12 * (i - 1), 12), 0, "repeat");
+	}
+	/* this thread's buffer is filled; a child must not continue it */
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		pfc_nonce_bytes(childs, 12);
+		_exit(write(fds[1], childs, 12) == 12 ? 0 : 1);
+	}
+	pfc_nonce_bytes(mine, 12);
+	cr_assert_eq(read(fds[0], childs, 12), 12);
+	cr_assert_neq(memcmp(mine, childs, 12), 0, "child drew its parent's next nonce");
+	close(fds[0]);
+	close(fds[1]);
 }
