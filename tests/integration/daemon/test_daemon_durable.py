@@ -29,7 +29,7 @@ class Watch:
         if not strace:
             raise AssertionError("strace is needed (tests/deps.txt)")
         self.out = os.path.join(tmp, f"strace-{time.monotonic_ns()}.txt")
-        self.p = subprocess.Popen([strace, "-f", "-qq", "-y", "--seccomp-bpf", "-e", "trace=fsync,fdatasync",
+        self.p = subprocess.Popen([strace, "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync",
                                    "-o", self.out, "-p", str(pid)],
                                   stderr=subprocess.PIPE)
         # attached once the daemon's threads show up as tracees
@@ -46,7 +46,10 @@ class Watch:
 
     def stop(self):
         self.p.send_signal(signal.SIGINT)
-        self.p.wait(timeout=10)
+        _, err = self.p.communicate(timeout=10)
+        if err.strip():
+            print("# strace: " + err.decode(errors="replace").strip().replace("\n", "\n# "),
+                  flush=True)
         calls = []
         with open(self.out) as f:
             for line in f:
