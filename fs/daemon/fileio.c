@@ -305,7 +305,6 @@ int pfcd_file_load(struct pfc_inode *in, int fd)
 
 	if (in->f.loaded)
 		return 0;
-	open_ifd(in);
 	rc = pfcd_pread_full(ifd(in, fd), hb, sizeof(hb), 0, &got);
 	if (rc < 0)
 		goto fail;
