@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * mounts.c - is a volume mounted?  pfcryptfs mounts with fsname
- * "pfcrypt:<real path of BACKING>" and type fuse.pfcrypt, which
- * /proc/self/mountinfo shows (fields octal-escaped).
+ * mounts.c - is a volume mounted?  pfcryptfs mounts with the real path of
+ * BACKING as its source and type fuse.pfcryptfs (as an fstab line names
+ * them), which /proc/self/mountinfo shows (fields octal-escaped).  Daemons
+ * before 2026-11-24 used source "pfcrypt:<real path>", type fuse.pfcrypt:
+ * such a mount is found too.
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -42,6 +44,8 @@ bool cli_mounted(const char *path, char *mnt, size_t len)
 		/* id parent maj:min root mountpoint options [optional...] - fstype source superopts
 		 */
 		char *save = NULL, *mp = NULL, *tok, *sep = strstr(line, " - ");
+		const char *src;
+		bool legacy;
 		int i = 0;
 
 		if (!sep)
@@ -51,13 +55,17 @@ bool cli_mounted(const char *path, char *mnt, size_t len)
 			if (i++ == 4)
 				mp = tok;
 		tok = strtok_r(sep + 3, " ", &save);
-		if (!mp || !tok || strcmp(tok, "fuse.pfcrypt"))
+		if (!mp || !tok)
+			continue;
+		legacy = !strcmp(tok, "fuse.pfcrypt");
+		if (!legacy && strcmp(tok, "fuse.pfcryptfs"))
 			continue;
 		tok = strtok_r(NULL, " ", &save);
-		if (!tok || strncmp(tok, "pfcrypt:", 8))
+		if (!tok || (legacy && strncmp(tok, "pfcrypt:", 8)))
 			continue;
 		unescape(tok);
-		if (!strcmp(tok + 8, real)) {
+		src = legacy ? tok + 8 : tok;
+		if (!strcmp(src, real)) {
 			unescape(mp);
 			snprintf(mnt, len, "%s", mp);
 			found = true;

@@ -247,6 +247,20 @@ static void raise_nofile(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* "fsname=PATH" with the commas and backslashes of PATH escaped for
+ * libfuse's -o parser (the kernel then shows PATH itself as the source). */
+static void fsname_opt(char *out, size_t len, const char *path)
+{
+	size_t o = (size_t)snprintf(out, len, "fsname=");
+
+	for (; *path && o + 3 < len; path++) {
+		if (*path == ',' || *path == '\\')
+			out[o++] = '\\';
+		out[o++] = *path;
+	}
+	out[o] = '\0';
+}
+
 /* A read-only backing dir (a read-only bind mount, media, a snapshot) gives
  * a read-only mount: every modification is EROFS at the kernel, rather than
  * failing half-way inside the daemon. */
@@ -387,7 +401,7 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc = NULL;
 	struct opts o;
-	char fsopt[PATH_MAX + 64];
+	char fsopt[2 * PATH_MAX + 64];
 	int rootfd, rc, status = 2;
 
 	if (parse_args(argc, argv, &o) < 0) {
@@ -448,7 +462,13 @@ int main(int argc, char **argv)
 	 * attributes for its own checks, which saves a GETATTR of the parent
 	 * after every create and of each directory on path walks.
 	 */
-	snprintf(fsopt, sizeof(fsopt), "fsname=pfcrypt:%s,subtype=pfcrypt%s%s", d.backing_abs,
+	/*
+	 * Source and type as an fstab line gives them (BACKING, fuse.pfcryptfs),
+	 * so that mount -a sees an auto line as mounted already, as for
+	 * gocryptfs; tools/mounts.c finds volumes by the same pair.
+	 */
+	fsname_opt(fsopt, sizeof(fsopt), d.backing_abs);
+	snprintf(fsopt + strlen(fsopt), sizeof(fsopt) - strlen(fsopt), ",subtype=pfcryptfs%s%s",
 		 o.shared ? ",default_permissions" : "", backing_read_only(rootfd) ? ",ro" : "");
 	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, fsopt) ||

@@ -225,6 +225,35 @@ class MountHelper(unittest.TestCase):
             self.assertEqual(f.read(), "hello from fstab\n")
         self.umount()
 
+    def test_mount_a_leaves_a_mounted_auto_line_alone(self):
+        # The mount's source and type are the fstab line's (BACKING, fuse.pfcryptfs), so a
+        # second `mount -a` sees the line as mounted instead of mounting it again on top; the
+        # backing path has a comma and a space (escaped for libfuse's -o, octal in mountinfo).
+        backing = os.path.join(self.e.tmp, "vault, 2")
+        self.e.init_volume(backing)
+        fstab = os.path.join(self.e.tmp, "fstab")
+        with open(fstab, "w") as f:
+            f.write(f"{backing.replace(' ', chr(92) + '040')} {self.mnt} fuse.pfcryptfs "
+                    f"socket={self.e.ks.sock} 0 0\n")
+        self.mount("-a", "-T", fstab)
+        r = subprocess.run(["mount", "-a", "-T", fstab], capture_output=True, text=True,
+                           env=self.env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open("/proc/self/mountinfo") as f:
+            mine = [line.split(" - ")[1].split()[:2] for line in f
+                    if line.split()[4] == self.mnt]
+        self.assertEqual(mine, [["fuse.pfcryptfs", backing.replace(" ", "\\040")]])
+        # the CLI finds the mount by that pair
+        r = self.e.pfcrypt("check", "--fold-dirids", backing)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"mounted at {self.mnt}", r.stderr)
+        with open(os.path.join(self.mnt, "hello.txt"), "w") as f:
+            f.write("hello from mount -a\n")
+        with open(os.path.join(self.mnt, "hello.txt")) as f:
+            self.assertEqual(f.read(), "hello from mount -a\n")
+        self.assertNotIn("hello.txt", os.listdir(backing))
+        self.umount()
+
     def test_mount_failure_is_reported(self):
         # a wrong socket: mount fails with pfcryptfs's one line, nothing is mounted
         r = subprocess.run(["mount", "-t", "fuse.pfcryptfs", "-o",
