@@ -135,6 +135,18 @@ int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backi
 /* --------------------------------------------------------- keypool.c */
 int pfcd_keypool_init(void);
 void pfcd_keypool_free(void);
+/* Wipe the prefetched keys (the pool stays usable: the next take refills). */
+void pfcd_keypool_wipe(void);
+/*
+ * The keystore said it is locked (a request answered PFC_ERR_LOCKED, or the
+ * status poll of main.c): wipe every cached file key (both tiers; keys of
+ * files open now stay with their handles until the last close) and the
+ * prefetched keys, so that nothing more can be opened or created until it is
+ * unlocked.  Logs once per locked period.  Safe from any thread.
+ */
+void pfcd_keystore_locked(void);
+/* The status poll found the keystore unlocked (re-arms the log line). */
+void pfcd_keystore_unlocked(void);
 /* Take one fresh (file id, key, blob) into *out (caller's locked memory);
  * fetches a batch from the keystore when the pool is empty. 0 or PFC_ERR_*. */
 int pfcd_keypool_take(struct pfc_ks_filekey *out);

@@ -269,6 +269,8 @@ static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_
 	adlen = pfc_ad_file_key(d->cfg.volume_id, h->file_id, ad);
 	rc = pfc_ks_unwrap(d->ks, h->wrapped, h->wrapped_len, ad, adlen, key);
 	if (rc < 0) {
+		if (rc == PFC_ERR_LOCKED)
+			pfcd_keystore_locked();
 		log_file(in, "cannot unwrap the file key", rc);
 		rc = pfcd_errno(rc);
 		/* A blob refused as malformed (a damaged name in the header) is a
@@ -361,6 +363,8 @@ int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh)
 		return -ENOMEM;
 	rc = pfcd_keypool_take(nk);
 	if (rc < 0) {
+		if (rc == PFC_ERR_LOCKED)
+			pfcd_keystore_locked();
 		log_file(in, "cannot get a new file key", rc);
 		rc = pfcd_errno(rc);
 		goto out;

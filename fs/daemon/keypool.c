@@ -11,13 +11,16 @@
  * when the batch was made.  After `pfcrypt rotate` they must not go on being
  * handed out for long, or new files would keep landing under the old version
  * (and become unreadable once it is retired).  So a batch older than
- * PFCD_KEYPOOL_MAX_AGE seconds is wiped and refetched.
+ * PFCD_KEYPOOL_MAX_AGE seconds is wiped and refetched.  When the keystore
+ * is locked, pfcd_keystore_locked() wipes the pool and the key cache.
  */
 #include "fs/daemon/daemon.h"
 
 #include "fs/err.h"
+#include "fs/log.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -46,6 +49,36 @@ void pfcd_keypool_free(void)
 	pthread_mutex_destroy(&d->pool_lock);
 }
 
+void pfcd_keypool_wipe(void)
+{
+	struct pfcd *d = pfcd_g;
+
+	if (!d->pool)
+		return;
+	pthread_mutex_lock(&d->pool_lock);
+	sodium_memzero(d->pool, PFCD_KEYPOOL_BATCH * sizeof(*d->pool));
+	d->pool_avail = 0;
+	pthread_mutex_unlock(&d->pool_lock);
+}
+
+static atomic_bool locked_logged;
+
+void pfcd_keystore_locked(void)
+{
+	size_t n = pfc_kcache_flush(pfcd_g->keys);
+
+	pfcd_keypool_wipe();
+	if (!atomic_exchange(&locked_logged, true))
+		pfc_info("keystore locked: %zu cached file keys and the prefetched keys wiped; "
+			 "files not open cannot be opened until it is unlocked",
+			 n);
+}
+
+void pfcd_keystore_unlocked(void)
+{
+	atomic_store(&locked_logged, false);
+}
+
 /* Called with pool_lock held. */
 static bool pool_stale(const struct pfcd *d)
 {
@@ -69,7 +102,7 @@ int pfcd_keypool_take(struct pfc_ks_filekey *out)
 		rc = pfc_ks_generate_file_keys(d->ks, d->cfg.key_name, d->ad_file_prefix,
 					       d->ad_file_prefix_len, PFCD_KEYPOOL_BATCH, d->pool);
 		if (rc < 0)
-			goto out;
+			goto out; /* PFC_ERR_LOCKED: the caller wipes the cache */
 		d->pool_avail = PFCD_KEYPOOL_BATCH;
 		clock_gettime(CLOCK_MONOTONIC, &d->pool_filled);
 	}

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #define EXPIRY_PERIOD_S 30 /* how often idle file keys are looked for */
+#define LOCK_POLL_S	2  /* how often the keystore is asked whether it is locked */
 
 struct pfcd *pfcd_g;
 
@@ -356,21 +357,39 @@ static void filekey_destroy(void *v)
 	pfc_filekey_free(v);
 }
 
-/* Drops file keys idle for PFCD_KEYCACHE_IDLE even when nothing else runs. */
+/*
+ * Drops file keys idle for PFCD_KEYCACHE_IDLE even when nothing else runs,
+ * and asks the keystore every LOCK_POLL_S whether it was locked (`pfcrypt
+ * keystore lock`): then every cached and prefetched file key is wiped at
+ * once, rather than when it falls idle.  An unreachable keystore (stopped,
+ * restarting) wipes nothing.
+ */
 static void *expiry_main(void *arg)
 {
 	struct pfcd *d = arg;
 	struct timespec ts;
+	unsigned ticks = 0;
 
 	pthread_mutex_lock(&d->expiry_lock);
 	while (!d->expiry_stop) {
+		struct pfc_ks_status st;
+
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += EXPIRY_PERIOD_S;
+		ts.tv_sec += LOCK_POLL_S;
 		pthread_cond_timedwait(&d->expiry_cond, &d->expiry_lock, &ts);
 		if (d->expiry_stop)
 			break;
 		pthread_mutex_unlock(&d->expiry_lock);
-		pfc_kcache_expire(d->keys);
+		if (pfc_ks_status(d->ks, &st) == 0) {
+			if (st.locked)
+				pfcd_keystore_locked();
+			else
+				pfcd_keystore_unlocked();
+		}
+		if (++ticks * LOCK_POLL_S >= EXPIRY_PERIOD_S) {
+			ticks = 0;
+			pfc_kcache_expire(d->keys);
+		}
 		pthread_mutex_lock(&d->expiry_lock);
 	}
 	pthread_mutex_unlock(&d->expiry_lock);

@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
@@ -181,6 +182,56 @@ class KeystoreGone(unittest.TestCase):
                            what="pfcrypt keystore unlock")
             with open(a, "rb") as f:
                 self.assertEqual(f.read(4), b"AAAA")
+
+
+    def test_lock_wipes_cached_keys_open_handles_keep_working(self):
+        # `pfcrypt keystore lock` while mounted: the daemon notices (it polls the keystore's
+        # status every 2 s) and wipes every cached and prefetched file key at once, rather than
+        # when each falls idle (10 minutes): files not open then give ENOKEY, a new file too;
+        # a handle open across the lock keeps working until closed. Unlock: all open again.
+        with pfcfs.Mount() as m:
+            a = os.path.join(m.mnt, "closed")
+            b = os.path.join(m.mnt, "held")
+            for path, tag in ((a, b"a"), (b, b"b")):
+                with open(path, "wb") as f:
+                    f.write(data(tag, 3 * BS))
+            with open(a, "rb") as f:        # a's key is cached (and the pool prefetched)
+                self.assertEqual(f.read(), data(b"a", 3 * BS))
+            held = open(b, "r+b")
+            self.addCleanup(held.close)
+            m.expect_stderr(rb"keystore locked: \d+ cached file keys and the prefetched keys wiped")
+            m.expect_stderr(rb"keystore is locked")
+            m.keystore.ctl("keystore", "lock", what="pfcrypt keystore lock")
+            deadline = time.monotonic() + 20
+            while True:                     # no request of ours reaches the keystore: the poll
+                try:
+                    with open(a, "rb"):
+                        pass
+                except OSError as e:
+                    self.assertEqual(e.errno, errno.ENOKEY)
+                    break
+                self.assertLess(time.monotonic(), deadline, "cached key of a closed file "
+                                "still usable 20 s after the keystore was locked")
+                time.sleep(0.2)
+            with self.assertRaises(OSError) as cm:          # a new file needs a new key
+                open(os.path.join(m.mnt, "new"), "wb")
+            self.assertEqual(cm.exception.errno, errno.ENOKEY)
+            self.assertEqual(os.pread(held.fileno(), 4, BS), b"bbbb")   # the open handle
+            os.pwrite(held.fileno(), b"BBBB", 0)
+            held.close()
+            with self.assertRaises(OSError) as cm:          # closed: its key went too
+                open(b, "rb")
+            self.assertEqual(cm.exception.errno, errno.ENOKEY)
+            time.sleep(2.5)                 # more polls of a locked keystore: logged once
+            with open(m.stderr_path, "rb") as f:
+                self.assertEqual(len(re.findall(rb"keystore locked: ", f.read())), 1)
+            m.keystore.ctl("keystore", "unlock", "--passphrase-file", m.keystore.passfile,
+                           what="pfcrypt keystore unlock")
+            with open(a, "rb") as f:
+                self.assertEqual(f.read(), data(b"a", 3 * BS))
+            self.assertEqual(read_at(b, 0, 6), b"BBBBbb")
+            with open(os.path.join(m.mnt, "new"), "wb") as f:
+                f.write(b"new")
 
 
 def restart_keystore(ks):
