@@ -167,9 +167,11 @@ int pfcd_keytier_init(void);
 int pfcd_file_load(struct pfc_inode *in, int fd);
 /* Write a new header with a fresh key to fd (an empty or new file) and
  * make it the inode's state.  fresh: the file was just created by the
- * daemon, nothing can be past the header.  Caller holds io_lock
- * exclusively. */
-int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh);
+ * daemon, nothing can be past the header.  writing: a create that opens
+ * the file for writing; the header already carries generation 1 and that
+ * write generation is active (the creating handle joins it, so its first
+ * write needs no header update).  Caller holds io_lock exclusively. */
+int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh, bool writing);
 /* Drop the inode's key hold (when the last handle closes / at forget). */
 void pfcd_file_unload(struct pfc_inode *in);
 /* Read up to size bytes at off: *data points at *got plaintext bytes in a

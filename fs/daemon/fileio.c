@@ -348,7 +348,7 @@ fail:
 	return rc;
 }
 
-int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh)
+int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh, bool writing)
 {
 	struct pfcd *d = pfcd_g;
 	struct pfc_ks_filekey *nk;
@@ -374,6 +374,8 @@ int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh)
 		rc = pfc_header_init(&h, nk->file_id, nk->blob, nk->blob_len);
 	if (rc == 0)
 		rc = pfc_header_encode(&h, fk, hb);
+	if (rc == 0 && writing) /* FORMAT.md 3: a create for writing starts generation 1 */
+		rc = pfc_header_generation_field(fk, 1, hb + PFC_HEADER_GEN_OFFSET);
 	if (rc < 0) {
 		log_file(in, "new header", rc);
 		pfc_filekey_free(fk);
@@ -395,8 +397,8 @@ int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh)
 	if (in->f.key)
 		pfc_kcache_release(d->keys, in->f.key);
 	memcpy(in->f.file_id, nk->file_id, PFC_ID_BYTES);
-	in->f.generation = 0;
-	in->f.gen_active = false;
+	in->f.generation = writing ? 1 : 0;
+	in->f.gen_active = writing;
 	in->f.key = e;
 	in->f.loaded = true;
 out:
@@ -428,7 +430,7 @@ static int ensure_header(struct pfc_inode *in, int fd)
 	rc = pfcd_file_size(fd, &size, &backing);
 	if (rc < 0)
 		return rc;
-	return pfcd_file_init_header(in, fd, false);
+	return pfcd_file_init_header(in, fd, false, false);
 }
 
 /* Start (or join) the write generation of this modification. */

@@ -255,7 +255,7 @@ static int make_regular(int dirfd, const char *bname, const void *arg)
 	/* A throwaway state: the real inode loads the header at its first open. */
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.fd = fd;
-	rc = pfcd_file_init_header(&tmp, fd, true);
+	rc = pfcd_file_init_header(&tmp, fd, true, false);
 	pfcd_file_unload(&tmp);
 	close(fd);
 	if (rc < 0)

@@ -205,7 +205,7 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		}
 		in = INODE(e.ino);
 		pthread_rwlock_wrlock(&in->io_lock);
-		rc = pfcd_file_init_header(in, fd, true);
+		rc = pfcd_file_init_header(in, fd, true, (fi->flags & O_ACCMODE) != O_RDONLY);
 		pthread_rwlock_unlock(&in->io_lock);
 		if (rc < 0) {
 			close(fd);

@@ -140,6 +140,46 @@ class Generations(pfcfs.MountTestCase):
             self.assertEqual(f.read(), before, "no byte of the backing file changed")
         self.assertEqual(header_generation(b), 1)
 
+    def test_a_create_for_writing_starts_generation_1(self):
+        # FORMAT.md 3: the header a create for writing writes already carries generation 1 and
+        # the creating handle's writes join it (so its first write needs no header update); a
+        # create that does not open for writing (O_RDONLY, mknod) leaves generation 0.
+        p = os.path.join(self.mnt, "created")
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        b = backing_of(self.m, p)
+        self.assertEqual(header_generation(b), 1, "before any write")
+        os.write(fd, pattern(b"c", BS + 5))
+        os.close(fd)
+        self.assertEqual(header_generation(b), 1)
+        self.assertEqual(block_generations(self.m, b), [1, 1])
+        with open(b, "rb") as f:            # the generation MAC verifies (independent reader)
+            h = reader.parse_header(f.read())
+        with open(os.path.join(self.m.backing, "pfcrypt.conf"), "rb") as f:
+            conf = reader.parse_config(f.read())
+        with ks.Client(self.m.keystore.sock) as c:
+            fk = c.unwrap(h.wrapped, reader.file_key_ad(conf.volume_id, h.file_id))
+        keys = reader.FileKeys(fk, h.file_id, conf.cipher)
+        self.assertEqual(reader.generation_mac(keys.k_hdr, h.file_id, 1), h.gen_mac)
+        with open(p, "r+b") as f:           # the next session: generation 2
+            f.write(b"C")
+        self.assertEqual(header_generation(b), 2)
+        self.assertEqual(block_generations(self.m, b), [2, 1])
+        empty = os.path.join(self.mnt, "created-empty")
+        with open(empty, "wb"):             # created for writing, nothing written
+            pass
+        self.assertEqual(header_generation(backing_of(self.m, empty)), 1)
+        for name, make in (("created-ro", lambda q: os.close(os.open(q, os.O_RDONLY | os.O_CREAT,
+                                                                         0o644))),
+                           ("mknod", lambda q: os.mknod(q, 0o644 | 0o100000))):
+            q = os.path.join(self.mnt, name)
+            make(q)
+            self.assertEqual(header_generation(backing_of(self.m, q)), 0, name)
+            with open(q, "ab") as f:
+                f.write(b"x")
+            self.assertEqual(header_generation(backing_of(self.m, q)), 1, name)
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), b"C" + pattern(b"c", BS + 5)[1:])
+
     def test_truncate_by_path_is_its_own_generation(self):
         p = os.path.join(self.mnt, "trunc")
         with open(p, "wb") as f:
