@@ -97,41 +97,31 @@ static struct pfc_filekey *fkey(const struct pfc_inode *in)
 	return pfc_kentry_value(in->f.key);
 }
 
-/*
- * The daemon's own reads (header, partial blocks merged by a write) must not
- * change the backing atime: on a plain file only the user's reads do.  So a
- * loaded file keeps an internal O_NOATIME descriptor; if it cannot be had
- * (not root and not the owner), the caller's descriptor is used.
- */
-static void open_ifd(struct pfc_inode *in)
-{
-	char p[64];
-	int fd;
-
-	if (in->f.has_ifd)
-		return;
-	pfcd_proc_path(in->fd, p);
-	fd = open(p, O_RDWR | O_NOATIME | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	in->f.ifd = fd;
-	in->f.has_ifd = true;
-}
-
 static void close_ifd(struct pfc_inode *in)
 {
-	if (in->f.has_ifd)
+	if (in->f.has_ifd && in->f.ifd >= 0)
 		close(in->f.ifd);
 	in->f.has_ifd = false;
 }
 
-/* The descriptor for the daemon's own reads of a file the caller has open
- * as fd, opened when first needed (most new files never need it).  Caller
- * holds io_lock exclusively. */
+/*
+ * The daemon's own reads (header, partial blocks merged by a write) must not
+ * change the backing atime: on a plain file only the user's reads do.  So a
+ * loaded file gets an internal O_NOATIME descriptor when first needed (most
+ * new files never need it); if it cannot be had (not root and not the
+ * owner), the caller's fd is used, and the failure is remembered (ifd -1)
+ * rather than retried on every read.  Caller holds io_lock exclusively.
+ */
 static int ifd(struct pfc_inode *in, int fd)
 {
-	open_ifd(in);
-	return in->f.has_ifd ? in->f.ifd : fd;
+	if (!in->f.has_ifd) {
+		char p[64];
+
+		pfcd_proc_path(in->fd, p);
+		in->f.ifd = open(p, O_RDWR | O_NOATIME | O_CLOEXEC);
+		in->f.has_ifd = true;
+	}
+	return in->f.ifd >= 0 ? in->f.ifd : fd;
 }
 
 /*

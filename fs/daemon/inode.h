@@ -55,7 +55,8 @@ struct pfc_fstate {
 	off_t seen_size;	       /* to decide keep_cache at the next open */
 	bool seen_valid;
 	int ifd;      /* internal fd while loaded: O_RDWR|O_NOATIME, for header */
-	bool has_ifd; /* and partial-block reads that must not touch atime */
+	bool has_ifd; /* and partial-block reads that must not touch atime; has_ifd:
+			 open tried (ifd -1 if it failed: the caller's fd is used) */
 };
 
 /* Per directory: cached directory ids; protected by dir_lock. */
