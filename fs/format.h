@@ -382,7 +382,9 @@ int pfc_dirid_create(int dirfd, uint8_t out[PFC_ID_BYTES], int *unsynced);
 int pfc_dirid_parse(const uint8_t *buf, size_t len, uint8_t out[PFC_ID_BYTES]);
 /* Read every dirid file of dirfd (sorted, duplicates folded, unreadable or
  * malformed copies skipped), at most max.  *primary = index of the smallest.
- * PFC_ERR_NOT_FOUND if none is valid; PFC_ERR_IO (errno set). */
+ * PFC_ERR_NOT_FOUND if none is valid; PFC_ERR_IO (errno set), also when an
+ * id file cannot be read for want of descriptors or memory (EMFILE, ENFILE,
+ * ENOMEM): a shortage is never reported as a missing id. */
 int pfc_dirid_load_all(int dirfd, uint8_t (*ids)[PFC_ID_BYTES], size_t max, size_t *n,
 		       size_t *primary);
 

@@ -135,7 +135,10 @@ static int read_dirid(int dirfd, const char *name, uint8_t id[PFC_ID_BYTES])
 		return PFC_ERR_IO;
 	/* FORMAT.md 5.4: only a regular file is an id file (never read a device) */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int saved = fstat(fd, &st) < 0 ? errno : EINVAL;
+
 		close(fd);
+		errno = saved;
 		return PFC_ERR_IO;
 	}
 	n = pread(fd, buf, sizeof(buf), 0);
@@ -170,10 +173,22 @@ int pfc_dirid_load_all(int dirfd, uint8_t (*ids)[PFC_ID_BYTES], size_t max, size
 		return PFC_ERR_IO;
 	}
 	while ((de = readdir(d)) != NULL && count < PFC_DIRIDS_MAX) {
+		int rc;
+
 		if (pfc_entry_classify(de->d_name, strlen(de->d_name)) != PFC_ENTRY_DIRID)
 			continue;
-		if (read_dirid(dirfd, de->d_name, found[count]) == 0)
+		rc = read_dirid(dirfd, de->d_name, found[count]);
+		if (rc == 0) {
 			count++;
+		} else if (rc == PFC_ERR_IO &&
+			   (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+			/* a shortage says nothing about the id file: never "not found" */
+			int saved = errno;
+
+			closedir(d);
+			errno = saved;
+			return PFC_ERR_IO;
+		}
 	}
 	closedir(d);
 	if (count == 0)

@@ -66,14 +66,6 @@ struct pfcd {
 
 	bool is_root; /* running as root: chown new objects to the caller */
 	gid_t egid;   /* the daemon's effective gid: what new backing entries get */
-
-	/* prune.c: keeps the inode table under the fd limit */
-	struct fuse_session *se; /* set before the thread starts */
-	pthread_t prune_thread;
-	pthread_mutex_t prune_lock;
-	pthread_cond_t prune_cond;
-	bool prune_stop; /* protected by prune_lock */
-	bool prune_started;
 };
 
 extern struct pfcd *pfcd_g; /* the one mount of this process */
@@ -84,7 +76,7 @@ int pfcd_errno(int err);
 /* "/proc/self/fd/N" of an O_PATH fd, for calls that need a path. */
 void pfcd_proc_path(int fd, char buf[64]);
 /* The backing path of an inode for log lines ("?" if unknown). */
-void pfcd_backing_path(const struct pfc_inode *in, char *buf, size_t len);
+void pfcd_backing_path(struct pfc_inode *in, char *buf, size_t len);
 /* Backing stat of an inode, turned into what the mount shows (plaintext
  * size of regular files, target length of symlinks).  0 or -errno. */
 int pfcd_getattr(struct pfc_inode *in, struct stat *st);
@@ -206,13 +198,24 @@ void pfcd_durable_sync(void);
 void pfcd_durable_start(void); /* after fuse_daemonize (a thread) */
 void pfcd_durable_stop(void);  /* syncs what is left */
 
-/* ----------------------------------------------------------- prune.c */
+/* -------------------------------------------------------- fdbudget.c */
 /* Raise the soft descriptor limit to the hard one. */
 void pfcd_raise_fd_limit(void);
-/* Start / stop the thread that asks the kernel to forget cached entries
- * when the inode table nears the descriptor limit.  0 or -errno. */
-int pfcd_prune_start(struct pfcd *d, struct fuse_session *se);
-void pfcd_prune_stop(struct pfcd *d);
+/* Idle inode descriptors kept at most under the current limit. */
+size_t pfcd_fd_cap(void);
+/* err (an errno) is EMFILE/ENFILE: close idle inode descriptors and say
+ * whether the caller should try again (false: nothing left to close, one
+ * log line names the limit; errno is err).  false for any other err. */
+bool pfcd_fd_short(int err);
+/* openat that meets EMFILE/ENFILE with pfcd_fd_short and tries again. */
+int pfcd_openat(int dirfd, const char *name, int flags, mode_t mode);
+/* The inode's O_PATH descriptor, held until pfcd_inode_put (inode.h).  fd
+ * or -errno. */
+int pfcd_inode_fd(struct pfc_inode *in);
+void pfcd_inode_put(struct pfc_inode *in);
+/* A new descriptor of the inode's object, opened with flags through
+ * /proc/self/fd (the caller closes it).  fd or -errno. */
+int pfcd_inode_open(struct pfc_inode *in, int flags);
 
 /* ------------------------------------------------------------ ops_*.c */
 void pfcd_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

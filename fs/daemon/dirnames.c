@@ -29,14 +29,27 @@ int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES]
 	pthread_mutex_lock(&dir->dir_lock);
 	if (!ds->valid || reload) {
 		size_t cnt = 0, prim = 0;
-		int fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int pfd = pfcd_inode_fd(dir), fd;
 
+		if (pfd < 0) {
+			rc = pfd;
+			goto out;
+		}
+		fd = pfcd_openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		pfcd_inode_put(dir);
 		if (fd < 0) {
 			rc = -errno;
 			goto out;
 		}
-		rc = pfc_dirid_load_all(fd, ds->ids, PFC_DIRIDS_MAX, &cnt, &prim);
+		do {
+			rc = pfc_dirid_load_all(fd, ds->ids, PFC_DIRIDS_MAX, &cnt, &prim);
+		} while (rc == PFC_ERR_IO && pfcd_fd_short(errno));
 		close(fd);
+		if (rc == PFC_ERR_IO && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+			/* a shortage, not a missing id: said as such (fdbudget.c logged it) */
+			rc = -errno;
+			goto out;
+		}
 		if (rc < 0) {
 			char path[PATH_MAX];
 
@@ -91,6 +104,19 @@ static bool dirids_stale(struct pfc_inode *dir)
 	return age >= PFCD_TIMEOUT;
 }
 
+/* lstat of entry name in directory inode dir.  0 or -errno. */
+static int stat_entry(struct pfc_inode *dir, const char *name, struct stat *st)
+{
+	int fd = pfcd_inode_fd(dir), rc = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	pfcd_inode_put(dir);
+	return rc;
+}
+
 int pfcd_name_find(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn,
 		   struct stat *st)
 {
@@ -112,14 +138,14 @@ again:
 		rc = pfc_name_to_backing(pfcd_g->vk, ids[i], name, strlen(name), bn);
 		if (rc < 0)
 			return pfcd_errno(rc);
-		if (fstatat(dir->fd, bn->name, st, AT_SYMLINK_NOFOLLOW) == 0)
-			return 0;
-		if (errno != ENOENT)
-			return -errno;
+		rc = stat_entry(dir, bn->name, st);
+		if (rc != -ENOENT)
+			return rc;
 	}
 	/* a sync client's conflict copy of an existing name? */
-	if (pfcd_conflict_find(dir, name, bn, st) == 0)
-		return 0;
+	rc = pfcd_conflict_find(dir, name, bn, st);
+	if (rc != -ENOENT)
+		return rc;
 	/* or a name under a directory id that arrived after we read them */
 	if (!reloaded && dirids_stale(dir)) {
 		size_t old_n = n;
@@ -139,13 +165,20 @@ again:
 int pfcd_name_claim(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn)
 {
 	struct stat st;
-	int rc = pfcd_name_find(dir, name, bn, &st);
+	int rc = pfcd_name_find(dir, name, bn, &st), fd;
 
 	if (rc == 0)
 		return -EEXIST;
 	if (rc != -ENOENT)
 		return rc;
-	return pfcd_companion_write(dir->fd, bn);
+	if (!bn->is_long)
+		return 0;
+	fd = pfcd_inode_fd(dir);
+	if (fd < 0)
+		return fd;
+	rc = pfcd_companion_write(fd, bn);
+	pfcd_inode_put(dir);
+	return rc;
 }
 
 int pfcd_companion_write(int dirfd, const struct pfc_backing_name *bn)
@@ -155,8 +188,8 @@ int pfcd_companion_write(int dirfd, const struct pfc_backing_name *bn)
 
 	if (!bn->is_long)
 		return 0;
-	fd = openat(dirfd, bn->companion, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		    0644);
+	fd = pfcd_openat(dirfd, bn->companion,
+			 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
 	w = write(fd, bn->enc, bn->enc_len);
@@ -193,7 +226,7 @@ int pfcd_name_decrypt_entry(int dirfd, const char *entry, enum pfc_entry_kind ki
 		rc = pfc_longname_companion(entry, elen, comp);
 		if (rc < 0)
 			return pfcd_errno(rc);
-		fd = openat(dirfd, comp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = pfcd_openat(dirfd, comp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
 		if (fd < 0)
 			return -errno;
 		got = read(fd, content, sizeof(content));
@@ -282,8 +315,9 @@ int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backi
 				continue;
 			memset(bn, 0, sizeof(*bn));
 			snprintf(bn->name, sizeof(bn->name), "%s%s", base.name, m);
-			if (fstatat(dir->fd, bn->name, st, AT_SYMLINK_NOFOLLOW) == 0)
-				return 0;
+			rc = stat_entry(dir, bn->name, st);
+			if (rc != -ENOENT)
+				return rc;
 		}
 	}
 	return -ENOENT;

@@ -117,8 +117,9 @@ static int ifd(struct pfc_inode *in, int fd)
 	if (!in->f.has_ifd) {
 		char p[64];
 
-		pfcd_proc_path(in->fd, p);
-		in->f.ifd = open(p, O_RDWR | O_NOATIME | O_CLOEXEC);
+		/* the caller's descriptor is of the same file: reopen it */
+		pfcd_proc_path(fd, p);
+		in->f.ifd = pfcd_openat(AT_FDCWD, p, O_RDWR | O_NOATIME | O_CLOEXEC, 0);
 		in->f.has_ifd = true;
 	}
 	return in->f.ifd >= 0 ? in->f.ifd : fd;
@@ -158,7 +159,7 @@ static bool bad_block_is_new(const struct pfc_inode *in, uint64_t index)
 	return fresh;
 }
 
-static void log_block(const struct pfc_inode *in, uint64_t index, int err)
+static void log_block(struct pfc_inode *in, uint64_t index, int err)
 {
 	char path[PATH_MAX];
 
@@ -168,7 +169,7 @@ static void log_block(const struct pfc_inode *in, uint64_t index, int err)
 	pfc_err_log("%s: block %llu: %s", path, (unsigned long long)index, pfc_strerror(err));
 }
 
-static void log_file(const struct pfc_inode *in, const char *what, int err)
+static void log_file(struct pfc_inode *in, const char *what, int err)
 {
 	char path[PATH_MAX];
 
@@ -226,7 +227,7 @@ int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing)
 }
 
 /* --verbose: one line per file-key event, naming the backing file (never the key). */
-static void log_debug(const struct pfc_inode *in, const char *what)
+static void log_debug(struct pfc_inode *in, const char *what)
 {
 	char path[PATH_MAX];
 

@@ -3,12 +3,23 @@
  * inode.h - the daemon's inode table (the shape of libfuse's passthrough_ll).
  *
  * One struct pfc_inode per backing object the kernel knows about, keyed by
- * the backing (st_dev, st_ino) so that hard links share one inode and a
- * rename changes nothing here.  Each holds an O_PATH descriptor of the
- * backing object, which also keeps an unlinked file alive while the kernel
- * still refers to it.  The FUSE inode number is the struct's address
- * (FUSE_ROOT_ID maps to the root).  nlookup counts the kernel's lookups and
- * is paired with forget; at zero the inode is freed.
+ * the backing (st_dev, st_ino) so that hard links share one inode.  The FUSE
+ * inode number is the struct's address (FUSE_ROOT_ID maps to the root).
+ * nlookup counts the kernel's lookups and is paired with forget.
+ *
+ * Descriptors are bounded by design (issue 28): an inode remembers the
+ * directory inode and the backing entry name it was last found by, and its
+ * O_PATH descriptor lives in a bounded LRU.  A descriptor nobody holds may
+ * be closed at any time (over the cap, or when an open meets EMFILE) and is
+ * reopened through the parent on its next use (openat + a (dev, ino) check:
+ * -ESTALE when the name now holds another object).  Every use of a
+ * descriptor is bracketed by pfc_inode_fd() / pfc_inode_fd_put(), so that
+ * no descriptor is closed under a user; open file handles hold theirs for
+ * their whole life.  An inode whose last known name was removed through the
+ * mount (unlinked while the kernel or an open handle still knows it) is an
+ * orphan: it keeps its descriptor until forgotten, since no name leads to
+ * it.  An inode stays allocated while the kernel knows it (nlookup) or
+ * while another inode names it as parent or a reopen holds it (refs).
  *
  * Lock order (outermost first); nothing is ever taken in the other order:
  *   1. a directory handle's lock (ops_dir.c), held while a listing is built;
@@ -23,7 +34,8 @@
  *      taken before the keystore client's internal mutex.
  *   5. leaf locks, never held while taking another: the keystore client's
  *      mutex, the key cache's lock, itable->lock, the open-handle list lock
- *      (ops_file.c), the bad-block log lock (fileio.c).
+ *      (ops_file.c), the bad-block log lock (fileio.c).  A reopen releases
+ *      itable->lock around its openat and takes it again.
  */
 #ifndef PFC_DAEMON_INODE_H
 #define PFC_DAEMON_INODE_H
@@ -69,18 +81,22 @@ struct pfc_dstate {
 };
 
 struct pfc_inode {
-	int fd;	     /* O_PATH | O_NOFOLLOW; immutable */
 	dev_t dev;   /* immutable */
 	ino_t ino;   /* immutable */
 	mode_t type; /* S_IFMT bits; immutable */
 
-	uint64_t nlookup;	 /* protected by itable->lock */
-	struct pfc_inode *hnext; /* protected by itable->lock */
-	/* The last (parent, name) the kernel learnt this inode by, so that it
-	 * can be asked to forget it (prune.c).  parent is only a number given
-	 * back to the kernel, never dereferenced.  Protected by itable->lock. */
-	fuse_ino_t kparent;
-	char *kname;
+	/* All protected by itable->lock. */
+	int fd;			    /* O_PATH | O_NOFOLLOW, or -1 while closed by the budget */
+	unsigned fd_users;	    /* holds of fd (pfc_inode_fd, open handles) */
+	bool orphan;		    /* its last known name is gone: fd kept, never reopened */
+	struct pfc_inode *parent;   /* directory it was last found in (counted in its refs) */
+	char *bname;		    /* backing entry name there (NULL for the root, orphans) */
+	uint64_t nlookup;	    /* the kernel's lookups */
+	unsigned refs;		    /* children naming it as parent, reopens in progress */
+	struct pfc_inode *hnext;    /* hash chain */
+	struct pfc_inode *lru_prev; /* idle list: fd >= 0, fd_users == 0, */
+	struct pfc_inode *lru_next; /* not an orphan, not the root */
+	bool on_lru;
 
 	pthread_rwlock_t io_lock;
 	struct pfc_fstate f; /* protected by io_lock */
@@ -92,39 +108,63 @@ struct pfc_inode {
 typedef void (*pfc_inode_cleanup_fn)(struct pfc_inode *inode);
 
 struct pfc_itable {
-	pthread_mutex_t lock; /* leaf: protects buckets, count, every nlookup and hnext */
+	pthread_mutex_t lock; /* leaf: protects everything below and the inodes' fields above */
 	struct pfc_inode **buckets;
 	size_t nbuckets;
 	size_t count;
-	struct pfc_inode root;	      /* never freed; nlookup not counted */
+	struct pfc_inode root;	      /* never freed; its fd is never closed */
 	pfc_inode_cleanup_fn cleanup; /* releases per-file state before free */
+	size_t nfds;		      /* O_PATH descriptors open (the root's not counted) */
+	size_t fd_cap;		      /* idle ones are closed past this many */
+	struct pfc_inode *lru_head;   /* most recently used idle descriptor */
+	struct pfc_inode *lru_tail;   /* the next to close */
+	uint64_t reopens, closes;     /* statistics: descriptors reopened / closed early */
 };
 
-/* root_fd (O_PATH of the backing root) is owned by the table from now on. */
-int pfc_itable_init(struct pfc_itable *t, int root_fd, pfc_inode_cleanup_fn cleanup);
+/* root_fd (O_PATH of the backing root) is owned by the table from now on.
+ * fd_cap: O_PATH descriptors kept open at most (besides held ones). */
+int pfc_itable_init(struct pfc_itable *t, int root_fd, pfc_inode_cleanup_fn cleanup, size_t fd_cap);
 /* Free every inode (cleanup called on each) and close their fds. */
 void pfc_itable_destroy(struct pfc_itable *t);
 /* The inode of a FUSE inode number (no checks: the kernel only sends ours). */
 struct pfc_inode *pfc_itable_get(struct pfc_itable *t, fuse_ino_t ino);
 fuse_ino_t pfc_itable_ino(struct pfc_itable *t, const struct pfc_inode *inode);
 /*
- * Find the inode of (st->st_dev, st->st_ino) or make it from fd, and count one
- * lookup.  fd (an O_PATH descriptor of the object) is consumed: kept by a new
- * inode or closed.  0 or -errno (fd closed then too).
+ * Find the inode of (st->st_dev, st->st_ino) or make it from fd, count one
+ * lookup and remember (parent, bname) as the name it is reached by.  fd (an
+ * O_PATH descriptor of the object) is consumed: kept by the inode or closed.
+ * 0 or -errno (fd closed then too).
  */
-int pfc_itable_lookup(struct pfc_itable *t, int fd, const struct stat *st, struct pfc_inode **out);
-/* Drop n lookups; frees the inode when none remain. */
+int pfc_itable_lookup(struct pfc_itable *t, int fd, const struct stat *st, struct pfc_inode *parent,
+		      const char *bname, struct pfc_inode **out);
+/* Drop n lookups; frees the inode when nothing refers to it any more. */
 void pfc_itable_forget(struct pfc_itable *t, fuse_ino_t ino, uint64_t n);
 size_t pfc_itable_count(struct pfc_itable *t);
-/* Remember that the kernel knows in as name in directory parent. */
-void pfc_itable_set_name(struct pfc_itable *t, struct pfc_inode *in, fuse_ino_t parent,
-			 const char *name);
+
 /*
- * Up to max (parent, name) pairs of inodes that no handle has open, for the
- * kernel to forget; names are malloc'd copies (caller frees).  *cursor is
- * where the walk over the buckets resumes next time.  Returns the count.
+ * The inode's O_PATH descriptor, reopened through its parent if the budget
+ * closed it, and held until pfc_inode_fd_put().  fd or -errno (-ESTALE when
+ * its name leads elsewhere now, or it is an orphan whose fd was lost).
+ * reopen(dirfd, name, ctx) opens name below dirfd (openat with the daemon's
+ * retry on EMFILE); NULL means plain openat.
  */
-size_t pfc_itable_pick(struct pfc_itable *t, size_t max, size_t *cursor, fuse_ino_t *parents,
-		       char **names);
+typedef int (*pfc_reopen_fn)(int dirfd, const char *name, void *ctx);
+int pfc_inode_fd(struct pfc_itable *t, struct pfc_inode *in, pfc_reopen_fn reopen, void *ctx);
+void pfc_inode_fd_put(struct pfc_itable *t, struct pfc_inode *in);
+/* The inode of (dev, ino) if the table has it, held (refs) until
+ * pfc_itable_release(); NULL if not. */
+struct pfc_inode *pfc_itable_find(struct pfc_itable *t, dev_t dev, ino_t ino);
+void pfc_itable_release(struct pfc_itable *t, struct pfc_inode *in);
+/* The entry (dir, bname) was renamed to (ndir, nbname): inodes last found
+ * by it follow. */
+void pfc_itable_renamed(struct pfc_itable *t, struct pfc_inode *in, struct pfc_inode *dir,
+			const char *bname, struct pfc_inode *ndir, const char *nbname);
+/* The entry (dir, bname) of in is gone (unlink, rmdir, replaced by a
+ * rename): if it was in's known name, in becomes an orphan.  The caller
+ * holds in's fd (pfc_inode_fd), so the orphan keeps a descriptor. */
+void pfc_itable_unnamed(struct pfc_itable *t, struct pfc_inode *in, struct pfc_inode *dir,
+			const char *bname);
+/* Close up to n idle descriptors now (an open met EMFILE).  Returns how many. */
+size_t pfc_itable_shrink(struct pfc_itable *t, size_t n);
 
 #endif

@@ -54,18 +54,30 @@ static void kill_suidgid(uint64_t nodeid, uint32_t caller_gid)
 	struct stat st;
 	mode_t keep;
 	char p[64];
+	int fd, rc;
 
-	if (!in || fstat(in->fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!in)
 		return;
+	fd = pfcd_inode_fd(in);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		pfcd_inode_put(in);
+		return;
+	}
 	keep = st.st_mode & 07777 & ~(mode_t)S_ISUID;
 	if ((keep & S_IXGRP) || caller_gid != st.st_gid)
 		keep &= ~(mode_t)S_ISGID;
-	if (keep == (st.st_mode & 07777))
+	if (keep == (st.st_mode & 07777)) {
+		pfcd_inode_put(in);
 		return;
-	pfcd_proc_path(in->fd, p);
-	if (chmod(p, keep) < 0) {
+	}
+	pfcd_proc_path(fd, p);
+	rc = chmod(p, keep) < 0 ? errno : 0;
+	pfcd_inode_put(in);
+	if (rc) {
 		pfc_warn("cannot clear set-id bits of inode %llu: %s", (unsigned long long)nodeid,
-			 strerror(errno));
+			 strerror(rc));
 		return;
 	}
 	/* The kernel keeps the old mode cached until the attribute timeout;

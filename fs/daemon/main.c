@@ -298,9 +298,16 @@ static void access_op(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct pfc_inode *in = pfc_itable_get(&pfcd_g->itable, ino);
 	char p[64];
+	int fd = pfcd_inode_fd(in), rc;
 
-	pfcd_proc_path(in->fd, p);
-	fuse_reply_err(req, faccessat(AT_FDCWD, p, mask, AT_EACCESS) < 0 ? errno : 0);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	pfcd_proc_path(fd, p);
+	rc = faccessat(AT_FDCWD, p, mask, AT_EACCESS) < 0 ? errno : 0;
+	pfcd_inode_put(in);
+	fuse_reply_err(req, rc);
 }
 
 static void destroy_op(void *userdata)
@@ -460,7 +467,7 @@ int main(int argc, char **argv)
 	setup_volume(&d, rootfd);
 	pfcd_raise_fd_limit();
 
-	rc = pfc_itable_init(&d.itable, rootfd, inode_cleanup);
+	rc = pfc_itable_init(&d.itable, rootfd, inode_cleanup, pfcd_fd_cap());
 	if (rc == 0)
 		rc =
 		    pfc_kcache_new(PFCD_KEYCACHE_MAX, PFCD_KEYCACHE_IDLE, filekey_destroy, &d.keys);
@@ -517,8 +524,6 @@ int main(int argc, char **argv)
 	pthread_cond_init(&d.expiry_cond, NULL);
 	if (pthread_create(&d.expiry_thread, NULL, expiry_main, &d) == 0)
 		d.expiry_started = true;
-	if (pfcd_prune_start(&d, se) < 0)
-		pfc_err_log("cannot start the inode pruning thread");
 	pfcd_cpool_start();
 	pfcd_durable_start();
 	if (o.single) {
@@ -537,7 +542,6 @@ int main(int argc, char **argv)
 	status = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
 	if (status)
 		pfc_err_log("session loop failed: %d", rc);
-	pfcd_prune_stop(&d);
 	pfcd_cpool_stop();
 	pfcd_durable_stop();
 	pfcd_keybuf_drop(); /* -s: this thread served requests */

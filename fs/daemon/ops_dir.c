@@ -8,6 +8,11 @@
  * left out.  Offsets are indexes into the snapshot, so a concurrent change
  * never makes the listing skip or repeat an entry.  dh->lock protects the
  * snapshot (one handle can be read by two threads).
+ *
+ * A listing is whole or it fails (issue 28): an entry is left out only when
+ * it vanished (ENOENT) or its name does not decrypt (logged); a shortage
+ * (EMFILE, ENFILE, ENOMEM) or any other failure to look an entry up is an
+ * error the caller sees, never a short listing that reads as its end.
  */
 #include "fs/daemon/daemon.h"
 
@@ -73,6 +78,12 @@ static int dh_add(struct pfcd_dh *dh, const char *name, const char *bname, ino_t
 	return 0;
 }
 
+/* A failure that says nothing about the entry itself: the listing fails. */
+static bool shortage(int rc)
+{
+	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR || rc == -EAGAIN;
+}
+
 static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 {
 	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
@@ -80,13 +91,17 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 	size_t nids, primary;
 	struct dirent *de;
 	DIR *dp;
-	int fd, rc;
+	int pfd, fd, rc;
 
 	dh_clear(dh);
 	rc = pfcd_dirids(dir, true, ids, &nids, &primary);
 	if (rc < 0)
 		return rc;
-	fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pfd = pfcd_inode_fd(dir);
+	if (pfd < 0)
+		return pfd;
+	fd = pfcd_openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	pfcd_inode_put(dir);
 	if (fd < 0)
 		return -errno;
 	dp = fdopendir(fd);
@@ -109,6 +124,8 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 		} else if (k == PFC_ENTRY_ENCNAME || k == PFC_ENTRY_LONGNAME) {
 			rc = pfcd_name_decrypt_entry(
 			    fd, de->d_name, k, (const uint8_t(*)[PFC_ID_BYTES])ids, nids, plain);
+			if (shortage(rc))
+				break;
 			if (rc < 0) {
 				char path[PATH_MAX];
 
@@ -123,6 +140,8 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 			/* a sync client's conflict copy, or not ours at all */
 			rc = pfcd_conflict_decrypt_entry(
 			    fd, de->d_name, (const uint8_t(*)[PFC_ID_BYTES])ids, nids, plain);
+			if (shortage(rc))
+				break;
 			if (rc == 0) {
 				rc = dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
 			} else {
@@ -140,6 +159,8 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 			break;
 	}
 	closedir(dp);
+	if (rc < 0)
+		dh_clear(dh); /* the next read from offset 0 tries again */
 	return rc;
 }
 
@@ -185,8 +206,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (dot) {
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = (mode_t)d->type << 12;
-			} else if (pfcd_make_entry(dir, d->bname, d->name, &e) < 0) {
-				continue; /* vanished since the snapshot */
+			} else if ((rc = pfcd_make_entry(dir, d->bname, d->name, &e)) < 0) {
+				if (rc == -ENOENT) {
+					rc = 0;
+					continue; /* vanished since the snapshot */
+				}
+				/* What is in buf goes out; the kernel asks again
+				 * from this entry, which then fails alone. */
+				break;
 			}
 			need = fuse_add_direntry_plus(req, p, rem, d->name, &e, (off_t)(i + 1));
 			if (need > rem) {
@@ -240,11 +267,19 @@ void pfcd_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 void pfcd_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	int fd = openat(INODE(ino)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+	struct pfc_inode *dir = INODE(ino);
+	int pfd = pfcd_inode_fd(dir), fd, rc = 0;
 
 	(void)fi;
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	fd = pfcd_openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	rc = fd < 0 ? errno : 0;
+	pfcd_inode_put(dir);
 	if (fd < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, rc);
 		return;
 	}
 	pfcd_durable_sync(); /* the ids of new directories first (durable.c) */

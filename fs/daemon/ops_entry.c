@@ -20,28 +20,34 @@
 #include <unistd.h>
 
 #define INODE(ino) pfc_itable_get(&pfcd_g->itable, (ino))
+#define ITABLE	   (&pfcd_g->itable)
 
 int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, const char *name,
 		    struct fuse_entry_param *e)
 {
 	struct pfc_inode *in;
 	struct stat st;
-	int fd, rc;
+	int pfd, fd, rc;
 
+	(void)name;
 	memset(e, 0, sizeof(*e));
-	fd = openat(parent->fd, backing_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	pfd = pfcd_inode_fd(parent);
+	if (pfd < 0)
+		return pfd;
+	fd = pfcd_openat(pfd, backing_name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+	rc = fd < 0 ? -errno : 0;
+	pfcd_inode_put(parent);
+	if (rc < 0)
+		return rc;
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
 	}
-	rc = pfc_itable_lookup(&pfcd_g->itable, fd, &st, &in);
+	pfcd_stat_to_plain(fd, &st); /* before the table takes fd over */
+	rc = pfc_itable_lookup(ITABLE, fd, &st, parent, backing_name, &in);
 	if (rc < 0)
 		return rc;
-	pfcd_stat_to_plain(in->fd, &st);
-	pfc_itable_set_name(&pfcd_g->itable, in, pfc_itable_ino(&pfcd_g->itable, parent), name);
 	e->ino = pfc_itable_ino(&pfcd_g->itable, in);
 	e->attr = st;
 	e->attr_timeout = PFCD_TIMEOUT;
@@ -97,6 +103,7 @@ static int set_times(struct pfc_inode *in, struct fuse_file_info *fi, const stru
 {
 	struct timespec tv[2];
 	char p[64];
+	int fd, rc;
 
 	tv[0].tv_sec = 0;
 	tv[1].tv_sec = 0;
@@ -112,10 +119,17 @@ static int set_times(struct pfc_inode *in, struct fuse_file_info *fi, const stru
 		tv[1] = attr->st_mtim;
 	if (fi)
 		return futimens(((struct pfcd_fh *)(uintptr_t)fi->fh)->fd, tv) < 0 ? -errno : 0;
-	if (in->type == S_IFLNK)
-		return utimensat(in->fd, "", tv, AT_EMPTY_PATH) < 0 ? -errno : 0;
-	pfcd_proc_path(in->fd, p);
-	return utimensat(AT_FDCWD, p, tv, 0) < 0 ? -errno : 0;
+	fd = pfcd_inode_fd(in);
+	if (fd < 0)
+		return fd;
+	if (in->type == S_IFLNK) {
+		rc = utimensat(fd, "", tv, AT_EMPTY_PATH) < 0 ? -errno : 0;
+	} else {
+		pfcd_proc_path(fd, p);
+		rc = utimensat(AT_FDCWD, p, tv, 0) < 0 ? -errno : 0;
+	}
+	pfcd_inode_put(in);
+	return rc;
 }
 
 void pfcd_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -124,8 +138,15 @@ void pfcd_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 	struct pfc_inode *in = INODE(ino);
 	struct stat st;
 	char p[64];
-	int rc = 0;
+	int rc = 0, fd = -1;
 
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		fd = pfcd_inode_fd(in);
+		if (fd < 0) {
+			rc = fd;
+			goto out;
+		}
+	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if (in->type == S_IFLNK) {
 			rc = -EOPNOTSUPP;
@@ -133,7 +154,7 @@ void pfcd_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 			if (fchmod(((struct pfcd_fh *)(uintptr_t)fi->fh)->fd, attr->st_mode) < 0)
 				rc = -errno;
 		} else {
-			pfcd_proc_path(in->fd, p);
+			pfcd_proc_path(fd, p);
 			if (chmod(p, attr->st_mode) < 0)
 				rc = -errno;
 		}
@@ -144,10 +165,14 @@ void pfcd_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 
-		if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 			rc = -errno;
 			goto out;
 		}
+	}
+	if (fd >= 0) {
+		pfcd_inode_put(in);
+		fd = -1;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (in->type != S_IFREG) {
@@ -166,6 +191,8 @@ void pfcd_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_s
 	}
 	rc = pfcd_getattr(in, &st);
 out:
+	if (fd >= 0)
+		pfcd_inode_put(in);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -178,11 +205,17 @@ void pfcd_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char enc[PFC_SYMLINK_ENC_BUF], plain[PFC_SYMLINK_TARGET_MAX + 1];
 	size_t plen;
 	ssize_t n;
-	int rc;
+	int rc, fd = pfcd_inode_fd(in);
 
-	n = readlinkat(in->fd, "", enc, sizeof(enc) - 1);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	n = readlinkat(fd, "", enc, sizeof(enc) - 1);
+	rc = n < 0 ? errno : 0;
+	pfcd_inode_put(in);
 	if (n < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, rc);
 		return;
 	}
 	rc = pfc_symlink_decrypt(pfcd_g->vk, enc, (size_t)n, plain, sizeof(plain), &plen);
@@ -221,13 +254,15 @@ static int make_dir(int dirfd, const char *bname, const void *arg)
 
 	if (mkdirat(dirfd, bname, a->mode) < 0)
 		return -errno;
-	fd = openat(dirfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = pfcd_openat(dirfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = -errno;
 		unlinkat(dirfd, bname, AT_REMOVEDIR);
 		return rc;
 	}
-	rc = pfc_dirid_create(fd, id, &idfd);
+	do {
+		rc = pfc_dirid_create(fd, id, &idfd);
+	} while (rc == PFC_ERR_IO && pfcd_fd_short(errno));
 	close(fd);
 	if (rc < 0) {
 		rc = pfcd_errno(rc);
@@ -249,12 +284,16 @@ static int make_regular(int dirfd, const char *bname, const void *arg)
 	struct pfc_inode tmp;
 	int fd, rc;
 
-	fd = openat(dirfd, bname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, a->mode & 07777);
+	fd = pfcd_openat(dirfd, bname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, a->mode & 07777);
 	if (fd < 0)
 		return -errno;
-	/* A throwaway state: the real inode loads the header at its first open. */
+	/* A throwaway state: the real inode loads the header at its first open.
+	 * Not in the table: an orphan with a lookup, so that the table neither
+	 * lists nor frees it when a log line asks for its path. */
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.fd = fd;
+	tmp.orphan = true;
+	tmp.nlookup = 1;
 	rc = pfcd_file_init_header(&tmp, fd, true, false);
 	pfcd_file_unload(&tmp);
 	close(fd);
@@ -269,24 +308,29 @@ static void new_entry(fuse_req_t req, fuse_ino_t parent, const char *name, make_
 	struct pfc_inode *dir = INODE(parent);
 	struct pfc_backing_name bn;
 	struct fuse_entry_param e;
-	int rc;
+	int rc, dfd = pfcd_inode_fd(dir);
 
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
 	rc = pfcd_name_claim(dir, name, &bn);
 	if (rc < 0)
 		goto out;
-	rc = make(dir->fd, bn.name, arg);
+	rc = make(dfd, bn.name, arg);
 	if (rc < 0) {
-		pfcd_companion_remove(dir->fd, &bn);
+		pfcd_companion_remove(dfd, &bn);
 		goto out;
 	}
-	rc = pfcd_chown_new(req, dir->fd, -1, bn.name);
+	rc = pfcd_chown_new(req, dfd, -1, bn.name);
 	if (rc == 0)
 		rc = pfcd_make_entry(dir, bn.name, name, &e);
 	if (rc < 0) {
-		unlinkat(dir->fd, bn.name, is_dir ? AT_REMOVEDIR : 0);
-		pfcd_companion_remove(dir->fd, &bn);
+		unlinkat(dfd, bn.name, is_dir ? AT_REMOVEDIR : 0);
+		pfcd_companion_remove(dfd, &bn);
 	}
 out:
+	pfcd_inode_put(dir);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -329,37 +373,90 @@ void pfcd_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const ch
 	struct pfc_backing_name bn;
 	struct fuse_entry_param e;
 	char p[64];
-	int rc;
+	int rc, fd = -1, dfd = pfcd_inode_fd(dir);
 
+	if (dfd < 0) {
+		rc = dfd;
+		goto out;
+	}
 	rc = pfcd_name_claim(dir, newname, &bn);
 	if (rc < 0)
 		goto out;
-	pfcd_proc_path(in->fd, p);
-	if (linkat(AT_FDCWD, p, dir->fd, bn.name, AT_SYMLINK_FOLLOW) < 0) {
+	fd = pfcd_inode_fd(in);
+	if (fd < 0) {
+		rc = fd;
+		pfcd_companion_remove(dfd, &bn);
+		goto out;
+	}
+	pfcd_proc_path(fd, p);
+	if (linkat(AT_FDCWD, p, dfd, bn.name, AT_SYMLINK_FOLLOW) < 0) {
 		rc = -errno;
-		pfcd_companion_remove(dir->fd, &bn);
+		pfcd_companion_remove(dfd, &bn);
 		goto out;
 	}
 	rc = pfcd_make_entry(dir, bn.name, newname, &e);
 out:
+	if (fd >= 0)
+		pfcd_inode_put(in);
+	if (dfd >= 0)
+		pfcd_inode_put(dir);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_entry(req, &e);
 }
 
+/*
+ * An entry about to be removed or replaced may be the only name the inode
+ * table knows its object by: hold that inode's descriptor across the change,
+ * so that it survives as an orphan (still open, stat-able) if the kernel
+ * keeps it.  known_done() after the change: gone says the entry went.
+ */
+struct known {
+	struct pfc_inode *in;
+	bool held;
+};
+
+static void known_hold(struct known *k, const struct stat *st)
+{
+	k->in = pfc_itable_find(ITABLE, st->st_dev, st->st_ino);
+	k->held = k->in && pfcd_inode_fd(k->in) >= 0;
+}
+
+static void known_done(struct known *k, struct pfc_inode *dir, const char *bname, bool gone)
+{
+	if (!k->in)
+		return;
+	if (gone)
+		pfc_itable_unnamed(ITABLE, k->in, dir, bname);
+	if (k->held)
+		pfcd_inode_put(k->in);
+	pfc_itable_release(ITABLE, k->in);
+	k->in = NULL;
+}
+
 void pfcd_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct pfc_inode *dir = INODE(parent);
 	struct pfc_backing_name bn;
+	struct known k = {NULL, false};
 	struct stat st;
-	int rc;
+	int rc, dfd = pfcd_inode_fd(dir);
 
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
 	rc = pfcd_name_find(dir, name, &bn, &st);
-	if (rc == 0 && unlinkat(dir->fd, bn.name, 0) < 0)
-		rc = -errno;
+	if (rc == 0) {
+		known_hold(&k, &st);
+		if (unlinkat(dfd, bn.name, 0) < 0)
+			rc = -errno;
+		known_done(&k, dir, bn.name, rc == 0);
+	}
 	if (rc == 0)
-		pfcd_companion_remove(dir->fd, &bn);
+		pfcd_companion_remove(dfd, &bn);
+	pfcd_inode_put(dir);
 	fuse_reply_err(req, -rc);
 }
 
@@ -371,7 +468,7 @@ void pfcd_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
  */
 static int empty_dir_prepare(int parentfd, const char *bname, uint8_t saved[PFC_ID_BYTES])
 {
-	int fd = openat(parentfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = pfcd_openat(parentfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	struct dirent *de;
 	DIR *dp;
 	int rc = 0;
@@ -393,7 +490,8 @@ static int empty_dir_prepare(int parentfd, const char *bname, uint8_t saved[PFC_
 		}
 	}
 	{
-		int idfd = openat(dirfd(dp), PFC_DIRID_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		int idfd =
+		    pfcd_openat(dirfd(dp), PFC_DIRID_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
 		ssize_t n = idfd >= 0 ? read(idfd, saved, PFC_ID_BYTES) : -1;
 
 		if (idfd >= 0)
@@ -412,11 +510,14 @@ out:
 
 static void restore_dirid(int parentfd, const char *bname, const uint8_t saved[PFC_ID_BYTES])
 {
-	int dfd = openat(parentfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), fd;
+	int dfd = pfcd_openat(parentfd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0),
+	    fd;
 
-	if (dfd < 0)
+	if (dfd < 0) {
+		pfc_err_log("cannot restore a directory id file: %s", strerror(errno));
 		return;
-	fd = openat(dfd, PFC_DIRID_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	}
+	fd = pfcd_openat(dfd, PFC_DIRID_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd >= 0) {
 		if (write(fd, saved, PFC_ID_BYTES) != PFC_ID_BYTES)
 			pfc_err_log("cannot restore a directory id file");
@@ -430,21 +531,30 @@ void pfcd_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct pfc_inode *dir = INODE(parent);
 	struct pfc_backing_name bn;
+	struct known k = {NULL, false};
 	uint8_t saved[PFC_ID_BYTES];
 	struct stat st;
-	int rc;
+	int rc, dfd = pfcd_inode_fd(dir);
 
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
 	rc = pfcd_name_find(dir, name, &bn, &st);
 	if (rc == 0 && !S_ISDIR(st.st_mode))
 		rc = -ENOTDIR;
-	if (rc == 0)
-		rc = empty_dir_prepare(dir->fd, bn.name, saved);
-	if (rc == 0 && unlinkat(dir->fd, bn.name, AT_REMOVEDIR) < 0) {
-		rc = -errno;
-		restore_dirid(dir->fd, bn.name, saved);
+	if (rc == 0) {
+		known_hold(&k, &st);
+		rc = empty_dir_prepare(dfd, bn.name, saved);
 	}
+	if (rc == 0 && unlinkat(dfd, bn.name, AT_REMOVEDIR) < 0) {
+		rc = -errno;
+		restore_dirid(dfd, bn.name, saved);
+	}
+	known_done(&k, dir, bn.name, rc == 0);
 	if (rc == 0)
-		pfcd_companion_remove(dir->fd, &bn);
+		pfcd_companion_remove(dfd, &bn);
+	pfcd_inode_put(dir);
 	fuse_reply_err(req, -rc);
 }
 
@@ -454,12 +564,19 @@ void pfcd_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 	struct pfc_inode *sdir = INODE(parent), *ddir = INODE(newparent);
 	struct pfc_backing_name sbn, dbn;
 	struct stat sst, dst;
+	struct known ks = {NULL, false}, kd = {NULL, false};
 	uint8_t saved[PFC_ID_BYTES];
 	bool dexists, dprepared = false, made_comp = false;
-	int rc;
+	int rc, sfd = -1, dfd = -1;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		rc = -EINVAL;
+		goto out;
+	}
+	sfd = pfcd_inode_fd(sdir);
+	dfd = sfd < 0 ? -1 : pfcd_inode_fd(ddir);
+	if (sfd < 0 || dfd < 0) {
+		rc = sfd < 0 ? sfd : dfd;
 		goto out;
 	}
 	rc = pfcd_name_find(sdir, name, &sbn, &sst);
@@ -487,41 +604,55 @@ void pfcd_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 			rc = -EISDIR;
 			goto out;
 		}
-		rc = empty_dir_prepare(ddir->fd, dbn.name, saved);
+		rc = empty_dir_prepare(dfd, dbn.name, saved);
 		if (rc < 0)
 			goto out;
 		dprepared = true;
 	}
 	if (!dexists && !(flags & RENAME_EXCHANGE) && dbn.is_long) {
-		rc = pfcd_companion_write(ddir->fd, &dbn);
+		rc = pfcd_companion_write(dfd, &dbn);
 		if (rc < 0)
 			goto out;
 		made_comp = true;
 	}
-	if (renameat2(sdir->fd, sbn.name, ddir->fd, dbn.name, flags) < 0) {
+	known_hold(&ks, &sst);
+	if (dexists)
+		known_hold(&kd, &dst);
+	if (renameat2(sfd, sbn.name, dfd, dbn.name, flags) < 0) {
 		rc = -errno;
 		if (made_comp)
-			pfcd_companion_remove(ddir->fd, &dbn);
+			pfcd_companion_remove(dfd, &dbn);
 		if (dprepared)
-			restore_dirid(ddir->fd, dbn.name, saved);
+			restore_dirid(dfd, dbn.name, saved);
 		goto out;
 	}
+	/* The inodes follow their names: the replaced one loses its own, an
+	 * exchanged one takes the source's. */
+	if (kd.in && (flags & RENAME_EXCHANGE))
+		pfc_itable_renamed(ITABLE, kd.in, ddir, dbn.name, sdir, sbn.name);
+	known_done(&kd, ddir, dbn.name, !(flags & RENAME_EXCHANGE));
+	if (ks.in)
+		pfc_itable_renamed(ITABLE, ks.in, sdir, sbn.name, ddir, dbn.name);
 	/* The old name is gone (unless exchanged): so is its companion. */
 	if (!(flags & RENAME_EXCHANGE))
-		pfcd_companion_remove(sdir->fd, &sbn);
+		pfcd_companion_remove(sfd, &sbn);
 out:
+	known_done(&kd, ddir, dbn.name, false);
+	known_done(&ks, sdir, sbn.name, false);
+	if (dfd >= 0)
+		pfcd_inode_put(ddir);
+	if (sfd >= 0)
+		pfcd_inode_put(sdir);
 	fuse_reply_err(req, -rc);
 }
 
 void pfcd_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
-	int fd = openat(INODE(ino)->fd, ".", O_RDONLY | O_CLOEXEC);
+	/* the root's descriptor is never closed; every inode is on its file system */
+	int fd = pfcd_openat(pfcd_g->itable.root.fd, ".", O_RDONLY | O_CLOEXEC, 0);
 
-	if (fd < 0) {
-		/* not a directory: ask the root */
-		fd = openat(pfcd_g->itable.root.fd, ".", O_RDONLY | O_CLOEXEC);
-	}
+	(void)ino;
 	if (fd < 0 || fstatvfs(fd, &sv) < 0) {
 		int e = errno;
 

@@ -84,6 +84,14 @@ static int attach(struct pfc_inode *in, int fd, struct fuse_file_info *fi, bool 
 		close(fd);
 		return -ENOMEM;
 	}
+	/* An open file keeps its inode's descriptor (inode.h): a file deleted
+	 * from outside while open still answers getattr, as on a local fs. */
+	rc = pfcd_inode_fd(in);
+	if (rc < 0) {
+		free(fh);
+		close(fd);
+		return rc;
+	}
 	pthread_rwlock_wrlock(&in->io_lock);
 	rc = pfcd_file_load(in, fd);
 	if (rc < 0)
@@ -125,6 +133,7 @@ static int attach(struct pfc_inode *in, int fd, struct fuse_file_info *fi, bool 
 	return 0;
 fail:
 	pthread_rwlock_unlock(&in->io_lock);
+	pfcd_inode_put(in);
 	free(fh);
 	close(fd);
 	return rc;
@@ -133,13 +142,11 @@ fail:
 void pfcd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pfc_inode *in = INODE(ino);
-	char p[64];
 	int fd, rc;
 
-	pfcd_proc_path(in->fd, p);
-	fd = open(p, backing_open_flags(fi->flags));
+	fd = pfcd_inode_open(in, backing_open_flags(fi->flags));
 	if (fd < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, -fd);
 		return;
 	}
 	rc = attach(in, fd, fi, false);
@@ -163,9 +170,12 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	struct fuse_entry_param e;
 	struct stat st;
 	bool fresh = false;
-	char p[64];
-	int fd = -1, rc;
+	int fd = -1, rc, dfd = pfcd_inode_fd(dir);
 
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
 	rc = pfcd_name_find(dir, name, &bn, &st);
 	if (rc == 0) {
 		if (fi->flags & O_EXCL) {
@@ -181,26 +191,30 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 			rc = in->type == S_IFDIR ? -EISDIR : -EINVAL;
 			goto out;
 		}
-		pfcd_proc_path(in->fd, p);
-		fd = open(p, backing_open_flags(fi->flags));
+		fd = pfcd_inode_open(in, backing_open_flags(fi->flags));
+		if (fd < 0) {
+			rc = fd;
+			pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
+			goto out;
+		}
 	} else if (rc == -ENOENT) {
-		rc = pfcd_companion_write(dir->fd, &bn);
+		rc = pfcd_companion_write(dfd, &bn);
 		if (rc < 0)
 			goto out;
-		fd = openat(dir->fd, bn.name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+		fd = pfcd_openat(dfd, bn.name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
 		if (fd < 0) {
 			rc = -errno;
-			pfcd_companion_remove(dir->fd, &bn);
+			pfcd_companion_remove(dfd, &bn);
 			goto out;
 		}
 		fresh = true;
-		rc = pfcd_chown_new(req, dir->fd, fd, NULL);
+		rc = pfcd_chown_new(req, dfd, fd, NULL);
 		if (rc == 0)
 			rc = pfcd_make_entry(dir, bn.name, name, &e);
 		if (rc < 0) {
 			close(fd);
-			unlinkat(dir->fd, bn.name, 0);
-			pfcd_companion_remove(dir->fd, &bn);
+			unlinkat(dfd, bn.name, 0);
+			pfcd_companion_remove(dfd, &bn);
 			goto out;
 		}
 		in = INODE(e.ino);
@@ -210,14 +224,14 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		if (rc < 0) {
 			close(fd);
 			pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
-			unlinkat(dir->fd, bn.name, 0);
-			pfcd_companion_remove(dir->fd, &bn);
+			unlinkat(dfd, bn.name, 0);
+			pfcd_companion_remove(dfd, &bn);
 			goto out;
 		}
 		if ((fi->flags & O_ACCMODE) == O_RDONLY) {
 			/* the header needed a writable fd; the handle gets what was asked */
 			close(fd);
-			fd = openat(dir->fd, bn.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			fd = pfcd_openat(dfd, bn.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
 		}
 	} else {
 		goto out;
@@ -233,6 +247,7 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 		goto out;
 	}
 out:
+	pfcd_inode_put(dir);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -327,6 +342,7 @@ void pfcd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh_untrack(fh);
 	close(fh->fd);
 	free(fh);
+	pfcd_inode_put(in);
 	fuse_reply_err(req, 0);
 }
 
@@ -376,7 +392,6 @@ void pfcd_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct
 
 int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size)
 {
-	char p[64];
 	int fd, rc;
 
 	if (size < 0)
@@ -389,10 +404,9 @@ int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size)
 		return rc;
 	}
 	/* By path, with no handle: a generation of its own unless a writer is open. */
-	pfcd_proc_path(in->fd, p);
-	fd = open(p, O_RDWR | O_CLOEXEC);
+	fd = pfcd_inode_open(in, O_RDWR);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	pthread_rwlock_wrlock(&in->io_lock);
 	rc = pfcd_file_truncate(in, fd, (uint64_t)size, true);
 	if (in->f.opens == 0)

@@ -33,7 +33,7 @@ void pfcd_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const ch
 	char p[64], enc[PFC_XATTR_NAME_ENC_BUF];
 	size_t elen, slen;
 	uint8_t *stored;
-	int rc;
+	int rc, fd;
 
 	if (!is_user(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
@@ -61,9 +61,12 @@ void pfcd_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const ch
 				     size + PFC_XATTR_VALUE_OVERHEAD, &slen);
 	if (rc < 0) {
 		rc = pfcd_errno(rc);
+	} else if ((fd = pfcd_inode_fd(INODE(ino))) < 0) {
+		rc = fd;
 	} else {
-		pfcd_proc_path(INODE(ino)->fd, p);
+		pfcd_proc_path(fd, p);
 		rc = setxattr(p, enc, stored, slen, flags) < 0 ? -errno : 0;
+		pfcd_inode_put(INODE(ino));
 	}
 	free(stored);
 	fuse_reply_err(req, -rc);
@@ -75,7 +78,7 @@ void pfcd_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 	uint8_t *stored = NULL, *plain = NULL;
 	size_t elen, plen;
 	ssize_t n;
-	int rc;
+	int rc, fd;
 
 	if (!is_user(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
@@ -92,12 +95,17 @@ void pfcd_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 		rc = -ENOMEM;
 		goto out;
 	}
-	pfcd_proc_path(INODE(ino)->fd, p);
-	n = getxattr(p, enc, stored, XATTR_BUF);
-	if (n < 0) {
-		rc = -errno;
+	fd = pfcd_inode_fd(INODE(ino));
+	if (fd < 0) {
+		rc = fd;
 		goto out;
 	}
+	pfcd_proc_path(fd, p);
+	n = getxattr(p, enc, stored, XATTR_BUF);
+	rc = n < 0 ? -errno : 0;
+	pfcd_inode_put(INODE(ino));
+	if (rc < 0)
+		goto out;
 	rc = pfc_xattr_value_decrypt(pfcd_g->vk, enc, elen, stored, (size_t)n, plain, XATTR_BUF,
 				     &plen);
 	if (rc < 0) {
@@ -122,9 +130,13 @@ void pfcd_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char p[64], *names = NULL, *out = NULL;
 	size_t olen = 0;
 	ssize_t n;
-	int rc = 0;
+	int rc = 0, fd = pfcd_inode_fd(INODE(ino));
 
-	pfcd_proc_path(INODE(ino)->fd, p);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	pfcd_proc_path(fd, p);
 	n = listxattr(p, NULL, 0);
 	if (n < 0) {
 		rc = -errno;
@@ -163,13 +175,14 @@ out:
 		fuse_reply_err(req, -rc);
 	free(names);
 	free(out);
+	pfcd_inode_put(INODE(ino));
 }
 
 void pfcd_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	char p[64], enc[PFC_XATTR_NAME_ENC_BUF];
 	size_t elen;
-	int rc;
+	int rc, fd;
 
 	if (!is_user(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
@@ -180,6 +193,13 @@ void pfcd_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	pfcd_proc_path(INODE(ino)->fd, p);
-	fuse_reply_err(req, removexattr(p, enc) < 0 ? errno : 0);
+	fd = pfcd_inode_fd(INODE(ino));
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	pfcd_proc_path(fd, p);
+	rc = removexattr(p, enc) < 0 ? errno : 0;
+	pfcd_inode_put(INODE(ino));
+	fuse_reply_err(req, rc);
 }

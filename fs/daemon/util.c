@@ -31,13 +31,17 @@ void pfcd_proc_path(int fd, char buf[64])
 	snprintf(buf, 64, "/proc/self/fd/%d", fd);
 }
 
-void pfcd_backing_path(const struct pfc_inode *in, char *buf, size_t len)
+void pfcd_backing_path(struct pfc_inode *in, char *buf, size_t len)
 {
 	char p[64];
-	ssize_t n;
+	ssize_t n = -1;
+	int fd = pfcd_inode_fd(in);
 
-	pfcd_proc_path(in->fd, p);
-	n = readlink(p, buf, len - 1);
+	if (fd >= 0) {
+		pfcd_proc_path(fd, p);
+		n = readlink(p, buf, len - 1);
+		pfcd_inode_put(in);
+	}
 	if (n < 0) {
 		snprintf(buf, len, "?");
 		return;
@@ -62,10 +66,16 @@ void pfcd_stat_to_plain(int fd, struct stat *st)
 
 int pfcd_getattr(struct pfc_inode *in, struct stat *st)
 {
-	if (fstatat(in->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	pfcd_stat_to_plain(in->fd, st);
-	return 0;
+	int fd = pfcd_inode_fd(in), rc = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	else
+		pfcd_stat_to_plain(fd, st);
+	pfcd_inode_put(in);
+	return rc;
 }
 
 int pfcd_chown_new(fuse_req_t req, int parent_fd, int fd, const char *name)

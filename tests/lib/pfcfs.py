@@ -186,9 +186,10 @@ class Keystore:
 class Mount:
     """One volume mounted for one test (or one test class).  Context manager; see module doc."""
 
-    def __init__(self, mode=None, daemon_args=(), init_args=()):
+    def __init__(self, mode=None, daemon_args=(), init_args=(), nofile=None):
         self.mode = _fs_mode(mode)
         self.daemon_args = list(daemon_args)
+        self.nofile = nofile  # the daemon's RLIMIT_NOFILE (soft and hard), set by prlimit(1)
         self.init_args = list(init_args)  # extra `pfcrypt init` options (cipher, block size...)
         self.tmp = None
         self.backing = None
@@ -248,8 +249,13 @@ class Mount:
 
     def _daemon_argv(self):
         if self.mode == "pfcryptfs":
-            return [binary("PFCRYPTFS", "pfcryptfs"), "-f", self.backing, self.mnt,
-                    "--socket", self.keystore.sock] + self.daemon_args
+            limit = []
+            if self.nofile is not None:
+                if shutil.which("prlimit") is None:
+                    raise FixtureError("prlimit not found (Debian package util-linux)")
+                limit = ["prlimit", f"--nofile={self.nofile}:{self.nofile}", "--"]
+            return limit + [binary("PFCRYPTFS", "pfcryptfs"), "-f", self.backing, self.mnt,
+                            "--socket", self.keystore.sock] + self.daemon_args
         if self.passthrough_ll:
             # libfuse 3.14's example prints this at start-up (its own default, not our doing).
             self.expect_stderr(rb"^Ignoring invalid max threads value")
@@ -457,11 +463,12 @@ class MountTestCase(unittest.TestCase):
 
     MOUNT_ARGS = ()
     INIT_ARGS = ()
+    NOFILE = None  # the daemon's descriptor limit, if not the inherited one
     m = None
 
     @classmethod
     def setUpClass(cls):
-        cls.m = Mount(daemon_args=cls.MOUNT_ARGS, init_args=cls.INIT_ARGS)
+        cls.m = Mount(daemon_args=cls.MOUNT_ARGS, init_args=cls.INIT_ARGS, nofile=cls.NOFILE)
         cls.m.__enter__()
         print(f"# {cls.__name__}: mode {cls.m.mode}, mount {cls.m.mnt}", flush=True)
 

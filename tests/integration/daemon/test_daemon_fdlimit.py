@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""A large tree under a small descriptor limit (issue 28 points 1, 2, 4 and 7).
+
+The daemon runs with RLIMIT_NOFILE 512 (prlimit), far below the number of files it is asked to
+know: a 5,000-file tree written by tar and a 20,000-file directory, both walked cold (after a
+remount, so the kernel knows nothing) by ls -lR, find, md5sum, du and rsync.  Every walk must end
+with exit 0, no error on stderr, every entry listed, the copies equal to what was written, and no
+complaint from the daemon (a "no descriptor left" line or any other would fail the test).  Before
+issue 28, the same daemon returned EMFILE to lookups and short listings with no error.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import pfcfs  # noqa: E402
+import taprun  # noqa: E402
+
+NOFILE = 512
+TREE_DIRS = 50  # x 100 files = 5,000 files, in nested directories
+TREE_FILES = 100
+BIG_DIR = 20_000
+
+
+def run(argv, cwd=None, timeout=600):
+    p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, check=False)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def make_plain_tree(root):
+    """TREE_DIRS directories three levels deep, TREE_FILES files each, distinct content."""
+    for d in range(TREE_DIRS):
+        sub = os.path.join(root, f"top{d % 5}", f"mid{d % 10}", f"dir{d}")
+        os.makedirs(sub, exist_ok=True)
+        for f in range(TREE_FILES):
+            with open(os.path.join(sub, f"file-{f}.c"), "wb") as fh:
+                fh.write(hashlib.sha256(f"{d}/{f}".encode()).digest() * (1 + f % 7))
+        os.symlink(f"file-{d % TREE_FILES}.c", os.path.join(sub, "link"))
+
+
+def md5_of_tree(root):
+    rc, out, err = run(["sh", "-c", "find . -type f -print0 | sort -z | xargs -0 md5sum"], cwd=root)
+    return rc, out, err
+
+
+class FdLimit(pfcfs.MountTestCase):
+    NOFILE = NOFILE
+
+    def cold(self):
+        """Unmount and mount again: the kernel knows no inode of the volume any more."""
+        self.m.remount()
+
+    def test_a_5000_file_tree_by_tar_then_walked_cold(self):
+        plain = os.path.join(self.scratch, "plain")
+        make_plain_tree(plain)
+        tarball = os.path.join(self.m.tmp, "tree.tar")
+        rc, _, err = run(["tar", "-cf", tarball, "-C", plain, "."])
+        self.assertEqual(rc, 0, err)
+        dest = os.path.join(self.mnt, "tree")
+        os.mkdir(dest)
+        rc, _, err = run(["tar", "-xf", tarball, "-C", dest])
+        self.assertEqual((rc, err), (0, ""), "tar -xf into the mount")
+        self.cold()
+
+        rc, out, err = run(["ls", "-lR", dest])
+        self.assertEqual((rc, err), (0, ""), "cold ls -lR")
+        files = [ln for ln in out.decode().splitlines() if ln.startswith("-")]
+        self.assertEqual(len(files), TREE_DIRS * TREE_FILES, "ls -lR lists every file")
+
+        self.cold()
+        want = md5_of_tree(plain)
+        got = md5_of_tree(dest)
+        self.assertEqual(got[0], 0, got[2])
+        self.assertEqual(got[2], "", "find | xargs md5sum")
+        self.assertEqual(got[1], want[1], "every file's content, cold")
+
+        self.cold()
+        rc, _, err = run(["du", "-s", dest])
+        self.assertEqual((rc, err), (0, ""), "cold du")
+
+        self.cold()
+        copy = os.path.join(self.scratch, "copy")
+        rc, _, err = run(["rsync", "-a", dest + "/", copy + "/"])
+        self.assertEqual((rc, err), (0, ""), "cold rsync -a out of the mount")
+        self.assertEqual(pfcfs.manifest(copy, mtime_ns=False), pfcfs.manifest(plain, mtime_ns=False),
+                         "the rsync copy equals what tar wrote")
+
+    def test_a_20000_file_directory_is_listed_whole_cold(self):
+        big = os.path.join(self.mnt, "big")
+        os.mkdir(big)
+        for i in range(BIG_DIR):
+            fd = os.open(os.path.join(big, f"entry-{i:05d}"), os.O_CREAT | os.O_WRONLY, 0o644)
+            if i % 1000 == 0:
+                os.write(fd, b"x" * i)
+            os.close(fd)
+        self.cold()
+        rc, out, err = run(["ls", "-l", big])
+        self.assertEqual((rc, err), (0, ""), "cold ls -l")
+        lines = out.decode().splitlines()
+        self.assertEqual(len([ln for ln in lines if ln.startswith("-")]), BIG_DIR,
+                         "ls -l lists every entry")
+        self.cold()
+        self.assertEqual(len(os.listdir(big)), BIG_DIR, "os.listdir, cold")
+        self.cold()
+        rc, out, err = run(["find", big, "-type", "f"])
+        self.assertEqual((rc, err), (0, ""), "cold find")
+        self.assertEqual(len(out.splitlines()), BIG_DIR, "find lists every entry")
+        # A backup made with --delete: a short listing would delete files from it.
+        backup = os.path.join(self.scratch, "backup")
+        os.mkdir(backup)
+        for i in range(0, BIG_DIR, 7):
+            open(os.path.join(backup, f"entry-{i:05d}"), "wb").close()
+        self.cold()
+        rc, _, err = run(["rsync", "-a", "--delete", big + "/", backup + "/"])
+        self.assertEqual((rc, err), (0, ""), "cold rsync -a --delete")
+        self.assertEqual(sorted(os.listdir(backup)), sorted(f"entry-{i:05d}" for i in range(BIG_DIR)))
+        self.assertEqual(os.path.getsize(os.path.join(backup, "entry-05000")), 5000)
+
+
+if __name__ == "__main__":
+    taprun.main()
