@@ -2,7 +2,8 @@
 # ThreadSanitizer run of the FUSE daemon (issue 5 point 3): builds pfcryptfs with
 # -Db_sanitize=thread in its own build dir and runs the daemon's concurrency test against it
 # (8 processes on 8 files + 4 writers on unaligned disjoint ranges of one file, several rounds),
-# then the generation and lifecycle tests.  Any ThreadSanitizer report goes to the daemon's
+# then the generation, lifecycle and descriptor-limit tests (the last closes and reopens inode
+# descriptors all the time under a 512-descriptor limit).  Any ThreadSanitizer report goes to the daemon's
 # stderr, which tests/lib/pfcfs.py treats as a test failure.  Not part of tests/run-all (time).
 #
 #   tests/bench/daemon_tsan.sh            # PFC_BUILD_ROOT (default: source root) holds the dirs
@@ -22,7 +23,7 @@ export PFCRYPTFS=$tsan/fs/daemon/pfcryptfs PFCRYPT=$normal/tools/pfcrypt \
 	TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1}
 export PFC_CONCURRENCY_ROUNDS=${PFC_CONCURRENCY_ROUNDS:-3}
 status=0
-for t in concurrency generations lifecycle; do
+for t in concurrency generations lifecycle fdlimit; do
 	/usr/bin/python3 tests/integration/daemon/test_daemon_$t.py || status=1
 done
 exit $status

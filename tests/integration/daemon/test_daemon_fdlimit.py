@@ -5,8 +5,11 @@ The daemon runs with RLIMIT_NOFILE 512 (prlimit), far below the number of files 
 know: a 5,000-file tree written by tar and a 20,000-file directory, both walked cold (after a
 remount, so the kernel knows nothing) by ls -lR, find, md5sum, du and rsync.  Every walk must end
 with exit 0, no error on stderr, every entry listed, the copies equal to what was written, and no
-complaint from the daemon (a "no descriptor left" line or any other would fail the test).  Before
-issue 28, the same daemon returned EMFILE to lookups and short listings with no error.
+complaint from the daemon (a "no descriptor left" line or any other would fail the test); four
+walkers at once read every file right; a directory renamed, a file unlinked while open and a
+directory removed while open through the mount keep working after every idle descriptor was
+closed.  Before issue 28, the same daemon returned EMFILE to lookups and short listings with no
+error.
 """
 import hashlib
 import os
@@ -118,6 +121,69 @@ class FdLimit(pfcfs.MountTestCase):
         self.assertEqual((rc, err), (0, ""), "cold rsync -a --delete")
         self.assertEqual(sorted(os.listdir(backup)), sorted(f"entry-{i:05d}" for i in range(BIG_DIR)))
         self.assertEqual(os.path.getsize(os.path.join(backup, "entry-05000")), 5000)
+
+    def evict(self, where):
+        """A cold listing of more entries than the daemon may hold: every idle descriptor goes."""
+        many = os.path.join(where, "many")
+        if not os.path.isdir(many):
+            os.mkdir(many)
+            for i in range(2 * NOFILE):
+                os.close(os.open(os.path.join(many, f"m{i}"), os.O_CREAT | os.O_WRONLY, 0o644))
+        rc, out, err = run(["ls", "-l", many])
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(len([ln for ln in out.decode().splitlines() if ln.startswith("-")]),
+                         2 * NOFILE)
+
+    def test_renamed_unlinked_and_removed_objects_survive_eviction(self):
+        top = os.path.join(self.mnt, "moves")
+        os.makedirs(os.path.join(top, "a"))
+        with open(os.path.join(top, "a", "f"), "wb") as f:
+            f.write(b"in a")
+        os.mkdir(os.path.join(top, "gone-dir"))
+        dfd = os.open(os.path.join(top, "a"), os.O_RDONLY | os.O_DIRECTORY)
+        gfd = os.open(os.path.join(top, "gone-dir"), os.O_RDONLY | os.O_DIRECTORY)
+        ufd = os.open(os.path.join(top, "a", "unlinked"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            os.write(ufd, b"still here")
+            os.rename(os.path.join(top, "a"), os.path.join(top, "b"))
+            os.unlink(os.path.join(top, "b", "unlinked"))
+            os.rmdir(os.path.join(top, "gone-dir"))
+            self.evict(top)
+            # a directory renamed through the mount is reopened under its new name
+            self.assertEqual(os.fstat(dfd).st_ino, os.stat(os.path.join(top, "b")).st_ino)
+            self.assertEqual(sorted(os.listdir(dfd)), ["f"])
+            with open(os.open("f", os.O_RDONLY, dir_fd=dfd), "rb") as f:
+                self.assertEqual(f.read(), b"in a")
+            # an open unlinked file and a removed directory keep working through their handles
+            self.assertEqual(os.fstat(ufd).st_nlink, 0)
+            os.write(ufd, b", and more")
+            self.assertEqual(os.pread(ufd, 100, 0), b"still here, and more")
+            self.assertEqual(os.fstat(gfd).st_nlink, 0)
+            self.evict(top)
+            self.assertEqual(os.stat(os.path.join(top, "b", "f")).st_size, 4)
+        finally:
+            os.close(dfd)
+            os.close(gfd)
+            os.close(ufd)
+
+    def test_parallel_walkers_under_the_limit(self):
+        plain = os.path.join(self.scratch, "plain")
+        make_plain_tree(plain)
+        dest = os.path.join(self.mnt, "par")
+        rc, _, err = run(["cp", "-a", plain, dest])
+        self.assertEqual((rc, err), (0, ""))
+        self.cold()
+        want = md5_of_tree(plain)[1]
+        walkers = [subprocess.Popen(["sh", "-c", "find . -type f -print0 | sort -z | xargs -0 md5sum"],
+                                    cwd=dest, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                   for _ in range(4)]
+        statter = subprocess.Popen(["ls", "-lR", dest], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        for w in walkers:
+            out, err = w.communicate(timeout=600)
+            self.assertEqual((w.returncode, err, out == want), (0, b"", True))
+        _, err = statter.communicate(timeout=600)
+        self.assertEqual((statter.returncode, err), (0, b""))
 
 
 if __name__ == "__main__":
