@@ -275,8 +275,14 @@ int pfc_symlink_companion_write(int rootfd, const struct pfc_symlink_stored *s)
 		if (mkdirat(rootfd, PFC_SYMLINKS_DIR, 0755) < 0 && errno != EEXIST)
 			return PFC_ERR_IO;
 		dfd = open_dir(rootfd);
-		if (dfd >= 0)
-			fsync(rootfd); /* the new directory's entry */
+		if (dfd >= 0) {
+			int rfd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			if (rfd >= 0) { /* the new directory's entry (rootfd may be O_PATH) */
+				fsync(rfd);
+				close(rfd);
+			}
+		}
 	}
 	if (dfd < 0)
 		return PFC_ERR_IO;
