@@ -408,6 +408,7 @@ enum pfc_entry_kind {
 	PFC_ENTRY_ENCNAME,	      /* a well-formed short encoding (decrypt it) */
 	PFC_ENTRY_LONGNAME,	      /* a long-name entry (read its companion) */
 	PFC_ENTRY_LONGNAME_COMPANION, /* a long-name companion */
+	PFC_ENTRY_SYMLINKS_DIR,	      /* PFC_SYMLINKS_DIR (root only): symlink companions */
 };
 /* Classify by name alone (no I/O, no key). */
 enum pfc_entry_kind pfc_entry_classify(const char *name, size_t len);
@@ -439,23 +440,81 @@ int pfc_longname_companion_parse(const char *longname, size_t longname_len, cons
 
 /* ------------------------------------------------------------ symlink.c */
 /*
- * Symlink target: base64url(nonce(24) || XChaCha20-Poly1305(padded target)),
- * random nonce, volume subkey, AD = "pfcrypt/v1 symlink\0" || volume id.
- * Target 1..PFC_SYMLINK_TARGET_MAX bytes without NUL, padded with zeros to a
- * multiple of 16; the encoding is then at most PFC_SYMLINK_ENC_MAX < PATH_MAX.
+ * Symlink targets (FORMAT.md section 8).  A target of 1..PFC_SYMLINK_TARGET_MAX
+ * bytes (no NUL) is padded with zeros to a multiple of 16 and sealed:
+ * S = nonce(24, random) || XChaCha20-Poly1305(volume symlink subkey,
+ * AD = "pfcrypt/v1 symlink\0" || volume id).  Two stored forms:
+ *   inline (8.1)    the backing symlink's target is base64url(S); writers use
+ *                   it up to PFC_SYMLINK_INLINE_MAX bytes (<= 1014 characters,
+ *                   within xfs's limit), readers accept it up to
+ *                   PFC_SYMLINK_INLINE_READ_MAX (older volumes);
+ *   companion (8.2) the backing target is the reference "pfc.symlink." + H,
+ *                   H = base64url(BLAKE2b-256(S)), and S is the content of the
+ *                   file PFC_SYMLINKS_DIR "/" H under the backing root.
  */
-#define PFC_SYMLINK_TARGET_MAX 3024
-#define PFC_SYMLINK_ENC_MAX    4086 /* pfc_b64url_len(24 + 3024 + 16) */
-#define PFC_SYMLINK_ENC_BUF    (PFC_SYMLINK_ENC_MAX + 1)
+#define PFC_SYMLINK_TARGET_MAX	    4095 /* PATH_MAX - 1 */
+#define PFC_SYMLINK_BUF		    (PFC_SYMLINK_TARGET_MAX + 1)
+#define PFC_SYMLINK_INLINE_MAX	    720	 /* writers: longer targets use a companion */
+#define PFC_SYMLINK_INLINE_READ_MAX 3024 /* readers accept inline targets up to this */
+#define PFC_SYMLINK_ENC_MAX	    4086 /* pfc_b64url_len(24 + 3024 + 16): longest inline form */
+#define PFC_SYMLINK_ENC_BUF	    (PFC_SYMLINK_ENC_MAX + 1) /* any backing target we read */
+#define PFC_SYMLINK_INLINE_ENC_MAX  1014 /* pfc_b64url_len(24 + 720 + 16): longest written */
+#define PFC_SYMLINK_SEALED_MAX	    4136 /* 24 + 4096 + 16 */
+#define PFC_SYMLINK_REF_PREFIX	    "pfc.symlink."
+#define PFC_SYMLINK_HASH_LEN	    43 /* base64url(32 bytes): the companion's name */
+#define PFC_SYMLINK_REF_LEN	    55 /* 12 + 43 */
+#define PFC_SYMLINKS_DIR	    ".pfcrypt.symlinks" /* at the backing root */
 
-/* PFC_ERR_NAME_INVALID for an empty target or one containing NUL,
- * PFC_ERR_NAME_TOO_LONG past PFC_SYMLINK_TARGET_MAX.  out: cap >= PFC_SYMLINK_ENC_BUF. */
+/* Inline form only.  encrypt: PFC_ERR_NAME_INVALID for an empty target or one
+ * containing NUL, PFC_ERR_NAME_TOO_LONG past PFC_SYMLINK_INLINE_READ_MAX;
+ * out: cap >= PFC_SYMLINK_ENC_BUF.  Writers use pfc_symlink_to_backing(). */
 int pfc_symlink_encrypt(const struct pfc_volkeys *vk, const char *target, size_t len, char *out,
 			size_t cap, size_t *out_len);
-/* out: cap >= PFC_SYMLINK_TARGET_MAX + 1, NUL-terminated.  PFC_ERR_CORRUPT
- * (malformed), PFC_ERR_TOO_LARGE, PFC_ERR_AUTH (wrong volume or tampered). */
+/* Inline form only.  out: cap > the target's length (PFC_SYMLINK_BUF always
+ * does), NUL-terminated.  PFC_ERR_CORRUPT (malformed, a reference included),
+ * PFC_ERR_TOO_LARGE, PFC_ERR_AUTH (wrong volume or tampered). */
 int pfc_symlink_decrypt(const struct pfc_volkeys *vk, const char *enc, size_t enc_len, char *out,
 			size_t cap, size_t *out_len);
+
+/* What a writer stores for a target: the backing symlink's target (link),
+ * and for the companion form the companion's name (hash) and content (sealed). */
+struct pfc_symlink_stored {
+	char link[PFC_SYMLINK_INLINE_ENC_MAX + 1]; /* NUL-terminated */
+	size_t link_len;
+	bool is_long;			     /* then hash and sealed are set */
+	char hash[PFC_SYMLINK_HASH_LEN + 1]; /* NUL-terminated */
+	uint8_t sealed[PFC_SYMLINK_SEALED_MAX];
+	size_t sealed_len;
+};
+/* Seal target (1..PFC_SYMLINK_TARGET_MAX bytes) in the form a writer uses.
+ * PFC_ERR_NAME_INVALID (empty, NUL), PFC_ERR_NAME_TOO_LONG. */
+int pfc_symlink_to_backing(const struct pfc_volkeys *vk, const char *target, size_t len,
+			   struct pfc_symlink_stored *out);
+/* True if link (a backing symlink's target) is a companion reference; then
+ * hash gets the companion's name.  No I/O, no key. */
+bool pfc_symlink_ref_parse(const char *link, size_t len, char hash[PFC_SYMLINK_HASH_LEN + 1]);
+/* Unseal a companion's content (as read) named hash.  PFC_ERR_AUTH if it does
+ * not hash to hash or does not authenticate, PFC_ERR_TOO_LARGE, PFC_ERR_CORRUPT. */
+int pfc_symlink_companion_open(const struct pfc_volkeys *vk, const char *hash,
+			       const uint8_t *content, size_t len, char *out, size_t cap,
+			       size_t *out_len);
+/* Read companion hash under the backing root rootfd (PFC_SYMLINKS_DIR and the
+ * companion opened without following symlinks; the companion must be a
+ * regular file) into buf (cap >= PFC_SYMLINK_SEALED_MAX + 1).
+ * PFC_ERR_NOT_FOUND (missing, or not a directory / regular file),
+ * PFC_ERR_TOO_LARGE, PFC_ERR_IO (errno set). */
+int pfc_symlink_companion_read(int rootfd, const char *hash, uint8_t *buf, size_t cap, size_t *len);
+/* Create s's companion (s->is_long) under rootfd: PFC_SYMLINKS_DIR made if
+ * missing, the file created exclusively, mode 0444, written, fsync'd, and the
+ * directory fsync'd.  PFC_ERR_EXISTS, PFC_ERR_IO (errno set; nothing left). */
+int pfc_symlink_companion_write(int rootfd, const struct pfc_symlink_stored *s);
+/* Remove companion hash under rootfd; 0 or PFC_ERR_IO (errno set, ENOENT included). */
+int pfc_symlink_companion_remove(int rootfd, const char *hash);
+/* A backing symlink's target as read (link, len) to the plaintext target,
+ * either form; a companion is read under rootfd.  out: cap >= PFC_SYMLINK_BUF.
+ * Errors of pfc_symlink_decrypt, pfc_symlink_companion_read and _open. */
+int pfc_symlink_read(const struct pfc_volkeys *vk, int rootfd, const char *link, size_t len,
+		     char *out, size_t cap, size_t *out_len);
 
 /* -------------------------------------------------------------- xattr.c */
 /*

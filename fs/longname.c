@@ -67,6 +67,8 @@ enum pfc_entry_kind pfc_entry_classify(const char *name, size_t len)
 		return PFC_ENTRY_CONFIG;
 	if (is_dirid_name(name, len))
 		return PFC_ENTRY_DIRID;
+	if (len == strlen(PFC_SYMLINKS_DIR) && memcmp(name, PFC_SYMLINKS_DIR, len) == 0)
+		return PFC_ENTRY_SYMLINKS_DIR;
 	if (len >= PFC_LONGNAME_LEN && memcmp(name, PFC_LONGNAME_PREFIX, PREFIX_LEN) == 0 &&
 	    is_hash_part(name + PREFIX_LEN, 43)) {
 		if (len == PFC_LONGNAME_LEN)

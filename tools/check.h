@@ -2,7 +2,8 @@
 /*
  * check.h - pfcrypt check, shared between its two halves:
  *   check_tree.c  the walk (single thread): directory ids, names, long-name
- *                 companions, orphans, symlink targets; collects the files;
+ *                 companions, orphans, symlink targets and their companions
+ *                 (FORMAT.md 8.2); collects the files;
  *   cmd_check.c   the file contents (several threads): header, file key
  *                 unwrap, generation MAC, every block; output and exit code.
  */
@@ -37,6 +38,7 @@ struct check {
 	struct check_list problems; /* protected by lock */
 	struct check_list notices;  /* protected by lock; not problems (exit code unchanged) */
 	size_t dirs, symlinks;	    /* counted by the walk (one thread) */
+	struct check_list symrefs;  /* the walk's: companions referred to by long symlinks */
 	atomic_size_t blocks;	    /* blocks authenticated */
 	atomic_bool fatal;	    /* the keystore stopped answering: could not run */
 };

@@ -2,7 +2,8 @@
 /*
  * check_tree.c - the walk of pfcrypt check: per directory its id(s), every
  * name decrypts, every long name has a matching companion, no companion
- * without its long name, symlink targets decrypt; regular files are queued
+ * without its long name, symlink targets decrypt (a long one's companion
+ * belongs to it, no companion without its symlink); regular files are queued
  * for the content check.  One thread: names are cheap, blocks are not.
  */
 #include <dirent.h>
@@ -191,6 +192,108 @@ static bool entry_plain(struct dirctx *d, const char *name, enum pfc_entry_kind 
 
 static int walk(struct check *ck, const char *rel, const char *plain);
 
+/* A symlink's target decrypts; a long one's companion exists, belongs to it
+ * and unseals (FORMAT.md 8.2); its name is remembered for the orphan check. */
+static int check_symlink(struct dirctx *d, const char *name, const char *brel, const char *plain)
+{
+	static char target[PFC_SYMLINK_BUF]; /* the walk is one thread */
+	static uint8_t content[PFC_SYMLINK_SEALED_MAX + 1];
+	char link[PFC_SYMLINK_ENC_BUF], hash[PFC_SYMLINK_HASH_LEN + 1];
+	ssize_t n = readlinkat(d->fd, name, link, sizeof(link));
+	size_t tlen, clen;
+	int r;
+
+	d->ck->symlinks++;
+	if (n < 0 || (size_t)n >= sizeof(link))
+		return check_problem(d->ck, brel, plain, "cannot read symlink: %s",
+				     n < 0 ? strerror(errno) : "target too long");
+	if (!pfc_symlink_ref_parse(link, (size_t)n, hash)) {
+		r = pfc_symlink_decrypt(d->ck->vk, link, (size_t)n, target, sizeof(target), &tlen);
+		sodium_memzero(target, sizeof(target));
+		if (r < 0)
+			return check_problem(d->ck, brel, plain,
+					     "symlink target does not decrypt: %s",
+					     pfc_strerror(r));
+		return 0;
+	}
+	if (list_add(&d->ck->symrefs, hash, NULL, NULL) < 0)
+		return -1;
+	r = pfc_symlink_companion_read(d->ck->v->fd, hash, content, sizeof(content), &clen);
+	if (r < 0)
+		return check_problem(
+		    d->ck, brel, plain, "symlink companion %s/%s %s%s%s", PFC_SYMLINKS_DIR, hash,
+		    r == PFC_ERR_NOT_FOUND   ? "missing"
+		    : r == PFC_ERR_TOO_LARGE ? "too large"
+					     : "unreadable",
+		    r == PFC_ERR_IO ? ": " : "", r == PFC_ERR_IO ? strerror(errno) : "");
+	r = pfc_symlink_companion_open(d->ck->vk, hash, content, clen, target, sizeof(target),
+				       &tlen);
+	sodium_memzero(target, sizeof(target));
+	if (r < 0)
+		return check_problem(d->ck, brel, plain,
+				     "symlink companion %s/%s does not authenticate (altered, or "
+				     "not this symlink's): %s",
+				     PFC_SYMLINKS_DIR, hash, pfc_strerror(r));
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(((const struct check_item *)a)->backing,
+		      ((const struct check_item *)b)->backing);
+}
+
+/* Every entry of the companion directory is a companion some symlink refers to. */
+static int check_companions(struct check *ck)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, ret = 0;
+
+	fd = openat(ck->v->fd, PFC_SYMLINKS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0
+				       : check_problem(ck, PFC_SYMLINKS_DIR, NULL,
+						       "cannot open the symlink companion "
+						       "directory: %s",
+						       strerror(errno));
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -1;
+	}
+	if (ck->symrefs.n)
+		qsort(ck->symrefs.v, ck->symrefs.n, sizeof(*ck->symrefs.v), cmp_str);
+	while (ret == 0 && (de = readdir(dir))) {
+		struct check_item key = {.backing = de->d_name};
+		char hash[PFC_SYMLINK_HASH_LEN + 1], ref[PFC_SYMLINK_REF_LEN + 1], brel[300];
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(brel, sizeof(brel), "%s/%s", PFC_SYMLINKS_DIR, de->d_name);
+		snprintf(ref, sizeof(ref), "%s%.43s", PFC_SYMLINK_REF_PREFIX, de->d_name);
+		if (strlen(de->d_name) != PFC_SYMLINK_HASH_LEN ||
+		    !pfc_symlink_ref_parse(ref, strlen(ref), hash)) {
+			ret = check_problem(ck, brel, NULL,
+					    "not a symlink companion name (foreign entry)");
+			continue;
+		}
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISREG(st.st_mode)) {
+			ret = check_problem(ck, brel, NULL,
+					    "symlink companion is not a regular file");
+			continue;
+		}
+		if (!ck->symrefs.n ||
+		    !bsearch(&key, ck->symrefs.v, ck->symrefs.n, sizeof(key), cmp_str))
+			ret = check_problem(ck, brel, NULL,
+					    "orphan symlink companion (no symlink refers to it)");
+	}
+	closedir(dir);
+	return ret;
+}
+
 static int visit(struct dirctx *d, const char *name)
 {
 	enum pfc_entry_kind kind = pfc_entry_classify(name, strlen(name));
@@ -215,6 +318,13 @@ static int visit(struct dirctx *d, const char *name)
 				      lname);
 		return 0;
 	}
+	if (kind == PFC_ENTRY_SYMLINKS_DIR) {
+		if (!*d->rel && S_ISDIR(st.st_mode))
+			return 0; /* its entries: check_companions() after the walk */
+		return check_problem(d->ck, brel, NULL,
+				     "%s is not a directory at the root (foreign entry)",
+				     PFC_SYMLINKS_DIR);
+	}
 	if (kind == PFC_ENTRY_OTHER) {
 		/* A conflict copy is still one of our files: its contents get checked. */
 		if (!looks_like_conflict_copy(name))
@@ -236,24 +346,8 @@ static int visit(struct dirctx *d, const char *name)
 		pthread_mutex_unlock(&d->ck->lock);
 		return r;
 	}
-	if (S_ISLNK(st.st_mode)) {
-		char enc[PFC_SYMLINK_ENC_BUF], target[PFC_SYMLINK_TARGET_MAX + 1];
-		ssize_t n = readlinkat(d->fd, name, enc, sizeof(enc));
-		size_t tlen;
-		int r;
-
-		d->ck->symlinks++;
-		if (n < 0 || (size_t)n >= sizeof(enc)) {
-			return check_problem(d->ck, brel, plain, "cannot read symlink: %s",
-					     n < 0 ? strerror(errno) : "target too long");
-		}
-		r = pfc_symlink_decrypt(d->ck->vk, enc, (size_t)n, target, sizeof(target), &tlen);
-		sodium_memzero(target, sizeof(target));
-		if (r < 0)
-			return check_problem(d->ck, brel, plain,
-					     "symlink target does not decrypt: %s",
-					     pfc_strerror(r));
-	}
+	if (S_ISLNK(st.st_mode))
+		return check_symlink(d, name, brel, plain);
 	return 0;
 }
 
@@ -328,7 +422,12 @@ out:
 
 int check_tree(struct check *ck)
 {
-	if (walk(ck, "", "/") < 0) {
+	int r = walk(ck, "", "/");
+
+	if (r == 0)
+		r = check_companions(ck);
+	check_list_free(&ck->symrefs);
+	if (r < 0) {
 		cli_err(ck->v->path, "out of memory while walking");
 		return CLI_EXIT_SETUP;
 	}

@@ -36,7 +36,8 @@
 static const char check_help[] =
     "Usage: pfcrypt check BACKING [--quick] [--json] [--threads N] [--socket PATH]\n\n"
     "Verify a volume, mounted or not: the config, every directory id, every name\n"
-    "(long-name companions match, no orphan companions), symlink targets, every\n"
+    "(long-name companions match, no orphan companions), symlink targets (a long\n"
+    "target's companion in .pfcrypt.symlinks/ belongs to it; no orphan ones), every\n"
     "file header (its key unwraps through the keystore, so a file under a retired\n"
     "master-key version is reported) and, unless --quick, every data block.\n"
     "One line per problem: \"BACKING/path: /plaintext/path: cause\" (the plaintext\n"

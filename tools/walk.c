@@ -58,8 +58,8 @@ static int walk_dir(int rootfd, const char *rel, struct cli_walk *w, char *err_p
 		char child[4096];
 
 		if (k == PFC_ENTRY_DOT || k == PFC_ENTRY_CONFIG || k == PFC_ENTRY_DIRID ||
-		    k == PFC_ENTRY_LONGNAME_COMPANION)
-			continue;
+		    k == PFC_ENTRY_LONGNAME_COMPANION || k == PFC_ENTRY_SYMLINKS_DIR)
+			continue; /* not files of the volume (symlink companions: FORMAT.md 8.2) */
 		if (type == DT_UNKNOWN) {
 			struct stat st;
 

@@ -198,6 +198,36 @@ void pfcd_durable_sync(void);
 void pfcd_durable_start(void); /* after fuse_daemonize (a thread) */
 void pfcd_durable_stop(void);  /* syncs what is left */
 
+/* -------------------------------------------------------- symlinks.c */
+/*
+ * Symlink targets, both stored forms (FORMAT.md 8): inline, or a reference to
+ * a companion under PFC_SYMLINKS_DIR at the backing root.  Plain descriptors
+ * only; errors are -errno (a target that does not decrypt or whose companion
+ * is missing or altered: -EIO, logged with the backing path by readlink).
+ */
+/* Keep a descriptor of the backing root for companions (before the session). */
+int pfcd_symlinks_init(int rootfd);
+void pfcd_symlinks_fini(void);
+/* Create symlink bname in dirfd with plaintext target (its companion first if
+ * the target is long; no companion is left behind on failure). */
+int pfcd_symlink_make(int dirfd, const char *bname, const char *target);
+/* Plaintext target of the backing symlink fd (O_PATH): out cap >= PFC_SYMLINK_BUF. */
+int pfcd_symlink_read(int fd, char *out, size_t cap, size_t *len);
+/* Its length (st_size of the plaintext view), without logging. */
+int pfcd_symlink_target_len(int fd, size_t *len);
+/* Around a removal of a backing entry (unlink, or a rename replacing it):
+ * unlinking() before (mode from a stat, or 0 if unknown), unlinked() after,
+ * done = whether the entry went; it removes the companion of a long symlink
+ * whose last link that was. */
+struct pfcd_symlink_gone {
+	int fd; /* O_PATH of a long symlink being removed, else -1 */
+	char hash[PFC_SYMLINK_HASH_LEN + 1];
+};
+void pfcd_symlink_unlinking(int dirfd, const char *bname, mode_t mode, struct pfcd_symlink_gone *g);
+void pfcd_symlink_unlinked(struct pfcd_symlink_gone *g, bool done);
+/* unlinkat(2) with the two above around it: 0 or -errno. */
+int pfcd_symlink_unlinkat(int dirfd, const char *bname, mode_t mode, int flags);
+
 /* -------------------------------------------------------- fdbudget.c */
 /* Raise the soft descriptor limit to the hard one. */
 void pfcd_raise_fd_limit(void);

@@ -465,6 +465,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setup_volume(&d, rootfd);
+	if (pfcd_symlinks_init(rootfd) < 0) {
+		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));
+		return 2;
+	}
 	pfcd_raise_fd_limit();
 
 	rc = pfc_itable_init(&d.itable, rootfd, inode_cleanup, pfcd_fd_cap());
@@ -555,6 +559,7 @@ out:
 		fuse_loop_cfg_destroy(lc);
 	fuse_opt_free_args(&args);
 	teardown(&d);
+	pfcd_symlinks_fini();
 	pfc_info("unmounted %s; keys wiped", d.backing_abs);
 	return status;
 }

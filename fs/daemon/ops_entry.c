@@ -202,32 +202,20 @@ out:
 void pfcd_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct pfc_inode *in = INODE(ino);
-	char enc[PFC_SYMLINK_ENC_BUF], plain[PFC_SYMLINK_TARGET_MAX + 1];
+	char plain[PFC_SYMLINK_BUF];
 	size_t plen;
-	ssize_t n;
 	int rc, fd = pfcd_inode_fd(in);
 
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	n = readlinkat(fd, "", enc, sizeof(enc) - 1);
-	rc = n < 0 ? errno : 0;
+	rc = pfcd_symlink_read(fd, plain, sizeof(plain), &plen);
 	pfcd_inode_put(in);
-	if (n < 0) {
-		fuse_reply_err(req, rc);
-		return;
-	}
-	rc = pfc_symlink_decrypt(pfcd_g->vk, enc, (size_t)n, plain, sizeof(plain), &plen);
-	if (rc < 0) {
-		char path[PATH_MAX];
-
-		pfcd_backing_path(in, path, sizeof(path));
-		pfc_err_log("%s: symlink target: %s", path, pfc_strerror(rc));
-		fuse_reply_err(req, EIO);
-		return;
-	}
-	fuse_reply_readlink(req, plain);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, plain);
 }
 
 /* Make a new entry in dir: companion first (long names), then the object
@@ -275,7 +263,7 @@ static int make_dir(int dirfd, const char *bname, const void *arg)
 
 static int make_symlink(int dirfd, const char *bname, const void *arg)
 {
-	return symlinkat((const char *)arg, dirfd, bname) < 0 ? -errno : 0;
+	return pfcd_symlink_make(dirfd, bname, (const char *)arg);
 }
 
 static int make_regular(int dirfd, const char *bname, const void *arg)
@@ -326,7 +314,7 @@ static void new_entry(fuse_req_t req, fuse_ino_t parent, const char *name, make_
 	if (rc == 0)
 		rc = pfcd_make_entry(dir, bn.name, name, &e);
 	if (rc < 0) {
-		unlinkat(dfd, bn.name, is_dir ? AT_REMOVEDIR : 0);
+		pfcd_symlink_unlinkat(dfd, bn.name, 0, is_dir ? AT_REMOVEDIR : 0);
 		pfcd_companion_remove(dfd, &bn);
 	}
 out:
@@ -356,15 +344,11 @@ void pfcd_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 
 void pfcd_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	char enc[PFC_SYMLINK_ENC_BUF];
-	size_t elen;
-	int rc = pfc_symlink_encrypt(pfcd_g->vk, link, strlen(link), enc, sizeof(enc), &elen);
-
-	if (rc < 0) {
-		fuse_reply_err(req, -pfcd_errno(rc));
+	if (strlen(link) > PFC_SYMLINK_TARGET_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	new_entry(req, parent, name, make_symlink, enc, false);
+	new_entry(req, parent, name, make_symlink, link, false);
 }
 
 void pfcd_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -450,8 +434,7 @@ void pfcd_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = pfcd_name_find(dir, name, &bn, &st);
 	if (rc == 0) {
 		known_hold(&k, &st);
-		if (unlinkat(dfd, bn.name, 0) < 0)
-			rc = -errno;
+		rc = pfcd_symlink_unlinkat(dfd, bn.name, st.st_mode, 0);
 		known_done(&k, dir, bn.name, rc == 0);
 	}
 	if (rc == 0)
@@ -567,6 +550,7 @@ void pfcd_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 	struct known ks = {NULL, false}, kd = {NULL, false};
 	uint8_t saved[PFC_ID_BYTES];
 	bool dexists, dprepared = false, made_comp = false;
+	struct pfcd_symlink_gone gone;
 	int rc, sfd = -1, dfd = -1;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
@@ -618,14 +602,18 @@ void pfcd_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_in
 	known_hold(&ks, &sst);
 	if (dexists)
 		known_hold(&kd, &dst);
+	pfcd_symlink_unlinking(
+	    dfd, dbn.name, dexists && !(flags & RENAME_EXCHANGE) ? dst.st_mode : S_IFDIR, &gone);
 	if (renameat2(sfd, sbn.name, dfd, dbn.name, flags) < 0) {
 		rc = -errno;
+		pfcd_symlink_unlinked(&gone, false);
 		if (made_comp)
 			pfcd_companion_remove(dfd, &dbn);
 		if (dprepared)
 			restore_dirid(dfd, dbn.name, saved);
 		goto out;
 	}
+	pfcd_symlink_unlinked(&gone, true); /* a replaced long symlink's companion */
 	/* The inodes follow their names: the replaced one loses its own, an
 	 * exchanged one takes the source's. */
 	if (kd.in && (flags & RENAME_EXCHANGE))

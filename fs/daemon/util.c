@@ -54,12 +54,9 @@ void pfcd_stat_to_plain(int fd, struct stat *st)
 	if (S_ISREG(st->st_mode)) {
 		st->st_size = (off_t)pfc_layout_plain_size(&pfcd_g->layout, (uint64_t)st->st_size);
 	} else if (S_ISLNK(st->st_mode) && fd >= 0) {
-		char enc[PFC_SYMLINK_ENC_BUF], plain[PFC_SYMLINK_TARGET_MAX + 1];
-		ssize_t n = readlinkat(fd, "", enc, sizeof(enc) - 1);
 		size_t plen;
 
-		if (n > 0 && pfc_symlink_decrypt(pfcd_g->vk, enc, (size_t)n, plain, sizeof(plain),
-						 &plen) == 0)
+		if (pfcd_symlink_target_len(fd, &plen) == 0)
 			st->st_size = (off_t)plen;
 	}
 }

@@ -127,11 +127,22 @@ static void fuzz_companion(const uint8_t *d, size_t n)
 
 static void fuzz_symlink(const uint8_t *d, size_t n)
 {
-	static char out[PFC_SYMLINK_TARGET_MAX + 1];
+	static char out[PFC_SYMLINK_BUF];
+	char hash[PFC_SYMLINK_HASH_LEN + 1];
+	uint8_t h[32];
 	size_t len;
 
 	if (pfc_symlink_decrypt(vk, (const char *)d, n, out, sizeof(out), &len) == 0 &&
 	    (len == 0 || memchr(out, '\0', len)))
+		abort();
+	if (pfc_symlink_ref_parse((const char *)d, n, hash) && strlen(hash) != PFC_SYMLINK_HASH_LEN)
+		abort();
+	/* The input as a companion's content under its own hash, so the unseal is reached. */
+	crypto_generichash(h, sizeof(h), d, n, NULL, 0);
+	if (pfc_b64url_encode(h, sizeof(h), hash, sizeof(hash), &len) != 0)
+		abort();
+	if (pfc_symlink_companion_open(vk, hash, d, n, out, sizeof(out), &len) == 0 &&
+	    (len == 0 || len > PFC_SYMLINK_TARGET_MAX || memchr(out, '\0', len)))
 		abort();
 }
 

@@ -428,6 +428,8 @@ def classify(entry, at_root=False):
         return "dot"
     if at_root and entry in (CONFIG_NAME, CONFIG_TMP_NAME):
         return "config"
+    if at_root and entry == SYMLINKS_DIR:
+        return "symlinks"
     if is_dirid_name(entry):
         return "dirid"
     for suffix, kind in (("", "long"), (LONG_SUFFIX, "companion")):
@@ -451,7 +453,12 @@ def classify(entry, at_root=False):
 
 # --- §8 symlinks, §9 xattrs -----------------------------------------------------------------
 
-SYMLINK_MAX = 3024
+SYMLINK_MAX = 3024  # the inline form, §8.1 (readers accept it up to this; writers up to 720)
+SYMLINK_INLINE_MAX = 720
+SYMLINK_TARGET_MAX = 4095
+SYMLINK_SEALED_MAX = 24 + 4096 + 16
+SYMLINK_REF_PREFIX = "pfc.symlink."
+SYMLINKS_DIR = ".pfcrypt.symlinks"
 
 
 def _unpad_nul(p, what):
@@ -469,8 +476,32 @@ def symlink_encrypt(k_symlink, volume_id, target, nonce):
     return b64url_encode(nonce + ct)
 
 
-def symlink_decrypt(k_symlink, volume_id, stored):
-    raw = b64url_decode(stored)
+def symlink_seal(k_symlink, volume_id, target, nonce):
+    """§8: S = nonce || AEAD(padded target), for a target of 1..4095 bytes."""
+    assert 1 <= len(target) <= SYMLINK_TARGET_MAX and b"\0" not in target
+    p = target + bytes(16 * -(-len(target) // 16) - len(target))
+    return nonce + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(p, AD_SYMLINK + volume_id,
+                                                                    nonce, k_symlink)
+
+
+def symlink_companion_name(sealed):
+    """§8.2: the companion's name H (and the reference is SYMLINK_REF_PREFIX + H)."""
+    return b64url_encode(blake2b(sealed, 32))
+
+
+def symlink_reference(stored):
+    """§8.2: H if the backing target is a companion reference, else None (the inline form)."""
+    if len(stored) != len(SYMLINK_REF_PREFIX) + 43 or not stored.startswith(SYMLINK_REF_PREFIX):
+        return None
+    h = stored[len(SYMLINK_REF_PREFIX):]
+    try:
+        return h if len(b64url_decode(h)) == 32 else None
+    except (FormatError, UnicodeEncodeError):
+        return None
+
+
+def symlink_unseal(k_symlink, volume_id, raw):
+    _need(len(raw) <= SYMLINK_SEALED_MAX, "TOO_LARGE", "sealed symlink target")
     _need(len(raw) >= 24 + 16 + 16 and (len(raw) - 40) % 16 == 0, "CORRUPT",
           "stored symlink target length")
     try:
@@ -479,6 +510,20 @@ def symlink_decrypt(k_symlink, volume_id, stored):
     except nacl.exceptions.CryptoError:
         raise FormatError("AUTH", "symlink target does not authenticate") from None
     return _unpad_nul(p, "symlink target")
+
+
+def symlink_decrypt(k_symlink, volume_id, stored):
+    """§8.1, the inline form."""
+    _need(len(stored) <= 4086, "TOO_LARGE", "inline symlink target")  # base64url(24 + 3024 + 16)
+    return symlink_unseal(k_symlink, volume_id, b64url_decode(stored))
+
+
+def symlink_companion_open(k_symlink, volume_id, name, content):
+    """§8.2 step 3-4: the companion must hash to its name, then unseal."""
+    _need(len(content) <= SYMLINK_SEALED_MAX, "TOO_LARGE", "symlink companion")
+    _need(symlink_companion_name(content) == name, "AUTH",
+          "symlink companion does not belong to its reference")
+    return symlink_unseal(k_symlink, volume_id, content)
 
 
 XATTR_USER = b"user."
@@ -574,8 +619,20 @@ class Volume:
         return plain, h, gens
 
     def read_symlink(self, path):
-        return symlink_decrypt(self.k_symlink, self.config.volume_id,
-                               os.readlink(os.fsencode(path)).decode("ascii", "replace"))
+        stored = os.readlink(os.fsencode(path)).decode("ascii", "replace")
+        h = symlink_reference(stored)
+        if h is None:
+            return symlink_decrypt(self.k_symlink, self.config.volume_id, stored)
+        # §8.2 step 2: the directory and the companion, neither through a symlink
+        d = os.path.join(self.root, SYMLINKS_DIR)
+        c = os.path.join(d, h)
+        _need(os.path.isdir(d) and not os.path.islink(d), "NOT_FOUND",
+              f"{SYMLINKS_DIR} missing")
+        _need(os.path.isfile(c) and not os.path.islink(c), "NOT_FOUND",
+              f"symlink companion {SYMLINKS_DIR}/{h} missing")
+        with open(c, "rb") as f:
+            content = f.read(SYMLINK_SEALED_MAX + 1)
+        return symlink_companion_open(self.k_symlink, self.config.volume_id, h, content)
 
     # xattrs
     def encrypt_xattr_name(self, name):
@@ -631,7 +688,7 @@ class Volume:
         _need(ids, "CORRUPT", f"directory {dirpath} has no directory id")
         for entry in sorted(os.listdir(dirpath)):
             kind = classify(entry, at_root=(rel == b""))
-            if kind in ("dot", "config", "dirid", "companion"):
+            if kind in ("dot", "config", "dirid", "companion", "symlinks"):
                 continue
             if kind == "other":
                 yield os.path.join(plain_rel, os.fsencode(entry)), "other", entry

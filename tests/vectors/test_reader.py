@@ -432,6 +432,42 @@ class SymlinkAndXattrVectors(unittest.TestCase):
                 R.symlink_decrypt(self.vol.k_symlink, bytes(16), enc)
             self.assertEqual(cm.exception.kind, "AUTH")
 
+    def test_every_long_symlink_vector_unseals_and_reseals_exactly(self):
+        self.assertTrue(V["long_symlinks"])
+        for v in V["long_symlinks"]:
+            comp, t = H(v["companion"]), H(v["target"])
+            self.assertGreater(len(t), R.SYMLINK_INLINE_MAX)
+            self.assertEqual(R.symlink_companion_name(comp), v["companion_name"])
+            self.assertEqual(v["stored"], R.SYMLINK_REF_PREFIX + v["companion_name"])
+            self.assertLess(len(v["stored"]), 1024)
+            self.assertEqual(R.symlink_reference(v["stored"]), v["companion_name"])
+            self.assertEqual(R.symlink_companion_open(self.vol.k_symlink, self.volume_id,
+                                                      v["companion_name"], comp), t)
+            self.assertEqual(R.symlink_seal(self.vol.k_symlink, self.volume_id, t, comp[:24]),
+                             comp)
+            # a reader of the inline form only: an error, never a target
+            with self.assertRaises(R.FormatError):
+                R.symlink_decrypt(self.vol.k_symlink, self.volume_id, v["stored"])
+
+    def test_long_symlink_companion_tampered_swapped_or_other_volume_fails(self):
+        a, b = V["long_symlinks"][0], V["long_symlinks"][1]
+        comp = H(a["companion"])
+        for i in range(0, len(comp), 37):
+            bad = comp[:i] + bytes([comp[i] ^ 0x01]) + comp[i + 1:]
+            with self.assertRaises(R.FormatError) as cm:
+                R.symlink_companion_open(self.vol.k_symlink, self.volume_id,
+                                         a["companion_name"], bad)
+            self.assertEqual(cm.exception.kind, "AUTH")
+        with self.assertRaises(R.FormatError) as cm:  # another symlink's companion
+            R.symlink_companion_open(self.vol.k_symlink, self.volume_id, a["companion_name"],
+                                     H(b["companion"]))
+        self.assertEqual(cm.exception.kind, "AUTH")
+        with self.assertRaises(R.FormatError) as cm:  # right hash, other volume's key/AD
+            R.symlink_companion_open(self.vol.k_symlink, bytes(16), a["companion_name"], comp)
+        self.assertEqual(cm.exception.kind, "AUTH")
+        for bad in (a["stored"][:-1], a["stored"] + "A", "pfc.symlinK." + a["companion_name"]):
+            self.assertIsNone(R.symlink_reference(bad))
+
     def test_every_xattr_vector_matches(self):
         for v in V["xattrs"]:
             name, stored = H(v["name"]), v["encoded_name"]
@@ -662,6 +698,18 @@ class SampleTampering(unittest.TestCase):
         plain, _, gens = vol.read_file(rep)
         self.assertEqual(plain[:4096], bytes(4096))
         self.assertEqual(gens[0], 0)
+
+    def test_long_symlink_companion_missing_or_changed_fails(self):
+        vol, _ = self.copy("aes256gcm")
+        link = SampleVolumes.find(self, vol, b"docs/longlink")
+        self.assertEqual(len(vol.read_symlink(link)), 1000)
+        h = R.symlink_reference(os.readlink(link))
+        comp = os.path.join(vol.root, R.SYMLINKS_DIR, h)
+        data = self.read(comp)
+        self.patch(comp, 50, bytes([data[50] ^ 0x01]))
+        self.expect("AUTH", vol.read_symlink, link)
+        os.unlink(comp)
+        self.expect("NOT_FOUND", vol.read_symlink, link)
 
     def test_changed_names_dirid_companion_and_symlink_fail(self):
         vol, rep = self.copy("aes256gcm")

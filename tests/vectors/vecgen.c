@@ -47,6 +47,32 @@ static void det_fill(void *ctx, uint8_t *buf, size_t len)
 }
 
 static struct detrng wrap_rng;
+/* The main generator, and one of its own for the long-symlink additions
+ * (FORMAT.md 8.2), so that adding them changed no earlier golden byte. */
+static struct detrng *main_rng;
+static struct detrng long_rng = {UINT64_C(3) << 32};
+
+static int long_symlink(const struct pfc_volkeys *vk, const char *t, size_t len,
+			struct pfc_symlink_stored *s)
+{
+	int err;
+
+	pfc_format_set_test_rng(det_fill, &long_rng);
+	err = pfc_symlink_to_backing(vk, t, len, s);
+	pfc_format_set_test_rng(det_fill, main_rng);
+	return err;
+}
+
+/* A path-like target of exactly len bytes (FORMAT.md 8.2 vectors and sample). */
+static void long_target(char *t, size_t len)
+{
+	static const char part[] = "a-long-symlink-target/";
+
+	memcpy(t, "../", 3);
+	for (size_t i = 3; i < len; i++)
+		t[i] = part[(i - 3) % (sizeof(part) - 1)];
+	t[len] = '\0';
+}
 
 /* testwrap_wrap with a deterministic nonce (testwrap's own NULL nonce is random). */
 static int wrap(const uint8_t *ad, size_t ad_len, const uint8_t key[32], uint8_t *blob,
@@ -252,6 +278,30 @@ static int json_symlinks_xattrs(FILE *f, const struct pfc_volkeys *vk)
 	return 0;
 }
 
+/* FORMAT.md 8.2: targets over 720 bytes; the companion holds S, the backing
+ * symlink the reference. */
+static int json_long_symlinks(FILE *f, const struct pfc_volkeys *vk)
+{
+	static const size_t lens[] = {721, 1000, 4095};
+	static struct pfc_symlink_stored s;
+	static char t[PFC_SYMLINK_BUF];
+
+	fputs("  \"long_symlinks\": [\n", f);
+	for (size_t i = 0; i < 3; i++) {
+		long_target(t, lens[i]);
+		CHECK(long_symlink(vk, t, lens[i], &s));
+		if (!s.is_long)
+			return -1;
+		fputs("    {", f);
+		kv_hex(f, "target", (const uint8_t *)t, lens[i], ",\n     ");
+		kv_str(f, "stored", s.link, ", ");
+		kv_str(f, "companion_name", s.hash, ",\n     ");
+		kv_hex(f, "companion", s.sealed, s.sealed_len, i < 2 ? "},\n" : "}\n");
+	}
+	fputs("  ],\n", f);
+	return 0;
+}
+
 static int json_headers(FILE *f)
 {
 	uint8_t fk[32], fid[16], ad[PFC_AD_MAX], blob[128], nonce[24], out[PFC_HEADER_SIZE];
@@ -331,7 +381,7 @@ static int write_json(const char *path)
 	kv_hex(f, "key", TESTWRAP_MASTER_KEY, 32, "},\n");
 	if ((err = json_kdf(f)) || (err = json_config(f, cfg, &cfg_len)) ||
 	    (err = json_headers(f)) || (err = json_blocks(f)) || (err = json_names(f, vk)) ||
-	    (err = json_symlinks_xattrs(f, vk)))
+	    (err = json_symlinks_xattrs(f, vk)) || (err = json_long_symlinks(f, vk)))
 		goto out;
 	fputs("  \"end\": true\n}\n", f);
 out:
@@ -416,7 +466,10 @@ static int sample_dir(int parent, const char *backing, const uint8_t dir_id[16],
  *                             session 2 rewrites block 1; block 2 is a hole
  *   docs/<170 x 'L'>.txt      long name, 15 bytes
  *   docs/link -> ../hello.txt symlink
+ *   docs/longlink -> "../a-long-symlink-target/..." (1000 bytes): a symlink
+ *                             whose target is in .pfcrypt.symlinks/ (FORMAT.md 8.2)
  */
+#define SAMPLE_LONG_TARGET 1000
 static const char hello[] = "Hello, pfcrypt!\n";
 static const char longtxt[] = "long name file\n";
 
@@ -493,6 +546,17 @@ static int sample_volume(const char *dir, int cipher)
 		if (symlinkat(enc, dfd, b.name) != 0)
 			return -1;
 	}
+	{
+		static struct pfc_symlink_stored s;
+		char t[SAMPLE_LONG_TARGET + 1];
+
+		long_target(t, SAMPLE_LONG_TARGET);
+		CHECK(pfc_name_to_backing(v.vk, docs_id, "longlink", 8, &b));
+		CHECK(long_symlink(v.vk, t, SAMPLE_LONG_TARGET, &s));
+		CHECK(pfc_symlink_companion_write(rfd, &s));
+		if (!s.is_long || symlinkat(s.link, dfd, b.name) != 0)
+			return -1;
+	}
 	close(dfd);
 	close(rfd);
 	pfc_volkeys_free(v.vk);
@@ -518,6 +582,13 @@ static int sample_plain(const char *dir)
 	CHECK(write_file(dfd, longname, longtxt, 15, 0644));
 	if (symlinkat("../hello.txt", dfd, "link") != 0)
 		return -1;
+	{
+		char t[SAMPLE_LONG_TARGET + 1];
+
+		long_target(t, SAMPLE_LONG_TARGET);
+		if (symlinkat(t, dfd, "longlink") != 0)
+			return -1;
+	}
 	close(dfd);
 	close(rfd);
 	return 0;
@@ -531,6 +602,8 @@ int vecgen_write_all(const char *outdir)
 
 	CHECK(pfc_format_init());
 	wrap_rng.counter = UINT64_C(1) << 32;
+	main_rng = &rng;
+	long_rng.counter = UINT64_C(3) << 32;
 	pfc_format_set_test_rng(det_fill, &rng);
 	snprintf(path, sizeof(path), "%s/%s", outdir, VECGEN_JSON);
 	if ((err = write_json(path)))

@@ -218,17 +218,19 @@ out:
 
 static int make_symlink(int dirfd, const char *leaf, const char *target)
 {
+	static struct pfc_symlink_stored s;
 	struct pfc_backing_name bn;
-	char enc[PFC_SYMLINK_ENC_BUF];
-	size_t n;
 	int r;
 
 	if (backing_name(dirfd, leaf, &bn) < 0)
 		return -1;
-	r = pfc_symlink_encrypt(vk, target, strlen(target), enc, sizeof(enc), &n);
+	/* either form (FORMAT.md 8): a target over 720 bytes gets its companion */
+	r = pfc_symlink_to_backing(vk, target, strlen(target), &s);
+	if (r == 0 && s.is_long)
+		r = pfc_symlink_companion_write(vol.fd, &s);
 	if (r < 0)
-		return fail(leaf, pfc_strerror(r));
-	if (symlinkat(enc, dirfd, bn.name) < 0)
+		return fail(leaf, r == PFC_ERR_IO ? strerror(errno) : pfc_strerror(r));
+	if (symlinkat(s.link, dirfd, bn.name) < 0)
 		return fail(leaf, strerror(errno));
 	return write_companion(dirfd, &bn);
 }

@@ -16,6 +16,8 @@ import unittest
 HEADER_SIZE = 256
 STORED_BLOCK = 4096 + 36  # AES-256-GCM volume, 4 KiB blocks: gen(8) + nonce(12) + tag(16)
 LONG_PREFIX, COMP_SUFFIX = "pfc.long.", ".name"
+LONG_TARGET = "../" + "t" * 1990 + "/end"  # > 720 bytes: a companion in .pfcrypt.symlinks (FORMAT.md 8.2)
+SYMLINKS = ".pfcrypt.symlinks"
 FILES = {"top.txt": b"top" * 100, "dir/a.txt": bytes(range(256)) * 40,
          "L" * 220: b"a long name in the root", "dir/" + "M" * 230: b"a long name in dir"}
 
@@ -27,8 +29,11 @@ def layout(backing):
         p = os.path.join(backing, n)
         if n in ("pfcrypt.conf", ".pfcrypt.dirid"):
             continue
-        if os.path.islink(p):
-            out["link"] = p
+        if n == SYMLINKS:
+            (c,) = os.listdir(p)
+            out["longlink_comp"] = os.path.join(p, c)
+        elif os.path.islink(p):
+            out["longlink" if os.readlink(p).startswith("pfc.symlink.") else "link"] = p
         elif os.path.isdir(p):
             out["dir"] = p
         elif n.startswith(LONG_PREFIX):
@@ -59,7 +64,8 @@ class Check(unittest.TestCase):
     def setUpClass(cls):
         cls.e = CliEnv().__enter__()
         cls.e.init_volume()
-        cls.e.mkfiles(cls.e.backing, FILES, symlinks={"link": "dir/a.txt"})
+        cls.e.mkfiles(cls.e.backing, FILES, symlinks={"link": "dir/a.txt",
+                                                           "longlink": LONG_TARGET})
         cls.n = 0
 
     @classmethod
@@ -96,7 +102,7 @@ class Check(unittest.TestCase):
         b, _ = self.copy()
         p = self.check(b)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertRegex(p.stdout, r"2 directories, 4 files, 1 symlinks, \d+ blocks: 0 problems")
+        self.assertRegex(p.stdout, r"2 directories, 4 files, 2 symlinks, \d+ blocks: 0 problems")
         j = json.loads(self.check(b, "--json", "--threads", "1").stdout)
         self.assertTrue(j["clean"])
         self.assertEqual((j["files"], j["problems"]), (4, []))
@@ -159,6 +165,31 @@ class Check(unittest.TestCase):
         os.unlink(l["link"])
         os.symlink(t[:10] + ("A" if t[10] != "A" else "B") + t[11:], l["link"])
         self.one_problem(b, l["link"], "/link", "symlink target does not decrypt")
+
+    def test_long_symlink_companion_missing(self):
+        b, l = self.copy()
+        os.unlink(l["longlink_comp"])
+        line = self.one_problem(b, l["longlink"], "/longlink", "symlink companion")
+        self.assertIn(f"{SYMLINKS}/{os.path.basename(l['longlink_comp'])} missing", line)
+
+    def test_long_symlink_companion_tampered(self):
+        b, l = self.copy()
+        os.chmod(l["longlink_comp"], 0o644)
+        flip(l["longlink_comp"], 100)
+        line = self.one_problem(b, l["longlink"], "/longlink", "does not authenticate")
+        self.assertIn(os.path.basename(l["longlink_comp"]), line)
+
+    def test_orphan_long_symlink_companion(self):
+        b, l = self.copy()
+        os.unlink(l["longlink"])
+        self.one_problem(b, l["longlink_comp"], None, "orphan symlink companion")
+
+    def test_foreign_entry_in_symlink_companion_directory(self):
+        b, l = self.copy()
+        junk = os.path.join(b, SYMLINKS, "notes.txt")
+        with open(junk, "w") as f:
+            f.write("x")
+        self.one_problem(b, junk, None, "not a symlink companion name")
 
     def test_foreign_file_is_a_problem_and_conflict_copy_a_note(self):
         b, l = self.copy()
