@@ -220,7 +220,8 @@ int pfcd_symlink_target_len(int fd, size_t *len);
  * done = whether the entry went; it removes the companion of a long symlink
  * whose last link that was. */
 struct pfcd_symlink_gone {
-	int fd; /* O_PATH of a long symlink being removed, else -1 */
+	int fd;	   /* O_PATH of a long symlink being removed, else -1 */
+	int dirfd; /* its directory (the caller's, borrowed until unlinked()) */
 	char hash[PFC_SYMLINK_HASH_LEN + 1];
 };
 void pfcd_symlink_unlinking(int dirfd, const char *bname, mode_t mode, struct pfcd_symlink_gone *g);

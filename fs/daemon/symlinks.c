@@ -12,6 +12,7 @@
 #include "fs/err.h"
 #include "fs/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -94,7 +95,8 @@ static int read_target(int fd, char *out, size_t cap, size_t *len, bool log)
 		if (rc == 0)
 			return 0;
 		if (rc == PFC_ERR_IO && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
-			return -errno; /* a shortage, not a damaged companion (fdbudget.c logged it) */
+			return -errno; /* a shortage, not a damaged companion (fdbudget.c logged it)
+					*/
 		if (rc == PFC_ERR_NOT_FOUND || rc == PFC_ERR_IO) {
 			char hash[PFC_SYMLINK_HASH_LEN + 1];
 
@@ -140,6 +142,7 @@ void pfcd_symlink_unlinking(int dirfd, const char *bname, mode_t mode, struct pf
 	ssize_t n;
 
 	g->fd = -1;
+	g->dirfd = dirfd;
 	if (mode != 0 && !S_ISLNK(mode))
 		return;
 	g->fd = pfcd_openat(dirfd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
@@ -153,15 +156,52 @@ void pfcd_symlink_unlinking(int dirfd, const char *bname, mode_t mode, struct pf
 	}
 }
 
+/*
+ * Does another entry of dirfd refer to companion hash?  A sync client's
+ * conflict copy of a long symlink is a sibling symlink with the same
+ * reference (and so is one renamed over the original), not a hard link.
+ * When the directory cannot be read, the answer is yes: an orphan
+ * companion is harmless (check reports it), a lost target is not.
+ */
+static bool referenced_nearby(int dirfd, const char *hash)
+{
+	char link[PFC_SYMLINK_REF_LEN + 1], h[PFC_SYMLINK_HASH_LEN + 1];
+	int fd = pfcd_openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (fd < 0)
+		return true;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return true;
+	}
+	while (!found && (de = readdir(d))) {
+		ssize_t n;
+
+		if (de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
+			continue;
+		n = readlinkat(fd, de->d_name, link, sizeof(link));
+		found = n > 0 && (size_t)n < sizeof(link) &&
+			pfc_symlink_ref_parse(link, (size_t)n, h) && strcmp(h, hash) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
 void pfcd_symlink_unlinked(struct pfcd_symlink_gone *g, bool done)
 {
 	struct stat st;
 
 	if (g->fd < 0)
 		return;
-	/* The companion goes with the last link (FORMAT.md 8.2); a crash before
-	 * this leaves an orphan, which check reports. */
+	/* The companion goes with the last link (FORMAT.md 8.2) unless a sibling
+	 * (a conflict copy) refers to it too; a crash before this leaves an
+	 * orphan, which check reports. */
 	if (done && fstat(g->fd, &st) == 0 && st.st_nlink == 0 &&
+	    !referenced_nearby(g->dirfd, g->hash) &&
 	    pfc_symlink_companion_remove(sym_root, g->hash) < 0 && errno != ENOENT)
 		pfc_warn("%s/%s: cannot remove the symlink companion: %s", PFC_SYMLINKS_DIR,
 			 g->hash, strerror(errno));

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
@@ -272,6 +273,30 @@ class LongSymlinks:
         self.assertEqual(os.readlink(self.p(b"s")), target(900, 5))
         self.assertEqual(len(set(companions(self.m.backing)) - before), 1)
         os.unlink(self.p(b"s"))
+        self.assertEqual(set(companions(self.m.backing)) - before, set())
+
+    def test_a_conflict_copy_keeps_the_shared_companion(self):
+        before = set(companions(self.m.backing))
+        t = target(2500, 6)
+        os.symlink(t, self.p(b"l"))
+        comp = set(companions(self.m.backing)) - before
+        # what Syncthing leaves when both sides replaced the symlink: a sibling, same reference
+        (orig, ref), = [(p, r) for p, r in backing_links(self.m.backing)
+                        if os.readlink(p) == r and r.startswith("pfc.symlink.")
+                        and os.path.basename(os.path.dirname(p)) != COMPANIONS
+                        and any(r.endswith(c) for c in comp)]
+        os.symlink(ref, orig + ".sync-conflict-20261207-101010-ABCDEFG")
+        time.sleep(1.1)  # the directory's entries are cached for the entry timeout
+        copy = self.p(b"l.sync-conflict-20261207-101010-ABCDEFG")
+        self.assertEqual(os.readlink(copy), t)
+        os.unlink(self.p(b"l"))
+        self.assertEqual(set(companions(self.m.backing)) - before, comp, "the copy still uses it")
+        self.assertEqual(os.readlink(copy), t)
+        # the copy renamed over a new original, then removed: the companion goes with the last one
+        os.symlink(b"short", self.p(b"l"))
+        os.rename(copy, self.p(b"l"))
+        self.assertEqual(os.readlink(self.p(b"l")), t)
+        os.unlink(self.p(b"l"))
         self.assertEqual(set(companions(self.m.backing)) - before, set())
 
     def test_rsync_and_tar_copies(self):
