@@ -7,12 +7,15 @@ the same directory for both, also when a symlink or a bind mount hides it; a bac
 mounted read-write at most once (a lock the kernel drops when the daemon dies: SIGKILL never blocks
 the next mount; two concurrent mounts: exactly one wins; the refusal names the mountpoint and pid);
 `-o ro` mounts it again; the OFD lock on pfcrypt.conf that NFS forwards to the server is held.
+`pfcrypt check` reports, and `pfcrypt status` warns about, mount points and plaintext in the
+backing tree.
 
 Runs in a private mount namespace (unshare, as test_desktop_install.py) so that its bind mounts
 and tmpfs never outlive it outside.  Needs root and /dev/fuse.
 """
 import errno
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -340,6 +343,86 @@ class OneMount(unittest.TestCase):
             self.assertEqual(cm.exception.errno, errno.EROFS)
         self.e.umount(self.m2)
         self.e.umount(self.m1)
+
+
+class Warnings(unittest.TestCase):
+    def setUp(self):
+        self.e = RailsEnv().__enter__()
+        self.addCleanup(self.e.__exit__, None, None, None)
+        self.e.init_volume()
+        self.e.mkfiles(self.e.backing, {"docs/a.txt": b"a", "top.txt": b"top"}, dirs=["box"])
+
+    def enc_dirs(self):
+        """Backing names of docs (holds a file) and box (empty: only its id file)."""
+        dirs = [n for n in os.listdir(self.e.backing)
+                if os.path.isdir(os.path.join(self.e.backing, n))]
+        self.assertEqual(len(dirs), 2, dirs)
+        return sorted(dirs, key=lambda n: -len(os.listdir(os.path.join(self.e.backing, n))))
+
+    def status(self):
+        p = self.e.pfcrypt("status", self.e.backing, "--json")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return json.loads(p.stdout), p.stderr
+
+    def test_clean_volume_has_no_warnings(self):
+        st, err = self.status()
+        self.assertEqual(st["warnings"], [])
+        self.assertEqual(err, "")
+        p = self.e.pfcrypt("check", self.e.backing)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_mount_points_and_plaintext_are_named(self):
+        b = self.e.backing
+        docs, box = self.enc_dirs()  # two directories with encrypted names
+        # plaintext dropped into the backing tree by mistake: a file, a directory (reported
+        # once, not each file in it), and one inside an encrypted directory
+        with open(os.path.join(b, "notes.txt"), "w") as f:
+            f.write("secret plaintext")
+        os.makedirs(os.path.join(b, "Photos", "2026"))
+        with open(os.path.join(b, "Photos", "2026", "img.jpg"), "w") as f:
+            f.write("jpeg")
+        with open(os.path.join(b, docs, "todo.md"), "w") as f:
+            f.write("plaintext")
+        # mount points: a tmpfs on a plaintext-named dir (another st_dev), a bind mount of the
+        # same file system on an encrypted-named one (same st_dev: found as a mount root)
+        os.mkdir(os.path.join(b, "usb"))
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", os.path.join(b, "usb")], check=True)
+        self.e.binds = [os.path.join(b, "usb")]
+        with open(os.path.join(b, "usb", "leak.txt"), "w") as f:
+            f.write("not walked")
+        other = os.path.join(self.e.tmp, "other")
+        os.makedirs(os.path.join(other, "deep"))
+        self.e.bind(other, os.path.join(b, box))
+        want = {f"{b}/notes.txt": "not a pfcrypt name", f"{b}/Photos": "not a pfcrypt name",
+                f"{b}/{docs}/todo.md": "not a pfcrypt name",
+                f"{b}/usb": "a mount point inside the volume",
+                f"{b}/{box}": "a mount point inside the volume"}
+
+        st, err = self.status()
+        got = {w["backing_path"]: w["cause"] for w in st["warnings"]}
+        self.assertEqual(set(got), set(want), st["warnings"])
+        for path, cause in want.items():
+            self.assertIn(cause, got[path])
+            (line,) = [ln for ln in err.splitlines() if ln.split(": ")[2] == path]
+            self.assertTrue(line.startswith("pfcrypt: warning: "), line)
+        self.assertEqual(len(err.splitlines()), len(want), err)
+        self.assertEqual(st["files"]["total"] - st["files"]["unreadable"], 2, st["files"])
+        p = self.e.pfcrypt("status", self.e.backing)  # text: the same lines on stderr
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, err)
+
+        p = self.e.pfcrypt("check", b, "--json")
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        probs = {x["backing_path"]: x["cause"] for x in json.loads(p.stdout)["problems"]}
+        self.assertEqual(set(probs), set(want), probs)
+        for path in (f"{b}/usb", f"{b}/{box}"):
+            self.assertIn("a mount point inside the volume", probs[path])
+        p = self.e.pfcrypt("check", b)
+        self.assertEqual(p.returncode, 1)
+        self.assertNotIn("leak.txt", p.stdout + p.stderr)
+        self.assertNotIn("deep", p.stdout + p.stderr)
+        for path in want:
+            self.assertIn(path + ": ", p.stdout)
 
 
 if __name__ == "__main__":
