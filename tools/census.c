@@ -81,6 +81,10 @@ int census_take(const struct cli_vol *v, struct census *c)
 			return CLI_EXIT_SETUP;
 		}
 	}
+	c->strays = w.strays; /* kept for the caller's warnings */
+	c->nstrays = w.nstrays;
+	w.strays = NULL;
+	w.nstrays = 0;
 	cli_walk_free(&w);
 	return 0;
 }
@@ -92,6 +96,9 @@ void census_free(struct census *c)
 			free(c->e[i].examples[j]);
 	free(c->e);
 	free(c->bad_example);
+	for (size_t i = 0; i < c->nstrays; i++)
+		free(c->strays[i].path);
+	free(c->strays);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -31,6 +31,8 @@ struct census {
 	char *bad_example;		    /* one of those (relative path), or NULL */
 	char cfg_name[PFC_KS_NAME_MAX + 1]; /* what wraps the volume name key */
 	uint32_t cfg_version;		    /* 0 if the config blob does not parse */
+	struct cli_stray *strays;	    /* entries not part of the volume (walk.c) */
+	size_t nstrays;
 };
 
 /* Walk v and fill c.  Prints its own error; 0 or CLI_EXIT_SETUP. */

@@ -116,16 +116,10 @@ void check_list_free(struct check_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Names sync clients give conflict copies (DESIGN.md section 4). */
-static bool looks_like_conflict_copy(const char *name)
-{
-	return strstr(name, ".sync-conflict-") || strstr(name, "conflicted copy") ||
-	       strstr(name, ".conflict") || strstr(name, "(conflict");
-}
-
 struct dirctx {
 	struct check *ck;
 	int fd;
+	dev_t dev;	   /* the directory's st_dev */
 	const char *rel;   /* "" for the root */
 	const char *plain; /* "/" for the root; NULL if unknown */
 	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
@@ -308,6 +302,11 @@ static int visit(struct dirctx *d, const char *name)
 		return errno == ENOENT
 			   ? 0
 			   : check_problem(d->ck, brel, NULL, "cannot stat: %s", strerror(errno));
+	/* Whatever its name: another file system is not the volume's to walk. */
+	if (S_ISDIR(st.st_mode) && cli_is_mount_point(d->fd, name, &st, d->dev))
+		return check_problem(d->ck, brel, NULL,
+				     "a mount point inside the volume (another file system is "
+				     "mounted there; not part of the volume, not walked)");
 	if (kind == PFC_ENTRY_LONGNAME_COMPANION) {
 		char lname[PFC_LONGNAME_LEN + 1];
 
@@ -327,7 +326,7 @@ static int visit(struct dirctx *d, const char *name)
 	}
 	if (kind == PFC_ENTRY_OTHER) {
 		/* A conflict copy is still one of our files: its contents get checked. */
-		if (!looks_like_conflict_copy(name))
+		if (!cli_is_conflict_copy(name))
 			return check_problem(d->ck, brel, NULL,
 					     "not a pfcrypt name (foreign entry, not checked)");
 		check_notice(d->ck, brel, NULL, "sync-conflict copy");
@@ -354,6 +353,7 @@ static int visit(struct dirctx *d, const char *name)
 static int walk(struct check *ck, const char *rel, const char *plain)
 {
 	struct dirctx d = {.ck = ck, .rel = rel, .plain = plain};
+	struct stat dst;
 	size_t primary;
 	DIR *dir;
 	struct dirent *de;
@@ -365,6 +365,12 @@ static int walk(struct check *ck, const char *rel, const char *plain)
 	if (d.fd < 0)
 		return check_problem(ck, *rel ? rel : ".", plain, "cannot open directory: %s",
 				     strerror(errno));
+	if (fstat(d.fd, &dst) < 0) {
+		ret = check_problem(ck, *rel ? rel : ".", plain, "cannot stat directory: %s",
+				    strerror(errno));
+		goto out;
+	}
+	d.dev = dst.st_dev;
 	ck->dirs++;
 	r = pfc_dirid_load_all(d.fd, d.ids, PFC_DIRIDS_MAX, &d.nids, &primary);
 	if (r < 0) {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct pfc_ks;
 
@@ -58,6 +59,11 @@ int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 
 /* Is the volume at path mounted by pfcryptfs?  If so its mountpoint goes to mnt. */
 bool cli_mounted(const char *path, char *mnt, size_t len);
+/* Is the directory name in dirfd (st: its lstat; parent_dev: st_dev of dirfd)
+ * a mount point: another st_dev, or the root of a mount (a bind mount of the
+ * same file system), by statx STATX_ATTR_MOUNT_ROOT or /proc/self/mountinfo? */
+struct stat;
+bool cli_is_mount_point(int dirfd, const char *name, const struct stat *st, dev_t parent_dev);
 
 /* ---- pass.c ---- */
 

@@ -22,9 +22,13 @@ static const char status_help[] =
     "Show the volume's settings, the number of files wrapped under each master-key\n"
     "version (read from the file headers; nothing is decrypted) and the keystore's\n"
     "state of each of those versions (primary, active, retired).\n\n"
+    "Warns (stderr, and \"warnings\" in --json) about each entry of the backing tree\n"
+    "that is not part of the volume: a mount point, or a name that is not pfcrypt's\n"
+    "(plaintext put there by mistake).\n\n"
     "  --json         one JSON object on stdout\n"
     "  --socket PATH  keystore socket (env PFCRYPT_SOCKET)\n\n"
-    "Exit: 0 ok (also when the keystore cannot be asked), 2 not a volume or error.\n";
+    "Exit: 0 ok (also with warnings, or when the keystore cannot be asked), 2 not a\n"
+    "volume or error.\n";
 
 static const char *state_name(int s)
 {
@@ -98,7 +102,18 @@ static void print_json(const struct cli_vol *v, const struct census *c,
 		printf(",\"version\":%u,\"state\":\"%s\"}", l[i].version, state_name(l[i].state));
 		first = false;
 	}
-	printf("]}}\n");
+	printf("]},\"warnings\":[");
+	for (size_t i = 0; i < c->nstrays; i++) {
+		char full[8300];
+
+		snprintf(full, sizeof(full), "%s/%s", v->path, c->strays[i].path);
+		printf("%s{\"backing_path\":", i ? "," : "");
+		json_str(stdout, full);
+		printf(",\"cause\":");
+		json_str(stdout, cli_stray_cause(&c->strays[i]));
+		printf("}");
+	}
+	printf("]}\n");
 }
 
 static void print_text(const struct cli_vol *v, const struct census *c,
@@ -185,6 +200,9 @@ int cmd_status(int argc, char **argv)
 		ks_error = errbuf;
 		nl = 0;
 	}
+	for (size_t i = 0; i < cen.nstrays; i++)
+		fprintf(stderr, "pfcrypt: warning: %s/%s: %s\n", v.path, cen.strays[i].path,
+			cli_stray_cause(&cen.strays[i]));
 	if (json)
 		print_json(&v, &cen, list, nl, ks_error);
 	else

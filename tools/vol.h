@@ -7,6 +7,7 @@
 #ifndef PFC_CLI_VOL_H
 #define PFC_CLI_VOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,13 +44,25 @@ int cli_read_header(const struct cli_vol *v, const char *rel, struct pfc_header 
 
 /* ---- walk.c ---- */
 
+/* An entry that is not part of the volume (status warns about each). */
+struct cli_stray {
+	char *path; /* relative to the backing root */
+	bool mount; /* a mount point (not walked); else a name that is not pfcrypt's */
+};
+
 struct cli_walk {
 	char **files; /* paths relative to the backing root */
 	size_t n, cap;
+	struct cli_stray *strays; /* in walk order; none below a stray directory */
+	size_t nstrays, capstrays;
 };
-/* Every regular file that may hold a header (see walk.c).  Prints the error;
- * 0 or CLI_EXIT_SETUP. */
+/* Every regular file that may hold a header (see walk.c), and the strays.
+ * Prints the error; 0 or CLI_EXIT_SETUP. */
 int cli_walk_files(const struct cli_vol *v, struct cli_walk *w);
 void cli_walk_free(struct cli_walk *w);
+/* The cause line of a stray, for warnings. */
+const char *cli_stray_cause(const struct cli_stray *s);
+/* A name a sync client gives a conflict copy (DESIGN.md section 4)? */
+bool cli_is_conflict_copy(const char *name);
 
 #endif

@@ -229,6 +229,18 @@ void pfcd_symlink_unlinked(struct pfcd_symlink_gone *g, bool done);
 /* unlinkat(2) with the two above around it: 0 or -errno. */
 int pfcd_symlink_unlinkat(int dirfd, const char *bname, mode_t mode, int flags);
 
+/* ----------------------------------------------------------- rails.c */
+/*
+ * Mount safety rails, before the volume is set up (d->backing_abs and
+ * d->mount_abs resolved; mount_opts: the -o list going to libfuse).  Exits 2
+ * with one line naming both paths when the mountpoint is the backing dir or
+ * inside it, the backing dir is inside the mountpoint, or (unless the mount
+ * is read-only) the backing dir is mounted read-write already, here or by
+ * another machine sharing it.  Otherwise returns holding the locks that say
+ * so, until the process exits.
+ */
+void pfcd_rails(const struct pfcd *d, const char *mount_opts);
+
 /* -------------------------------------------------------- fdbudget.c */
 /* Raise the soft descriptor limit to the hard one. */
 void pfcd_raise_fd_limit(void);

@@ -459,6 +459,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfcryptfs: %s: %s\n", o.mountpoint, strerror(errno));
 		return 2;
 	}
+	pfcd_rails(&d, o.mount_opts); /* exits 2 for a mount that must not happen */
 	rootfd = open(d.backing_abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
 		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));

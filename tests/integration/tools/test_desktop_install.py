@@ -254,6 +254,42 @@ class MountHelper(unittest.TestCase):
         self.assertNotIn("hello.txt", os.listdir(backing))
         self.umount()
 
+    def test_mount_t_refuses_what_the_rails_refuse(self):
+        # pfcryptfs's own refusals (issue 29) reach mount(8) users as its one line
+        inner = os.path.join(self.e.backing, "plain")
+        os.mkdir(inner)
+        for mnt, why in ((inner, "is inside the backing directory"),
+                         (self.e.backing, "are the same directory")):
+            r = subprocess.run(["mount", "-t", "fuse.pfcryptfs", "-o", f"socket={self.e.ks.sock}",
+                                self.e.backing, mnt], capture_output=True, text=True,
+                               env=self.env, timeout=60)
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            (line,) = [ln for ln in r.stderr.splitlines() if ln.startswith("pfcryptfs: ")]
+            self.assertIn(why, line)
+            self.assertIn(mnt, line)
+            self.assertFalse(os.path.ismount(mnt))
+        # one read-write mount per backing dir, also through mount(8); ro is allowed
+        self.mount("-t", "fuse.pfcryptfs", "-o", f"socket={self.e.ks.sock}", self.e.backing,
+                   self.mnt)
+        other = os.path.join(self.e.tmp, "other")
+        os.mkdir(other)
+        r = subprocess.run(["mount", "-t", "fuse.pfcryptfs", "-o", f"socket={self.e.ks.sock}",
+                            self.e.backing, other], capture_output=True, text=True,
+                           env=self.env, timeout=60)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"is already mounted on {self.mnt}", r.stderr)
+        self.assertFalse(os.path.ismount(other))
+        r = subprocess.run(["mount", "-t", "fuse.pfcryptfs", "-o",
+                            f"ro,socket={self.e.ks.sock}", self.e.backing, other],
+                           capture_output=True, text=True, env=self.env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(wait_mount(other))
+        self.e.mounts.append(other)
+        r = subprocess.run(["umount", other], capture_output=True, text=True, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.e.mounts.remove(other)
+        self.umount()
+
     def test_mount_failure_is_reported(self):
         # a wrong socket: mount fails with pfcryptfs's one line, nothing is mounted
         r = subprocess.run(["mount", "-t", "fuse.pfcryptfs", "-o",
