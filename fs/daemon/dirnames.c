@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -23,10 +24,15 @@
 int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES], size_t *n,
 		size_t *primary)
 {
-	struct pfc_dstate *ds = &dir->d;
+	struct pfc_dstate *ds;
 	int rc = 0;
 
 	pthread_mutex_lock(&dir->dir_lock);
+	if (!dir->d && !(dir->d = calloc(1, sizeof(*dir->d)))) {
+		pthread_mutex_unlock(&dir->dir_lock);
+		return -ENOMEM;
+	}
+	ds = dir->d;
 	if (!ds->valid || reload) {
 		size_t cnt = 0, prim = 0;
 		int pfd = pfcd_inode_fd(dir), fd;
@@ -98,8 +104,12 @@ static bool dirids_stale(struct pfc_inode *dir)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&dir->dir_lock);
-	age = (double)(now.tv_sec - dir->d.loaded_at.tv_sec) +
-	      (double)(now.tv_nsec - dir->d.loaded_at.tv_nsec) / 1e9;
+	if (!dir->d) {
+		pthread_mutex_unlock(&dir->dir_lock);
+		return true;
+	}
+	age = (double)(now.tv_sec - dir->d->loaded_at.tv_sec) +
+	      (double)(now.tv_nsec - dir->d->loaded_at.tv_nsec) / 1e9;
 	pthread_mutex_unlock(&dir->dir_lock);
 	return age >= PFCD_TIMEOUT;
 }

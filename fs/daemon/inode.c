@@ -40,6 +40,8 @@ static void inode_fini(struct pfc_itable *t, struct pfc_inode *in)
 		t->cleanup(in);
 	free(in->bname);
 	in->bname = NULL;
+	free(in->d);
+	in->d = NULL;
 	if (in->fd >= 0)
 		close(in->fd);
 	pthread_rwlock_destroy(&in->io_lock);

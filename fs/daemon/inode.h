@@ -71,7 +71,9 @@ struct pfc_fstate {
 			 open tried (ifd -1 if it failed: the caller's fd is used) */
 };
 
-/* Per directory: cached directory ids; protected by dir_lock. */
+/* Per directory: cached directory ids; protected by dir_lock.  Allocated on
+ * a directory's first use (dirnames.c): most inodes are files, and this is
+ * half of an inode's size. */
 struct pfc_dstate {
 	bool valid;
 	unsigned nids;
@@ -102,7 +104,7 @@ struct pfc_inode {
 	struct pfc_fstate f; /* protected by io_lock */
 
 	pthread_mutex_t dir_lock;
-	struct pfc_dstate d; /* protected by dir_lock */
+	struct pfc_dstate *d; /* directories only, made at first use; protected by dir_lock */
 };
 
 typedef void (*pfc_inode_cleanup_fn)(struct pfc_inode *inode);

@@ -11,6 +11,7 @@ directory removed while open through the mount keep working after every idle des
 closed.  Before issue 28, the same daemon returned EMFILE to lookups and short listings with no
 error.
 """
+import errno
 import hashlib
 import os
 import subprocess
@@ -184,6 +185,37 @@ class FdLimit(pfcfs.MountTestCase):
             self.assertEqual((w.returncode, err, out == want), (0, b"", True))
         _, err = statter.communicate(timeout=600)
         self.assertEqual((statter.returncode, err), (0, b""))
+
+    def test_too_many_open_files_is_emfile_with_one_line_and_recovers(self):
+        """Only open files can exhaust the daemon: each costs it a backing descriptor and holds its
+        inode's.  The caller then gets EMFILE (never EIO), the log names the limit, and closing the
+        files brings everything back."""
+        top = os.path.join(self.mnt, "open-many")
+        os.mkdir(top)
+        self.m.expect_stderr(r"no descriptor left \(limit 512, every idle inode descriptor closed\)")
+        held, err = [], None
+        try:
+            for i in range(NOFILE):
+                try:
+                    held.append(os.open(os.path.join(top, f"o{i}"), os.O_CREAT | os.O_RDWR, 0o600))
+                except OSError as e:
+                    err = e
+                    break
+            self.assertIsNotNone(err, "512 open files cannot all fit a 512-descriptor daemon")
+            self.assertEqual(err.errno, errno.EMFILE, f"{err}")
+            self.assertGreater(len(held), NOFILE // 4, "the reserve and the idle ones were used")
+            os.write(held[0], b"still works")
+            self.assertEqual(os.pread(held[0], 20, 0), b"still works")
+        finally:
+            for fd in held:
+                os.close(fd)
+        with open(self.m.stderr_path, "rb") as f:
+            self.assertIn(b"no descriptor left (limit 512", f.read())
+        self.assertEqual(len(os.listdir(top)), len(held))
+        with open(os.path.join(top, "after"), "wb") as f:
+            f.write(b"ok")
+        rc, _, err = run(["ls", "-lR", self.mnt])
+        self.assertEqual((rc, err), (0, ""), "everything works again once the files are closed")
 
 
 if __name__ == "__main__":
