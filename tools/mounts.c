@@ -17,24 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs/mountinfo.h"
 #include "tools/cli.h"
-
-/* Undo the octal escapes of /proc/self/mountinfo fields ("\\040" for a space). */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
 
 bool cli_mounted(const char *path, char *mnt, size_t len)
 {
@@ -68,10 +52,10 @@ bool cli_mounted(const char *path, char *mnt, size_t len)
 		tok = strtok_r(NULL, " ", &save);
 		if (!tok || (legacy && strncmp(tok, "pfcrypt:", 8)))
 			continue;
-		unescape(tok);
+		pfc_mountinfo_unescape(tok);
 		src = legacy ? tok + 8 : tok;
 		if (!strcmp(src, real)) {
-			unescape(mp);
+			pfc_mountinfo_unescape(mp);
 			snprintf(mnt, len, "%s", mp);
 			found = true;
 		}
@@ -98,7 +82,7 @@ static bool in_mountinfo(const char *path)
 		for (int i = 0; tok && i < 4; i++)
 			tok = strtok_r(NULL, " ", &save);
 		if (tok) {
-			unescape(tok);
+			pfc_mountinfo_unescape(tok);
 			found = !strcmp(tok, real);
 		}
 	}

@@ -45,6 +45,8 @@
  */
 #include "fs/daemon/daemon.h"
 
+#include "fs/mountinfo.h"
+
 #include "fs/log.h"
 
 #include <dirent.h>
@@ -145,23 +147,6 @@ static bool read_only(const struct pfcd *d, const char *mount_opts)
 	return ro || (statvfs(d->backing_abs, &sv) == 0 && (sv.f_flag & ST_RDONLY));
 }
 
-/* Undo the octal escapes of /proc/self/mountinfo fields ("\040" for a space). */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
 /* The mountpoint of a live read-write pfcryptfs mount of the backing dir. */
 static bool rw_mount_of(const char *backing_abs, char *out, size_t len)
 {
@@ -189,8 +174,8 @@ static bool rw_mount_of(const char *backing_abs, char *out, size_t len)
 		tok = strtok_r(NULL, " ", &save);
 		if (!tok)
 			continue;
-		unescape(tok);
-		unescape(mp);
+		pfc_mountinfo_unescape(tok);
+		pfc_mountinfo_unescape(mp);
 		/* a daemon that was killed leaves a mount that answers ENOTCONN */
 		if (!strcmp(tok, backing_abs) && stat(mp, &st) == 0) {
 			snprintf(out, len, "%s", mp);
