@@ -160,7 +160,8 @@ enum pfc_walk_op {
 	PFC_WALK_PATH, /* a child's path is longer than PATH_MAX - 1 (err ENAMETOOLONG) */
 };
 struct pfc_walk_ops {
-	/* A directory was opened: 0 walk its entries, 1 skip them, < 0 stop. */
+	/* A directory was opened: 0 walk its entries, 1 skip them, < 0 stop.
+	 * May be NULL (walk them all). */
 	int (*enter)(void *ctx, struct pfc_walk_dir *dir);
 	/* One entry: 0 next, 1 descend into it (a directory; *child_arg becomes
 	 * its dir->arg), < 0 stop. */

@@ -113,7 +113,7 @@ static int walk_dir(int rootfd, const struct pfc_walk_ops *ops, void *ctx, const
 		rc = ops->error(ctx, rel, arg, PFC_WALK_STAT, errno);
 		goto out;
 	}
-	rc = ops->enter(ctx, &dir);
+	rc = ops->enter ? ops->enter(ctx, &dir) : 0;
 	if (rc == 0)
 		rc = read_names(ops, ctx, &dir, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++)

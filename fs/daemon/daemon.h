@@ -14,6 +14,7 @@
 #include "fs/daemon/inode.h"
 #include "fs/daemon/keycache.h"
 #include "fs/format.h"
+#include "fs/volume.h"
 #include "keystore/client.h"
 
 #include <limits.h>
@@ -47,7 +48,8 @@ struct pfcd {
 	uint8_t ad_file_prefix[PFC_AD_MAX];
 	size_t ad_file_prefix_len;
 
-	struct pfc_ks *ks; /* thread-safe: its own mutex serialises requests */
+	struct pfc_ks *ks;	 /* thread-safe: its own mutex serialises requests */
+	struct pfc_unwrapper uw; /* unwrap through ks, for fs/volume.h (main.c) */
 	struct pfc_kcache *keys;
 	struct pfc_itable itable;
 
