@@ -183,12 +183,6 @@ static void load_config(struct pfcd *d, int rootfd)
 	}
 }
 
-static bool keystore_down(int rc)
-{
-	return rc == PFC_ERR_UNREACHABLE || rc == PFC_ERR_LOCKED || rc == PFC_ERR_TIMEOUT ||
-	       rc == PFC_ERR_DENIED;
-}
-
 /* Volume setup: config, cipher, keystore, name key, config MAC.  Exits 2. */
 static void setup_volume(struct pfcd *d, int rootfd)
 {
@@ -212,7 +206,8 @@ static void setup_volume(struct pfcd *d, int rootfd)
 		fprintf(stderr, "pfcryptfs: out of locked memory\n");
 		exit(2);
 	}
-	if (step == PFC_STEP_UNWRAP && keystore_down(rc)) {
+	if (step == PFC_STEP_UNWRAP && (rc == PFC_ERR_UNREACHABLE || rc == PFC_ERR_LOCKED ||
+					rc == PFC_ERR_TIMEOUT || rc == PFC_ERR_DENIED)) {
 		fprintf(stderr, "pfcryptfs: keystore %s: %s\n", d->socket_path, pfc_strerror(rc));
 		exit(2);
 	}
@@ -572,14 +567,11 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se = NULL;
 	struct opts o;
-	int rootfd, status = 2;
+	int rootfd, status = setup_process(&d, &o, argc, argv);
 
-	if ((status = setup_process(&d, &o, argc, argv)) != 0)
-		return status;
+	if (status || (rootfd = setup_mount(&d, &o)) < 0)
+		return status ? status : 2;
 	status = 2;
-	rootfd = setup_mount(&d, &o);
-	if (rootfd < 0)
-		return 2;
 	if (fuse_args_build(&d, &o, rootfd, argv[0], &args) < 0)
 		goto out;
 	se = fuse_session_new(&args, &ops, sizeof(ops), &d);

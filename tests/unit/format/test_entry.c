@@ -8,6 +8,7 @@
 
 #include "fs/volume.h"
 #include "helpers.h"
+#include "tmpdir.h"
 
 static struct pfc_volkeys *vk;
 static uint8_t ids[2][PFC_ID_BYTES];
@@ -20,19 +21,23 @@ static void setup(void)
 	vk = make_volkeys(5, 6);
 	fill(ids[0], PFC_ID_BYTES, 10);
 	fill(ids[1], PFC_ID_BYTES, 20);
-	cr_assert_not_null(mkdtemp(dir));
-	dfd = open(dir, O_RDONLY | O_DIRECTORY);
-	cr_assert_geq(dfd, 0);
+	dfd = tmpdir_make(dir, NULL);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	close(dfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	tmpdir_remove(dir, dfd);
 	pfc_volkeys_free(vk);
+}
+
+/* A 200-byte name of byte c (a long name: FORMAT.md 5.5). */
+static const char *long_name(char c)
+{
+	static char n[201];
+
+	memset(n, c, 200);
+	n[200] = '\0';
+	return n;
 }
 
 static void put(const char *name, const char *content)
@@ -57,12 +62,10 @@ TestSuite(entry, .init = setup, .fini = teardown);
 
 Test(entry, names_under_any_id_and_long_names)
 {
-	char longname[201];
+	const char *longname = long_name('x');
 	struct pfc_backing_name a, b;
 	struct pfc_entry_name e;
 
-	memset(longname, 'x', 200);
-	longname[200] = '\0';
 	make("report.txt", 1, &a);
 	make(longname, 0, &b);
 	cr_assert_eq(pfc_entry_name(vk, dfd, a.name, ids, 2, &e), 0);
@@ -83,12 +86,11 @@ Test(entry, names_under_any_id_and_long_names)
 
 Test(entry, conflict_copies_keep_their_marker)
 {
-	char longname[201], copy[400];
+	const char *longname = long_name('y');
+	char copy[400];
 	struct pfc_backing_name a, b;
 	struct pfc_entry_name e;
 
-	memset(longname, 'y', 200);
-	longname[200] = '\0';
 	make("doc", 0, &a);
 	make(longname, 1, &b);
 	snprintf(copy, sizeof(copy), "%s.sync-conflict-20260101-120000-ABCDEFG", a.name);
@@ -109,7 +111,7 @@ Test(entry, conflict_copies_keep_their_marker)
 
 Test(entry, what_is_not_a_name_and_broken_companions)
 {
-	char longname[201];
+	const char *longname = long_name('z');
 	struct pfc_backing_name b;
 	struct pfc_entry_name e;
 	char enc[PFC_ENCNAME_BUF];
@@ -120,8 +122,6 @@ Test(entry, what_is_not_a_name_and_broken_companions)
 	cr_assert_eq(pfc_entry_name(vk, dfd, PFC_DIRID_NAME, ids, 2, &e), 1);
 	cr_assert_eq(pfc_entry_name(vk, dfd, PFC_CONFIG_NAME, ids, 2, &e), 1);
 	cr_assert_eq(pfc_entry_name(vk, dfd, "..", ids, 2, &e), 1);
-	memset(longname, 'z', 200);
-	longname[200] = '\0';
 	cr_assert_eq(pfc_name_to_backing(vk, ids[0], longname, 200, &b), 0);
 	cr_assert_eq(pfc_entry_name(vk, dfd, b.companion, ids, 2, &e), 1, "a companion");
 	cr_assert_eq(pfc_entry_name(vk, dfd, b.name, ids, 2, &e), PFC_ERR_IO, "no companion");

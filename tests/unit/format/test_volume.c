@@ -8,6 +8,7 @@
 #include "fs/volume.h"
 #include "helpers.h"
 #include "testwrap.h"
+#include "tmpdir.h"
 
 struct stub {
 	int calls;
@@ -23,18 +24,17 @@ static int stub_unwrap(void *ctx, const uint8_t *blob, size_t blob_len, const ui
 	return s->fail ? s->fail : testwrap_unwrap(blob, blob_len, ad, ad_len, key);
 }
 
+static char tmpl[] = "/tmp/pfc-test-volume-XXXXXX";
+
 /* A sealed config in a fresh directory; returns its fd. */
 static int make_volume(struct pfc_config *c)
 {
-	char tmpl[] = "/tmp/pfc-test-volume-XXXXXX";
 	uint8_t nk[PFC_KEY_BYTES], ad[PFC_AD_MAX], blob[PFC_WRAPPED_MAX];
 	struct pfc_volkeys *vk = NULL;
 	size_t blob_len;
 	int fd;
 
-	cr_assert_not_null(mkdtemp(tmpl));
-	fd = open(tmpl, O_RDONLY | O_DIRECTORY);
-	cr_assert_geq(fd, 0);
+	fd = tmpdir_make(tmpl, NULL);
 	cr_assert_eq(pfc_config_init(c, PFC_CIPHER_XCHACHA20POLY1305, 8192, 0, "k"), 0);
 	fill(nk, sizeof(nk), 7);
 	cr_assert_eq(
@@ -45,20 +45,6 @@ static int make_volume(struct pfc_config *c)
 	pfc_volkeys_free(vk);
 	cr_assert_eq(pfc_config_store(fd, c), 0);
 	return fd;
-}
-
-static void remove_volume(int fd)
-{
-	char p[64], dir[4096];
-	ssize_t n;
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	n = readlink(p, dir, sizeof(dir) - 1);
-	cr_assert_gt(n, 0);
-	dir[n] = '\0';
-	unlinkat(fd, PFC_CONFIG_NAME, 0);
-	close(fd);
-	rmdir(dir);
 }
 
 Test(volume, opens_a_volume_through_the_callback, .init = fmt_init)
@@ -79,7 +65,7 @@ Test(volume, opens_a_volume_through_the_callback, .init = fmt_init)
 	cr_assert_eq(s.calls, 1);
 	cr_assert_arr_eq(pfc_volkeys_volume_id(vk), c.volume_id, PFC_ID_BYTES);
 	pfc_volkeys_free(vk);
-	remove_volume(fd);
+	tmpdir_remove(tmpl, fd);
 }
 
 Test(volume, names_the_step_that_failed, .init = fmt_init)
@@ -102,7 +88,7 @@ Test(volume, names_the_step_that_failed, .init = fmt_init)
 	c.volume_id[0] ^= 1; /* the wrapped key moved to another volume: the AD differs */
 	cr_assert_eq(pfc_volume_keys(&c, &uw, &vk, &step), PFC_ERR_AUTH);
 	cr_assert_eq(step, PFC_STEP_UNWRAP);
-	remove_volume(fd);
+	tmpdir_remove(tmpl, fd);
 }
 
 Test(volume, missing_config_is_not_found, .init = fmt_init)

@@ -9,6 +9,7 @@
 
 #include "fs/volume.h"
 #include "helpers.h"
+#include "tmpdir.h"
 
 struct seen {
 	char log[4096];
@@ -71,23 +72,12 @@ static int rootfd = -1;
 
 static void setup(void)
 {
-	char cmd[512];
-
-	cr_assert_not_null(mkdtemp(root));
-	snprintf(cmd, sizeof(cmd), "cd '%s' && mkdir -p a/b c && touch a/f a/b/g .pfcrypt.dirid",
-		 root);
-	cr_assert_eq(system(cmd), 0);
-	rootfd = open(root, O_RDONLY | O_DIRECTORY);
-	cr_assert_geq(rootfd, 0);
+	rootfd = tmpdir_make(root, "mkdir -p a/b c && touch a/f a/b/g .pfcrypt.dirid");
 }
 
 static void teardown(void)
 {
-	char cmd[512];
-
-	close(rootfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	cr_assert_eq(system(cmd), 0);
+	tmpdir_remove(root, rootfd);
 }
 
 TestSuite(walk, .init = setup, .fini = teardown);
