@@ -363,6 +363,17 @@ void pfc_wbuf_patch_u32(struct pfc_wbuf *w, size_t off, uint32_t v)
 	pfc_store_u32(w->p + off, v);
 }
 
+void pfc_wbuf_patch_u16(struct pfc_wbuf *w, size_t off, uint16_t v)
+{
+	if (w->err)
+		return;
+	if (off > w->len || w->len - off < 2) {
+		w->err = PFC_ERR_INVAL;
+		return;
+	}
+	pfc_store_u16(w->p + off, v);
+}
+
 const uint8_t *pfc_wbuf_data(const struct pfc_wbuf *w)
 {
 	return w->p;

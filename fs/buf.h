@@ -101,6 +101,7 @@ void pfc_wbuf_put_u32_array(struct pfc_wbuf *w, const uint32_t *src, size_t n);
 /* Overwrite the u32 at offset off of what was written (a length patched in
  * after the fact); PFC_ERR_INVAL (sticky) if it was not written yet. */
 void pfc_wbuf_patch_u32(struct pfc_wbuf *w, size_t off, uint32_t v);
+void pfc_wbuf_patch_u16(struct pfc_wbuf *w, size_t off, uint16_t v);
 /* What was written so far: its bytes and its length. */
 const uint8_t *pfc_wbuf_data(const struct pfc_wbuf *w);
 size_t pfc_wbuf_len(const struct pfc_wbuf *w);

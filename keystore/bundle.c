@@ -33,7 +33,7 @@ int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nle
 	pfc_wbuf_put_u8(&pt, BUNDLE_PAYLOAD_VERSION);
 	pfc_wbuf_put_u8(&pt, (uint8_t)nlen);
 	pfc_wbuf_put_bytes(&pt, name, nlen);
-	count_off = pt.len;
+	count_off = pfc_wbuf_len(&pt);
 	pfc_wbuf_put_u16(&pt, 0);
 	for (size_t i = 0; i < kr->n; i++) {
 		const struct pfc_ks_entry *e = &kr->e[i];
@@ -68,13 +68,13 @@ int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nle
 		rc = PFC_ERR_TOO_LARGE;
 		goto out;
 	}
+	pfc_wbuf_patch_u16(&pt, count_off, (uint16_t)count);
 	if ((rc = pfc_wbuf_error(&pt)) < 0)
 		goto out;
-	pfc_store_u16(pt.p + count_off, (uint16_t)count);
 	pfc_kdf_new_salt(&k);
 	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, &k, &sk)) < 0)
 		goto out;
-	rc = pfc_seal(PFC_SEAL_MAGIC_BUNDLE, sk, pt.p, pt.len, out);
+	rc = pfc_seal(PFC_SEAL_MAGIC_BUNDLE, sk, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt), out);
 out:
 	pfc_skey_free(sk);
 	pfc_wbuf_free(&pt);
@@ -102,7 +102,7 @@ int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 		rc = PFC_ERR_NOMEM;
 		goto out;
 	}
-	pfc_rbuf_init(&r, pt.p, pt.len);
+	pfc_rbuf_init(&r, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt));
 	if ((rc = pfc_rbuf_get_u8(&r, &pv)) < 0 || (rc = pfc_rbuf_get_u8(&r, &nl)) < 0 ||
 	    (rc = pfc_rbuf_get_ptr(&r, nl, &np)) < 0 || (rc = pfc_rbuf_get_u16(&r, &count)) < 0)
 		goto out;
