@@ -384,6 +384,11 @@ size_t pfc_wbuf_len(const struct pfc_wbuf *w)
 	return w->len;
 }
 
+size_t pfc_wbuf_cap(const struct pfc_wbuf *w)
+{
+	return w->cap;
+}
+
 const uint8_t *pfc_wbuf_span(const struct pfc_wbuf *w, size_t off, size_t n)
 {
 	if (off > w->len || w->len - off < n)

@@ -105,6 +105,8 @@ void pfc_wbuf_patch_u16(struct pfc_wbuf *w, size_t off, uint16_t v);
 /* What was written so far: its bytes and its length. */
 const uint8_t *pfc_wbuf_data(const struct pfc_wbuf *w);
 size_t pfc_wbuf_len(const struct pfc_wbuf *w);
+/* Bytes of memory it holds (to drop a large buffer). */
+size_t pfc_wbuf_cap(const struct pfc_wbuf *w);
 /* Bytes [off, off + n) of what was written, NULL if past the end.  Valid
  * until the next put (which may move a growable buffer). */
 const uint8_t *pfc_wbuf_span(const struct pfc_wbuf *w, size_t off, size_t n);

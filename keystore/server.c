@@ -113,25 +113,23 @@ static int h_hello(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct r
 {
 	(void)s;
 	(void)q;
-	pfc_wbuf_put_u32(r->w, PFC_KS_PROTOCOL_VERSION);
-	pfc_wbuf_put_lv16(r->w, PFC_KS_SW_VERSION, strlen(PFC_KS_SW_VERSION));
+	pfc_ks_put_hello(r->w, PFC_KS_SW_VERSION);
 	return 0;
 }
 
 static int h_status(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
-	uint32_t names = 0, live = 0, retired = 0;
+	struct pfc_ks_status st = {.locked = s->locked,
+				   .protocol_version = PFC_KS_PROTOCOL_VERSION};
 	const char *prof = pfc_kdf_profile_name(s->kdf.profile);
 
 	(void)q;
 	if (!s->locked)
-		pfc_keyring_counts(&s->kr, &names, &live, &retired);
-	pfc_wbuf_put_u8(r->w, s->locked ? 1 : 0);
-	pfc_wbuf_put_u32(r->w, PFC_KS_PROTOCOL_VERSION);
-	pfc_wbuf_put_u32(r->w, names);
-	pfc_wbuf_put_u32(r->w, live);
-	pfc_wbuf_put_u32(r->w, retired);
-	pfc_wbuf_put_lv16(r->w, prof, strlen(prof));
+		pfc_keyring_counts(&s->kr, &st.key_count, &st.version_count, &st.retired_count);
+	if (strlen(prof) >= sizeof(st.kdf_profile))
+		return PFC_ERR_INVAL;
+	strcpy(st.kdf_profile, prof);
+	pfc_ks_put_status(r->w, &st);
 	return 0;
 }
 
@@ -195,13 +193,13 @@ static int h_wrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct re
 
 	if (rc < 0)
 		return rc;
-	pfc_wbuf_put_lv16(r->w, blob, n);
+	pfc_ks_put_blob(r->w, blob, n);
 	return 0;
 }
 
 static int h_unwrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
-	uint8_t *k = pfc_wbuf_reserve(r->w, PFC_BLOB_KEY_LEN); /* straight into the reply */
+	uint8_t *k = pfc_ks_put_key_slot(r->w); /* straight into the reply */
 	int rc;
 
 	if (!k)
@@ -220,8 +218,7 @@ static int h_rewrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 
 	if (rc < 0)
 		return rc;
-	pfc_wbuf_put_u8(r->w, rc == 1 ? 1 : 0);
-	pfc_wbuf_put_lv16(r->w, blob, n);
+	pfc_ks_put_rewrapped(r->w, rc == 1, blob, n);
 	return 0;
 }
 
@@ -235,12 +232,7 @@ static int h_generate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struc
 	rc = pfc_keyring_generate(&s->kr, q->name, q->name_len, q->ad, q->ad_len, q->count, fk);
 	if (rc < 0)
 		goto out;
-	pfc_wbuf_put_u16(r->w, q->count);
-	for (unsigned i = 0; i < q->count; i++) {
-		pfc_wbuf_put_bytes(r->w, fk[i].file_id, sizeof(fk[i].file_id));
-		pfc_wbuf_put_bytes(r->w, fk[i].key, sizeof(fk[i].key));
-		pfc_wbuf_put_lv16(r->w, fk[i].blob, fk[i].blob_len);
-	}
+	pfc_ks_put_filekeys(r->w, fk, q->count);
 out:
 	sodium_free(fk);
 	return rc;
@@ -249,15 +241,12 @@ out:
 static int h_list(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
 	(void)q;
-	pfc_wbuf_put_u32(r->w, (uint32_t)s->kr.n);
+	pfc_ks_put_list_count(r->w, (uint32_t)s->kr.n);
 	for (size_t i = 0; i < s->kr.n; i++) {
 		const struct pfc_ks_entry *e = &s->kr.e[i];
 
-		pfc_wbuf_put_lv16(r->w, e->name, strlen(e->name));
-		pfc_wbuf_put_u32(r->w, e->version);
-		pfc_wbuf_put_u8(r->w, e->state);
-		pfc_wbuf_put_u64(r->w, e->created);
-		pfc_wbuf_put_u64(r->w, e->retired);
+		pfc_ks_put_keyinfo(r->w, e->name, strlen(e->name), e->version, e->state, e->created,
+				   e->retired);
 	}
 	return 0;
 }
@@ -321,16 +310,14 @@ static int h_export(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 
 	if (q->count > 1024)
 		return PFC_ERR_TOO_LARGE;
-	for (size_t i = 0; i < q->count; i++)
-		vers[i] = pfc_load_u32(q->versions + 4 * i);
-	if ((rc = pfc_wbuf_init(&b, 512, false)) < 0)
+	if ((rc = pfc_ks_req_versions(q, vers)) < 0 || (rc = pfc_wbuf_init(&b, 512, false)) < 0)
 		return rc;
 	rc = pfc_bundle_export(&s->kr, q->name, q->name_len, vers, q->count, q->pass, q->pass_len,
 			       &s->sk->kdf, &b);
-	if (rc == 0 && b.len > PFC_KS_BUNDLE_MAX)
+	if (rc == 0 && pfc_wbuf_len(&b) > PFC_KS_BUNDLE_MAX)
 		rc = PFC_ERR_TOO_LARGE;
 	if (rc == 0)
-		pfc_ks_put_lv32(r->w, b.p, b.len);
+		pfc_ks_put_bundle(r->w, pfc_wbuf_data(&b), pfc_wbuf_len(&b));
 	pfc_wbuf_free(&b);
 	return rc;
 }
@@ -392,11 +379,14 @@ static void dispatch(struct pfc_ks_server *s, struct ks_conn *c, const uint8_t *
 	struct pfc_ks_req q;
 	struct reply r = {&c->out, 0, NULL};
 	int rc = pfc_ks_req_decode(body, len, &q);
-	uint8_t type = len ? body[0] : 0;
 	char extra[PFC_KS_NAME_MAX + 16] = "";
+	struct pfc_rbuf tr;
+	uint8_t type = 0;
 
 	pfc_wbuf_reset(&c->out);
 	if (rc < 0) {
+		pfc_rbuf_init(&tr, body, len);
+		(void)pfc_rbuf_get_u8(&tr, &type); /* for the log; 0 if empty */
 		pfc_warn("uid %u pid %d: malformed %s request: %s", (unsigned)c->uid, (int)c->pid,
 			 pfc_ks_type_name(type), pfc_err_name(rc));
 		r.msg = "malformed request";
@@ -460,7 +450,7 @@ static void refuse(int fd, int err, const char *msg)
 
 	pfc_wbuf_init_fixed(&w, buf, sizeof(buf));
 	if (pfc_ks_error_encode(&w, err, msg) == 0)
-		(void)!send(fd, buf, w.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)!send(fd, buf, pfc_wbuf_len(&w), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void accept_all(struct pfc_ks_server *s)
@@ -513,9 +503,11 @@ static void accept_all(struct pfc_ks_server *s)
 /* Returns false if the connection must be closed. */
 static bool conn_write(struct ks_conn *c)
 {
-	while (c->out_sent < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out_sent, c->out.len - c->out_sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	size_t len = pfc_wbuf_len(&c->out);
+
+	while (c->out_sent < len) {
+		ssize_t n = send(c->fd, pfc_wbuf_span(&c->out, c->out_sent, len - c->out_sent),
+				 len - c->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -526,7 +518,7 @@ static bool conn_write(struct ks_conn *c)
 		c->out_sent += (size_t)n;
 	}
 	pfc_wbuf_reset(&c->out); /* wipes the reply */
-	if (c->out.cap > 4 * BODY_KEEP) {
+	if (pfc_wbuf_cap(&c->out) > 4 * BODY_KEEP) {
 		/* do not keep a large reply's buffer (list, export) per connection */
 		pfc_wbuf_free(&c->out);
 		if (pfc_wbuf_init(&c->out, 256, true) < 0)
@@ -535,6 +527,17 @@ static bool conn_write(struct ks_conn *c)
 	c->out_sent = 0;
 	c->deadline_ms = 0;
 	return !c->close_after;
+}
+
+/* The length field of a frame header. */
+static uint32_t frame_len(const uint8_t hdr[PFC_KS_HDR_LEN])
+{
+	struct pfc_rbuf r;
+	uint32_t len = 0;
+
+	pfc_rbuf_init(&r, hdr, PFC_KS_HDR_LEN);
+	(void)pfc_rbuf_get_u32(&r, &len);
+	return len;
 }
 
 /* Read what is available of the current frame; dispatch when complete. */
@@ -553,7 +556,7 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 		c->hdr_got += (size_t)n;
 		if (c->hdr_got < PFC_KS_HDR_LEN)
 			return true;
-		c->body_len = pfc_load_u32(c->hdr);
+		c->body_len = frame_len(c->hdr);
 		int rc = pfc_ks_frame_check_len(c->body_len);
 		if (rc < 0) {
 			pfc_warn("uid %u pid %d: bad frame length %u: %s", (unsigned)c->uid,
@@ -680,8 +683,8 @@ int pfc_ks_server_run(struct pfc_ks_server *s, volatile sig_atomic_t *stop)
 		for (size_t i = 0; i < n; i++) {
 			struct ks_conn *c = &s->conns[i];
 
-			pfd[i + 1] =
-			    (struct pollfd){.fd = c->fd, .events = c->out.len ? POLLOUT : POLLIN};
+			pfd[i + 1] = (struct pollfd){
+			    .fd = c->fd, .events = pfc_wbuf_len(&c->out) ? POLLOUT : POLLIN};
 			if (c->deadline_ms && (next < 0 || c->deadline_ms < next))
 				next = c->deadline_ms;
 		}
