@@ -25,11 +25,12 @@
 #include "keystore/blob.h"
 #include "keystore/passphrase.h"
 
-#define PFC_KS_PROTOCOL_VERSION 1
-#define PFC_KS_FILE_ID_LEN	16
-#define PFC_KS_GEN_MAX		256	     /* most file keys per generate request */
-#define PFC_KS_PASS_MAX		PFC_PASS_MAX /* longest passphrase: the reader's */
-#define PFC_KS_MSG_MAX		128	     /* longest server message kept */
+#define PFC_KS_PROTOCOL_VERSION	   1
+#define PFC_KS_FILE_ID_LEN	   16
+#define PFC_KS_GEN_MAX		   256		/* most file keys per generate request */
+#define PFC_KS_PASS_MAX		   PFC_PASS_MAX /* longest passphrase: the reader's */
+#define PFC_KS_MSG_MAX		   128		/* longest server message kept */
+#define PFC_KS_EXPORT_VERSIONS_MAX 1024		/* most versions one export request names */
 
 #define PFC_KS_HDR_LEN	      4
 #define PFC_KS_FRAME_MAX      (256u * 1024u) /* type + fields */

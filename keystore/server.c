@@ -304,11 +304,11 @@ static int h_passwd(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 
 static int h_export(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
-	uint32_t vers[1024];
+	uint32_t vers[PFC_KS_EXPORT_VERSIONS_MAX];
 	struct pfc_wbuf b;
 	int rc;
 
-	if (q->count > 1024)
+	if (q->count > PFC_KS_EXPORT_VERSIONS_MAX)
 		return PFC_ERR_TOO_LARGE;
 	if ((rc = pfc_ks_req_versions(q, vers)) < 0 || (rc = pfc_wbuf_init(&b, 512, false)) < 0)
 		return rc;
