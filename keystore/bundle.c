@@ -81,6 +81,65 @@ out:
 	return rc;
 }
 
+/* The payload's head: version, name, count of entries. */
+static int parse_head(struct pfc_rbuf *r, const uint8_t **np, uint8_t *nl, uint16_t *count)
+{
+	uint8_t pv;
+	int rc;
+
+	if ((rc = pfc_rbuf_get_u8(r, &pv)) < 0 || (rc = pfc_rbuf_get_u8(r, nl)) < 0 ||
+	    (rc = pfc_rbuf_get_ptr(r, *nl, np)) < 0 || (rc = pfc_rbuf_get_u16(r, count)) < 0)
+		return rc;
+	if (pv != BUNDLE_PAYLOAD_VERSION)
+		return PFC_ERR_UNKNOWN_VERSION;
+	if ((rc = pfc_ks_name_check((const char *)*np, *nl)) < 0)
+		return rc;
+	if (*count == 0 || *count > BUNDLE_MAX_VERSIONS)
+		return PFC_ERR_CORRUPT;
+	return 0;
+}
+
+static bool has_name(const struct pfc_keyring *kr, const uint8_t *np, size_t nl)
+{
+	for (size_t i = 0; i < kr->n; i++)
+		if (strlen(kr->e[i].name) == nl && memcmp(kr->e[i].name, np, nl) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The next entry into e (name np, nl already checked), versions ascending
+ * past *last; inserted unless present with the same key (state as given).
+ * Returns 1 if added, 0 if already here, or an error.
+ */
+static int import_entry(struct pfc_keyring *kr, struct pfc_rbuf *r, struct pfc_ks_entry *e,
+			const uint8_t *np, uint8_t nl, uint8_t state, uint32_t *last)
+{
+	const struct pfc_ks_entry *have;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->name, np, nl);
+	if ((rc = pfc_rbuf_get_u32(r, &e->version)) < 0 ||
+	    (rc = pfc_rbuf_get_u64(r, &e->created)) < 0 ||
+	    (rc = pfc_rbuf_get_bytes(r, e->key, sizeof(e->key))) < 0)
+		return rc;
+	if (e->version <= *last)
+		return PFC_ERR_CORRUPT;
+	*last = e->version;
+	have = pfc_keyring_find(kr, e->name, nl, e->version);
+	if (have) {
+		if (have->state == PFC_KS_RETIRED)
+			return PFC_ERR_KEY_RETIRED;
+		if (sodium_memcmp(have->key, e->key, sizeof(e->key)) != 0)
+			return PFC_ERR_CONFLICT;
+		return 0;
+	}
+	e->state = state;
+	rc = pfc_keyring_insert(kr, e);
+	return rc < 0 ? rc : 1;
+}
+
 int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 		      const uint8_t *pass, size_t pass_len, uint32_t *imported)
 {
@@ -88,7 +147,7 @@ int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 	struct pfc_wbuf pt = {0};
 	struct pfc_rbuf r;
 	const uint8_t *np;
-	uint8_t pv, nl;
+	uint8_t nl;
 	uint16_t count;
 	uint32_t last = 0, added = 0;
 	bool new_name;
@@ -103,54 +162,16 @@ int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 		goto out;
 	}
 	pfc_rbuf_init(&r, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt));
-	if ((rc = pfc_rbuf_get_u8(&r, &pv)) < 0 || (rc = pfc_rbuf_get_u8(&r, &nl)) < 0 ||
-	    (rc = pfc_rbuf_get_ptr(&r, nl, &np)) < 0 || (rc = pfc_rbuf_get_u16(&r, &count)) < 0)
+	if ((rc = parse_head(&r, &np, &nl, &count)) < 0)
 		goto out;
-	if (pv != BUNDLE_PAYLOAD_VERSION) {
-		rc = PFC_ERR_UNKNOWN_VERSION;
-		goto out;
-	}
-	if ((rc = pfc_ks_name_check((const char *)np, nl)) < 0)
-		goto out;
-	if (count == 0 || count > BUNDLE_MAX_VERSIONS) {
-		rc = PFC_ERR_CORRUPT;
-		goto out;
-	}
 	/* a name with no entry at all here gets its highest version as primary */
-	new_name = true;
-	for (size_t i = 0; new_name && i < kr->n; i++)
-		if (strlen(kr->e[i].name) == nl && memcmp(kr->e[i].name, np, nl) == 0)
-			new_name = false;
+	new_name = !has_name(kr, np, nl);
 	for (uint16_t i = 0; i < count; i++) {
-		const struct pfc_ks_entry *have;
+		uint8_t state = (new_name && i == count - 1) ? PFC_KS_PRIMARY : PFC_KS_ACTIVE;
 
-		memset(e, 0, sizeof(*e));
-		memcpy(e->name, np, nl);
-		if ((rc = pfc_rbuf_get_u32(&r, &e->version)) < 0 ||
-		    (rc = pfc_rbuf_get_u64(&r, &e->created)) < 0 ||
-		    (rc = pfc_rbuf_get_bytes(&r, e->key, sizeof(e->key))) < 0)
+		if ((rc = import_entry(kr, &r, e, np, nl, state, &last)) < 0)
 			goto out;
-		if (e->version <= last) {
-			rc = PFC_ERR_CORRUPT;
-			goto out;
-		}
-		last = e->version;
-		have = pfc_keyring_find(kr, e->name, nl, e->version);
-		if (have) {
-			if (have->state == PFC_KS_RETIRED) {
-				rc = PFC_ERR_KEY_RETIRED;
-				goto out;
-			}
-			if (sodium_memcmp(have->key, e->key, sizeof(e->key)) != 0) {
-				rc = PFC_ERR_CONFLICT;
-				goto out;
-			}
-			continue;
-		}
-		e->state = (new_name && i == count - 1) ? PFC_KS_PRIMARY : PFC_KS_ACTIVE;
-		if ((rc = pfc_keyring_insert(kr, e)) < 0)
-			goto out;
-		added++;
+		added += (uint32_t)rc;
 	}
 	if ((rc = pfc_rbuf_expect_end(&r)) < 0)
 		goto out;
