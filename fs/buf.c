@@ -92,19 +92,13 @@ int pfc_rbuf_skip_zero(struct pfc_rbuf *r, size_t n)
 	return err;
 }
 
-int pfc_rbuf_get_lv16(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t *n)
+/* The len bytes after a length field read from save: at most max; on failure
+ * the reader goes back to save. */
+static int get_counted(struct pfc_rbuf *r, size_t save, size_t len, size_t max, const uint8_t **p,
+		       size_t *n)
 {
-	size_t save = r->pos;
-	uint16_t len;
-	int err = pfc_rbuf_get_u16(r, &len);
+	int err = len > max ? PFC_ERR_TOO_LARGE : pfc_rbuf_get_ptr(r, len, p);
 
-	if (err)
-		return err;
-	if (len > max) {
-		r->pos = save;
-		return PFC_ERR_TOO_LARGE;
-	}
-	err = pfc_rbuf_get_ptr(r, len, p);
 	if (err) {
 		r->pos = save;
 		return err;
@@ -113,25 +107,22 @@ int pfc_rbuf_get_lv16(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t 
 	return 0;
 }
 
+int pfc_rbuf_get_lv16(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t *n)
+{
+	size_t save = r->pos;
+	uint16_t len;
+	int err = pfc_rbuf_get_u16(r, &len);
+
+	return err ? err : get_counted(r, save, len, max, p, n);
+}
+
 int pfc_rbuf_get_lv32(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t *n)
 {
 	size_t save = r->pos;
 	uint32_t len;
 	int err = pfc_rbuf_get_u32(r, &len);
 
-	if (err)
-		return err;
-	if (len > max) {
-		r->pos = save;
-		return PFC_ERR_TOO_LARGE;
-	}
-	err = pfc_rbuf_get_ptr(r, len, p);
-	if (err) {
-		r->pos = save;
-		return err;
-	}
-	*n = len;
-	return 0;
+	return err ? err : get_counted(r, save, len, max, p, n);
 }
 
 int pfc_rbuf_get_u32_array(struct pfc_rbuf *r, size_t n, uint32_t *dst)
@@ -352,26 +343,33 @@ void pfc_wbuf_put_u32_array(struct pfc_wbuf *w, const uint32_t *src, size_t n)
 		pfc_wbuf_put_u32(w, src[i]);
 }
 
-void pfc_wbuf_patch_u32(struct pfc_wbuf *w, size_t off, uint32_t v)
+/* Where n bytes at offset off of what was written are, NULL (sticky
+ * PFC_ERR_INVAL) if they were not written yet. */
+static uint8_t *patch_at(struct pfc_wbuf *w, size_t off, size_t n)
 {
 	if (w->err)
-		return;
-	if (off > w->len || w->len - off < 4) {
+		return NULL;
+	if (off > w->len || w->len - off < n) {
 		w->err = PFC_ERR_INVAL;
-		return;
+		return NULL;
 	}
-	pfc_store_u32(w->p + off, v);
+	return w->p + off;
+}
+
+void pfc_wbuf_patch_u32(struct pfc_wbuf *w, size_t off, uint32_t v)
+{
+	uint8_t *p = patch_at(w, off, 4);
+
+	if (p)
+		pfc_store_u32(p, v);
 }
 
 void pfc_wbuf_patch_u16(struct pfc_wbuf *w, size_t off, uint16_t v)
 {
-	if (w->err)
-		return;
-	if (off > w->len || w->len - off < 2) {
-		w->err = PFC_ERR_INVAL;
-		return;
-	}
-	pfc_store_u16(w->p + off, v);
+	uint8_t *p = patch_at(w, off, 2);
+
+	if (p)
+		pfc_store_u16(p, v);
 }
 
 const uint8_t *pfc_wbuf_data(const struct pfc_wbuf *w)

@@ -171,17 +171,6 @@ static void wipe(struct pfc_ks *ks, size_t rx_len)
 	}
 }
 
-/* The length field of a frame header. */
-static uint32_t frame_len(const uint8_t hdr[PFC_KS_HDR_LEN])
-{
-	struct pfc_rbuf r;
-	uint32_t len = 0;
-
-	pfc_rbuf_init(&r, hdr, PFC_KS_HDR_LEN);
-	(void)pfc_rbuf_get_u32(&r, &len);
-	return len;
-}
-
 /* Check a received reply frame body (type byte first) against the request's type;
  * point *fields at what follows the type.  An error reply gives its code. */
 static int reply_type(struct pfc_ks *ks, uint8_t req_type, const uint8_t *body, uint32_t len,
@@ -242,7 +231,7 @@ static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempote
 				rc = r;
 		}
 		if (rc == 0) {
-			len = frame_len(hdr);
+			len = pfc_ks_frame_len(hdr);
 			if (pfc_ks_frame_check_len(len) < 0) {
 				disconnect(ks);
 				return PFC_ERR_PROTOCOL;

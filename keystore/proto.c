@@ -18,6 +18,16 @@ int pfc_ks_frame_check_len(uint32_t len)
 	return 0;
 }
 
+uint32_t pfc_ks_frame_len(const uint8_t hdr[PFC_KS_HDR_LEN])
+{
+	struct pfc_rbuf r;
+	uint32_t len = 0;
+
+	pfc_rbuf_init(&r, hdr, PFC_KS_HDR_LEN);
+	(void)pfc_rbuf_get_u32(&r, &len); /* cannot fail: PFC_KS_HDR_LEN bytes */
+	return len;
+}
+
 void pfc_ks_frame_begin(struct pfc_wbuf *w, uint8_t type)
 {
 	pfc_wbuf_put_u32(w, 0);

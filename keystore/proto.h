@@ -117,6 +117,8 @@ struct pfc_ks_req {
 /* Check a received length field: PFC_ERR_PROTOCOL if 0, PFC_ERR_TOO_LARGE
  * if past PFC_KS_FRAME_MAX. */
 int pfc_ks_frame_check_len(uint32_t len);
+/* The length field of a received frame header (check it with the above). */
+uint32_t pfc_ks_frame_len(const uint8_t hdr[PFC_KS_HDR_LEN]);
 /* Start a frame in w (reserve the length, put the type); finish with end. */
 void pfc_ks_frame_begin(struct pfc_wbuf *w, uint8_t type);
 /* Patch the length of the frame started at offset start; PFC_ERR_TOO_LARGE

@@ -157,17 +157,6 @@ static bool conn_write(struct ks_conn *c)
 	return !c->close_after;
 }
 
-/* The length field of a frame header. */
-static uint32_t frame_len(const uint8_t hdr[PFC_KS_HDR_LEN])
-{
-	struct pfc_rbuf r;
-	uint32_t len = 0;
-
-	pfc_rbuf_init(&r, hdr, PFC_KS_HDR_LEN);
-	(void)pfc_rbuf_get_u32(&r, &len);
-	return len;
-}
-
 /* Read what is available of the current frame; dispatch when complete. */
 static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms)
 {
@@ -184,7 +173,7 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 		c->hdr_got += (size_t)n;
 		if (c->hdr_got < PFC_KS_HDR_LEN)
 			return true;
-		c->body_len = frame_len(c->hdr);
+		c->body_len = pfc_ks_frame_len(c->hdr);
 		int rc = pfc_ks_frame_check_len(c->body_len);
 		if (rc < 0) {
 			pfc_warn("uid %u pid %d: bad frame length %u: %s", (unsigned)c->uid,
