@@ -30,16 +30,18 @@ static void pick(const struct cli_pass_src *src, struct pick *p)
 	const char *e = src->env ? getenv(src->env) : NULL;
 
 	*p = (struct pick){.from = {.fd = src->fd, .file = src->file, .extpass = src->extpass}};
+	p->cmd = src->fd < 0 && !src->file && src->extpass;
 	if (src->fd >= 0)
 		p->what = "passphrase fd";
 	else if (src->file)
 		p->what = src->file;
-	else if (src->extpass)
-		p->what = "--extpass", p->cmd = true;
+	else if (p->cmd)
+		p->what = "--extpass";
 	else if (e && *e)
 		p->what = p->from.file = e; /* from the environment */
-	else
-		p->what = "/dev/tty", p->tty = true;
+	p->tty = !p->what;
+	if (p->tty)
+		p->what = "/dev/tty";
 }
 
 /* The one-line message for a failed read. */
