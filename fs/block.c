@@ -32,10 +32,10 @@ static void block_ad(uint8_t ad[BLOCK_AD_LEN], const uint8_t file_id[PFC_ID_BYTE
 
 int pfc_block_generation(const uint8_t *stored, size_t len, uint64_t *generation)
 {
-	if (len < PFC_GEN_BYTES)
-		return PFC_ERR_TRUNCATED;
-	*generation = pfc_load_u64(stored);
-	return 0;
+	struct pfc_rbuf r;
+
+	pfc_rbuf_init(&r, stored, len);
+	return pfc_rbuf_get_u64(&r, generation);
 }
 
 /* One block: out = gen || nonce || ct || tag.  The nonce is already in place. */
@@ -105,17 +105,21 @@ static int open_one(const struct pfc_layout *l, const struct pfc_gen_slot *gk, c
 		    const uint8_t *in, size_t in_len, uint8_t *out)
 {
 	size_t nsz = l->overhead - PFC_GEN_BYTES - PFC_TAG_BYTES;
-	const uint8_t *nonce = in + PFC_GEN_BYTES;
-	const uint8_t *ct = in + PFC_GEN_BYTES + nsz;
-	size_t ct_len = in_len - PFC_GEN_BYTES - nsz; /* ciphertext + tag */
+	struct pfc_rbuf r;
+	struct pfc_box b;
 	int rc;
 
+	/* the caller checked in_len > overhead: generation, then the box */
+	pfc_rbuf_init(&r, in, in_len);
+	if (pfc_rbuf_get_ptr(&r, PFC_GEN_BYTES, NULL) < 0 ||
+	    pfc_rbuf_get_box(&r, in_len - PFC_GEN_BYTES, nsz, PFC_TAG_BYTES, &b) < 0)
+		return PFC_ERR_TRUNCATED;
 	if (l->cipher == PFC_CIPHER_AES256GCM)
-		rc = crypto_aead_aes256gcm_decrypt_afternm(out, NULL, NULL, ct, ct_len, ad,
-							   BLOCK_AD_LEN, nonce, &gk->st.aes);
+		rc = crypto_aead_aes256gcm_decrypt_afternm(out, NULL, NULL, b.ct, b.ct_len, ad,
+							   BLOCK_AD_LEN, b.nonce, &gk->st.aes);
 	else
-		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, ct_len, ad,
-								BLOCK_AD_LEN, nonce, gk->st.key);
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, b.ct, b.ct_len, ad,
+								BLOCK_AD_LEN, b.nonce, gk->st.key);
 	return rc == 0 ? 0 : PFC_ERR_AUTH;
 }
 
@@ -145,7 +149,7 @@ int pfc_blocks_decrypt(struct pfc_filekey *fk, uint64_t first_index, const uint8
 			goto fail;
 		}
 		len = in_len - l->overhead;
-		gen = pfc_load_u64(stored + pos);
+		pfc_block_generation(stored + pos, in_len, &gen); /* in_len > overhead >= 8 */
 		if (gen == 0) {
 			/* Never written by a writer (generations start at 1): a hole
 			 * if the whole stored block is zero and the volume allows it. */

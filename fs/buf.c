@@ -92,24 +92,78 @@ int pfc_rbuf_skip_zero(struct pfc_rbuf *r, size_t n)
 	return err;
 }
 
+/* The len bytes after a length field read from save: at most max; on failure
+ * the reader goes back to save. */
+static int get_counted(struct pfc_rbuf *r, size_t save, size_t len, size_t max, const uint8_t **p,
+		       size_t *n)
+{
+	int err = len > max ? PFC_ERR_TOO_LARGE : pfc_rbuf_get_ptr(r, len, p);
+
+	if (err) {
+		r->pos = save;
+		return err;
+	}
+	*n = len;
+	return 0;
+}
+
 int pfc_rbuf_get_lv16(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t *n)
 {
 	size_t save = r->pos;
 	uint16_t len;
 	int err = pfc_rbuf_get_u16(r, &len);
 
+	return err ? err : get_counted(r, save, len, max, p, n);
+}
+
+int pfc_rbuf_get_lv32(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t *n)
+{
+	size_t save = r->pos;
+	uint32_t len;
+	int err = pfc_rbuf_get_u32(r, &len);
+
+	return err ? err : get_counted(r, save, len, max, p, n);
+}
+
+int pfc_rbuf_get_u32_array(struct pfc_rbuf *r, size_t n, uint32_t *dst)
+{
+	const uint8_t *p;
+	int err;
+
+	if (n > SIZE_MAX / 4)
+		return PFC_ERR_TRUNCATED;
+	err = pfc_rbuf_get_ptr(r, n * 4, &p);
 	if (err)
 		return err;
-	if (len > max) {
-		r->pos = save;
-		return PFC_ERR_TOO_LARGE;
-	}
-	err = pfc_rbuf_get_ptr(r, len, p);
-	if (err) {
-		r->pos = save;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = pfc_load_u32(p + 4 * i);
+	return 0;
+}
+
+int pfc_box_split(const uint8_t *p, size_t n, size_t nonce_len, size_t tag_len, struct pfc_box *b)
+{
+	if (!p || n < nonce_len || n - nonce_len < tag_len)
+		return PFC_ERR_TRUNCATED;
+	b->nonce = p;
+	b->ct = p + nonce_len;
+	b->ct_len = n - nonce_len;
+	b->text_len = b->ct_len - tag_len;
+	return 0;
+}
+
+int pfc_rbuf_get_box(struct pfc_rbuf *r, size_t n, size_t nonce_len, size_t tag_len,
+		     struct pfc_box *b)
+{
+	struct pfc_box box;
+	int err;
+
+	if (pfc_rbuf_left(r) < n)
+		return PFC_ERR_TRUNCATED;
+	err = pfc_box_split(r->p + r->pos, n, nonce_len, tag_len, &box);
+	if (err)
 		return err;
-	}
-	*n = len;
+	r->pos += n;
+	*b = box;
 	return 0;
 }
 
@@ -269,4 +323,73 @@ void pfc_wbuf_put_lv16(struct pfc_wbuf *w, const void *src, size_t n)
 	}
 	pfc_wbuf_put_u16(w, (uint16_t)n);
 	pfc_wbuf_put_bytes(w, src, n);
+}
+
+void pfc_wbuf_put_lv32(struct pfc_wbuf *w, const void *src, size_t n)
+{
+	if (w->err)
+		return;
+	if (n > UINT32_MAX) {
+		w->err = PFC_ERR_TOO_LARGE;
+		return;
+	}
+	pfc_wbuf_put_u32(w, (uint32_t)n);
+	pfc_wbuf_put_bytes(w, src, n);
+}
+
+void pfc_wbuf_put_u32_array(struct pfc_wbuf *w, const uint32_t *src, size_t n)
+{
+	for (size_t i = 0; i < n && !w->err; i++)
+		pfc_wbuf_put_u32(w, src[i]);
+}
+
+/* Where n bytes at offset off of what was written are, NULL (sticky
+ * PFC_ERR_INVAL) if they were not written yet. */
+static uint8_t *patch_at(struct pfc_wbuf *w, size_t off, size_t n)
+{
+	if (w->err)
+		return NULL;
+	if (off > w->len || w->len - off < n) {
+		w->err = PFC_ERR_INVAL;
+		return NULL;
+	}
+	return w->p + off;
+}
+
+void pfc_wbuf_patch_u32(struct pfc_wbuf *w, size_t off, uint32_t v)
+{
+	uint8_t *p = patch_at(w, off, 4);
+
+	if (p)
+		pfc_store_u32(p, v);
+}
+
+void pfc_wbuf_patch_u16(struct pfc_wbuf *w, size_t off, uint16_t v)
+{
+	uint8_t *p = patch_at(w, off, 2);
+
+	if (p)
+		pfc_store_u16(p, v);
+}
+
+const uint8_t *pfc_wbuf_data(const struct pfc_wbuf *w)
+{
+	return w->p;
+}
+
+size_t pfc_wbuf_len(const struct pfc_wbuf *w)
+{
+	return w->len;
+}
+
+size_t pfc_wbuf_cap(const struct pfc_wbuf *w)
+{
+	return w->cap;
+}
+
+const uint8_t *pfc_wbuf_span(const struct pfc_wbuf *w, size_t off, size_t n)
+{
+	if (off > w->len || w->len - off < n)
+		return NULL;
+	return w->p + off;
 }

@@ -43,8 +43,31 @@ int pfc_rbuf_get_ptr(struct pfc_rbuf *r, size_t n, const uint8_t **p);
 int pfc_rbuf_skip_zero(struct pfc_rbuf *r, size_t n);
 /* A u16 length followed by that many bytes, at most max (PFC_ERR_TOO_LARGE). */
 int pfc_rbuf_get_lv16(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t *n);
+/* A u32 length followed by that many bytes, at most max (PFC_ERR_TOO_LARGE). */
+int pfc_rbuf_get_lv32(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t *n);
+/* n u32 values into dst[0..n-1]. */
+int pfc_rbuf_get_u32_array(struct pfc_rbuf *r, size_t n, uint32_t *dst);
 /* PFC_ERR_CORRUPT unless everything was consumed. */
 int pfc_rbuf_expect_end(const struct pfc_rbuf *r);
+
+/*
+ * An AEAD box: nonce || ciphertext || tag.  ct points at the ciphertext with
+ * its tag (libsodium's combined form); ct_len counts both, text_len the
+ * ciphertext alone (= the plaintext's length).
+ */
+struct pfc_box {
+	const uint8_t *nonce;
+	const uint8_t *ct;
+	size_t ct_len;
+	size_t text_len;
+};
+
+/* The next n bytes as a box with a nonce_len nonce and a tag_len tag;
+ * PFC_ERR_TRUNCATED if n < nonce_len + tag_len or fewer than n bytes are left. */
+int pfc_rbuf_get_box(struct pfc_rbuf *r, size_t n, size_t nonce_len, size_t tag_len,
+		     struct pfc_box *b);
+/* Split a whole buffer the same way (a stored value, a blob's tail). */
+int pfc_box_split(const uint8_t *p, size_t n, size_t nonce_len, size_t tag_len, struct pfc_box *b);
 
 struct pfc_wbuf {
 	uint8_t *p;
@@ -71,6 +94,22 @@ void pfc_wbuf_put_bytes(struct pfc_wbuf *w, const void *src, size_t n);
 void pfc_wbuf_put_zero(struct pfc_wbuf *w, size_t n);
 /* u16 length then bytes; PFC_ERR_TOO_LARGE if n > 65535. */
 void pfc_wbuf_put_lv16(struct pfc_wbuf *w, const void *src, size_t n);
+/* u32 length then bytes; PFC_ERR_TOO_LARGE if n > UINT32_MAX. */
+void pfc_wbuf_put_lv32(struct pfc_wbuf *w, const void *src, size_t n);
+/* n u32 values. */
+void pfc_wbuf_put_u32_array(struct pfc_wbuf *w, const uint32_t *src, size_t n);
+/* Overwrite the u32 at offset off of what was written (a length patched in
+ * after the fact); PFC_ERR_INVAL (sticky) if it was not written yet. */
+void pfc_wbuf_patch_u32(struct pfc_wbuf *w, size_t off, uint32_t v);
+void pfc_wbuf_patch_u16(struct pfc_wbuf *w, size_t off, uint16_t v);
+/* What was written so far: its bytes and its length. */
+const uint8_t *pfc_wbuf_data(const struct pfc_wbuf *w);
+size_t pfc_wbuf_len(const struct pfc_wbuf *w);
+/* Bytes of memory it holds (to drop a large buffer). */
+size_t pfc_wbuf_cap(const struct pfc_wbuf *w);
+/* Bytes [off, off + n) of what was written, NULL if past the end.  Valid
+ * until the next put (which may move a growable buffer). */
+const uint8_t *pfc_wbuf_span(const struct pfc_wbuf *w, size_t off, size_t n);
 /* Reserve n bytes and return a pointer to them (NULL on error), for in-place encryption. */
 uint8_t *pfc_wbuf_reserve(struct pfc_wbuf *w, size_t n);
 

@@ -130,7 +130,8 @@ static int compute_mac(const struct pfc_config *c, const struct pfc_volkeys *vk,
 	put_covered(c, &w);
 	if ((err = pfc_wbuf_error(&w)))
 		return err;
-	crypto_generichash(mac, PFC_CONFIG_MAC_BYTES, buf, w.len, vk->config_mac, PFC_KEY_BYTES);
+	crypto_generichash(mac, PFC_CONFIG_MAC_BYTES, buf, pfc_wbuf_len(&w), vk->config_mac,
+			   PFC_KEY_BYTES);
 	return 0;
 }
 
@@ -299,8 +300,8 @@ int pfc_config_store(int dirfd, const struct pfc_config *c)
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return PFC_ERR_IO;
-	while (off < w.len) {
-		n = write(fd, buf + off, w.len - off);
+	while (off < pfc_wbuf_len(&w)) {
+		n = write(fd, buf + off, pfc_wbuf_len(&w) - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

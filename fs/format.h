@@ -32,12 +32,9 @@
 #include <stdint.h>
 
 #include "fs/buf.h"
+#include "fs/keylimits.h" /* PFC_WRAPPED_MAX, PFC_KEY_NAME_MAX: shared with the keystore */
 
 #define PFC_FORMAT_VERSION 1 /* the only version this build reads or writes */
-
-/* Shared contract (keystore/blob.h defines the same values). */
-#define PFC_WRAPPED_MAX	 128 /* a wrapped-key blob is never longer */
-#define PFC_KEY_NAME_MAX 32  /* master-key name bytes, without NUL */
 
 #define PFC_KEY_BYTES 32 /* name key, file key, every derived key */
 #define PFC_ID_BYTES  16 /* volume id, file id, directory id */

@@ -96,7 +96,7 @@ int pfc_header_encode(const struct pfc_header *h, const struct pfc_filekey *fk,
 	pfc_wbuf_put_bytes(&w, wrapped, sizeof(wrapped));
 	pfc_wbuf_put_zero(&w, HEADER_TAIL_LEN);
 	err = pfc_wbuf_error(&w);
-	if (!err && w.len != PFC_HEADER_SIZE)
+	if (!err && pfc_wbuf_len(&w) != PFC_HEADER_SIZE)
 		err = PFC_ERR_INVAL;
 	return err;
 }

@@ -83,18 +83,20 @@ int pfc_siv_open(const uint8_t mac_key[PFC_KEY_BYTES], const uint8_t stream_key[
 		 char *out, size_t cap, size_t *out_len, size_t *matched)
 {
 	uint8_t p[SIV_PLAIN_MAX], siv[PFC_SIV_BYTES];
+	struct pfc_box b; /* the SIV is the box's nonce; no tag after the text */
 	size_t plen, slen, i;
 	int err = PFC_ERR_AUTH;
 
-	if (len < PFC_SIV_BYTES + PFC_NAME_PAD || (len - PFC_SIV_BYTES) % PFC_NAME_PAD != 0)
+	if (len < PFC_SIV_BYTES + PFC_NAME_PAD || (len - PFC_SIV_BYTES) % PFC_NAME_PAD != 0 ||
+	    pfc_box_split(in, len, PFC_SIV_BYTES, 0, &b) < 0)
 		return PFC_ERR_CORRUPT;
-	plen = len - PFC_SIV_BYTES;
+	plen = b.text_len;
 	if (plen > SIV_PLAIN_MAX)
 		return PFC_ERR_TOO_LARGE;
-	stream_xor(stream_key, in, in + PFC_SIV_BYTES, plen, p);
+	stream_xor(stream_key, b.nonce, b.ct, plen, p);
 	for (i = 0; i < n_tweaks; i++) {
 		siv_compute(mac_key, tweaks[i], p, plen, siv);
-		if (sodium_memcmp(siv, in, PFC_SIV_BYTES) == 0) {
+		if (sodium_memcmp(siv, b.nonce, PFC_SIV_BYTES) == 0) {
 			err = 0;
 			break;
 		}

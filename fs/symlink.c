@@ -67,6 +67,7 @@ static int unseal(const struct pfc_volkeys *vk, const uint8_t *raw, size_t raw_l
 		  size_t cap, size_t *out_len)
 {
 	uint8_t padded[SYM_PADDED], ad[SYM_AD_LEN];
+	struct pfc_box b;
 	size_t plen, tlen;
 	int err;
 
@@ -74,11 +75,12 @@ static int unseal(const struct pfc_volkeys *vk, const uint8_t *raw, size_t raw_l
 		return PFC_ERR_TOO_LARGE;
 	if (raw_len < SYM_OVER + SYM_PAD || (raw_len - SYM_OVER) % SYM_PAD != 0)
 		return PFC_ERR_CORRUPT;
-	plen = raw_len - SYM_OVER;
+	if (pfc_box_split(raw, raw_len, PFC_XNONCE_BYTES, PFC_TAG_BYTES, &b) < 0)
+		return PFC_ERR_CORRUPT;
+	plen = b.text_len;
 	sym_ad(vk, ad);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(padded, NULL, NULL, raw + PFC_XNONCE_BYTES,
-						       raw_len - PFC_XNONCE_BYTES, ad, sizeof(ad),
-						       raw, vk->symlink) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(padded, NULL, NULL, b.ct, b.ct_len, ad,
+						       sizeof(ad), b.nonce, vk->symlink) != 0) {
 		err = PFC_ERR_AUTH;
 		goto out;
 	}

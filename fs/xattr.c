@@ -129,10 +129,11 @@ int pfc_xattr_value_decrypt(const struct pfc_volkeys *vk, const char *enc_name, 
 			    size_t *out_len)
 {
 	uint8_t ad[XV_AD_MAX];
+	struct pfc_box b;
 	size_t ad_len;
 	int err;
 
-	if (len < PFC_XATTR_VALUE_OVERHEAD)
+	if (pfc_box_split(stored, len, PFC_XNONCE_BYTES, PFC_TAG_BYTES, &b) < 0)
 		return PFC_ERR_TRUNCATED;
 	if (len - PFC_XATTR_VALUE_OVERHEAD > PFC_XATTR_VALUE_MAX)
 		return PFC_ERR_TOO_LARGE;
@@ -141,9 +142,8 @@ int pfc_xattr_value_decrypt(const struct pfc_volkeys *vk, const char *enc_name, 
 	err = value_ad(vk, enc_name, enc_name_len, ad, &ad_len);
 	if (err)
 		return err;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, stored + PFC_XNONCE_BYTES,
-						       len - PFC_XNONCE_BYTES, ad, ad_len, stored,
-						       vk->xvalue) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, b.ct, b.ct_len, ad, ad_len,
+						       b.nonce, vk->xvalue) != 0) {
 		sodium_memzero(out, len - PFC_XATTR_VALUE_OVERHEAD);
 		return PFC_ERR_AUTH;
 	}

@@ -65,7 +65,7 @@ static int parse_prefix(const uint8_t *blob, size_t len, char name[PFC_KS_NAME_M
 	memcpy(name, np, nl);
 	name[nl] = '\0';
 	*version = v;
-	*hdr_len = r.pos;
+	*hdr_len = len - pfc_rbuf_left(&r);
 	return 0;
 }
 
@@ -123,7 +123,7 @@ int pfc_blob_seal(const uint8_t mk[PFC_MASTER_KEY_LEN], const char *name, uint32
 	pfc_wbuf_put_u8(&w, (uint8_t)nl);
 	pfc_wbuf_put_bytes(&w, name, nl);
 	pfc_wbuf_put_u32(&w, version);
-	hl = w.len;
+	hl = pfc_wbuf_len(&w);
 	np = pfc_wbuf_reserve(&w, PFC_BLOB_NONCE_LEN);
 	ct = pfc_wbuf_reserve(&w, PFC_BLOB_CT_LEN);
 	if ((rc = pfc_wbuf_error(&w)) < 0)
@@ -136,8 +136,8 @@ int pfc_blob_seal(const uint8_t mk[PFC_MASTER_KEY_LEN], const char *name, uint32
 		return rc;
 	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, key, PFC_BLOB_KEY_LEN, full_ad, fl,
 						   NULL, np, mk);
-	memcpy(blob, tmp, w.len);
-	*blob_len = w.len;
+	memcpy(blob, tmp, pfc_wbuf_len(&w));
+	*blob_len = pfc_wbuf_len(&w);
 	return 0;
 }
 
@@ -147,6 +147,8 @@ int pfc_blob_open(const uint8_t mk[PFC_MASTER_KEY_LEN], const uint8_t *blob, siz
 	uint8_t full_ad[PFC_KS_AD_MAX + 6 + PFC_KS_NAME_MAX];
 	char name[PFC_KS_NAME_MAX + 1];
 	uint8_t out[PFC_BLOB_KEY_LEN];
+	struct pfc_rbuf r;
+	struct pfc_box b;
 	uint32_t v;
 	size_t hl, fl;
 	int rc;
@@ -157,9 +159,14 @@ int pfc_blob_open(const uint8_t mk[PFC_MASTER_KEY_LEN], const uint8_t *blob, siz
 		return rc;
 	if ((rc = build_ad(ad, ad_len, blob, hl, full_ad, &fl)) < 0)
 		return rc;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		out, NULL, NULL, blob + hl + PFC_BLOB_NONCE_LEN, PFC_BLOB_CT_LEN, full_ad, fl,
-		blob + hl, mk) != 0) {
+	/* parse_prefix checked the length: header, then nonce || ciphertext || tag */
+	pfc_rbuf_init(&r, blob, len);
+	if ((rc = pfc_rbuf_get_ptr(&r, hl, NULL)) < 0 ||
+	    (rc = pfc_rbuf_get_box(&r, PFC_BLOB_NONCE_LEN + PFC_BLOB_CT_LEN, PFC_BLOB_NONCE_LEN,
+				   crypto_aead_xchacha20poly1305_ietf_ABYTES, &b)) < 0)
+		return rc;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, b.ct, b.ct_len, full_ad, fl,
+						       b.nonce, mk) != 0) {
 		rc = PFC_ERR_AUTH;
 		goto out;
 	}

@@ -28,9 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PFC_WRAPPED_MAX	   128 /* contract: no blob is longer */
+#include "fs/keylimits.h" /* PFC_WRAPPED_MAX: the contract, no blob is longer */
+
 #define PFC_BLOB_VERSION   1
-#define PFC_KS_NAME_MAX	   32 /* master-key name bytes, without NUL */
+#define PFC_KS_NAME_MAX	   PFC_KEY_NAME_MAX /* master-key name bytes, without NUL */
 #define PFC_BLOB_NONCE_LEN 24
 #define PFC_BLOB_KEY_LEN   32 /* wrapped payloads are always 32-byte keys */
 #define PFC_BLOB_CT_LEN	   48 /* 32 + 16-byte Poly1305 tag */

@@ -33,7 +33,7 @@ int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nle
 	pfc_wbuf_put_u8(&pt, BUNDLE_PAYLOAD_VERSION);
 	pfc_wbuf_put_u8(&pt, (uint8_t)nlen);
 	pfc_wbuf_put_bytes(&pt, name, nlen);
-	count_off = pt.len;
+	count_off = pfc_wbuf_len(&pt);
 	pfc_wbuf_put_u16(&pt, 0);
 	for (size_t i = 0; i < kr->n; i++) {
 		const struct pfc_ks_entry *e = &kr->e[i];
@@ -68,17 +68,76 @@ int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nle
 		rc = PFC_ERR_TOO_LARGE;
 		goto out;
 	}
+	pfc_wbuf_patch_u16(&pt, count_off, (uint16_t)count);
 	if ((rc = pfc_wbuf_error(&pt)) < 0)
 		goto out;
-	pfc_store_u16(pt.p + count_off, (uint16_t)count);
 	pfc_kdf_new_salt(&k);
 	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, &k, &sk)) < 0)
 		goto out;
-	rc = pfc_seal(PFC_SEAL_MAGIC_BUNDLE, sk, pt.p, pt.len, out);
+	rc = pfc_seal(PFC_SEAL_MAGIC_BUNDLE, sk, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt), out);
 out:
 	pfc_skey_free(sk);
 	pfc_wbuf_free(&pt);
 	return rc;
+}
+
+/* The payload's head: version, name, count of entries. */
+static int parse_head(struct pfc_rbuf *r, const uint8_t **np, uint8_t *nl, uint16_t *count)
+{
+	uint8_t pv;
+	int rc;
+
+	if ((rc = pfc_rbuf_get_u8(r, &pv)) < 0 || (rc = pfc_rbuf_get_u8(r, nl)) < 0 ||
+	    (rc = pfc_rbuf_get_ptr(r, *nl, np)) < 0 || (rc = pfc_rbuf_get_u16(r, count)) < 0)
+		return rc;
+	if (pv != BUNDLE_PAYLOAD_VERSION)
+		return PFC_ERR_UNKNOWN_VERSION;
+	if ((rc = pfc_ks_name_check((const char *)*np, *nl)) < 0)
+		return rc;
+	if (*count == 0 || *count > BUNDLE_MAX_VERSIONS)
+		return PFC_ERR_CORRUPT;
+	return 0;
+}
+
+static bool has_name(const struct pfc_keyring *kr, const uint8_t *np, size_t nl)
+{
+	for (size_t i = 0; i < kr->n; i++)
+		if (strlen(kr->e[i].name) == nl && memcmp(kr->e[i].name, np, nl) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The next entry into e (name np, nl already checked), versions ascending
+ * past *last; inserted unless present with the same key (state as given).
+ * Returns 1 if added, 0 if already here, or an error.
+ */
+static int import_entry(struct pfc_keyring *kr, struct pfc_rbuf *r, struct pfc_ks_entry *e,
+			const uint8_t *np, uint8_t nl, uint8_t state, uint32_t *last)
+{
+	const struct pfc_ks_entry *have;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->name, np, nl);
+	if ((rc = pfc_rbuf_get_u32(r, &e->version)) < 0 ||
+	    (rc = pfc_rbuf_get_u64(r, &e->created)) < 0 ||
+	    (rc = pfc_rbuf_get_bytes(r, e->key, sizeof(e->key))) < 0)
+		return rc;
+	if (e->version <= *last)
+		return PFC_ERR_CORRUPT;
+	*last = e->version;
+	have = pfc_keyring_find(kr, e->name, nl, e->version);
+	if (have) {
+		if (have->state == PFC_KS_RETIRED)
+			return PFC_ERR_KEY_RETIRED;
+		if (sodium_memcmp(have->key, e->key, sizeof(e->key)) != 0)
+			return PFC_ERR_CONFLICT;
+		return 0;
+	}
+	e->state = state;
+	rc = pfc_keyring_insert(kr, e);
+	return rc < 0 ? rc : 1;
 }
 
 int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
@@ -88,7 +147,7 @@ int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 	struct pfc_wbuf pt = {0};
 	struct pfc_rbuf r;
 	const uint8_t *np;
-	uint8_t pv, nl;
+	uint8_t nl;
 	uint16_t count;
 	uint32_t last = 0, added = 0;
 	bool new_name;
@@ -102,55 +161,17 @@ int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 		rc = PFC_ERR_NOMEM;
 		goto out;
 	}
-	pfc_rbuf_init(&r, pt.p, pt.len);
-	if ((rc = pfc_rbuf_get_u8(&r, &pv)) < 0 || (rc = pfc_rbuf_get_u8(&r, &nl)) < 0 ||
-	    (rc = pfc_rbuf_get_ptr(&r, nl, &np)) < 0 || (rc = pfc_rbuf_get_u16(&r, &count)) < 0)
+	pfc_rbuf_init(&r, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt));
+	if ((rc = parse_head(&r, &np, &nl, &count)) < 0)
 		goto out;
-	if (pv != BUNDLE_PAYLOAD_VERSION) {
-		rc = PFC_ERR_UNKNOWN_VERSION;
-		goto out;
-	}
-	if ((rc = pfc_ks_name_check((const char *)np, nl)) < 0)
-		goto out;
-	if (count == 0 || count > BUNDLE_MAX_VERSIONS) {
-		rc = PFC_ERR_CORRUPT;
-		goto out;
-	}
 	/* a name with no entry at all here gets its highest version as primary */
-	new_name = true;
-	for (size_t i = 0; new_name && i < kr->n; i++)
-		if (strlen(kr->e[i].name) == nl && memcmp(kr->e[i].name, np, nl) == 0)
-			new_name = false;
+	new_name = !has_name(kr, np, nl);
 	for (uint16_t i = 0; i < count; i++) {
-		const struct pfc_ks_entry *have;
+		uint8_t state = (new_name && i == count - 1) ? PFC_KS_PRIMARY : PFC_KS_ACTIVE;
 
-		memset(e, 0, sizeof(*e));
-		memcpy(e->name, np, nl);
-		if ((rc = pfc_rbuf_get_u32(&r, &e->version)) < 0 ||
-		    (rc = pfc_rbuf_get_u64(&r, &e->created)) < 0 ||
-		    (rc = pfc_rbuf_get_bytes(&r, e->key, sizeof(e->key))) < 0)
+		if ((rc = import_entry(kr, &r, e, np, nl, state, &last)) < 0)
 			goto out;
-		if (e->version <= last) {
-			rc = PFC_ERR_CORRUPT;
-			goto out;
-		}
-		last = e->version;
-		have = pfc_keyring_find(kr, e->name, nl, e->version);
-		if (have) {
-			if (have->state == PFC_KS_RETIRED) {
-				rc = PFC_ERR_KEY_RETIRED;
-				goto out;
-			}
-			if (sodium_memcmp(have->key, e->key, sizeof(e->key)) != 0) {
-				rc = PFC_ERR_CONFLICT;
-				goto out;
-			}
-			continue;
-		}
-		e->state = (new_name && i == count - 1) ? PFC_KS_PRIMARY : PFC_KS_ACTIVE;
-		if ((rc = pfc_keyring_insert(kr, e)) < 0)
-			goto out;
-		added++;
+		added += (uint32_t)rc;
 	}
 	if ((rc = pfc_rbuf_expect_end(&r)) < 0)
 		goto out;

@@ -145,24 +145,6 @@ static int recv_all(struct pfc_ks *ks, uint8_t *p, size_t len, int64_t deadline,
 	return 0;
 }
 
-static int parse_error(struct pfc_ks *ks, const uint8_t *body, size_t len)
-{
-	struct pfc_rbuf r;
-	const uint8_t *m;
-	uint32_t code;
-	size_t ml;
-
-	pfc_rbuf_init(&r, body + 1, len - 1);
-	if (pfc_rbuf_get_u32(&r, &code) < 0 ||
-	    pfc_rbuf_get_lv16(&r, PFC_KS_MSG_MAX - 1, &m, &ml) < 0 || code == 0 ||
-	    code >= PFC_ERR_COUNT)
-		return PFC_ERR_PROTOCOL;
-	for (size_t i = 0; i < ml; i++)
-		ks->msg[i] = (m[i] >= 0x20 && m[i] < 0x7f) ? (char)m[i] : '?';
-	ks->msg[ml] = '\0';
-	return -(int)code;
-}
-
 /* A reply buffer of at least len bytes (ks->rx, grown if needed). */
 static uint8_t *rx_buf(struct pfc_ks *ks, size_t len)
 {
@@ -189,12 +171,39 @@ static void wipe(struct pfc_ks *ks, size_t rx_len)
 	}
 }
 
+/* Check a received reply frame body (type byte first) against the request's type;
+ * point *fields at what follows the type.  An error reply gives its code. */
+static int reply_type(struct pfc_ks *ks, uint8_t req_type, const uint8_t *body, uint32_t len,
+		      const uint8_t **fields, size_t *fields_len)
+{
+	struct pfc_rbuf r;
+	uint8_t type = 0;
+	int rc;
+
+	pfc_rbuf_init(&r, body, len);
+	(void)pfc_rbuf_get_u8(&r, &type); /* len >= 1: checked by pfc_ks_frame_check_len */
+	*fields_len = pfc_rbuf_left(&r);
+	(void)pfc_rbuf_get_ptr(&r, *fields_len, fields);
+	if (type == PFC_KS_ERROR) {
+		rc = pfc_ks_error_decode(*fields, *fields_len, ks->msg);
+		if (rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE || rc == PFC_ERR_DENIED ||
+		    rc == PFC_ERR_BUSY)
+			disconnect(ks); /* the server may close after these */
+		return rc;
+	}
+	if (type != (req_type | PFC_KS_REPLY)) {
+		disconnect(ks);
+		return PFC_ERR_PROTOCOL;
+	}
+	return 0;
+}
+
 /*
- * One request, one reply.  On success *body is the reply (type byte first)
- * in ks->rx.  Called with ks->mu held.
+ * One request, one reply.  On success *fields is the reply after its type
+ * byte, in ks->rx.  Called with ks->mu held.
  */
-static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent, uint8_t **body,
-		    size_t *body_len)
+static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent,
+		    const uint8_t **fields, size_t *fields_len)
 {
 	uint8_t hdr[PFC_KS_HDR_LEN], *b = NULL;
 	uint32_t len = 0;
@@ -211,7 +220,7 @@ static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempote
 
 		if (ks->fd < 0 && (rc = do_connect(ks, deadline)) < 0)
 			return rc;
-		rc = send_all(ks, ks->req.p, ks->req.len, deadline);
+		rc = send_all(ks, pfc_wbuf_data(&ks->req), pfc_wbuf_len(&ks->req), deadline);
 		sent = rc == 0;
 		if (rc == 0 || rc == PFC_ERR_UNREACHABLE) {
 			/* even if the send failed, the server may have left a frame
@@ -222,7 +231,7 @@ static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempote
 				rc = r;
 		}
 		if (rc == 0) {
-			len = pfc_load_u32(hdr);
+			len = pfc_ks_frame_len(hdr);
 			if (pfc_ks_frame_check_len(len) < 0) {
 				disconnect(ks);
 				return PFC_ERR_PROTOCOL;
@@ -243,45 +252,23 @@ static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempote
 	}
 	if (rc < 0)
 		return rc;
-	if (b[0] == PFC_KS_ERROR) {
-		rc = parse_error(ks, b, len);
-		if (rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE || rc == PFC_ERR_DENIED ||
-		    rc == PFC_ERR_BUSY)
-			disconnect(ks); /* the server may close after these */
-		return rc;
-	}
-	if (b[0] != (q->type | PFC_KS_REPLY)) {
-		disconnect(ks);
-		return PFC_ERR_PROTOCOL;
-	}
-	*body = b;
-	*body_len = len;
-	return 0;
+	return reply_type(ks, q->type, b, len, fields, fields_len);
 }
 
-/* Lock, exchange, hand a reader over the reply's fields to parse(), wipe, unlock. */
-typedef int (*parse_fn)(struct pfc_rbuf *r, void *ctx);
-
-static int request(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent, parse_fn parse,
-		   void *ctx)
+/* Lock, exchange, decode the reply's fields into out, wipe, unlock. */
+static int request(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent,
+		   struct pfc_ks_reply *out)
 {
-	uint8_t *body = NULL;
+	const uint8_t *fields = NULL;
 	size_t len = 0;
-	struct pfc_rbuf r;
 	int rc;
 
 	if (!ks)
 		return PFC_ERR_INVAL;
 	pthread_mutex_lock(&ks->mu);
-	rc = exchange(ks, q, idempotent, &body, &len);
-	if (rc == 0) {
-		pfc_rbuf_init(&r, body + 1, len - 1);
-		rc = parse ? parse(&r, ctx) : 0;
-		if (rc >= 0 && pfc_rbuf_expect_end(&r) < 0)
-			rc = PFC_ERR_PROTOCOL;
-		if (rc == PFC_ERR_TRUNCATED || rc == PFC_ERR_CORRUPT || rc == PFC_ERR_TOO_LARGE)
-			rc = PFC_ERR_PROTOCOL;
-	}
+	rc = exchange(ks, q, idempotent, &fields, &len);
+	if (rc == 0)
+		rc = pfc_ks_reply_decode(q->type, fields, len, out);
 	wipe(ks, PFC_KS_FRAME_MAX);
 	pthread_mutex_unlock(&ks->mu);
 	return rc;
@@ -333,60 +320,30 @@ const char *pfc_ks_last_message(struct pfc_ks *ks)
 	return ks ? ks->msg : "";
 }
 
-static int p_hello(struct pfc_rbuf *r, void *ctx)
-{
-	const uint8_t *sw;
-	size_t n;
-	int rc = pfc_rbuf_get_u32(r, ctx);
-
-	return rc < 0 ? rc : pfc_rbuf_get_lv16(r, PFC_KS_SW_VERSION_MAX, &sw, &n);
-}
-
 int pfc_ks_hello(struct pfc_ks *ks, uint32_t *server_version)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_HELLO, .version = PFC_KS_PROTOCOL_VERSION};
-	uint32_t v = 0;
-	int rc = request(ks, &q, true, p_hello, &v);
+	struct pfc_ks_reply rep = {0};
+	int rc = request(ks, &q, true, &rep);
 
 	if (rc < 0)
 		return rc;
 	if (server_version)
-		*server_version = v;
-	return v == PFC_KS_PROTOCOL_VERSION ? 0 : PFC_ERR_UNKNOWN_VERSION;
-}
-
-static int p_status(struct pfc_rbuf *r, void *ctx)
-{
-	struct pfc_ks_status *st = ctx;
-	const uint8_t *p;
-	uint8_t locked;
-	size_t n;
-	int rc;
-
-	if ((rc = pfc_rbuf_get_u8(r, &locked)) < 0 ||
-	    (rc = pfc_rbuf_get_u32(r, &st->protocol_version)) < 0 ||
-	    (rc = pfc_rbuf_get_u32(r, &st->key_count)) < 0 ||
-	    (rc = pfc_rbuf_get_u32(r, &st->version_count)) < 0 ||
-	    (rc = pfc_rbuf_get_u32(r, &st->retired_count)) < 0 ||
-	    (rc = pfc_rbuf_get_lv16(r, sizeof(st->kdf_profile) - 1, &p, &n)) < 0)
-		return rc;
-	st->locked = locked != 0;
-	memcpy(st->kdf_profile, p, n);
-	st->kdf_profile[n] = '\0';
-	return 0;
+		*server_version = rep.u32;
+	return rep.u32 == PFC_KS_PROTOCOL_VERSION ? 0 : PFC_ERR_UNKNOWN_VERSION;
 }
 
 int pfc_ks_status(struct pfc_ks *ks, struct pfc_ks_status *st)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_STATUS};
-	struct pfc_ks_status s = {0};
+	struct pfc_ks_reply rep = {0};
 	int rc;
 
 	if (!st)
 		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, true, p_status, &s)) < 0)
+	if ((rc = request(ks, &q, true, &rep)) < 0)
 		return rc;
-	*st = s;
+	*st = rep.status;
 	return 0;
 }
 
@@ -399,39 +356,13 @@ static int set_name(struct pfc_ks_req *q, const char *name)
 	return pfc_ks_name_check(name, q->name_len);
 }
 
-static int p_u32(struct pfc_rbuf *r, void *ctx)
-{
-	return pfc_rbuf_get_u32(r, ctx);
-}
-
 int pfc_ks_create_key(struct pfc_ks *ks, const char *name)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_CREATE};
-	uint32_t v;
+	struct pfc_ks_reply rep = {0};
 	int rc = set_name(&q, name);
 
-	return rc < 0 ? rc : request(ks, &q, false, p_u32, &v);
-}
-
-struct blob_out {
-	uint8_t *blob;
-	size_t len;
-	uint8_t already;
-	bool with_flag;
-};
-
-static int p_blob(struct pfc_rbuf *r, void *ctx)
-{
-	struct blob_out *b = ctx;
-	const uint8_t *p;
-	int rc;
-
-	if (b->with_flag && (rc = pfc_rbuf_get_u8(r, &b->already)) < 0)
-		return rc;
-	if ((rc = pfc_rbuf_get_lv16(r, PFC_WRAPPED_MAX, &p, &b->len)) < 0)
-		return rc;
-	memcpy(b->blob, p, b->len);
-	return 0;
+	return rc < 0 ? rc : request(ks, &q, false, &rep);
 }
 
 static bool ad_ok(const uint8_t *ad, size_t len, size_t max)
@@ -444,23 +375,18 @@ int pfc_ks_wrap(struct pfc_ks *ks, const char *name, const uint8_t *ad, size_t a
 {
 	struct pfc_ks_req q = {.type = PFC_KS_WRAP, .ad = ad, .ad_len = ad_len, .key = key};
 	uint8_t tmp[PFC_WRAPPED_MAX];
-	struct blob_out b = {.blob = tmp};
+	struct pfc_ks_reply rep = {.blob = tmp};
 	int rc = set_name(&q, name);
 
 	if (rc < 0)
 		return rc;
 	if (!key || !blob || !blob_len || !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
 		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, true, p_blob, &b)) < 0)
+	if ((rc = request(ks, &q, true, &rep)) < 0)
 		return rc;
-	memcpy(blob, tmp, b.len);
-	*blob_len = b.len;
+	memcpy(blob, tmp, rep.blob_len);
+	*blob_len = rep.blob_len;
 	return 0;
-}
-
-static int p_key(struct pfc_rbuf *r, void *ctx)
-{
-	return pfc_rbuf_get_bytes(r, ctx, PFC_BLOB_KEY_LEN);
 }
 
 int pfc_ks_unwrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const uint8_t *ad,
@@ -468,11 +394,12 @@ int pfc_ks_unwrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const
 {
 	struct pfc_ks_req q = {
 	    .type = PFC_KS_UNWRAP, .blob = blob, .blob_len = blob_len, .ad = ad, .ad_len = ad_len};
+	struct pfc_ks_reply rep = {.key = key};
 	int rc;
 
 	if (!key || !blob || blob_len > PFC_WRAPPED_MAX || !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
 		return PFC_ERR_INVAL;
-	rc = request(ks, &q, true, p_key, key);
+	rc = request(ks, &q, true, &rep);
 	if (rc < 0)
 		sodium_memzero(key, PFC_BLOB_KEY_LEN);
 	return rc;
@@ -484,45 +411,17 @@ int pfc_ks_rewrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const
 	struct pfc_ks_req q = {
 	    .type = PFC_KS_REWRAP, .blob = blob, .blob_len = blob_len, .ad = ad, .ad_len = ad_len};
 	uint8_t tmp[PFC_WRAPPED_MAX];
-	struct blob_out b = {.blob = tmp, .with_flag = true};
+	struct pfc_ks_reply rep = {.blob = tmp};
 	int rc;
 
 	if (!blob || blob_len > PFC_WRAPPED_MAX || !new_blob || !new_len ||
 	    !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
 		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, true, p_blob, &b)) < 0)
+	if ((rc = request(ks, &q, true, &rep)) < 0)
 		return rc;
-	memcpy(new_blob, tmp, b.len);
-	*new_len = b.len;
-	return b.already ? 1 : 0;
-}
-
-struct gen_out {
-	struct pfc_ks_filekey *out;
-	unsigned count;
-};
-
-static int p_gen(struct pfc_rbuf *r, void *ctx)
-{
-	struct gen_out *g = ctx;
-	uint16_t n;
-	int rc;
-
-	if ((rc = pfc_rbuf_get_u16(r, &n)) < 0)
-		return rc;
-	if (n != g->count)
-		return PFC_ERR_PROTOCOL;
-	for (unsigned i = 0; i < n; i++) {
-		struct pfc_ks_filekey *f = &g->out[i];
-		const uint8_t *p;
-
-		if ((rc = pfc_rbuf_get_bytes(r, f->file_id, sizeof(f->file_id))) < 0 ||
-		    (rc = pfc_rbuf_get_bytes(r, f->key, sizeof(f->key))) < 0 ||
-		    (rc = pfc_rbuf_get_lv16(r, PFC_WRAPPED_MAX, &p, &f->blob_len)) < 0)
-			return rc;
-		memcpy(f->blob, p, f->blob_len);
-	}
-	return 0;
+	memcpy(new_blob, tmp, rep.blob_len);
+	*new_len = rep.blob_len;
+	return rep.already ? 1 : 0;
 }
 
 int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t *ad_prefix,
@@ -532,7 +431,7 @@ int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t
 			       .ad = ad_prefix,
 			       .ad_len = prefix_len,
 			       .count = (uint16_t)count};
-	struct gen_out g = {out, count};
+	struct pfc_ks_reply rep = {.filekeys = out, .count = count};
 	int rc = set_name(&q, name);
 
 	if (rc < 0)
@@ -540,7 +439,7 @@ int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t
 	if (!out || count == 0 || count > PFC_KS_GEN_MAX ||
 	    !ad_ok(ad_prefix, prefix_len, PFC_KS_AD_MAX - PFC_KS_FILE_ID_LEN))
 		return PFC_ERR_INVAL;
-	rc = request(ks, &q, true, p_gen, &g);
+	rc = request(ks, &q, true, &rep);
 	if (rc < 0)
 		sodium_memzero(out, count * sizeof(*out));
 	return rc;
@@ -549,84 +448,41 @@ int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t
 int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_ROTATE};
-	uint32_t v = 0;
+	struct pfc_ks_reply rep = {0};
 	int rc = set_name(&q, name);
 
-	if (rc < 0 || (rc = request(ks, &q, false, p_u32, &v)) < 0)
+	if (rc < 0 || (rc = request(ks, &q, false, &rep)) < 0)
 		return rc;
 	if (new_version)
-		*new_version = v;
+		*new_version = rep.u32;
 	return 0;
 }
 
 int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_RETIRE, .version = version};
+	struct pfc_ks_reply rep = {0};
 	int rc = set_name(&q, name);
 
 	if (rc < 0)
 		return rc;
 	if (version == 0)
 		return PFC_ERR_INVAL;
-	return request(ks, &q, false, NULL, NULL);
-}
-
-struct list_out {
-	struct pfc_ks_keyinfo *v;
-	size_t n;
-};
-
-static int p_list(struct pfc_rbuf *r, void *ctx)
-{
-	struct list_out *l = ctx;
-	uint32_t n;
-	int rc;
-
-	if ((rc = pfc_rbuf_get_u32(r, &n)) < 0)
-		return rc;
-	/* every entry takes at least 23 bytes: bound n before allocating */
-	if ((size_t)n > pfc_rbuf_left(r) / 23)
-		return PFC_ERR_PROTOCOL;
-	l->v = calloc(n ? n : 1, sizeof(*l->v));
-	if (!l->v)
-		return PFC_ERR_NOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		struct pfc_ks_keyinfo *k = &l->v[i];
-		const uint8_t *p;
-		size_t nl;
-		uint8_t st;
-
-		if ((rc = pfc_rbuf_get_lv16(r, PFC_KS_NAME_MAX, &p, &nl)) < 0 ||
-		    (rc = pfc_rbuf_get_u32(r, &k->version)) < 0 ||
-		    (rc = pfc_rbuf_get_u8(r, &st)) < 0 ||
-		    (rc = pfc_rbuf_get_u64(r, &k->created)) < 0 ||
-		    (rc = pfc_rbuf_get_u64(r, &k->retired)) < 0)
-			return rc;
-		if (pfc_ks_name_check((const char *)p, nl) < 0 || st < PFC_KS_PRIMARY ||
-		    st > PFC_KS_RETIRED)
-			return PFC_ERR_PROTOCOL;
-		memcpy(k->name, p, nl);
-		k->state = (enum pfc_ks_state)st;
-	}
-	l->n = n;
-	return 0;
+	return request(ks, &q, false, &rep);
 }
 
 int pfc_ks_list(struct pfc_ks *ks, struct pfc_ks_keyinfo **out, size_t *n)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_LIST};
-	struct list_out l = {0};
+	struct pfc_ks_reply rep = {0};
 	int rc;
 
 	if (!out || !n)
 		return PFC_ERR_INVAL;
-	rc = request(ks, &q, true, p_list, &l);
-	if (rc < 0) {
-		free(l.v);
+	if ((rc = request(ks, &q, true, &rep)) < 0)
 		return rc;
-	}
-	*out = l.v;
-	*n = l.n;
+	*out = rep.list;
+	*n = rep.n;
 	return 0;
 }
 
@@ -638,18 +494,20 @@ void pfc_ks_list_free(struct pfc_ks_keyinfo *list)
 int pfc_ks_lock(struct pfc_ks *ks)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_LOCK};
+	struct pfc_ks_reply rep = {0};
 
-	return request(ks, &q, true, NULL, NULL);
+	return request(ks, &q, true, &rep);
 }
 
 int pfc_ks_unlock(struct pfc_ks *ks, const char *pass, size_t len)
 {
 	struct pfc_ks_req q = {
 	    .type = PFC_KS_UNLOCK, .pass = (const uint8_t *)pass, .pass_len = len};
+	struct pfc_ks_reply rep = {0};
 
 	if ((!pass && len) || len > PFC_KS_PASS_MAX)
 		return PFC_ERR_INVAL;
-	return request(ks, &q, true, NULL, NULL);
+	return request(ks, &q, true, &rep);
 }
 
 int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old_len,
@@ -660,31 +518,12 @@ int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old
 			       .pass_len = old_len,
 			       .pass2 = (const uint8_t *)new_pass,
 			       .pass2_len = new_len};
+	struct pfc_ks_reply rep = {0};
 
 	if ((!old_pass && old_len) || (!new_pass && new_len) || old_len > PFC_KS_PASS_MAX ||
 	    new_len > PFC_KS_PASS_MAX || new_len == 0)
 		return PFC_ERR_INVAL;
-	return request(ks, &q, false, NULL, NULL);
-}
-
-struct bundle_out {
-	uint8_t *p;
-	size_t len;
-};
-
-static int p_bundle(struct pfc_rbuf *r, void *ctx)
-{
-	struct bundle_out *b = ctx;
-	const uint8_t *p;
-	int rc;
-
-	if ((rc = pfc_ks_get_lv32(r, PFC_KS_BUNDLE_MAX, &p, &b->len)) < 0)
-		return rc;
-	b->p = sodium_malloc(b->len ? b->len : 1);
-	if (!b->p)
-		return PFC_ERR_NOMEM;
-	memcpy(b->p, p, b->len);
-	return 0;
+	return request(ks, &q, false, &rep);
 }
 
 int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
@@ -692,26 +531,25 @@ int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions,
 {
 	struct pfc_ks_req q = {
 	    .type = PFC_KS_EXPORT, .pass = (const uint8_t *)export_pass, .pass_len = pass_len};
-	struct bundle_out b = {0};
-	uint8_t vbuf[4 * 1024];
+	struct pfc_ks_reply rep = {0};
+	uint8_t vbuf[4 * PFC_KS_EXPORT_VERSIONS_MAX];
+	struct pfc_wbuf v;
 	int rc = set_name(&q, name);
 
 	if (rc < 0)
 		return rc;
-	if (!bundle || !bundle_len || (nversions && !versions) || nversions > 1024 ||
-	    (!export_pass && pass_len) || pass_len == 0 || pass_len > PFC_KS_PASS_MAX)
+	if (!bundle || !bundle_len || (nversions && !versions) ||
+	    nversions > PFC_KS_EXPORT_VERSIONS_MAX || (!export_pass && pass_len) || pass_len == 0 ||
+	    pass_len > PFC_KS_PASS_MAX)
 		return PFC_ERR_INVAL;
-	for (size_t i = 0; i < nversions; i++)
-		pfc_store_u32(vbuf + 4 * i, versions[i]);
+	pfc_wbuf_init_fixed(&v, vbuf, sizeof(vbuf));
+	pfc_wbuf_put_u32_array(&v, versions, nversions);
 	q.count = (uint16_t)nversions;
 	q.versions = vbuf;
-	rc = request(ks, &q, true, p_bundle, &b);
-	if (rc < 0) {
-		sodium_free(b.p);
+	if ((rc = request(ks, &q, true, &rep)) < 0)
 		return rc;
-	}
-	*bundle = b.p;
-	*bundle_len = b.len;
+	*bundle = rep.bundle;
+	*bundle_len = rep.bundle_len;
 	return 0;
 }
 
@@ -728,14 +566,14 @@ int pfc_ks_import(struct pfc_ks *ks, const uint8_t *bundle, size_t len, const ch
 			       .blob_len = len,
 			       .pass = (const uint8_t *)pass,
 			       .pass_len = pass_len};
-	uint32_t n = 0;
+	struct pfc_ks_reply rep = {0};
 	int rc;
 
 	if (!bundle || len > PFC_KS_BUNDLE_MAX || (!pass && pass_len) || pass_len > PFC_KS_PASS_MAX)
 		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, false, p_u32, &n)) < 0)
+	if ((rc = request(ks, &q, false, &rep)) < 0)
 		return rc;
 	if (imported)
-		*imported = n;
+		*imported = rep.u32;
 	return 0;
 }

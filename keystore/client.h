@@ -43,52 +43,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "keystore/blob.h"
-
-#define PFC_KS_PROTOCOL_VERSION 1
-#define PFC_KS_FILE_ID_LEN	16
-#define PFC_KS_GEN_MAX		256  /* most file keys per generate request */
-#define PFC_KS_PASS_MAX		1024 /* longest passphrase accepted */
-#define PFC_KS_MSG_MAX		128  /* longest server message kept */
+#include "keystore/proto.h" /* the wire types: status, key info, file keys, limits */
 
 struct pfc_ks; /* one connection */
-
-struct pfc_ks_status {
-	bool locked;
-	uint32_t protocol_version; /* server's */
-	uint32_t key_count;	   /* master-key names (0 when locked) */
-	uint32_t version_count;	   /* versions with key bytes: primary + active */
-	uint32_t retired_count;	   /* tombstones */
-	char kdf_profile[16];	   /* Argon2id profile of the store, e.g. "moderate" */
-};
-
-enum pfc_ks_state {
-	PFC_KS_PRIMARY = 1, /* wraps new keys; one per name */
-	PFC_KS_ACTIVE = 2,  /* unwraps and rewraps, never wraps */
-	PFC_KS_RETIRED = 3, /* tombstone: key bytes destroyed */
-};
-
-struct pfc_ks_keyinfo {
-	char name[PFC_KS_NAME_MAX + 1];
-	uint32_t version;
-	enum pfc_ks_state state;
-	uint64_t created; /* unix seconds */
-	uint64_t retired; /* unix seconds, 0 unless retired */
-};
-
-struct pfc_ks_filekey {
-	uint8_t file_id[PFC_KS_FILE_ID_LEN]; /* random, made by the keystore */
-	uint8_t key[PFC_BLOB_KEY_LEN];	     /* the file key FK */
-	uint8_t blob[PFC_WRAPPED_MAX];	     /* FK wrapped with ad_prefix || file_id */
-	size_t blob_len;
-};
-
-/*
- * Default socket path into buf (len bytes): $PFCRYPT_SOCKET if set, else
- * $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, else /run/pfcrypt/keystore.sock.
- * Returns buf, or NULL if it does not fit.
- */
-const char *pfc_ks_default_socket(char *buf, size_t len);
 
 /*
  * Connect to socket_path (NULL = pfc_ks_default_socket()).  timeout_ms bounds

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "fs/buf.h"
-#include "keystore/client.h"
+#include "keystore/proto.h"
 
 struct pfc_ks_entry {
 	char name[PFC_KS_NAME_MAX + 1];

@@ -17,14 +17,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "fs/err.h"
 #include "fs/log.h"
-#include "keystore/extpass.h"
+#include "keystore/passphrase.h"
 #include "keystore/proto.h"
 #include "keystore/server.h"
 #include "keystore/store.h"
@@ -78,71 +77,6 @@ static void usage(FILE *f)
 	    "wrong passphrase, socket in use), 2 usage error.\n");
 }
 
-/* Read a passphrase from fd until EOF or max bytes; drop one trailing newline. */
-static int read_pass_fd(int fd, uint8_t *buf, size_t max, size_t *len)
-{
-	size_t got = 0;
-
-	for (;;) {
-		ssize_t n = read(fd, buf + got, max - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return PFC_ERR_IO;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got == max)
-			return PFC_ERR_TOO_LARGE;
-	}
-	if (got && buf[got - 1] == '\n')
-		got--;
-	if (got && buf[got - 1] == '\r')
-		got--;
-	*len = got;
-	return 0;
-}
-
-static int read_pass_tty(const char *prompt, uint8_t *buf, size_t max, size_t *len)
-{
-	struct termios old, noecho;
-	size_t got = 0;
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return PFC_ERR_IO;
-	if (tcgetattr(fd, &old) < 0) {
-		close(fd);
-		return PFC_ERR_IO;
-	}
-	noecho = old;
-	noecho.c_lflag &= ~(tcflag_t)ECHO;
-	/* echo off (dropping typed-ahead input) before the prompt invites typing */
-	tcsetattr(fd, TCSAFLUSH, &noecho);
-	(void)!write(fd, prompt, strlen(prompt));
-	for (;;) {
-		char ch;
-		ssize_t n = read(fd, &ch, 1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || ch == '\n')
-			break;
-		if (got + 1 >= max) {
-			rc = PFC_ERR_TOO_LARGE;
-			break;
-		}
-		buf[got++] = (uint8_t)ch;
-	}
-	tcsetattr(fd, TCSAFLUSH, &old);
-	(void)!write(fd, "\n", 1);
-	close(fd);
-	*len = got;
-	return rc;
-}
-
 struct opts {
 	const char *socket, *store, *pass_file, *log_file, *profile, *extpass;
 	int pass_fd;
@@ -151,31 +85,19 @@ struct opts {
 	long max_clients;
 };
 
-static int get_pass(const struct opts *o, const char *prompt, uint8_t *buf, size_t *len)
+/* The passphrase from --passphrase-file, --passphrase-fd, --extpass or the terminal. */
+static int get_pass(const struct opts *o, const char *prompt, char *buf, size_t *len)
 {
-	int rc;
+	const struct pfc_pass_src src = {
+	    .fd = o->pass_fd, .file = o->pass_file, .extpass = o->extpass};
+	struct pfc_pass_why why;
+	int rc = pfc_pass_read(&src, prompt, buf, len, &why);
 
-	if (o->pass_file) {
-		int fd = open(o->pass_file, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0)
-			return PFC_ERR_IO;
-		rc = read_pass_fd(fd, buf, PFC_KS_PASS_MAX + 1, len);
-		close(fd);
-		return rc;
-	}
-	if (o->pass_fd >= 0)
-		return read_pass_fd(o->pass_fd, buf, PFC_KS_PASS_MAX + 1, len);
-	if (o->extpass) {
-		int st = 0;
-
-		rc = pfc_extpass_run(o->extpass, buf, PFC_KS_PASS_MAX + 1, len, &st);
-		if (rc == PFC_ERR_IO)
-			fprintf(stderr, "pfcrypt-keystore: --extpass command failed (%s %d)\n",
-				st > 128 ? "signal" : "exit status", st > 128 ? st - 128 : st);
-		return rc;
-	}
-	return read_pass_tty(prompt, buf, PFC_KS_PASS_MAX + 1, len);
+	if (rc == PFC_ERR_IO && o->extpass)
+		fprintf(stderr, "pfcrypt-keystore: --extpass command failed (%s %d)\n",
+			why.status > 128 ? "signal" : "exit status",
+			why.status > 128 ? why.status - 128 : why.status);
+	return rc;
 }
 
 static void harden(void)
@@ -234,105 +156,133 @@ static void notify(int *fd, unsigned char status)
 	}
 }
 
+enum {
+	O_SOCKET = 256,
+	O_STORE,
+	O_INIT,
+	O_SERVE,
+	O_PROFILE,
+	O_PFILE,
+	O_PFD,
+	O_EXTPASS,
+	O_LOCKED,
+	O_LOGFILE,
+	O_TIMEOUT,
+	O_MAXCL,
+	O_VERSION
+};
+
+static const struct option long_opts[] = {
+    {"socket", required_argument, 0, O_SOCKET},
+    {"store", required_argument, 0, O_STORE},
+    {"init", no_argument, 0, O_INIT},
+    {"serve", no_argument, 0, O_SERVE},
+    {"kdf-profile", required_argument, 0, O_PROFILE},
+    {"passphrase-file", required_argument, 0, O_PFILE},
+    {"passphrase-fd", required_argument, 0, O_PFD},
+    {"extpass", required_argument, 0, O_EXTPASS},
+    {"locked", no_argument, 0, O_LOCKED},
+    {"foreground", no_argument, 0, 'f'},
+    {"log-file", required_argument, 0, O_LOGFILE},
+    {"verbose", no_argument, 0, 'v'},
+    {"client-timeout", required_argument, 0, O_TIMEOUT},
+    {"max-clients", required_argument, 0, O_MAXCL},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, O_VERSION},
+    {0, 0, 0, 0},
+};
+
+/* A decimal in [lo, hi] into *v; -1 if optarg is not one. */
+static int parse_long(const char *arg, long lo, long hi, long *v)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+
+	if (*end || n < lo || n > hi)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+/* The options that take a value; -1 for a bad value or an unknown option. */
+static int parse_value(int c, const char *arg, struct opts *o)
+{
+	long n;
+
+	switch (c) {
+	case O_SOCKET:
+		o->socket = arg;
+		return 0;
+	case O_STORE:
+		o->store = arg;
+		return 0;
+	case O_PROFILE:
+		o->profile = arg;
+		return 0;
+	case O_PFILE:
+		o->pass_file = arg;
+		return 0;
+	case O_EXTPASS:
+		o->extpass = arg;
+		return 0;
+	case O_LOGFILE:
+		o->log_file = arg;
+		return 0;
+	case O_PFD:
+		if (parse_long(arg, 0, INT_MAX, &n) < 0)
+			return -1;
+		o->pass_fd = (int)n;
+		return 0;
+	case O_TIMEOUT:
+		if (parse_long(arg, 1, INT_MAX, &n) < 0)
+			return -1;
+		o->client_timeout = (int)n;
+		return 0;
+	case O_MAXCL:
+		return parse_long(arg, 1, 65536, &o->max_clients);
+	default:
+		return -1;
+	}
+}
+
+/* One option; --help and --version print and exit. */
+static int parse_one(int c, struct opts *o)
+{
+	switch (c) {
+	case O_INIT:
+		o->init = true;
+		return 0;
+	case O_SERVE:
+		o->serve = true;
+		return 0;
+	case O_LOCKED:
+		o->locked = true;
+		return 0;
+	case 'f':
+		o->foreground = true;
+		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case O_VERSION:
+		printf("pfcrypt-keystore 0.1.0 (protocol %d)\n", PFC_KS_PROTOCOL_VERSION);
+		exit(0);
+	default:
+		return parse_value(c, optarg, o);
+	}
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum {
-		O_SOCKET = 256,
-		O_STORE,
-		O_INIT,
-		O_SERVE,
-		O_PROFILE,
-		O_PFILE,
-		O_PFD,
-		O_EXTPASS,
-		O_LOCKED,
-		O_LOGFILE,
-		O_TIMEOUT,
-		O_MAXCL,
-		O_VERSION
-	};
-	static const struct option lo[] = {
-	    {"socket", required_argument, 0, O_SOCKET},
-	    {"store", required_argument, 0, O_STORE},
-	    {"init", no_argument, 0, O_INIT},
-	    {"serve", no_argument, 0, O_SERVE},
-	    {"kdf-profile", required_argument, 0, O_PROFILE},
-	    {"passphrase-file", required_argument, 0, O_PFILE},
-	    {"passphrase-fd", required_argument, 0, O_PFD},
-	    {"extpass", required_argument, 0, O_EXTPASS},
-	    {"locked", no_argument, 0, O_LOCKED},
-	    {"foreground", no_argument, 0, 'f'},
-	    {"log-file", required_argument, 0, O_LOGFILE},
-	    {"verbose", no_argument, 0, 'v'},
-	    {"client-timeout", required_argument, 0, O_TIMEOUT},
-	    {"max-clients", required_argument, 0, O_MAXCL},
-	    {"help", no_argument, 0, 'h'},
-	    {"version", no_argument, 0, O_VERSION},
-	    {0, 0, 0, 0},
-	};
-	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "fvh", lo, NULL)) != -1) {
-		switch (c) {
-		case O_SOCKET:
-			o->socket = optarg;
-			break;
-		case O_STORE:
-			o->store = optarg;
-			break;
-		case O_INIT:
-			o->init = true;
-			break;
-		case O_SERVE:
-			o->serve = true;
-			break;
-		case O_PROFILE:
-			o->profile = optarg;
-			break;
-		case O_PFILE:
-			o->pass_file = optarg;
-			break;
-		case O_PFD:
-			o->pass_fd = (int)strtol(optarg, &end, 10);
-			if (*end || o->pass_fd < 0)
-				return -1;
-			break;
-		case O_EXTPASS:
-			o->extpass = optarg;
-			break;
-		case O_LOCKED:
-			o->locked = true;
-			break;
-		case 'f':
-			o->foreground = true;
-			break;
-		case O_LOGFILE:
-			o->log_file = optarg;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case O_TIMEOUT:
-			o->client_timeout = (int)strtol(optarg, &end, 10);
-			if (*end || o->client_timeout <= 0)
-				return -1;
-			break;
-		case O_MAXCL:
-			o->max_clients = strtol(optarg, &end, 10);
-			if (*end || o->max_clients <= 0 || o->max_clients > 65536)
-				return -1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case O_VERSION:
-			printf("pfcrypt-keystore 0.1.0 (protocol %d)\n", PFC_KS_PROTOCOL_VERSION);
-			exit(0);
-		default:
+	while ((c = getopt_long(argc, argv, "fvh", long_opts, NULL)) != -1)
+		if (parse_one(c, o) < 0)
 			return -1;
-		}
-	}
+	/* --serve and --kdf-profile only with --init; one passphrase source; --init is unlocked */
 	if (optind != argc || (o->serve && !o->init) || (o->profile && !o->init) ||
 	    (!!o->pass_file + (o->pass_fd >= 0) + !!o->extpass > 1) || (o->init && o->locked))
 		return -1;
@@ -446,8 +396,9 @@ static const char *absolute_path(const char *path, char *buf, size_t len)
 }
 
 /* --init: create the store.  Returns an exit status. */
-static int do_init(const struct opts *o, const char *store, uint8_t *pass, size_t *plen)
+static int do_init(const struct opts *o, const char *store, char *pass, size_t *plen)
 {
+	struct pfc_pass_why why;
 	struct pfc_kdf kdf;
 	int rc;
 
@@ -462,21 +413,15 @@ static int do_init(const struct opts *o, const char *store, uint8_t *pass, size_
 		return 1;
 	}
 	if (!o->pass_file && o->pass_fd < 0 && !o->extpass) {
-		uint8_t *again = sodium_malloc(PFC_KS_PASS_MAX + 1);
-		size_t alen = 0;
-		bool same;
-
-		if (!again)
+		rc = pfc_pass_confirm("Repeat passphrase: ", pass, *plen, &why);
+		if (rc == PFC_ERR_NOMEM)
 			return 1;
-		rc = get_pass(o, "Repeat passphrase: ", again, &alen);
-		same = rc == 0 && alen == *plen && sodium_memcmp(again, pass, alen) == 0;
-		sodium_free(again);
-		if (!same) {
+		if (rc < 0) {
 			fprintf(stderr, "pfcrypt-keystore: passphrases differ\n");
 			return 1;
 		}
 	}
-	if ((rc = pfc_store_create(store, pass, *plen, &kdf)) < 0)
+	if ((rc = pfc_store_create(store, (const uint8_t *)pass, *plen, &kdf)) < 0)
 		goto fail;
 	fprintf(stderr, "pfcrypt-keystore: created %s (Argon2id profile %s)\n", store,
 		pfc_kdf_profile_name(kdf.profile));
@@ -486,18 +431,174 @@ fail:
 	return 1;
 }
 
+/* The socket and store paths, absolute (the daemon leaves its directory). */
+struct paths {
+	const char *sock, *store;
+	char sockbuf[PATH_MAX], storebuf[PATH_MAX], sockabs[PATH_MAX], storeabs[PATH_MAX];
+};
+
+static int resolve_paths(const struct opts *o, int act_fd, struct paths *p)
+{
+	if (act_fd > 0 && !(p->sock = bound_path(act_fd, p->sockbuf, sizeof(p->sockbuf))))
+		p->sock = "(an unnamed socket from systemd)";
+	else if (act_fd == 0)
+		p->sock =
+		    o->socket ? o->socket : pfc_ks_default_socket(p->sockbuf, sizeof(p->sockbuf));
+	p->store = o->store ? o->store : default_store(p->storebuf, sizeof(p->storebuf));
+	if (act_fd == 0)
+		p->sock = absolute_path(p->sock, p->sockabs, sizeof(p->sockabs));
+	p->store = absolute_path(p->store, p->storeabs, sizeof(p->storeabs));
+	if (!p->sock || !p->store) {
+		fprintf(stderr, "pfcrypt-keystore: cannot resolve the %s path; give it\n",
+			p->sock ? "--store" : "--socket");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Locked: check the store is a store file.  Unlocked: read the passphrase
+ * (unless --init just did) and load the keys.  0, or 1 after a message. */
+static int load_store(const struct opts *o, const char *store, struct pfc_ks_server *s, char *pass,
+		      size_t plen)
+{
+	int rc;
+
+	if (o->locked) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		/* the store must at least be a store file before we listen */
+		rc = pfc_read_file(store, PFC_STORE_FILE_MAX, &buf, &len);
+		if (rc == 0)
+			rc = pfc_seal_header(PFC_SEAL_MAGIC_STORE, buf, len, &s->kdf);
+		free(buf);
+		s->locked = true;
+	} else {
+		if (!o->init && (rc = get_pass(o, "Keystore passphrase: ", pass, &plen)) < 0) {
+			fprintf(stderr, "pfcrypt-keystore: cannot read the passphrase: %s\n",
+				pfc_strerror(rc));
+			return 1;
+		}
+		rc = pfc_store_load(store, (const uint8_t *)pass, plen, &s->kr, &s->sk);
+		if (rc == 0)
+			s->kdf = s->sk->kdf;
+	}
+	sodium_memzero(pass, PFC_PASS_BUF);
+	if (rc < 0) {
+		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", store, pfc_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
+/* The socket systemd passed, else our own.  0, or 1 after a message. */
+static int start_listening(struct pfc_ks_server *s, int act_fd, const char *sock)
+{
+	int rc;
+
+	if (act_fd > 0) {
+		s->listen_fd = act_fd; /* made by systemd: it stays when we stop */
+		s->socket_inherited = true;
+		return 0;
+	}
+	if ((rc = pfc_ks_server_listen(s)) < 0) {
+		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", sock,
+			rc == PFC_ERR_BUSY ? "a keystore is already listening there"
+					   : pfc_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
+/* SIGTERM and SIGINT stop the loop (blocked outside its ppoll); SIGPIPE, SIGHUP ignored. */
+static void catch_signals(void)
+{
+	struct sigaction sa = {0};
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+}
+
+/* From here on errors go to the log (--log-file, else syslog when detached);
+ * before, to the caller's stderr. */
+static void redirect_output(const struct opts *o)
+{
+	if (o->log_file) {
+		int lf = open(o->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+		if (lf < 0 || dup2(lf, STDERR_FILENO) < 0)
+			pfc_warn("cannot open the log file %s: %s", o->log_file, strerror(errno));
+		if (lf > STDERR_FILENO)
+			close(lf);
+	}
+	if (!o->foreground) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		setsid();
+		if (chdir("/") < 0)
+			pfc_warn("chdir /: %s", strerror(errno));
+		if (!o->log_file) {
+			pfc_log_init("pfcrypt-keystore", 1);
+			dup2(nul, STDERR_FILENO);
+		}
+		dup2(nul, STDIN_FILENO);
+		dup2(nul, STDOUT_FILENO);
+		if (nul > STDERR_FILENO)
+			close(nul);
+	}
+}
+
+/* Daemonise, lock the store, load it, listen, serve.  Returns the exit status. */
+static int serve(const struct opts *o, const struct paths *p, int act_fd, char *pass, size_t plen,
+		 struct pfc_ks_server *s, int *notify_fd, int *lock_fd)
+{
+	int status;
+
+	/* daemonise before any key is loaded: mlock does not survive fork() */
+	if (!o->foreground && daemonise(notify_fd) < 0) {
+		fprintf(stderr, "pfcrypt-keystore: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	/* the passphrase read before fork() (--init --serve) lost its mlock */
+	sodium_mlock(pass, PFC_PASS_BUF);
+	/* one daemon per store: a second would overwrite the first one's changes */
+	if (lock_store(p->store, lock_fd) < 0)
+		return 1;
+	pfc_store_remove_temps(p->store);
+	s->store_path = p->store;
+	s->socket_path = p->sock;
+	s->client_timeout_ms = o->client_timeout;
+	s->max_clients = (size_t)o->max_clients;
+	s->owner = geteuid();
+	s->private_dir = !o->socket && !(getenv("PFCRYPT_SOCKET") && *getenv("PFCRYPT_SOCKET"));
+	if (load_store(o, p->store, s, pass, plen) || start_listening(s, act_fd, p->sock))
+		return 1;
+	catch_signals();
+	redirect_output(o);
+	pfc_info("listening on %s (store %s, %s, pid %d)", p->sock, p->store,
+		 s->locked ? "locked" : "unlocked", (int)getpid());
+	notify(notify_fd, 0);
+	status = pfc_ks_server_run(s, &stop_flag) < 0 ? 1 : 0;
+	pfc_info("stopped; keys wiped");
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {.pass_fd = -1, .client_timeout = 5000, .max_clients = 256};
 	struct pfc_ks_server s = {0};
-	char sockbuf[PATH_MAX], storebuf[PATH_MAX], sockabs[PATH_MAX], storeabs[PATH_MAX];
-	int act_fd;
-	const char *sock, *store;
-	uint8_t *pass = NULL;
+	struct paths p;
+	char *pass = NULL;
 	size_t plen = 0;
-	int notify_fd = -1, lock_fd = -1, status = 1, rc;
-	struct sigaction sa = {0};
-	sigset_t block;
+	int act_fd, notify_fd = -1, lock_fd = -1, status;
 
 	harden();
 	if (parse_opts(argc, argv, &o) < 0) {
@@ -513,118 +614,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfcrypt-keystore: libsodium failed to initialise\n");
 		return 1;
 	}
-	if (act_fd > 0 && !(sock = bound_path(act_fd, sockbuf, sizeof(sockbuf))))
-		sock = "(an unnamed socket from systemd)";
-	else if (act_fd == 0)
-		sock = o.socket ? o.socket : pfc_ks_default_socket(sockbuf, sizeof(sockbuf));
-	store = o.store ? o.store : default_store(storebuf, sizeof(storebuf));
-	if (act_fd == 0)
-		sock = absolute_path(sock, sockabs, sizeof(sockabs));
-	store = absolute_path(store, storeabs, sizeof(storeabs));
-	if (!sock || !store) {
-		fprintf(stderr, "pfcrypt-keystore: cannot resolve the %s path; give it\n",
-			sock ? "--store" : "--socket");
-		return EXIT_USAGE;
-	}
-	pass = sodium_malloc(PFC_KS_PASS_MAX + 1);
+	if ((status = resolve_paths(&o, act_fd, &p)) != 0)
+		return status;
+	pass = sodium_malloc(PFC_PASS_BUF);
 	if (!pass)
 		return 1;
-	if (o.init) {
-		status = do_init(&o, store, pass, &plen);
-		if (status != 0 || !o.serve)
-			goto out;
-		status = 1;
-	}
-	/* daemonise before any key is loaded: mlock does not survive fork() */
-	if (!o.foreground && daemonise(&notify_fd) < 0) {
-		fprintf(stderr, "pfcrypt-keystore: fork: %s\n", strerror(errno));
-		goto out;
-	}
-	/* the passphrase read before fork() (--init --serve) lost its mlock */
-	sodium_mlock(pass, PFC_KS_PASS_MAX + 1);
-	/* one daemon per store: a second would overwrite the first one's changes */
-	if (lock_store(store, &lock_fd) < 0)
-		goto out;
-	pfc_store_remove_temps(store);
-	s.store_path = store;
-	s.socket_path = sock;
-	s.client_timeout_ms = o.client_timeout;
-	s.max_clients = (size_t)o.max_clients;
-	s.owner = geteuid();
-	s.private_dir = !o.socket && !(getenv("PFCRYPT_SOCKET") && *getenv("PFCRYPT_SOCKET"));
-	if (o.locked) {
-		uint8_t *buf = NULL;
-		size_t len = 0;
-
-		/* the store must at least be a store file before we listen */
-		rc = pfc_read_file(store, PFC_STORE_FILE_MAX, &buf, &len);
-		if (rc == 0)
-			rc = pfc_seal_header(PFC_SEAL_MAGIC_STORE, buf, len, &s.kdf);
-		free(buf);
-		s.locked = true;
-	} else {
-		if (!o.init && (rc = get_pass(&o, "Keystore passphrase: ", pass, &plen)) < 0) {
-			fprintf(stderr, "pfcrypt-keystore: cannot read the passphrase: %s\n",
-				pfc_strerror(rc));
-			goto out;
-		}
-		rc = pfc_store_load(store, pass, plen, &s.kr, &s.sk);
-		if (rc == 0)
-			s.kdf = s.sk->kdf;
-	}
-	sodium_memzero(pass, PFC_KS_PASS_MAX + 1);
-	if (rc < 0) {
-		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", store, pfc_strerror(rc));
-		goto out;
-	}
-	if (act_fd > 0) {
-		s.listen_fd = act_fd; /* made by systemd: it stays when we stop */
-		s.socket_inherited = true;
-	} else if ((rc = pfc_ks_server_listen(&s)) < 0) {
-		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", sock,
-			rc == PFC_ERR_BUSY ? "a keystore is already listening there"
-					   : pfc_strerror(rc));
-		goto out;
-	}
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	/* From here on errors go to the log; before, to the caller's stderr. */
-	if (o.log_file) {
-		int lf = open(o.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-
-		if (lf < 0 || dup2(lf, STDERR_FILENO) < 0)
-			pfc_warn("cannot open the log file %s: %s", o.log_file, strerror(errno));
-		if (lf > STDERR_FILENO)
-			close(lf);
-	}
-	if (!o.foreground) {
-		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		setsid();
-		if (chdir("/") < 0)
-			pfc_warn("chdir /: %s", strerror(errno));
-		if (!o.log_file) {
-			pfc_log_init("pfcrypt-keystore", 1);
-			dup2(nul, STDERR_FILENO);
-		}
-		dup2(nul, STDIN_FILENO);
-		dup2(nul, STDOUT_FILENO);
-		if (nul > STDERR_FILENO)
-			close(nul);
-	}
-	pfc_info("listening on %s (store %s, %s, pid %d)", sock, store,
-		 s.locked ? "locked" : "unlocked", (int)getpid());
-	notify(&notify_fd, 0);
-	status = pfc_ks_server_run(&s, &stop_flag) < 0 ? 1 : 0;
-	pfc_info("stopped; keys wiped");
-out:
+	if (o.init)
+		status = do_init(&o, p.store, pass, &plen);
+	if (status == 0 && (!o.init || o.serve))
+		status = serve(&o, &p, act_fd, pass, plen, &s, &notify_fd, &lock_fd);
 	notify(&notify_fd, (unsigned char)status);
 	pfc_keyring_free(&s.kr);
 	pfc_skey_free(s.sk);

@@ -7,15 +7,30 @@
  * fields.  Replies use type | PFC_KS_REPLY, or PFC_KS_ERROR with a code and
  * a short message.  Requests are decoded into struct pfc_ks_req whose pointers
  * point into the frame (no copy): the frame must outlive the request.
+ *
+ * Also the wire types (status, key info, file keys, limits) that the server,
+ * the keyring and the client library share: the server side includes this
+ * header, never keystore/client.h.  The reply codec is here too: the server
+ * builds each reply with the pfc_ks_put_* encoders, the client reads it with
+ * pfc_ks_reply_decode() (PROTOCOL.md section 3).
  */
 #ifndef PFC_KS_PROTO_H
 #define PFC_KS_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "fs/buf.h"
-#include "keystore/client.h"
+#include "keystore/blob.h"
+#include "keystore/passphrase.h"
+
+#define PFC_KS_PROTOCOL_VERSION	   1
+#define PFC_KS_FILE_ID_LEN	   16
+#define PFC_KS_GEN_MAX		   256		/* most file keys per generate request */
+#define PFC_KS_PASS_MAX		   PFC_PASS_MAX /* longest passphrase: the reader's */
+#define PFC_KS_MSG_MAX		   128		/* longest server message kept */
+#define PFC_KS_EXPORT_VERSIONS_MAX 1024		/* most versions one export request names */
 
 #define PFC_KS_HDR_LEN	      4
 #define PFC_KS_FRAME_MAX      (256u * 1024u) /* type + fields */
@@ -43,6 +58,43 @@ enum pfc_ks_type {
 	PFC_KS_ERROR = 0xFF, /* u32 code (positive PFC_ERR_*), lv16 message */
 };
 
+struct pfc_ks_status {
+	bool locked;
+	uint32_t protocol_version; /* server's */
+	uint32_t key_count;	   /* master-key names (0 when locked) */
+	uint32_t version_count;	   /* versions with key bytes: primary + active */
+	uint32_t retired_count;	   /* tombstones */
+	char kdf_profile[16];	   /* Argon2id profile of the store, e.g. "moderate" */
+};
+
+enum pfc_ks_state {
+	PFC_KS_PRIMARY = 1, /* wraps new keys; one per name */
+	PFC_KS_ACTIVE = 2,  /* unwraps and rewraps, never wraps */
+	PFC_KS_RETIRED = 3, /* tombstone: key bytes destroyed */
+};
+
+struct pfc_ks_keyinfo {
+	char name[PFC_KS_NAME_MAX + 1];
+	uint32_t version;
+	enum pfc_ks_state state;
+	uint64_t created; /* unix seconds */
+	uint64_t retired; /* unix seconds, 0 unless retired */
+};
+
+struct pfc_ks_filekey {
+	uint8_t file_id[PFC_KS_FILE_ID_LEN]; /* random, made by the keystore */
+	uint8_t key[PFC_BLOB_KEY_LEN];	     /* the file key FK */
+	uint8_t blob[PFC_WRAPPED_MAX];	     /* FK wrapped with ad_prefix || file_id */
+	size_t blob_len;
+};
+
+/*
+ * Default socket path into buf (len bytes): $PFCRYPT_SOCKET if set, else
+ * $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, else /run/pfcrypt/keystore.sock.
+ * Returns buf, or NULL if it does not fit.
+ */
+const char *pfc_ks_default_socket(char *buf, size_t len);
+
 /* A decoded request.  Which fields are set depends on type (PROTOCOL.md). */
 struct pfc_ks_req {
 	uint8_t type;
@@ -65,15 +117,13 @@ struct pfc_ks_req {
 /* Check a received length field: PFC_ERR_PROTOCOL if 0, PFC_ERR_TOO_LARGE
  * if past PFC_KS_FRAME_MAX. */
 int pfc_ks_frame_check_len(uint32_t len);
+/* The length field of a received frame header (check it with the above). */
+uint32_t pfc_ks_frame_len(const uint8_t hdr[PFC_KS_HDR_LEN]);
 /* Start a frame in w (reserve the length, put the type); finish with end. */
 void pfc_ks_frame_begin(struct pfc_wbuf *w, uint8_t type);
 /* Patch the length of the frame started at offset start; PFC_ERR_TOO_LARGE
  * if past the maximum, or the writer's sticky error. */
 int pfc_ks_frame_end(struct pfc_wbuf *w, size_t start);
-
-/* u32-length-prefixed bytes (bundles), at most max. */
-int pfc_ks_get_lv32(struct pfc_rbuf *r, size_t max, const uint8_t **p, size_t *n);
-void pfc_ks_put_lv32(struct pfc_wbuf *w, const void *p, size_t n);
 
 /*
  * Decode a request body (type byte + fields, i.e. the frame without its
@@ -82,11 +132,76 @@ void pfc_ks_put_lv32(struct pfc_wbuf *w, const void *p, size_t n);
  * PFC_ERR_CORRUPT, PFC_ERR_NAME_*, PFC_ERR_INVAL for out-of-range values.
  */
 int pfc_ks_req_decode(const uint8_t *body, size_t len, struct pfc_ks_req *req);
+/* EXPORT's versions out of a decoded request into out (q->count entries). */
+int pfc_ks_req_versions(const struct pfc_ks_req *q, uint32_t *out);
 /* Encode req as a whole frame (length included) into w. */
 int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *req);
 /* Encode an error reply frame; msg is a fixed string, truncated to
  * PFC_KS_MSG_MAX - 1. */
 int pfc_ks_error_encode(struct pfc_wbuf *w, int err, const char *msg);
+/*
+ * Reply encoders (server side): called between pfc_ks_frame_begin(type |
+ * PFC_KS_REPLY) and pfc_ks_frame_end(); errors are the writer's, sticky.
+ * CREATE, ROTATE, IMPORT reply one u32 (pfc_wbuf_put_u32); RETIRE, LOCK,
+ * UNLOCK, PASSWD reply no fields.
+ */
+void pfc_ks_put_hello(struct pfc_wbuf *w, const char *sw_version);
+void pfc_ks_put_status(struct pfc_wbuf *w, const struct pfc_ks_status *st);
+/* WRAP: the blob; REWRAP: already (1 if it was under the primary) then the blob. */
+void pfc_ks_put_blob(struct pfc_wbuf *w, const uint8_t *blob, size_t len);
+void pfc_ks_put_rewrapped(struct pfc_wbuf *w, bool already, const uint8_t *blob, size_t len);
+/* UNWRAP: room for the key in the reply, to unwrap into (NULL on error). */
+uint8_t *pfc_ks_put_key_slot(struct pfc_wbuf *w);
+/* GENERATE: the count, then each entry. */
+void pfc_ks_put_filekeys(struct pfc_wbuf *w, const struct pfc_ks_filekey *fk, uint16_t count);
+/* LIST: the count, then each entry (name of name_len bytes). */
+void pfc_ks_put_list_count(struct pfc_wbuf *w, uint32_t n);
+void pfc_ks_put_keyinfo(struct pfc_wbuf *w, const char *name, size_t name_len, uint32_t version,
+			uint8_t state, uint64_t created, uint64_t retired);
+/* EXPORT: the bundle (at most PFC_KS_BUNDLE_MAX bytes). */
+void pfc_ks_put_bundle(struct pfc_wbuf *w, const uint8_t *bundle, size_t len);
+
+/*
+ * Where a reply's fields go (client side).  The caller points the outputs
+ * its request type needs at its own memory (locked memory for keys):
+ *   HELLO: u32 = the server's protocol version      STATUS: status
+ *   CREATE, ROTATE: u32 = the version               IMPORT: u32 = versions added
+ *   WRAP: blob (PFC_WRAPPED_MAX bytes), blob_len    REWRAP: the same and already
+ *   UNWRAP: key (PFC_BLOB_KEY_LEN bytes)
+ *   GENERATE: filekeys (count entries; count set by the caller)
+ *   LIST: list (malloc'd by the decoder, free()), n
+ *   EXPORT: bundle (sodium_malloc'd by the decoder, sodium_free()), bundle_len
+ */
+struct pfc_ks_reply {
+	uint32_t u32;
+	struct pfc_ks_status status;
+	uint8_t *blob;
+	size_t blob_len;
+	bool already;
+	uint8_t *key;
+	struct pfc_ks_filekey *filekeys;
+	unsigned count;
+	struct pfc_ks_keyinfo *list;
+	size_t n;
+	uint8_t *bundle;
+	size_t bundle_len;
+};
+
+/*
+ * Decode the fields of the reply to a request of type type (the reply frame
+ * without its length and type byte) into out.  Every field is checked and
+ * trailing bytes are refused: PFC_ERR_PROTOCOL for any malformed reply,
+ * PFC_ERR_NOMEM, PFC_ERR_INVAL for a type with no reply codec.  On failure
+ * nothing is allocated and the outputs may hold partial data (wipe keys).
+ */
+int pfc_ks_reply_decode(uint8_t type, const uint8_t *fields, size_t len, struct pfc_ks_reply *out);
+/*
+ * Decode an error reply's fields (code, message) : returns the negative
+ * PFC_ERR_* it carries and puts the message, non-printable bytes as '?', in
+ * msg (PFC_KS_MSG_MAX bytes); PFC_ERR_PROTOCOL (msg untouched) if malformed.
+ */
+int pfc_ks_error_decode(const uint8_t *fields, size_t len, char msg[PFC_KS_MSG_MAX]);
+
 /* The request type's name for logs ("unwrap"), "?" if unknown. */
 const char *pfc_ks_type_name(uint8_t type);
 

@@ -157,9 +157,11 @@ int pfc_seal_header(const char *magic, const uint8_t *buf, size_t len, struct pf
 int pfc_seal(const char *magic, const struct pfc_skey *sk, const uint8_t *pt, size_t pt_len,
 	     struct pfc_wbuf *out)
 {
-	size_t start = out->len;
-	uint8_t *nonce, *ct;
+	size_t start = pfc_wbuf_len(out);
+	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 	size_t ct_len = pt_len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	const uint8_t *hdr;
+	uint8_t *ct;
 	int rc;
 
 	if (ct_len > UINT32_MAX)
@@ -172,18 +174,16 @@ int pfc_seal(const char *magic, const struct pfc_skey *sk, const uint8_t *pt, si
 	pfc_wbuf_put_u64(out, sk->kdf.memlimit);
 	pfc_wbuf_put_bytes(out, sk->kdf.salt, sizeof(sk->kdf.salt));
 	pfc_wbuf_put_bytes(out, sk->check, sizeof(sk->check));
-	nonce = pfc_wbuf_reserve(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	randombytes_buf(nonce, sizeof(nonce));
+	pfc_wbuf_put_bytes(out, nonce, sizeof(nonce));
 	pfc_wbuf_put_u32(out, (uint32_t)ct_len);
-	if ((rc = pfc_wbuf_error(out)) < 0)
-		return rc;
-	randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	/* reserve may move the buffer: take pointers after the last growth */
 	ct = pfc_wbuf_reserve(out, ct_len);
-	if (!ct)
-		return pfc_wbuf_error(out);
-	nonce = out->p + start + 60;
-	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, pt, pt_len, out->p + start,
-						   PFC_SEAL_HDR_LEN, NULL, nonce, sk->enc);
+	hdr = pfc_wbuf_span(out, start, PFC_SEAL_HDR_LEN);
+	if (!ct || !hdr)
+		return (rc = pfc_wbuf_error(out)) < 0 ? rc : PFC_ERR_INVAL;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, pt, pt_len, hdr, PFC_SEAL_HDR_LEN,
+						   NULL, nonce, sk->enc);
 	return 0;
 }
 
@@ -205,12 +205,12 @@ int pfc_unseal(const char *magic, const struct pfc_skey *sk, const uint8_t *buf,
 	if ((rc = pfc_wbuf_init(pt, n, true)) < 0)
 		return rc;
 	p = pfc_wbuf_reserve(pt, n - crypto_aead_xchacha20poly1305_ietf_ABYTES);
-	if (!p && n > crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+	if (!p) {
 		rc = PFC_ERR_NOMEM;
 		goto fail;
 	}
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p ? p : pt->p, NULL, NULL, ct, n, buf,
-						       PFC_SEAL_HDR_LEN, nonce, sk->enc) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, NULL, NULL, ct, n, buf, PFC_SEAL_HDR_LEN,
+						       nonce, sk->enc) != 0) {
 		rc = PFC_ERR_CORRUPT;
 		goto fail;
 	}

@@ -137,7 +137,7 @@ int pfc_store_load(const char *path, const uint8_t *pass, size_t pass_len, struc
 		return rc;
 	if ((rc = pfc_unseal_pass(PFC_SEAL_MAGIC_STORE, pass, pass_len, buf, len, &pt, &k)) < 0)
 		goto out;
-	if ((rc = pfc_keyring_parse(pt.p, pt.len, &r)) < 0) {
+	if ((rc = pfc_keyring_parse(pfc_wbuf_data(&pt), pfc_wbuf_len(&pt), &r)) < 0) {
 		if (rc == PFC_ERR_TRUNCATED || rc == PFC_ERR_NAME_INVALID ||
 		    rc == PFC_ERR_NAME_TOO_LONG || rc == PFC_ERR_TOO_LARGE)
 			rc = PFC_ERR_CORRUPT;
@@ -163,9 +163,10 @@ static int seal_keyring(const struct pfc_keyring *kr, const struct pfc_skey *sk,
 		return rc;
 	if ((rc = pfc_keyring_serialize(kr, &pt)) < 0)
 		goto out;
-	if ((rc = pfc_wbuf_init(out, pt.len + PFC_SEAL_HDR_LEN + 32, false)) < 0)
+	if ((rc = pfc_wbuf_init(out, pfc_wbuf_len(&pt) + PFC_SEAL_HDR_LEN + 32, false)) < 0)
 		goto out;
-	if ((rc = pfc_seal(PFC_SEAL_MAGIC_STORE, sk, pt.p, pt.len, out)) < 0)
+	if ((rc = pfc_seal(PFC_SEAL_MAGIC_STORE, sk, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt), out)) <
+	    0)
 		pfc_wbuf_free(out);
 out:
 	pfc_wbuf_free(&pt);
@@ -179,7 +180,7 @@ int pfc_store_save(const char *path, const struct pfc_keyring *kr, const struct 
 
 	if ((rc = seal_keyring(kr, sk, &out)) < 0)
 		return rc;
-	rc = pfc_atomic_write(path, out.p, out.len, 0);
+	rc = pfc_atomic_write(path, pfc_wbuf_data(&out), pfc_wbuf_len(&out), 0);
 	pfc_wbuf_free(&out);
 	return rc;
 }
@@ -248,7 +249,7 @@ int pfc_store_create(const char *path, const uint8_t *pass, size_t pass_len,
 		return rc;
 	if ((rc = seal_keyring(&kr, sk, &out)) < 0)
 		goto out;
-	rc = pfc_atomic_write(path, out.p, out.len, 1);
+	rc = pfc_atomic_write(path, pfc_wbuf_data(&out), pfc_wbuf_len(&out), 1);
 	pfc_wbuf_free(&out);
 out:
 	pfc_skey_free(sk);

@@ -1,187 +1,111 @@
 // SPDX-License-Identifier: MIT
 /*
- * pass.c - passphrases: --passphrase-fd, --passphrase-file, --extpass CMD
- * (the standard output of "/bin/sh -c CMD", as gocryptfs does: password
+ * pass.c - the CLI's passphrases: --passphrase-fd, --passphrase-file, --extpass
+ * CMD (the standard output of "/bin/sh -c CMD", as gocryptfs does: password
  * managers, systemd-ask-password), an env variable naming a file
  * (PFCRYPT_PASSPHRASE_FILE), else a prompt on /dev/tty with echo off.  The
- * bytes live only in sodium_malloc memory and are wiped.
+ * reading is keystore/passphrase.c's, shared with pfcrypt-keystore; this file
+ * picks the source and words the errors.  The bytes live only in
+ * sodium_malloc memory and are wiped.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "fs/err.h"
-#include "keystore/extpass.h"
+#include "keystore/passphrase.h"
 #include "tools/cli.h"
 
-#define PASS_MAX 1024 /* longer input is refused, not truncated */
+/* Which source is read (fd, file, extpass, the env's file, the tty), named for messages. */
+struct pick {
+	struct pfc_pass_src from;
+	const char *what;
+	bool cmd, tty;
+};
 
-/* Read up to PASS_MAX bytes from fd until EOF (or newline if stop_nl). 0 or -errno. */
-static int read_fd(int fd, char *buf, size_t *len, bool stop_nl)
+static void pick(const struct cli_pass_src *src, struct pick *p)
 {
-	size_t n = 0;
+	const char *e = src->env ? getenv(src->env) : NULL;
 
-	for (;;) {
-		char c;
-		ssize_t r = read(fd, &c, 1);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0 || (stop_nl && c == '\n'))
-			break;
-		if (n == PASS_MAX)
-			return -EFBIG;
-		buf[n++] = c;
-	}
-	/* A passphrase file usually ends with one newline: not part of it. */
-	if (n && buf[n - 1] == '\n')
-		n--;
-	if (n && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	*len = n;
-	return 0;
+	*p = (struct pick){.from = {.fd = src->fd, .file = src->file, .extpass = src->extpass}};
+	p->cmd = src->fd < 0 && !src->file && src->extpass;
+	if (src->fd >= 0)
+		p->what = "passphrase fd";
+	else if (src->file)
+		p->what = src->file;
+	else if (p->cmd)
+		p->what = "--extpass";
+	else if (e && *e)
+		p->what = p->from.file = e; /* from the environment */
+	p->tty = !p->what;
+	if (p->tty)
+		p->what = "/dev/tty";
 }
 
-static int read_path(const char *path, char *buf, size_t *len)
+/* The one-line message for a failed read. */
+static void report(const struct pick *p, int rc, const struct pfc_pass_why *why)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
+	int sys = rc == PFC_ERR_INVAL ? EINVAL : why->sys;
 
-	if (fd < 0)
-		return -errno;
-	r = read_fd(fd, buf, len, false);
-	close(fd);
-	return r;
-}
-
-static int prompt_tty(const char *prompt, char *buf, size_t *len)
-{
-	struct termios old, quiet;
-	int fd, ret;
-
-	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (tcgetattr(fd, &old) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
+	if (rc == PFC_ERR_IO && p->cmd) {
+		if (why->status < 0)
+			cli_err(p->what, "cannot run the command");
+		else
+			cli_err(p->what, "the command exited with status %d", why->status);
+	} else if (rc == PFC_ERR_TOO_LARGE) {
+		cli_err(p->what, "passphrase longer than %d bytes", PFC_PASS_MAX);
+	} else if (rc == PFC_ERR_NOMEM) {
+		cli_err(NULL, "cannot allocate locked memory for the passphrase");
+	} else if (rc == PFC_ERR_BAD_PASSPHRASE) {
+		cli_err(NULL, "the two passphrases differ");
+	} else {
+		cli_err(p->what, "cannot read the passphrase: %s%s", strerror(sys),
+			sys == ENXIO || sys == ENOTTY
+			    ? " (no terminal: use --passphrase-file or --extpass)"
+			    : "");
 	}
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-	quiet.c_lflag |= ICANON;
-	(void)!write(fd, prompt, strlen(prompt));
-	tcsetattr(fd, TCSAFLUSH, &quiet);
-	ret = read_fd(fd, buf, len, true);
-	tcsetattr(fd, TCSAFLUSH, &old);
-	(void)!write(fd, "\n", 1);
-	close(fd);
-	return ret;
 }
 
 int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confirm, char **out,
 		  size_t *len)
 {
-	char *buf = NULL, *again = NULL;
-	const char *file = src->file, *what;
-	size_t n = 0, n2 = 0;
-	int ret = CLI_EXIT_SETUP, r;
+	struct pfc_pass_why why;
+	struct pick p;
+	char *buf;
+	size_t n = 0;
+	int rc;
 
 	if (sodium_init() < 0) {
 		cli_err(NULL, "libsodium failed to initialise");
 		return CLI_EXIT_SETUP;
 	}
-	buf = sodium_malloc(PASS_MAX + 1);
+	buf = sodium_malloc(PFC_PASS_BUF);
 	if (!buf) {
 		cli_err(NULL, "cannot allocate locked memory for the passphrase");
 		return CLI_EXIT_SETUP;
 	}
-	if (!file && src->env) {
-		const char *e = getenv(src->env);
-
-		if (e && *e)
-			file = e;
+	pick(src, &p);
+	rc = pfc_pass_read(&p.from, prompt, buf, &n, &why);
+	if (rc == 0 && confirm && p.tty)
+		rc = pfc_pass_confirm("Repeat passphrase: ", buf, n, &why);
+	if (rc == 0 && n == 0) {
+		cli_err(p.what, "empty passphrase");
+		rc = PFC_ERR_INVAL;
+	} else if (rc < 0) {
+		report(&p, rc, &why);
 	}
-	if (src->fd >= 0) {
-		what = "passphrase fd";
-		r = read_fd(src->fd, buf, &n, false);
-	} else if (src->file) {
-		what = src->file;
-		r = read_path(src->file, buf, &n);
-	} else if (src->extpass) {
-		int status = 0;
-
-		/* keystore/extpass.c: /bin/sh -c CMD, stdin and stderr inherited. */
-		what = "--extpass";
-		r = pfc_extpass_run(src->extpass, (uint8_t *)buf, PASS_MAX, &n, &status);
-		if (r == PFC_ERR_IO) {
-			if (status < 0)
-				cli_err(what, "cannot run the command");
-			else
-				cli_err(what, "the command exited with status %d", status);
-			goto out;
-		}
-		if (r == PFC_ERR_TOO_LARGE)
-			r = -EFBIG;
-		else if (r == 0)
-			buf[n] = '\0';
-	} else if (file) {
-		what = file; /* from the environment */
-		r = read_path(file, buf, &n);
-	} else {
-		what = "/dev/tty";
-		r = prompt_tty(prompt, buf, &n);
-		if (r == 0 && confirm) {
-			again = sodium_malloc(PASS_MAX + 1);
-			if (!again) {
-				cli_err(NULL, "cannot allocate locked memory for the passphrase");
-				goto out;
-			}
-			r = prompt_tty("Repeat passphrase: ", again, &n2);
-			if (r == 0 && (n != n2 || sodium_memcmp(buf, again, n) != 0)) {
-				cli_err(NULL, "the two passphrases differ");
-				goto out;
-			}
-		}
-	}
-	if (r == -EFBIG) {
-		cli_err(what, "passphrase longer than %d bytes", PASS_MAX);
-		goto out;
-	}
-	if (r < 0) {
-		cli_err(what, "cannot read the passphrase: %s%s", strerror(-r),
-			r == -ENXIO || r == -ENOTTY
-			    ? " (no terminal: use --passphrase-file or --extpass)"
-			    : "");
-		goto out;
-	}
-	if (n == 0) {
-		cli_err(what, "empty passphrase");
-		goto out;
+	if (rc < 0) {
+		cli_pass_free(buf);
+		return CLI_EXIT_SETUP;
 	}
 	*out = buf;
 	*len = n;
-	buf = NULL;
-	ret = 0;
-out:
-	cli_pass_free(buf);
-	cli_pass_free(again);
-	return ret;
+	return 0;
 }
 
 void cli_pass_free(char *p)
 {
-	if (p) {
-		sodium_memzero(p, PASS_MAX + 1);
-		sodium_free(p);
-	}
+	sodium_free(p); /* wipes; NULL is fine */
 }

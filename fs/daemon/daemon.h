@@ -242,8 +242,6 @@ int pfcd_symlink_unlinkat(int dirfd, const char *bname, mode_t mode, int flags);
 void pfcd_rails(const struct pfcd *d, const char *mount_opts);
 
 /* -------------------------------------------------------- fdbudget.c */
-/* Raise the soft descriptor limit to the hard one. */
-void pfcd_raise_fd_limit(void);
 /* Idle inode descriptors kept at most under the current limit. */
 size_t pfcd_fd_cap(void);
 /* err (an errno) is EMFILE/ENFILE: close idle inode descriptors and say

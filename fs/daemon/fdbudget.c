@@ -40,17 +40,6 @@ static size_t limit_fds(void)
 	return (size_t)rl.rlim_cur;
 }
 
-void pfcd_raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	/* More descriptors, fewer reopens: take what the hard limit allows. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 size_t pfcd_fd_cap(void)
 {
 	size_t lim = limit_fds(), reserve = lim / FD_RESERVE_SHARE;

@@ -19,6 +19,7 @@
 #include "fs/daemon/readahead.h"
 
 #include "fs/err.h"
+#include "fs/fdlimit.h"
 #include "fs/ks_unwrap.h"
 #include "fs/log.h"
 
@@ -29,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -223,27 +223,6 @@ static void setup_volume(struct pfcd *d, int rootfd)
 	d->ad_file_prefix_len = pfc_ad_file_key_prefix(d->cfg.volume_id, d->ad_file_prefix);
 }
 
-/*
- * Every inode the kernel keeps cached holds an O_PATH descriptor here (as in
- * passthrough_ll), so a large tree needs many: raise the limit as far as we
- * may (root: up to fs.nr_open, at most 1M; others: to the hard limit).
- */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (geteuid() == 0 && rl.rlim_max < (1u << 20)) {
-		struct rlimit big = {1u << 20, 1u << 20};
-
-		if (setrlimit(RLIMIT_NOFILE, &big) == 0)
-			return;
-	}
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* "fsname=PATH" with the commas and backslashes of PATH escaped for
  * libfuse's -o parser (the kernel then shows PATH itself as the source). */
 static void fsname_opt(char *out, size_t len, const char *path)
@@ -432,7 +411,7 @@ static int setup_process(struct pfcd *d, struct opts *o, int argc, char **argv)
 	if (o->socket && setenv("PFCRYPT_SOCKET", o->socket, 1) < 0)
 		return 2;
 	umask(0); /* the kernel already applied the caller's umask */
-	raise_nofile();
+	pfc_raise_fd_limit();
 	pfc_log_init("pfcryptfs", !o->foreground);
 	if (o->debug || o->verbose)
 		pfc_log_set_level(PFC_LOG_DEBUG);
@@ -468,8 +447,6 @@ static int setup_mount(struct pfcd *d, const struct opts *o)
 		fprintf(stderr, "pfcryptfs: %s: %s\n", o->backing, strerror(errno));
 		return -1;
 	}
-	pfcd_raise_fd_limit();
-
 	rc = pfc_itable_init(&d->itable, rootfd, inode_cleanup, pfcd_fd_cap());
 	if (rc == 0)
 		rc = pfc_kcache_new(PFCD_KEYCACHE_MAX, PFCD_KEYCACHE_IDLE, filekey_destroy,

@@ -64,7 +64,7 @@ static void fuzz_config(const uint8_t *d, size_t n)
 	if (pfc_config_parse(d, n, &c) != 0)
 		return;
 	pfc_wbuf_init_fixed(&w, buf, sizeof(buf));
-	if (pfc_config_encode(&c, &w) != 0 || w.len != n || memcmp(buf, d, n) != 0)
+	if (pfc_config_encode(&c, &w) != 0 || pfc_wbuf_len(&w) != n || memcmp(buf, d, n) != 0)
 		abort(); /* parse and encode disagree */
 	(void)pfc_config_verify(&c, vk);
 }

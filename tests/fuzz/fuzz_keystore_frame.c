@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (pfc_wbuf_init(&w, 64, false) < 0)
 				abort();
-			if (pfc_ks_req_encode(&w, &q) < 0 || w.len != len + 4 ||
-			    memcmp(w.p + 4, body, len) != 0)
+			if (pfc_ks_req_encode(&w, &q) < 0 || pfc_wbuf_len(&w) != len + 4 ||
+			    memcmp(pfc_wbuf_span(&w, 4, len), body, len) != 0)
 				abort(); /* decode and encode disagree */
 			pfc_wbuf_free(&w);
 			if (q.type == PFC_KS_UNWRAP || q.type == PFC_KS_REWRAP) {

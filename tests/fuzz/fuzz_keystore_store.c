@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pfc_wbuf_init(&w, 64, true) < 0)
 			abort();
 		/* entries are sorted on insert, so only a sorted input round-trips */
-		if (pfc_keyring_serialize(&kr, &w) < 0 || w.len != size)
+		if (pfc_keyring_serialize(&kr, &w) < 0 || pfc_wbuf_len(&w) != size)
 			abort();
 		pfc_wbuf_free(&w);
 		pfc_keyring_free(&kr);

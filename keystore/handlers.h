@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* handlers.h - the request handlers (handlers.c), called by the poll loop (server.c). */
+#ifndef PFC_KS_HANDLERS_H
+#define PFC_KS_HANDLERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs/buf.h"
+#include "keystore/server.h"
+
+/* Who sent a request (SO_PEERCRED), for the log. */
+struct pfc_ks_peer {
+	uid_t uid;
+	pid_t pid;
+};
+
+/*
+ * Build the one reply to body (a complete frame without its length) in out,
+ * which is reset first: the handler's reply, or an error reply.  Returns true
+ * if the connection must be closed once the reply is sent (framing errors;
+ * out left empty if not even the error reply could be built).
+ */
+bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *peer, const uint8_t *body,
+		     size_t len, struct pfc_wbuf *out);
+
+#endif
