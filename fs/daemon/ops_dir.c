@@ -206,7 +206,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (dot) {
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = (mode_t)d->type << 12;
-			} else if ((rc = pfcd_make_entry(dir, d->bname, d->name, &e)) < 0) {
+			} else if ((rc = pfcd_make_entry(dir, d->bname, &e)) < 0) {
 				if (rc == -ENOENT) {
 					rc = 0;
 					continue; /* vanished since the snapshot */
