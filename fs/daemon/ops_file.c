@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ops_file.c - FUSE operations on open regular files: open, create, read,
- * write, flush, release, fsync, fallocate, and truncate for setattr.
+ * write, flush, release, fsync, fallocate, lseek, and truncate for setattr
+ * (ops_entry.c).  The content itself is fileio.c and filesize.c; a write
+ * after FLUSH counts its handle as a writer again (generation.c).
  *
  * A handle owns one backing fd (O_RDWR for writers: partial blocks are read
  * back; never O_APPEND: backing offsets are not plaintext offsets).  The
