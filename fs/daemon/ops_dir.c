@@ -84,17 +84,9 @@ static bool shortage(int rc)
 	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR || rc == -EAGAIN;
 }
 
-static void warn_skipped(struct pfc_inode *dir, const char *entry, int rc)
-{
-	char path[PATH_MAX];
-
-	pfcd_backing_path(dir, path, sizeof(path));
-	pfc_warn("%s/%s: name does not decrypt (%s); skipped", path, entry, strerror(-rc));
-}
-
 /* One backing entry of the listing: added, left out (the volume's own
- * files, a name that does not decrypt: logged), or -errno when the listing
- * must fail. */
+ * files, entries that carry no name of the volume, a name that does not
+ * decrypt: logged), or -errno when the listing must fail. */
 static int snapshot_entry(struct pfc_inode *dir, struct pfcd_dh *dh, int fd, struct dirent *de,
 			  const uint8_t (*ids)[PFC_ID_BYTES], size_t nids)
 {
@@ -109,19 +101,20 @@ static int snapshot_entry(struct pfc_inode *dir, struct pfcd_dh *dh, int fd, str
 		de->d_type = IFTODT(st.st_mode);
 	if (k == PFC_ENTRY_DOT)
 		return dh_add(dh, de->d_name, de->d_name, de->d_ino, de->d_type);
-	if (k == PFC_ENTRY_ENCNAME || k == PFC_ENTRY_LONGNAME)
-		rc = pfcd_name_decrypt_entry(fd, de->d_name, k, ids, nids, plain);
-	else if (k == PFC_ENTRY_OTHER) /* a sync client's conflict copy, or not ours at all */
-		rc = pfcd_conflict_decrypt_entry(fd, de->d_name, ids, nids, plain);
-	else
+	if (k != PFC_ENTRY_ENCNAME && k != PFC_ENTRY_LONGNAME && k != PFC_ENTRY_OTHER)
 		return 0; /* the volume's own files */
+	/* OTHER: a sync client's conflict copy, or not ours at all */
+	rc = pfcd_entry_decrypt(fd, de->d_name, ids, nids, plain);
 	if (shortage(rc))
 		return rc;
-	if (rc == 0)
-		return dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
-	if (k != PFC_ENTRY_OTHER || rc != -ENOENT) /* -ENOENT: not a conflict copy */
-		warn_skipped(dir, de->d_name, rc);
-	return 0;
+	if (rc < 0) {
+		char path[PATH_MAX];
+
+		pfcd_backing_path(dir, path, sizeof(path));
+		pfc_warn("%s/%s: name does not decrypt (%s); skipped", path, de->d_name,
+			 strerror(-rc));
+	}
+	return rc == 0 ? dh_add(dh, plain, de->d_name, de->d_ino, de->d_type) : 0;
 }
 
 static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
