@@ -9,7 +9,7 @@
  * workers and takes chunks itself until none is left, then waits for the
  * ones the workers took.  So a request never waits for a busy pool: if
  * every worker is busy with another batch, its own thread does all chunks.
- * A write still does one pwrite of the whole range (fileio.c).  A read
+ * A write still does one pwrite of the whole range (blocks.c).  A read
  * has each chunk pread its own run of stored blocks and decrypt it at once:
  * the copy out of the backing page cache cost more CPU than the decryption
  * (cold data), so it is shared between the cores too, and the bytes are
@@ -25,6 +25,8 @@
  * it is a leaf lock, never held while crypto runs.
  */
 #include "fs/daemon/cryptpool.h"
+
+#include "fs/daemon/daemon.h" /* pfcd_pread_full (util.c) */
 
 #include "fs/err.h"
 #include "fs/log.h"

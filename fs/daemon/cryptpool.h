@@ -34,7 +34,5 @@ int pfcd_blocks_encrypt(struct pfc_filekey *fk, uint64_t generation, uint64_t fi
 int pfcd_blocks_read(struct pfc_filekey *fk, int fd, uint64_t off, uint64_t first_index,
 		     uint8_t *stored, size_t stored_len, uint8_t *out, size_t out_cap,
 		     size_t *out_len, uint64_t *bad_index, int *io_err);
-/* fileio.c: pread until len bytes or the end of the file; -errno on failure. */
-int pfcd_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 
 #endif

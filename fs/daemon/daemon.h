@@ -77,6 +77,15 @@ extern struct pfcd *pfcd_g; /* the one mount of this process */
 int pfcd_errno(int err);
 /* "/proc/self/fd/N" of an O_PATH fd, for calls that need a path. */
 void pfcd_proc_path(int fd, char buf[64]);
+/* pread until len bytes or the end of the file (*got: bytes read); pwrite
+ * of all len bytes.  Both retry EINTR.  0 or -errno. */
+int pfcd_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got);
+int pfcd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* After creating a backing object as root: give it the caller's owner
+ * (group of a setgid parent).  0 or -errno. */
+int pfcd_chown_new(fuse_req_t req, int parent_fd, int fd, const char *name);
+
+/* ---------------------------------------------------------- attr.c */
 /* The backing path of an inode for log lines ("?" if unknown). */
 void pfcd_backing_path(struct pfc_inode *in, char *buf, size_t len);
 /* Backing stat of an inode, turned into what the mount shows (plaintext
@@ -85,9 +94,11 @@ int pfcd_getattr(struct pfc_inode *in, struct stat *st);
 /* Translate a backing stat in place (st of a backing object whose O_PATH fd
  * is fd, for symlink targets; fd may be -1 to skip the symlink case). */
 void pfcd_stat_to_plain(int fd, struct stat *st);
-/* After creating a backing object as root: give it the caller's owner
- * (group of a setgid parent).  0 or -errno. */
-int pfcd_chown_new(fuse_req_t req, int parent_fd, int fd, const char *name);
+/* Plaintext size of the backing file fd (and its backing size).  0 or -errno. */
+int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing);
+/* The entry reply of a backing object found or made in parent (counts one
+ * lookup).  0 or -errno. */
+int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, struct fuse_entry_param *e);
 
 /* -------------------------------------------------------- dirnames.c */
 /* The directory ids of directory inode dir (loaded on first use; reload
@@ -153,7 +164,7 @@ void pfcd_keybuf_drop(void);
 /* Give the key cache (pfcd->keys, empty) its compact tier.  0 or -errno. */
 int pfcd_keytier_init(void);
 
-/* ---------------------------------------------------------- fileio.c */
+/* --------------------------------------------------------- filekey.c */
 /* The held key of a regular file inode, loading header and key if needed.
  * Caller holds in->io_lock exclusively.  Logs and returns -ENOKEY / -EIO. */
 int pfcd_file_load(struct pfc_inode *in, int fd);
@@ -166,25 +177,33 @@ int pfcd_file_load(struct pfc_inode *in, int fd);
 int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh, bool writing);
 /* Drop the inode's key hold (when the last handle closes / at forget). */
 void pfcd_file_unload(struct pfc_inode *in);
+
+/* ------------------------------------------------------ generation.c */
+struct pfcd_fh;
+/* A write through a handle after its FLUSH: it counts as a writer again
+ * (io_lock exclusive). */
+void pfcd_file_writer_active(struct pfc_inode *in, struct pfcd_fh *fh);
+/* A writer handle closed: end the generation when it was the last. */
+void pfcd_file_writer_closed(struct pfc_inode *in);
+
+/* ---------------------------------------------------------- fileio.c */
 /* Read up to size bytes at off: *data points at *got plaintext bytes in a
  * per-thread buffer, valid until this thread's next file call.  Caller holds
  * io_lock shared (or exclusive). */
 int pfcd_file_read(struct pfc_inode *in, int fd, size_t size, off_t off, const char **data,
 		   size_t *got);
-/* Write (io_lock exclusive).  append: write at the end.  *written = size on success. */
+/* Write (io_lock exclusive).  append: write at the end.  0 or -errno. */
 int pfcd_file_write(struct pfc_inode *in, int fd, const char *buf, size_t size, off_t off,
-		    bool append, bool own_generation);
+		    bool append);
+
+/* -------------------------------------------------------- filesize.c */
 /* Set the plaintext size (io_lock exclusive). */
-int pfcd_file_truncate(struct pfc_inode *in, int fd, uint64_t size, bool own_generation);
+int pfcd_file_truncate(struct pfc_inode *in, int fd, uint64_t size);
 /* fallocate modes 0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE (io_lock exclusive). */
-int pfcd_file_fallocate(struct pfc_inode *in, int fd, int mode, off_t off, off_t len,
-			bool own_generation);
-/* SEEK_DATA/SEEK_HOLE in plaintext offsets (io_lock shared).  -ENXIO past the end. */
-int pfcd_file_seek(struct pfc_inode *in, int fd, off_t off, int whence, off_t *out);
-/* A writer handle closed: end the generation when it was the last. */
-void pfcd_file_writer_closed(struct pfc_inode *in);
-/* Plaintext size of the backing file fd. */
-int pfcd_file_size(int fd, uint64_t *size, uint64_t *backing);
+int pfcd_file_fallocate(struct pfc_inode *in, int fd, int mode, off_t off, off_t len);
+/* SEEK_DATA/SEEK_HOLE in plaintext offsets of the backing file fd (io_lock
+ * shared).  -ENXIO past the end. */
+int pfcd_file_seek(int fd, off_t off, int whence, off_t *out);
 
 /* --------------------------------------------------------- durable.c */
 #define PFCD_DURABLE_DELAY_MS 1000 /* a new directory id is fsync'd within this */
@@ -275,10 +294,6 @@ void pfcd_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void pfcd_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		    const char *newname, unsigned int flags);
 void pfcd_op_statfs(fuse_req_t req, fuse_ino_t ino);
-/* ops_entry.c helper: make the entry reply of a backing object found or made
- * in parent (counts one lookup). */
-int pfcd_make_entry(struct pfc_inode *parent, const char *backing_name, const char *name,
-		    struct fuse_entry_param *e);
 
 void pfcd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

@@ -34,7 +34,7 @@
  *      taken before the keystore client's internal mutex.
  *   5. leaf locks, never held while taking another: the keystore client's
  *      mutex, the key cache's lock, itable->lock, the open-handle list lock
- *      (ops_file.c), the bad-block log lock (fileio.c).  A reopen releases
+ *      (ops_file.c), the bad-block log lock (blocks.c).  A reopen releases
  *      itable->lock around its openat and takes it again.
  */
 #ifndef PFC_DAEMON_INODE_H

@@ -84,10 +84,42 @@ static bool shortage(int rc)
 	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR || rc == -EAGAIN;
 }
 
+/* One backing entry of the listing: added, left out (the volume's own
+ * files, entries that carry no name of the volume, a name that does not
+ * decrypt: logged), or -errno when the listing must fail. */
+static int snapshot_entry(struct pfc_inode *dir, struct pfcd_dh *dh, int fd, struct dirent *de,
+			  const uint8_t (*ids)[PFC_ID_BYTES], size_t nids)
+{
+	enum pfc_entry_kind k = pfc_entry_classify(de->d_name, strlen(de->d_name));
+	char plain[PFC_NAME_BUF];
+	struct stat st;
+	int rc;
+
+	/* a backing file system without d_type: the listing still has it */
+	if (de->d_type == DT_UNKNOWN && k != PFC_ENTRY_OTHER &&
+	    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		de->d_type = IFTODT(st.st_mode);
+	if (k == PFC_ENTRY_DOT)
+		return dh_add(dh, de->d_name, de->d_name, de->d_ino, de->d_type);
+	if (k != PFC_ENTRY_ENCNAME && k != PFC_ENTRY_LONGNAME && k != PFC_ENTRY_OTHER)
+		return 0; /* the volume's own files */
+	/* OTHER: a sync client's conflict copy, or not ours at all */
+	rc = pfcd_entry_decrypt(fd, de->d_name, ids, nids, plain);
+	if (shortage(rc))
+		return rc;
+	if (rc < 0) {
+		char path[PATH_MAX];
+
+		pfcd_backing_path(dir, path, sizeof(path));
+		pfc_warn("%s/%s: name does not decrypt (%s); skipped", path, de->d_name,
+			 strerror(-rc));
+	}
+	return rc == 0 ? dh_add(dh, plain, de->d_name, de->d_ino, de->d_type) : 0;
+}
+
 static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 {
 	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
-	char plain[PFC_NAME_BUF];
 	size_t nids, primary;
 	struct dirent *de;
 	DIR *dp;
@@ -110,36 +142,8 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 		close(fd);
 		return rc;
 	}
-	while ((de = readdir(dp))) {
-		enum pfc_entry_kind k = pfc_entry_classify(de->d_name, strlen(de->d_name));
-		struct stat st;
-
-		/* a backing file system without d_type: the listing still has it */
-		if (de->d_type == DT_UNKNOWN && k != PFC_ENTRY_OTHER &&
-		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			de->d_type = IFTODT(st.st_mode);
-
-		if (k == PFC_ENTRY_DOT) {
-			rc = dh_add(dh, de->d_name, de->d_name, de->d_ino, de->d_type);
-		} else if (k == PFC_ENTRY_ENCNAME || k == PFC_ENTRY_LONGNAME ||
-			   k == PFC_ENTRY_OTHER) {
-			/* OTHER: a sync client's conflict copy, or not ours at all */
-			rc = pfcd_entry_decrypt(fd, de->d_name, (const uint8_t(*)[PFC_ID_BYTES])ids,
-						nids, plain);
-			if (shortage(rc))
-				break;
-			if (rc < 0) {
-				char path[PATH_MAX];
-
-				pfcd_backing_path(dir, path, sizeof(path));
-				pfc_warn("%s/%s: name does not decrypt (%s); skipped", path,
-					 de->d_name, strerror(-rc));
-			}
-			rc = rc == 0 ? dh_add(dh, plain, de->d_name, de->d_ino, de->d_type) : 0;
-		}
-		if (rc < 0)
-			break;
-	}
+	while (rc == 0 && (de = readdir(dp)))
+		rc = snapshot_entry(dir, dh, fd, de, (const uint8_t(*)[PFC_ID_BYTES])ids, nids);
 	closedir(dp);
 	if (rc < 0)
 		dh_clear(dh); /* the next read from offset 0 tries again */
@@ -188,7 +192,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (dot) {
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = (mode_t)d->type << 12;
-			} else if ((rc = pfcd_make_entry(dir, d->bname, d->name, &e)) < 0) {
+			} else if ((rc = pfcd_make_entry(dir, d->bname, &e)) < 0) {
 				if (rc == -ENOENT) {
 					rc = 0;
 					continue; /* vanished since the snapshot */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ops_file.c - FUSE operations on open regular files: open, create, read,
- * write, flush, release, fsync, fallocate, and truncate for setattr.
+ * write, flush, release, fsync, fallocate, lseek, and truncate for setattr
+ * (ops_entry.c).  The content itself is fileio.c and filesize.c; a write
+ * after FLUSH counts its handle as a writer again (generation.c).
  *
  * A handle owns one backing fd (O_RDWR for writers: partial blocks are read
  * back; never O_APPEND: backing offsets are not plaintext offsets).  The
@@ -100,7 +102,7 @@ static int attach(struct pfc_inode *in, int fd, struct fuse_file_info *fi, bool 
 	if (writer)
 		in->f.writers++;
 	if (!fresh && writer && (fi->flags & O_TRUNC)) {
-		rc = pfcd_file_truncate(in, fd, 0, false);
+		rc = pfcd_file_truncate(in, fd, 0);
 		if (rc < 0) {
 			if (writer)
 				pfcd_file_writer_closed(in);
@@ -162,10 +164,86 @@ void pfcd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* create of a name that exists (no O_EXCL): open it as open does.  *in and
+ * *fd (>= 0) on success, with the entry's lookup counted. */
+static int create_existing(struct pfc_inode *dir, const struct pfc_backing_name *bn,
+			   struct fuse_file_info *fi, struct fuse_entry_param *e,
+			   struct pfc_inode **in, int *fd)
+{
+	int rc;
+
+	if (fi->flags & O_EXCL)
+		return -EEXIST;
+	rc = pfcd_make_entry(dir, bn->name, e);
+	if (rc < 0)
+		return rc;
+	*in = INODE(e->ino);
+	if ((*in)->type != S_IFREG) {
+		pfc_itable_forget(&pfcd_g->itable, e->ino, 1);
+		return (*in)->type == S_IFDIR ? -EISDIR : -EINVAL;
+	}
+	*fd = pfcd_inode_open(*in, backing_open_flags(fi->flags));
+	if (*fd < 0) {
+		pfc_itable_forget(&pfcd_g->itable, e->ino, 1);
+		return *fd;
+	}
+	return 0;
+}
+
+/* create of a new name: companion (long names), the backing file, its
+ * owner, its entry and its header with a fresh key; on failure nothing is
+ * left behind.  *in and *fd on success, as for create_existing. */
+static int create_new(fuse_req_t req, struct pfc_inode *dir, int dfd,
+		      const struct pfc_backing_name *bn, mode_t mode, struct fuse_file_info *fi,
+		      struct fuse_entry_param *e, struct pfc_inode **in, int *fd)
+{
+	int rc = pfcd_companion_write(dfd, bn);
+
+	if (rc < 0)
+		return rc;
+	*fd = pfcd_openat(dfd, bn->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	if (*fd < 0) {
+		rc = -errno;
+		pfcd_companion_remove(dfd, bn);
+		return rc;
+	}
+	rc = pfcd_chown_new(req, dfd, *fd, NULL);
+	if (rc == 0)
+		rc = pfcd_make_entry(dir, bn->name, e);
+	if (rc < 0) {
+		close(*fd);
+		unlinkat(dfd, bn->name, 0);
+		pfcd_companion_remove(dfd, bn);
+		return rc;
+	}
+	*in = INODE(e->ino);
+	pthread_rwlock_wrlock(&(*in)->io_lock);
+	rc = pfcd_file_init_header(*in, *fd, true, (fi->flags & O_ACCMODE) != O_RDONLY);
+	pthread_rwlock_unlock(&(*in)->io_lock);
+	if (rc < 0) {
+		close(*fd);
+		pfc_itable_forget(&pfcd_g->itable, e->ino, 1);
+		unlinkat(dfd, bn->name, 0);
+		pfcd_companion_remove(dfd, bn);
+		return rc;
+	}
+	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+		/* the header needed a writable fd; the handle gets what was asked */
+		close(*fd);
+		*fd = pfcd_openat(dfd, bn->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+		if (*fd < 0) {
+			rc = -errno;
+			pfc_itable_forget(&pfcd_g->itable, e->ino, 1);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		    struct fuse_file_info *fi)
 {
-	struct pfc_inode *dir = INODE(parent), *in;
+	struct pfc_inode *dir = INODE(parent), *in = NULL;
 	struct pfc_backing_name bn;
 	struct fuse_entry_param e;
 	struct stat st;
@@ -178,75 +256,16 @@ void pfcd_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	}
 	rc = pfcd_name_find(dir, name, &bn, &st);
 	if (rc == 0) {
-		if (fi->flags & O_EXCL) {
-			rc = -EEXIST;
-			goto out;
-		}
-		rc = pfcd_make_entry(dir, bn.name, name, &e);
-		if (rc < 0)
-			goto out;
-		in = INODE(e.ino);
-		if (in->type != S_IFREG) {
-			pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
-			rc = in->type == S_IFDIR ? -EISDIR : -EINVAL;
-			goto out;
-		}
-		fd = pfcd_inode_open(in, backing_open_flags(fi->flags));
-		if (fd < 0) {
-			rc = fd;
-			pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
-			goto out;
-		}
+		rc = create_existing(dir, &bn, fi, &e, &in, &fd);
 	} else if (rc == -ENOENT) {
-		rc = pfcd_companion_write(dfd, &bn);
-		if (rc < 0)
-			goto out;
-		fd = pfcd_openat(dfd, bn.name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-		if (fd < 0) {
-			rc = -errno;
-			pfcd_companion_remove(dfd, &bn);
-			goto out;
-		}
+		rc = create_new(req, dir, dfd, &bn, mode, fi, &e, &in, &fd);
 		fresh = true;
-		rc = pfcd_chown_new(req, dfd, fd, NULL);
-		if (rc == 0)
-			rc = pfcd_make_entry(dir, bn.name, name, &e);
-		if (rc < 0) {
-			close(fd);
-			unlinkat(dfd, bn.name, 0);
-			pfcd_companion_remove(dfd, &bn);
-			goto out;
-		}
-		in = INODE(e.ino);
-		pthread_rwlock_wrlock(&in->io_lock);
-		rc = pfcd_file_init_header(in, fd, true, (fi->flags & O_ACCMODE) != O_RDONLY);
-		pthread_rwlock_unlock(&in->io_lock);
-		if (rc < 0) {
-			close(fd);
+	}
+	if (rc == 0) {
+		rc = attach(in, fd, fi, fresh);
+		if (rc < 0)
 			pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
-			unlinkat(dfd, bn.name, 0);
-			pfcd_companion_remove(dfd, &bn);
-			goto out;
-		}
-		if ((fi->flags & O_ACCMODE) == O_RDONLY) {
-			/* the header needed a writable fd; the handle gets what was asked */
-			close(fd);
-			fd = pfcd_openat(dfd, bn.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
-		}
-	} else {
-		goto out;
 	}
-	if (fd < 0) {
-		rc = -errno;
-		pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
-		goto out;
-	}
-	rc = attach(in, fd, fi, fresh);
-	if (rc < 0) {
-		pfc_itable_forget(&pfcd_g->itable, e.ino, 1);
-		goto out;
-	}
-out:
 	pfcd_inode_put(dir);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -271,21 +290,6 @@ void pfcd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct
 		fuse_reply_buf(req, data, got);
 }
 
-/*
- * Generations end when the last writer closes.  RELEASE reaches the daemon
- * asynchronously (after close() has returned), FLUSH synchronously, so a
- * writer handle stops counting at its FLUSH; a later write through it (a
- * dup'ed descriptor, a shared mapping written back) makes it count again.
- * Caller holds io_lock exclusively.
- */
-static void writer_active(struct pfc_inode *in, struct pfcd_fh *fh)
-{
-	if (fh->writer && fh->flushed) {
-		fh->flushed = false;
-		in->f.writers++;
-	}
-}
-
 void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
@@ -294,8 +298,8 @@ void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	int rc;
 
 	pthread_rwlock_wrlock(&in->io_lock);
-	writer_active(in, fh);
-	rc = pfcd_file_write(in, fh->fd, buf, size, off, fh->append, false);
+	pfcd_file_writer_active(in, fh);
+	rc = pfcd_file_write(in, fh->fd, buf, size, off, fh->append);
 	pthread_rwlock_unlock(&in->io_lock);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -365,8 +369,8 @@ void pfcd_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_
 	int rc;
 
 	pthread_rwlock_wrlock(&in->io_lock);
-	writer_active(in, FH(fi));
-	rc = pfcd_file_fallocate(in, FH(fi)->fd, mode, off, len, false);
+	pfcd_file_writer_active(in, FH(fi));
+	rc = pfcd_file_fallocate(in, FH(fi)->fd, mode, off, len);
 	pthread_rwlock_unlock(&in->io_lock);
 	fuse_reply_err(req, -rc);
 }
@@ -382,7 +386,7 @@ void pfcd_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct
 		return;
 	}
 	pthread_rwlock_rdlock(&in->io_lock);
-	rc = pfcd_file_seek(in, FH(fi)->fd, off, whence, &res);
+	rc = pfcd_file_seek(FH(fi)->fd, off, whence, &res);
 	pthread_rwlock_unlock(&in->io_lock);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -398,8 +402,8 @@ int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size)
 		return -EINVAL;
 	if (fi) {
 		pthread_rwlock_wrlock(&in->io_lock);
-		writer_active(in, FH(fi));
-		rc = pfcd_file_truncate(in, FH(fi)->fd, (uint64_t)size, false);
+		pfcd_file_writer_active(in, FH(fi));
+		rc = pfcd_file_truncate(in, FH(fi)->fd, (uint64_t)size);
 		pthread_rwlock_unlock(&in->io_lock);
 		return rc;
 	}
@@ -408,7 +412,7 @@ int pfcd_truncate(struct pfc_inode *in, struct fuse_file_info *fi, off_t size)
 	if (fd < 0)
 		return fd;
 	pthread_rwlock_wrlock(&in->io_lock);
-	rc = pfcd_file_truncate(in, fd, (uint64_t)size, true);
+	rc = pfcd_file_truncate(in, fd, (uint64_t)size);
 	if (in->f.opens == 0)
 		pfcd_file_unload(in);
 	pthread_rwlock_unlock(&in->io_lock);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * util.c - small helpers shared by the FUSE operations: error mapping,
- * procfs paths of O_PATH descriptors, the plaintext view of a backing stat,
- * ownership of objects created by a root daemon.
+ * util.c - small helpers shared by the daemon, calling nothing else of it:
+ * error mapping, procfs paths of O_PATH descriptors, pread/pwrite of a whole
+ * range, ownership of objects created by a root daemon.
  */
 #include "fs/daemon/daemon.h"
 
@@ -31,48 +31,42 @@ void pfcd_proc_path(int fd, char buf[64])
 	snprintf(buf, 64, "/proc/self/fd/%d", fd);
 }
 
-void pfcd_backing_path(struct pfc_inode *in, char *buf, size_t len)
+int pfcd_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
-	char p[64];
-	ssize_t n = -1;
-	int fd = pfcd_inode_fd(in);
+	size_t done = 0;
 
-	if (fd >= 0) {
-		pfcd_proc_path(fd, p);
-		n = readlink(p, buf, len - 1);
-		pfcd_inode_put(in);
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
 	}
-	if (n < 0) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	buf[n] = '\0';
+	*got = done;
+	return 0;
 }
 
-void pfcd_stat_to_plain(int fd, struct stat *st)
+int pfcd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	if (S_ISREG(st->st_mode)) {
-		st->st_size = (off_t)pfc_layout_plain_size(&pfcd_g->layout, (uint64_t)st->st_size);
-	} else if (S_ISLNK(st->st_mode) && fd >= 0) {
-		size_t plen;
+	size_t done = 0;
 
-		if (pfcd_symlink_target_len(fd, &plen) == 0)
-			st->st_size = (off_t)plen;
+	while (done < len) {
+		ssize_t n =
+		    pwrite(fd, (const uint8_t *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
 	}
-}
-
-int pfcd_getattr(struct pfc_inode *in, struct stat *st)
-{
-	int fd = pfcd_inode_fd(in), rc = 0;
-
-	if (fd < 0)
-		return fd;
-	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		rc = -errno;
-	else
-		pfcd_stat_to_plain(fd, st);
-	pfcd_inode_put(in);
-	return rc;
+	return 0;
 }
 
 int pfcd_chown_new(fuse_req_t req, int parent_fd, int fd, const char *name)

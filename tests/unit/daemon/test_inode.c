@@ -148,7 +148,7 @@ Test(inode, an_unlinked_file_stays_reachable_through_its_inode)
 	cr_assert_eq(pfc_itable_init(&t, open(dir, O_PATH), NULL, 100000), 0);
 	cr_assert_eq(pfc_itable_lookup(&t, opath("gone", &st), &st, &t.root, "gone", &a), 0);
 	snprintf(p, sizeof(p), "%s/gone", dir);
-	/* as ops_entry.c does: hold the descriptor across the unlink */
+	/* as ops_remove.c does: hold the descriptor across the unlink */
 	cr_assert_geq(pfc_inode_fd(&t, a, NULL, NULL), 0);
 	cr_assert_eq(unlink(p), 0);
 	pfc_itable_unnamed(&t, a, &t.root, "gone");

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * filesize.c - changes of a regular file's size and extent: truncate (down,
+ * or up with zeros), fallocate (reserve, extend, PUNCH_HOLE of whole blocks
+ * with partial ones rewritten), and SEEK_DATA/SEEK_HOLE answered from the
+ * backing file's holes.
+ *
+ * Callers hold the inode's io_lock: exclusively for truncate and
+ * fallocate, shared for seek.  A truncate or fallocate is a modification:
+ * it begins (or joins) a write generation (generation.c).
+ */
+#include "fs/daemon/content.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <unistd.h>
+
+/* Grow a file from cur to size (> cur) with zeros; generation begun. */
+static int extend(struct pfc_inode *in, int fd, uint64_t cur, uint64_t size)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t bs = l->block_size;
+	int rc;
+
+	if (cur % bs) {
+		uint64_t idx = cur / bs, nl = size - idx * bs;
+
+		rc = pfcd_blk_rewrite(in, fd, cur, idx, (size_t)(nl < bs ? nl : bs), 0, 0);
+		if (rc < 0)
+			return rc;
+	}
+	if (ftruncate(fd, (off_t)pfc_layout_backing_size(l, size)) < 0)
+		return -errno;
+	return pfcd_blk_zero(in, fd, (cur + bs - 1) / bs, (size + bs - 1) / bs, size);
+}
+
+int pfcd_file_truncate(struct pfc_inode *in, int fd, uint64_t size)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t bs = l->block_size, cur = 0, backing = 0;
+	int rc;
+
+	if (size > PFC_PLAIN_SIZE_MAX)
+		return -EFBIG;
+	rc = pfcd_file_load(in, fd);
+	if (rc < 0)
+		return rc;
+	rc = pfcd_file_size(fd, &cur, &backing);
+	if (rc < 0)
+		return rc;
+	if (size == cur) {
+		/* not a modification; only drop a torn tail if there is one */
+		if (in->f.loaded && backing != pfc_layout_backing_size(l, size) &&
+		    ftruncate(fd, (off_t)pfc_layout_backing_size(l, size)) < 0)
+			return -errno;
+		return 0;
+	}
+	rc = pfcd_file_ensure_header(in, fd);
+	if (rc == 0)
+		rc = pfcd_gen_begin(in, fd);
+	if (rc < 0)
+		return rc;
+	if (size > cur)
+		return extend(in, fd, cur, size);
+	if (size % bs) {
+		rc = pfcd_blk_rewrite(in, fd, cur, size / bs, (size_t)(size % bs), 0, 0);
+		if (rc < 0)
+			return rc;
+	}
+	if (ftruncate(fd, (off_t)pfc_layout_backing_size(l, size)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int punch(struct pfc_inode *in, int fd, uint64_t cur, uint64_t o, uint64_t end)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t bs = l->block_size, a, b;
+	int rc;
+
+	if (end > cur)
+		end = cur;
+	if (o >= end)
+		return 0;
+	a = (o + bs - 1) / bs;				 /* first block wholly inside */
+	b = end == cur ? (end + bs - 1) / bs : end / bs; /* one past the last */
+	if (o % bs) {
+		uint64_t idx = o / bs, blen = cur - idx * bs < bs ? cur - idx * bs : bs;
+		uint64_t zto = end - idx * bs < blen ? end - idx * bs : blen;
+
+		rc =
+		    pfcd_blk_rewrite(in, fd, cur, idx, (size_t)blen, (size_t)(o % bs), (size_t)zto);
+		if (rc < 0)
+			return rc;
+	}
+	if (end % bs && end < cur && end / bs >= a) {
+		uint64_t idx = end / bs, blen = cur - idx * bs < bs ? cur - idx * bs : bs;
+
+		rc = pfcd_blk_rewrite(in, fd, cur, idx, (size_t)blen, 0, (size_t)(end % bs));
+		if (rc < 0)
+			return rc;
+	}
+	if (a < b) {
+		uint64_t start = pfc_layout_block_offset(l, a);
+		uint64_t plain_end = b * bs < cur ? b * bs : cur;
+		uint64_t len = pfc_layout_stored_len(l, plain_end - a * bs);
+
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start,
+			      (off_t)len) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int pfcd_file_fallocate(struct pfc_inode *in, int fd, int mode, off_t off, off_t len)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t cur = 0, backing = 0, o = (uint64_t)off, end = (uint64_t)off + (uint64_t)len,
+		 first, count;
+	int rc;
+
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	    (!(mode & FALLOC_FL_KEEP_SIZE) || !l->zero_block_is_hole))
+		return -EOPNOTSUPP;
+	if (end > PFC_PLAIN_SIZE_MAX)
+		return -EFBIG;
+	rc = pfcd_file_ensure_header(in, fd);
+	if (rc == 0)
+		rc = pfcd_file_size(fd, &cur, &backing);
+	if (rc == 0)
+		rc = pfcd_gen_begin(in, fd);
+	if (rc < 0)
+		return rc;
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		return punch(in, fd, cur, o, end);
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && end > cur) {
+		rc = extend(in, fd, cur, end);
+		if (rc < 0)
+			return rc;
+	}
+	/* Reserve the backing space of the blocks (reads as zeros: holes). */
+	pfc_layout_block_range(l, o, end - o, &first, &count);
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)pfc_layout_block_offset(l, first),
+		      (off_t)(count * l->stored_block_size)) < 0 &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	return 0;
+}
+
+/*
+ * SEEK_DATA / SEEK_HOLE in plaintext offsets, from the backing file's own
+ * holes.  Block i is a hole when its stored bytes lie wholly in a backing
+ * hole (it then reads as zeros); otherwise it is data (written zeros, or a
+ * block only partly in a hole, count as data).  Every offset is classified
+ * by its block, so SEEK_DATA and SEEK_HOLE always agree.  Volumes without
+ * hole semantics report the whole file as data.  Caller holds io_lock.
+ */
+static uint64_t block_of(const struct pfc_layout *l, uint64_t backing_off)
+{
+	if (backing_off < l->header_size)
+		return 0;
+	return (backing_off - l->header_size) / l->stored_block_size;
+}
+
+int pfcd_file_seek(int fd, off_t off, int whence, off_t *out)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t cur = 0, backing = 0, o = (uint64_t)off, bs = l->block_size, nblocks, k;
+	off_t r;
+	int rc;
+
+	rc = pfcd_file_size(fd, &cur, &backing);
+	if (rc < 0)
+		return rc;
+	if (off < 0 || o >= cur)
+		return -ENXIO;
+	if (!l->zero_block_is_hole) {
+		*out = whence == SEEK_DATA ? off : (off_t)cur;
+		return 0;
+	}
+	nblocks = (cur + bs - 1) / bs;
+	if (whence == SEEK_DATA) {
+		/* the block holding the first data byte at or after block o/bs */
+		r = lseek(fd, (off_t)pfc_layout_block_offset(l, o / bs), SEEK_DATA);
+		if (r < 0)
+			return errno == ENXIO ? -ENXIO : -errno;
+		k = block_of(l, (uint64_t)r);
+		if (k >= nblocks)
+			return -ENXIO;
+		*out = (off_t)(k * bs > o ? k * bs : o);
+		return 0;
+	}
+	/* SEEK_HOLE: the first block at or after o/bs wholly inside a backing hole */
+	for (k = o / bs; k < nblocks;) {
+		uint64_t start = pfc_layout_block_offset(l, k);
+		uint64_t end =
+		    start + l->stored_block_size < backing ? start + l->stored_block_size : backing;
+
+		r = lseek(fd, (off_t)start, SEEK_DATA);
+		if (r < 0 && errno != ENXIO)
+			return -errno;
+		if (r < 0 || (uint64_t)r >= end)
+			break; /* block k has no data byte: a hole */
+		/* block k holds data: look past the end of that data */
+		r = lseek(fd, r, SEEK_HOLE);
+		if (r < 0)
+			return -errno;
+		k = block_of(l, (uint64_t)r);
+		if ((uint64_t)r > pfc_layout_block_offset(l, k))
+			k++; /* the hole starts inside block k: k itself has data */
+	}
+	*out = (off_t)(k >= nblocks ? cur : (k * bs > o ? k * bs : o));
+	return 0;
+}
