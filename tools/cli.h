@@ -52,10 +52,6 @@ unsigned cli_nproc(void);
 /* Read a whole small file (at most max bytes); malloc'd; 0 ok, -errno. */
 int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 
-/* Long options every keystore-talking command accepts (getopt_long value). */
-#define CLI_OPT_SOCKET 0x1000
-#define CLI_OPT_HELP   'h'
-
 /* ---- mounts.c ---- */
 
 /* Is the volume at path mounted by pfcryptfs?  If so its mountpoint goes to mnt. */
