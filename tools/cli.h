@@ -56,6 +56,8 @@ int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 
 /* Is the volume at path mounted by pfcryptfs?  If so its mountpoint goes to mnt. */
 bool cli_mounted(const char *path, char *mnt, size_t len);
+/* The same, reading the mount table from the file mountinfo (a made-up one in tests). */
+bool cli_mounted_in(const char *mountinfo, const char *path, char *mnt, size_t len);
 /* Is the directory name in dirfd (st: its lstat; parent_dev: st_dev of dirfd)
  * a mount point: another st_dev, or the root of a mount (a bind mount of the
  * same file system), by statx STATX_ATTR_MOUNT_ROOT or /proc/self/mountinfo? */
