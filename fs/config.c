@@ -243,7 +243,10 @@ int pfc_config_load(int dirfd, struct pfc_config *out)
 	uint8_t buf[PFC_CONFIG_MAX + 1];
 	size_t len = 0;
 	ssize_t n;
-	int fd = openat(dirfd, PFC_CONFIG_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put in its place must not hang the mount or check */
+	int fd = openat(dirfd, PFC_CONFIG_NAME,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
 
 	if (fd < 0) {
 		int e = errno;
@@ -251,6 +254,11 @@ int pfc_config_load(int dirfd, struct pfc_config *out)
 		pfc_config_set_error("cannot open: %s", strerror(e));
 		errno = e;
 		return e == ENOENT ? PFC_ERR_NOT_FOUND : PFC_ERR_IO;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		pfc_config_set_error("not a regular file");
+		return PFC_ERR_CORRUPT;
 	}
 	while (len < sizeof(buf)) {
 		n = read(fd, buf + len, sizeof(buf) - len);

@@ -21,37 +21,9 @@
 #include <unistd.h>
 
 #include "fs/err.h"
-#include "fs/format.h"
+#include "fs/volume.h"
 #include "tools/check.h"
 #include "tools/cli.h"
-
-/* The full encoding of entry name (a long name's comes from its companion). */
-static int encoding(int dfd, const char *name, enum pfc_entry_kind kind, char *enc, size_t *len)
-{
-	char comp[PFC_LONGNAME_COMPANION_LEN + 1];
-	uint8_t content[PFC_ENCNAME_MAX + 1];
-	ssize_t n;
-	int fd;
-
-	if (kind == PFC_ENTRY_ENCNAME) {
-		*len = strlen(name);
-		memcpy(enc, name, *len + 1);
-		return 0;
-	}
-	if (pfc_longname_companion(name, strlen(name), comp) < 0)
-		return -1;
-	fd = openat(dfd, comp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, content, sizeof(content));
-	close(fd);
-	if (n < 0)
-		return -1;
-	return pfc_longname_companion_parse(name, strlen(name), content, (size_t)n, enc,
-					    PFC_ENCNAME_BUF, len) < 0
-		   ? -1
-		   : 0;
-}
 
 /* Move one entry from its old backing name to bn; 0 moved, 1 taken (conflict), -1 error. */
 static int move_entry(int dfd, const char *old, enum pfc_entry_kind kind,
@@ -158,19 +130,16 @@ int check_fold(struct check *ck, int dfd, const char *rel, const char *plain,
 	closedir(d);
 	for (size_t i = 0; i < n; i++) {
 		enum pfc_entry_kind kind = pfc_entry_classify(names[i], strlen(names[i]));
-		char enc[PFC_ENCNAME_BUF], pname[PFC_NAME_BUF];
+		struct pfc_entry_name e;
 		struct pfc_backing_name bn;
-		size_t elen, plen, matched;
 		int r;
 
 		if (kind != PFC_ENTRY_ENCNAME && kind != PFC_ENTRY_LONGNAME)
 			continue;
-		if (encoding(dfd, names[i], kind, enc, &elen) < 0 ||
-		    pfc_name_decrypt(ck->vk, ids, nids, enc, elen, pname, sizeof(pname), &plen,
-				     &matched) < 0 ||
-		    matched == primary)
+		if (pfc_entry_name(ck->vk, dfd, names[i], ids, nids, &e) != 0 ||
+		    e.matched == primary)
 			continue; /* already under the primary id, or reported by the walk */
-		r = pfc_name_to_backing(ck->vk, ids[primary], pname, plen, &bn);
+		r = pfc_name_to_backing(ck->vk, ids[primary], e.name, e.len, &bn);
 		if (r == 0)
 			r = move_entry(dfd, names[i], kind, &bn);
 		if (r == 1) {

@@ -19,7 +19,7 @@
 #include <sodium.h>
 
 #include "fs/err.h"
-#include "fs/format.h"
+#include "fs/volume.h"
 #include "tools/check.h"
 #include "tools/cli.h"
 
@@ -116,115 +116,82 @@ void check_list_free(struct check_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* A directory on the walk: its plaintext path and directory ids. */
 struct dirctx {
-	struct check *ck;
-	int fd;
-	dev_t dev;	   /* the directory's st_dev */
-	const char *rel;   /* "" for the root */
-	const char *plain; /* "/" for the root; NULL if unknown */
+	char *plain; /* "/" for the root; NULL if unknown */
 	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
 	size_t nids;
 };
 
-static void join(char *out, size_t cap, const char *dir, const char *name)
-{
-	if (!*dir)
-		snprintf(out, cap, "%s", name);
-	else
-		snprintf(out, cap, "%s/%s", dir, name);
-}
-
-/* The plaintext name of entry (name, kind) into out, or a problem; true if known. */
-static bool entry_plain(struct dirctx *d, const char *name, enum pfc_entry_kind kind,
+/* The plaintext name of entry into out, or a problem; true if known. */
+static bool entry_plain(struct check *ck, struct pfc_walk_dir *dir, const char *name,
 			const char *brel, char *out)
 {
-	char enc[PFC_ENCNAME_BUF];
-	const char *e = name;
-	size_t elen = strlen(name), olen, matched;
-	int r;
+	const struct dirctx *d = dir->arg;
+	struct pfc_entry_name e;
+	int r = pfc_entry_name(ck->vk, dir->fd, name, (const uint8_t(*)[PFC_ID_BYTES])d->ids,
+			       d->nids, &e);
 
-	if (kind == PFC_ENTRY_LONGNAME) {
-		char comp[PFC_LONGNAME_COMPANION_LEN + 1];
-		uint8_t content[PFC_ENCNAME_MAX + 1];
-		ssize_t n;
-		int fd;
-
-		pfc_longname_companion(name, elen, comp);
-		fd = openat(d->fd, comp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			check_problem(d->ck, brel, NULL, "long-name companion %s missing: %s", comp,
-				      strerror(errno));
-			return false;
-		}
-		n = read(fd, content, sizeof(content));
-		close(fd);
-		if (n < 0) {
-			check_problem(d->ck, brel, NULL, "cannot read long-name companion: %s",
-				      strerror(errno));
-			return false;
-		}
-		r = pfc_longname_companion_parse(name, elen, content, (size_t)n, enc, sizeof(enc),
-						 &elen);
-		if (r < 0) {
-			check_problem(d->ck, brel, NULL, "long-name companion %s %s", comp,
-				      r == PFC_ERR_AUTH ? "does not match its long name"
-							: "is malformed");
-			return false;
-		}
-		e = enc;
+	if (r == 0) {
+		memcpy(out, e.name, e.len + 1);
+		return true;
 	}
-	if (!d->nids)
-		return false; /* already reported once for the directory */
-	r = pfc_name_decrypt(d->ck->vk, (const uint8_t(*)[PFC_ID_BYTES])d->ids, d->nids, e, elen,
-			     out, PFC_NAME_BUF, &olen, &matched);
-	if (r < 0) {
-		check_problem(d->ck, brel, NULL, "name does not decrypt: %s", pfc_strerror(r));
-		return false;
-	}
-	return true;
+	if (r == PFC_ERR_IO && e.step == PFC_ENTRY_STEP_OPEN)
+		check_problem(ck, brel, NULL, "long-name companion %s missing: %s", e.companion,
+			      strerror(errno));
+	else if (r == PFC_ERR_IO)
+		check_problem(ck, brel, NULL, "cannot read long-name companion: %s",
+			      strerror(errno));
+	else if (e.step == PFC_ENTRY_STEP_PARSE)
+		check_problem(ck, brel, NULL, "long-name companion %s %s", e.companion,
+			      r == PFC_ERR_AUTH ? "does not match its long name" : "is malformed");
+	else if (e.step == PFC_ENTRY_STEP_MARKER)
+		check_problem(ck, brel, NULL,
+			      "conflict copy: the name with its marker is longer than %d bytes",
+			      PFC_NAME_MAX);
+	else if (d->nids) /* else already reported once for the directory */
+		check_problem(ck, brel, NULL, "name does not decrypt: %s", pfc_strerror(r));
+	return false;
 }
-
-static int walk(struct check *ck, const char *rel, const char *plain);
 
 /* A symlink's target decrypts; a long one's companion exists, belongs to it
  * and unseals (FORMAT.md 8.2); its name is remembered for the orphan check. */
-static int check_symlink(struct dirctx *d, const char *name, const char *brel, const char *plain)
+static int check_symlink(struct check *ck, int dfd, const char *name, const char *brel,
+			 const char *plain)
 {
 	static char target[PFC_SYMLINK_BUF]; /* the walk is one thread */
 	static uint8_t content[PFC_SYMLINK_SEALED_MAX + 1];
 	char link[PFC_SYMLINK_ENC_BUF], hash[PFC_SYMLINK_HASH_LEN + 1];
-	ssize_t n = readlinkat(d->fd, name, link, sizeof(link));
+	ssize_t n = readlinkat(dfd, name, link, sizeof(link));
 	size_t tlen, clen;
 	int r;
 
-	d->ck->symlinks++;
+	ck->symlinks++;
 	if (n < 0 || (size_t)n >= sizeof(link))
-		return check_problem(d->ck, brel, plain, "cannot read symlink: %s",
+		return check_problem(ck, brel, plain, "cannot read symlink: %s",
 				     n < 0 ? strerror(errno) : "target too long");
 	if (!pfc_symlink_ref_parse(link, (size_t)n, hash)) {
-		r = pfc_symlink_decrypt(d->ck->vk, link, (size_t)n, target, sizeof(target), &tlen);
+		r = pfc_symlink_decrypt(ck->vk, link, (size_t)n, target, sizeof(target), &tlen);
 		sodium_memzero(target, sizeof(target));
 		if (r < 0)
-			return check_problem(d->ck, brel, plain,
-					     "symlink target does not decrypt: %s",
+			return check_problem(ck, brel, plain, "symlink target does not decrypt: %s",
 					     pfc_strerror(r));
 		return 0;
 	}
-	if (list_add(&d->ck->symrefs, hash, NULL, NULL) < 0)
+	if (list_add(&ck->symrefs, hash, NULL, NULL) < 0)
 		return -1;
-	r = pfc_symlink_companion_read(d->ck->v->fd, hash, content, sizeof(content), &clen);
+	r = pfc_symlink_companion_read(ck->v->fd, hash, content, sizeof(content), &clen);
 	if (r < 0)
 		return check_problem(
-		    d->ck, brel, plain, "symlink companion %s/%s %s%s%s", PFC_SYMLINKS_DIR, hash,
+		    ck, brel, plain, "symlink companion %s/%s %s%s%s", PFC_SYMLINKS_DIR, hash,
 		    r == PFC_ERR_NOT_FOUND   ? "missing"
 		    : r == PFC_ERR_TOO_LARGE ? "too large"
 					     : "unreadable",
 		    r == PFC_ERR_IO ? ": " : "", r == PFC_ERR_IO ? strerror(errno) : "");
-	r = pfc_symlink_companion_open(d->ck->vk, hash, content, clen, target, sizeof(target),
-				       &tlen);
+	r = pfc_symlink_companion_open(ck->vk, hash, content, clen, target, sizeof(target), &tlen);
 	sodium_memzero(target, sizeof(target));
 	if (r < 0)
-		return check_problem(d->ck, brel, plain,
+		return check_problem(ck, brel, plain,
 				     "symlink companion %s/%s does not authenticate (altered, or "
 				     "not this symlink's): %s",
 				     PFC_SYMLINKS_DIR, hash, pfc_strerror(r));
@@ -288,147 +255,150 @@ static int check_companions(struct check *ck)
 	return ret;
 }
 
-static int visit(struct dirctx *d, const char *name)
+/* Entries that are not files: companions, the symlink companion directory,
+ * foreign names.  1 if e is a file of the volume (go on), else check_problem's. */
+static int visit_special(struct check *ck, struct pfc_walk_dir *dir, const struct pfc_walk_entry *e,
+			 const struct stat *st)
 {
-	enum pfc_entry_kind kind = pfc_entry_classify(name, strlen(name));
-	char brel[4096], pname[PFC_NAME_BUF], pchild[8192];
-	const char *plain = NULL;
-	struct stat st;
-
-	if (kind == PFC_ENTRY_DOT || kind == PFC_ENTRY_CONFIG || kind == PFC_ENTRY_DIRID)
-		return 0;
-	join(brel, sizeof(brel), d->rel, name);
-	if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT
-			   ? 0
-			   : check_problem(d->ck, brel, NULL, "cannot stat: %s", strerror(errno));
-	/* Whatever its name: another file system is not the volume's to walk. */
-	if (S_ISDIR(st.st_mode) && cli_is_mount_point(d->fd, name, &st, d->dev))
-		return check_problem(d->ck, brel, NULL,
-				     "a mount point inside the volume (another file system is "
-				     "mounted there; not part of the volume, not walked)");
-	if (kind == PFC_ENTRY_LONGNAME_COMPANION) {
+	if (e->kind == PFC_ENTRY_LONGNAME_COMPANION) {
 		char lname[PFC_LONGNAME_LEN + 1];
 
-		memcpy(lname, name, PFC_LONGNAME_LEN);
+		memcpy(lname, e->name, PFC_LONGNAME_LEN);
 		lname[PFC_LONGNAME_LEN] = '\0';
-		if (faccessat(d->fd, lname, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-			check_problem(d->ck, brel, NULL, "orphan long-name companion (no entry %s)",
+		if (faccessat(dir->fd, lname, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			check_problem(ck, e->rel, NULL, "orphan long-name companion (no entry %s)",
 				      lname);
 		return 0;
 	}
-	if (kind == PFC_ENTRY_SYMLINKS_DIR) {
-		if (!*d->rel && S_ISDIR(st.st_mode))
+	if (e->kind == PFC_ENTRY_SYMLINKS_DIR) {
+		if (!*dir->rel && S_ISDIR(st->st_mode))
 			return 0; /* its entries: check_companions() after the walk */
-		return check_problem(d->ck, brel, NULL,
+		return check_problem(ck, e->rel, NULL,
 				     "%s is not a directory at the root (foreign entry)",
 				     PFC_SYMLINKS_DIR);
 	}
-	if (kind == PFC_ENTRY_OTHER) {
-		/* A conflict copy is still one of our files: its contents get checked. */
-		if (!cli_is_conflict_copy(name))
-			return check_problem(d->ck, brel, NULL,
-					     "not a pfcrypt name (foreign entry, not checked)");
-		check_notice(d->ck, brel, NULL, "sync-conflict copy");
-	} else if (entry_plain(d, name, kind, brel, pname)) {
-		if (d->plain) {
-			snprintf(pchild, sizeof(pchild), "%s%s%s", d->plain,
-				 strcmp(d->plain, "/") ? "/" : "", pname);
-			plain = pchild;
-		}
+	/* A conflict copy is still one of our files: its contents get checked. */
+	if (e->kind == PFC_ENTRY_OTHER && !pfc_conflict_copy(e->name, NULL))
+		return check_problem(ck, e->rel, NULL,
+				     "not a pfcrypt name (foreign entry, not checked)");
+	if (e->kind == PFC_ENTRY_OTHER && check_notice(ck, e->rel, NULL, "sync-conflict copy") < 0)
+		return -1;
+	return 1;
+}
+
+/* A subdirectory's walk state (freed by on_leave).  1 (descend), or -1. */
+static int descend(const char *plain, void **child)
+{
+	struct dirctx *c = calloc(1, sizeof(*c));
+
+	if (!c || (plain && !(c->plain = strdup(plain)))) {
+		free(c);
+		return -1;
+	}
+	*child = c;
+	return 1;
+}
+
+static int on_entry(void *ctx, struct pfc_walk_dir *dir, const struct pfc_walk_entry *e,
+		    void **child)
+{
+	struct check *ck = ctx;
+	const struct dirctx *d = dir->arg;
+	char pname[PFC_NAME_BUF], pchild[8192];
+	const char *plain = NULL;
+	struct stat st;
+	int r;
+
+	if (e->kind == PFC_ENTRY_CONFIG || e->kind == PFC_ENTRY_DIRID)
+		return 0;
+	if (fstatat(dir->fd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT
+			   ? 0
+			   : check_problem(ck, e->rel, NULL, "cannot stat: %s", strerror(errno));
+	/* Whatever its name: another file system is not the volume's to walk. */
+	if (S_ISDIR(st.st_mode) && cli_is_mount_point(dir->fd, e->name, &st, dir->st.st_dev))
+		return check_problem(ck, e->rel, NULL,
+				     "a mount point inside the volume (another file system is "
+				     "mounted there; not part of the volume, not walked)");
+	if ((r = visit_special(ck, dir, e, &st)) != 1)
+		return r;
+	if (entry_plain(ck, dir, e->name, e->rel, pname) && d->plain) {
+		snprintf(pchild, sizeof(pchild), "%s%s%s", d->plain,
+			 strcmp(d->plain, "/") ? "/" : "", pname);
+		plain = pchild;
 	}
 	if (S_ISDIR(st.st_mode))
-		return walk(d->ck, brel, plain);
+		return descend(plain, child);
 	if (S_ISREG(st.st_mode)) {
-		pthread_mutex_lock(&d->ck->lock);
-		int r = list_add(&d->ck->files, brel, plain, NULL);
-		pthread_mutex_unlock(&d->ck->lock);
+		pthread_mutex_lock(&ck->lock);
+		r = list_add(&ck->files, e->rel, plain, NULL);
+		pthread_mutex_unlock(&ck->lock);
 		return r;
 	}
 	if (S_ISLNK(st.st_mode))
-		return check_symlink(d, name, brel, plain);
+		return check_symlink(ck, dir->fd, e->name, e->rel, plain);
 	return 0;
 }
 
-static int walk(struct check *ck, const char *rel, const char *plain)
+/* A directory: its ids (folded with --fold-dirids), or a problem. */
+static int on_enter(void *ctx, struct pfc_walk_dir *dir)
 {
-	struct dirctx d = {.ck = ck, .rel = rel, .plain = plain};
-	struct stat dst;
+	struct check *ck = ctx;
+	struct dirctx *d = dir->arg;
+	const char *rel = *dir->rel ? dir->rel : ".";
 	size_t primary;
-	DIR *dir;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int r, ret = 0;
+	int r;
 
-	d.fd = openat(ck->v->fd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (d.fd < 0)
-		return check_problem(ck, *rel ? rel : ".", plain, "cannot open directory: %s",
-				     strerror(errno));
-	if (fstat(d.fd, &dst) < 0) {
-		ret = check_problem(ck, *rel ? rel : ".", plain, "cannot stat directory: %s",
-				    strerror(errno));
-		goto out;
-	}
-	d.dev = dst.st_dev;
 	ck->dirs++;
-	r = pfc_dirid_load_all(d.fd, d.ids, PFC_DIRIDS_MAX, &d.nids, &primary);
+	r = pfc_dirid_load_all(dir->fd, d->ids, PFC_DIRIDS_MAX, &d->nids, &primary);
 	if (r < 0) {
-		d.nids = 0;
-		check_problem(ck, *rel ? rel : ".", plain,
+		d->nids = 0;
+		check_problem(ck, rel, d->plain,
 			      "directory id %s %s: names in it cannot be decrypted", PFC_DIRID_NAME,
 			      r == PFC_ERR_NOT_FOUND ? "missing" : "unreadable");
-	} else if (d.nids > 1 && ck->fold) {
-		if (check_fold(ck, d.fd, *rel ? rel : ".", plain,
-			       (const uint8_t(*)[PFC_ID_BYTES])d.ids, d.nids, primary) < 0)
-			ret = -1;
-		else if (pfc_dirid_load_all(d.fd, d.ids, PFC_DIRIDS_MAX, &d.nids, &primary) < 0)
-			d.nids = 0;
-	} else if (d.nids > 1) {
-		check_notice(ck, *rel ? rel : ".", plain,
+	} else if (d->nids > 1 && ck->fold) {
+		if (check_fold(ck, dir->fd, rel, d->plain, (const uint8_t(*)[PFC_ID_BYTES])d->ids,
+			       d->nids, primary) < 0)
+			return -1;
+		if (pfc_dirid_load_all(dir->fd, d->ids, PFC_DIRIDS_MAX, &d->nids, &primary) < 0)
+			d->nids = 0;
+	} else if (d->nids > 1) {
+		check_notice(ck, rel, d->plain,
 			     "%zu directory ids (a sync conflict); names under any of them decrypt "
 			     "(--fold-dirids folds them)",
-			     d.nids);
+			     d->nids);
 	}
-	if (ret < 0)
-		goto out;
-	/* Read all names first: visit() recurses, and an open DIR per level is enough. */
-	dir = fdopendir(openat(d.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-	if (!dir) {
-		ret = check_problem(ck, *rel ? rel : ".", plain, "cannot read directory: %s",
-				    strerror(errno));
-		goto out;
-	}
-	while ((de = readdir(dir))) {
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*nn));
+	return 0;
+}
 
-			if (!nn) {
-				ret = -1;
-				break;
-			}
-			names = nn;
-		}
-		if (!(names[n] = strdup(de->d_name))) {
-			ret = -1;
-			break;
-		}
-		n++;
-	}
-	closedir(dir);
-	for (size_t i = 0; i < n && ret == 0; i++)
-		ret = visit(&d, names[i]);
-out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	close(d.fd);
-	return ret;
+static void on_leave(void *ctx, struct pfc_walk_dir *dir)
+{
+	struct dirctx *d = dir->arg;
+
+	(void)ctx;
+	free(d->plain);
+	free(d);
+}
+
+static int on_error(void *ctx, const char *rel, void *arg, enum pfc_walk_op op, int err)
+{
+	static const char *const what[] = {
+	    [PFC_WALK_OPEN] = "cannot open directory",
+	    [PFC_WALK_STAT] = "cannot stat directory",
+	    [PFC_WALK_READ] = "cannot read directory",
+	    [PFC_WALK_PATH] = "cannot walk",
+	};
+	const struct dirctx *d = arg;
+
+	return check_problem(ctx, *rel ? rel : ".", op == PFC_WALK_PATH ? NULL : d->plain, "%s: %s",
+			     what[op], strerror(err));
 }
 
 int check_tree(struct check *ck)
 {
-	int r = walk(ck, "", "/");
+	static const struct pfc_walk_ops ops = {on_enter, on_entry, on_leave, on_error};
+	void *root = NULL;
+	int r = descend("/", &root) < 0 ? -1 : pfc_walk(ck->v->fd, &ops, ck, root);
 
 	if (r == 0)
 		r = check_companions(ck);

@@ -24,7 +24,7 @@
 #include <sodium.h>
 
 #include "fs/err.h"
-#include "keystore/client.h"
+#include "fs/ks_unwrap.h"
 #include "tools/check.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
@@ -128,13 +128,39 @@ out:
 	free(st);
 }
 
+/* A file key the keystore did not unwrap: a problem of the file, or (the
+ * keystore stopped answering) the end of the check. */
+static void unwrap_problem(struct worker_ctx *wc, unsigned worker, const struct check_item *it,
+			   int r, const char *name, uint32_t ver)
+{
+	struct check *ck = wc->ck;
+
+	if (keystore_down(r)) {
+		if (!atomic_exchange(&ck->fatal, true))
+			cli_ks_err(wc->ks[worker], "keystore", r);
+	} else if (r == PFC_ERR_KEY_RETIRED) {
+		check_problem(ck, it->backing, it->plain,
+			      "unreadable: its master-key version %s v%u was retired", name, ver);
+	} else if (r == PFC_ERR_KEY_UNKNOWN) {
+		check_problem(ck, it->backing, it->plain,
+			      "unreadable: master key %s v%u is not in this keystore", name, ver);
+	} else {
+		check_problem(ck, it->backing, it->plain,
+			      "file key does not unwrap (header tampered, or moved from "
+			      "another file or volume): %s",
+			      pfc_strerror(r));
+	}
+}
+
 static void check_file_once(struct worker_ctx *wc, unsigned worker, size_t i)
 {
 	struct check *ck = wc->ck;
 	const struct check_item *it = &ck->files.v[i];
 	struct pfc_filekey *fk = NULL;
+	struct pfc_unwrapper uw;
+	enum pfc_key_step step;
 	struct pfc_header h;
-	uint8_t hdr[PFC_HEADER_SIZE], ad[PFC_AD_MAX];
+	uint8_t hdr[PFC_HEADER_SIZE];
 	char name[PFC_KS_NAME_MAX + 1];
 	uint32_t ver = 0;
 	struct stat sb;
@@ -159,34 +185,13 @@ static void check_file_once(struct worker_ctx *wc, unsigned worker, size_t i)
 	}
 	if (pfc_blob_parse_name_version(h.wrapped, h.wrapped_len, name, &ver) < 0)
 		snprintf(name, sizeof(name), "?");
-	r = pfc_ks_unwrap(wc->ks[worker], h.wrapped, h.wrapped_len, ad,
-			  pfc_ad_file_key(ck->v->cfg.volume_id, h.file_id, ad), wc->fk[worker]);
-	if (r < 0) {
-		if (keystore_down(r)) {
-			char what[128];
-
-			if (!atomic_exchange(&ck->fatal, true)) {
-				snprintf(what, sizeof(what), "keystore");
-				cli_ks_err(wc->ks[worker], what, r);
-			}
-		} else if (r == PFC_ERR_KEY_RETIRED) {
-			check_problem(ck, it->backing, it->plain,
-				      "unreadable: its master-key version %s v%u was retired", name,
-				      ver);
-		} else if (r == PFC_ERR_KEY_UNKNOWN) {
-			check_problem(ck, it->backing, it->plain,
-				      "unreadable: master key %s v%u is not in this keystore", name,
-				      ver);
-		} else {
-			check_problem(ck, it->backing, it->plain,
-				      "file key does not unwrap (header tampered, or moved from "
-				      "another file or volume): %s",
-				      pfc_strerror(r));
-		}
+	uw = pfc_ks_unwrapper(wc->ks[worker]);
+	r = pfc_volume_file_key(ck->v->cfg.volume_id, &ck->v->layout, &h, &uw, wc->fk[worker], &fk,
+				&step);
+	if (r < 0 && step == PFC_STEP_UNWRAP) {
+		unwrap_problem(wc, worker, it, r, name, ver);
 		goto out;
 	}
-	r = pfc_filekey_new(wc->fk[worker], h.file_id, &ck->v->layout, &fk);
-	sodium_memzero(wc->fk[worker], PFC_KEY_BYTES);
 	if (r < 0) {
 		check_problem(ck, it->backing, it->plain, "file key: %s", pfc_strerror(r));
 		goto out;
@@ -287,40 +292,68 @@ static void report(const struct check *ck, bool json)
 /* Unwrap the name key and verify the config.  0, 1 (a problem recorded), or exit 2. */
 static int check_config(struct check *ck, struct pfc_ks *ks)
 {
-	struct cli_vol *v = ck->v;
-	uint8_t ad[PFC_AD_MAX], *nk = sodium_malloc(PFC_KEY_BYTES);
-	int r, ret = CLI_EXIT_SETUP;
+	struct pfc_unwrapper uw = pfc_ks_unwrapper(ks);
+	enum pfc_key_step step;
+	int r = pfc_volume_keys(&ck->v->cfg, &uw, &ck->vk, &step);
 
-	if (!nk)
-		return CLI_EXIT_SETUP;
-	r = pfc_ks_unwrap(ks, v->cfg.wrapped_name_key, v->cfg.wrapped_name_key_len, ad,
-			  pfc_ad_name_key(v->cfg.volume_id, ad), nk);
-	if (r < 0 && keystore_down(r)) {
+	if (r == 0)
+		return 0;
+	if (step == PFC_STEP_UNWRAP && keystore_down(r)) {
 		cli_ks_err(ks, "keystore", r);
-		goto out;
-	}
-	if (r < 0) {
+	} else if (step == PFC_STEP_UNWRAP) {
 		check_problem(ck, PFC_CONFIG_NAME, NULL, "volume name key does not unwrap: %s",
 			      pfc_strerror(r));
-		ret = 1;
-		goto out;
-	}
-	r = pfc_volkeys_new(nk, v->cfg.volume_id, &ck->vk);
-	if (r < 0) {
-		cli_err(v->path, "cannot derive the volume keys: %s", pfc_strerror(r));
-		goto out;
-	}
-	if (pfc_config_verify(&v->cfg, ck->vk) < 0) {
+		return 1;
+	} else if (step == PFC_STEP_DERIVE) {
+		cli_err(ck->v->path, "cannot derive the volume keys: %s", pfc_strerror(r));
+	} else if (step == PFC_STEP_VERIFY) {
 		check_problem(ck, PFC_CONFIG_NAME, NULL,
 			      "config does not authenticate (tampered or damaged)");
-		ret = 1;
-		goto out;
+		return 1;
 	}
-	ret = 0;
-out:
-	sodium_memzero(nk, PFC_KEY_BYTES);
-	sodium_free(nk);
-	return ret;
+	return CLI_EXIT_SETUP;
+}
+
+/* The keystore connections and key buffers of the workers: threads of them
+ * (at most one per file).  0, or -1 (message printed by cli_ks_open). */
+static int start_workers(struct worker_ctx *wc, struct cli_ks_conns *conns, unsigned long *threads)
+{
+	*threads = cli_pool_workers(*threads, wc->ck->files.n);
+	if (cli_ks_conns_open(conns, (unsigned)*threads))
+		return -1;
+	for (unsigned i = 0; i < *threads; i++)
+		if (!(wc->fk[i] = sodium_malloc(PFC_KEY_BYTES)))
+			return -1;
+	return 0;
+}
+
+/* Config, tree, then every file on the workers; the report.  The exit code. */
+static int run_check(struct check *ck, struct worker_ctx *wc, struct cli_ks_conns *conns,
+		     unsigned long *threads, bool json)
+{
+	int r;
+
+	if (cli_ks_conns_open(conns, 1))
+		return CLI_EXIT_SETUP;
+	r = check_config(ck, wc->ks[0]);
+	if (r == 1) { /* nothing else can be decrypted: report that one problem */
+		report(ck, json);
+		return CLI_EXIT_PROBLEMS;
+	}
+	if (r || check_tree(ck) || start_workers(wc, conns, threads) < 0)
+		return CLI_EXIT_SETUP;
+	cli_progress_init(&wc->prog, "check", ck->files.n);
+	if (cli_pool_run((unsigned)*threads, ck->files.n, check_file, wc, &ck->fatal) < 0)
+		return CLI_EXIT_SETUP;
+	cli_progress_end(&wc->prog);
+	if (atomic_load(&ck->fatal))
+		return CLI_EXIT_SETUP;
+	if (ck->problems.n)
+		qsort(ck->problems.v, ck->problems.n, sizeof(*ck->problems.v), cmp_item);
+	if (ck->notices.n)
+		qsort(ck->notices.v, ck->notices.n, sizeof(*ck->notices.v), cmp_item);
+	report(ck, json);
+	return ck->problems.n ? CLI_EXIT_PROBLEMS : CLI_EXIT_OK;
 }
 
 int cmd_check(int argc, char **argv)
@@ -354,37 +387,10 @@ int cmd_check(int argc, char **argv)
 		goto out;
 	}
 	wc.fk = calloc(threads, sizeof(*wc.fk));
-	if (cli_ks_conns_init(&conns, (unsigned)threads) || !wc.fk)
-		goto out;
-	wc.ks = conns.ks;
-	if (cli_ks_conns_open(&conns, 1))
-		goto out;
-	r = check_config(&ck, wc.ks[0]);
-	if (r == 1) { /* nothing else can be decrypted: report that one problem */
-		report(&ck, json);
-		ret = CLI_EXIT_PROBLEMS;
-		goto out;
+	if (!cli_ks_conns_init(&conns, (unsigned)threads) && wc.fk) {
+		wc.ks = conns.ks;
+		ret = run_check(&ck, &wc, &conns, &threads, json);
 	}
-	if (r || check_tree(&ck))
-		goto out;
-	threads = cli_pool_workers(threads, ck.files.n);
-	if (cli_ks_conns_open(&conns, (unsigned)threads))
-		goto out;
-	for (unsigned i = 0; i < threads; i++)
-		if (!(wc.fk[i] = sodium_malloc(PFC_KEY_BYTES)))
-			goto out;
-	cli_progress_init(&wc.prog, "check", ck.files.n);
-	if (cli_pool_run((unsigned)threads, ck.files.n, check_file, &wc, &ck.fatal) < 0)
-		goto out;
-	cli_progress_end(&wc.prog);
-	if (atomic_load(&ck.fatal))
-		goto out;
-	if (ck.problems.n)
-		qsort(ck.problems.v, ck.problems.n, sizeof(*ck.problems.v), cmp_item);
-	if (ck.notices.n)
-		qsort(ck.notices.v, ck.notices.n, sizeof(*ck.notices.v), cmp_item);
-	report(&ck, json);
-	ret = ck.problems.n ? CLI_EXIT_PROBLEMS : CLI_EXIT_OK;
 out:
 	cli_ks_conns_close(&conns);
 	for (unsigned long i = 0; wc.fk && i < threads; i++)

@@ -71,8 +71,11 @@ void json_str(FILE *f, const char *str)
 		}
 		n = utf8_len(s);
 		if (n == 0) {
-			/* Not UTF-8: show the byte as U+00XX so the output stays valid JSON. */
-			fprintf(f, "\\u%04x", *s);
+			/* Not UTF-8: byte XX (always >= 0x80 here) as the lone
+			 * surrogate U+DCXX, never a character a valid name can
+			 * hold, so "caf\xe9" and "caf\u00e9" stay apart
+			 * (tools/CLI.md "JSON strings"; Python's surrogateescape). */
+			fprintf(f, "\\udc%02x", *s);
 			s++;
 			continue;
 		}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* vol.c - open a backing directory, load its config, unwrap its name key. */
+/* vol.c - open a backing directory, load its config, unwrap its name key
+ * (the volume layer of fs/volume.h, with the CLI's messages). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@
 #include <sodium.h>
 
 #include "fs/err.h"
-#include "keystore/client.h"
+#include "fs/ks_unwrap.h"
 #include "tools/cli.h"
 #include "tools/vol.h"
 
@@ -31,29 +32,19 @@ int cli_vol_open(const char *path, struct cli_vol *v)
 		return CLI_EXIT_SETUP;
 	}
 	snprintf(cfgpath, sizeof(cfgpath), "%s/%s", path, PFC_CONFIG_NAME);
-	r = pfc_config_load(v->fd, &v->cfg);
+	r = pfc_volume_load(v->fd, &v->cfg, &v->layout);
+	if (r == 0)
+		return 0;
 	if (r == PFC_ERR_NOT_FOUND) {
 		cli_err(cfgpath, "no volume here (no %s; create one with 'pfcrypt init')",
 			PFC_CONFIG_NAME);
-		goto fail;
-	}
-	if (r == PFC_ERR_IO) {
+	} else if (r == PFC_ERR_IO) {
 		cli_err(cfgpath, "cannot read: %s", strerror(errno));
-		goto fail;
-	}
-	if (r < 0) {
+	} else {
 		const char *why = pfc_config_last_error();
 
 		cli_err(cfgpath, "%s", why && *why ? why : pfc_strerror(r));
-		goto fail;
 	}
-	r = pfc_config_layout(&v->cfg, &v->layout);
-	if (r < 0) {
-		cli_err(cfgpath, "%s", pfc_strerror(r));
-		goto fail;
-	}
-	return 0;
-fail:
 	close(v->fd);
 	v->fd = -1;
 	return CLI_EXIT_SETUP;
@@ -68,45 +59,32 @@ void cli_vol_close(struct cli_vol *v)
 
 int cli_vol_keys(struct cli_vol *v, struct pfc_ks *ks, struct pfc_volkeys **out)
 {
-	uint8_t ad[PFC_AD_MAX];
-	uint8_t *nk;
-	char cfgpath[4096];
-	size_t ad_len;
-	int r, ret = CLI_EXIT_SETUP;
+	struct pfc_unwrapper uw = pfc_ks_unwrapper(ks);
+	enum pfc_key_step step;
+	char cfgpath[4096], what[4200];
+	int r;
 
 	snprintf(cfgpath, sizeof(cfgpath), "%s/%s", v->path, PFC_CONFIG_NAME);
-	nk = sodium_malloc(PFC_KEY_BYTES);
-	if (!nk) {
+	r = pfc_volume_keys(&v->cfg, &uw, out, &step);
+	switch (r < 0 ? step : PFC_STEP_NONE) {
+	case PFC_STEP_NONE:
+		return 0;
+	case PFC_STEP_MEMORY:
 		cli_err(cfgpath, "cannot allocate locked memory");
-		return CLI_EXIT_SETUP;
-	}
-	ad_len = pfc_ad_name_key(v->cfg.volume_id, ad);
-	r = pfc_ks_unwrap(ks, v->cfg.wrapped_name_key, v->cfg.wrapped_name_key_len, ad, ad_len, nk);
-	if (r < 0) {
-		char what[4200];
-
+		break;
+	case PFC_STEP_UNWRAP:
 		snprintf(what, sizeof(what), "%s: cannot unwrap the volume name key", cfgpath);
 		cli_ks_err(ks, what, r);
-		goto out;
-	}
-	r = pfc_volkeys_new(nk, v->cfg.volume_id, out);
-	if (r < 0) {
+		break;
+	case PFC_STEP_DERIVE:
 		cli_err(cfgpath, "cannot derive the volume keys: %s", pfc_strerror(r));
-		goto out;
-	}
-	r = pfc_config_verify(&v->cfg, *out);
-	if (r < 0) {
-		pfc_volkeys_free(*out);
-		*out = NULL;
+		break;
+	case PFC_STEP_VERIFY:
 		cli_err(cfgpath, "config does not verify (tampered or damaged): %s",
 			pfc_strerror(r));
-		goto out;
+		break;
 	}
-	ret = 0;
-out:
-	sodium_memzero(nk, PFC_KEY_BYTES);
-	sodium_free(nk);
-	return ret;
+	return CLI_EXIT_SETUP;
 }
 
 int cli_read_header(const struct cli_vol *v, const char *rel, struct pfc_header *h, int *fd_out)

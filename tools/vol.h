@@ -62,7 +62,5 @@ int cli_walk_files(const struct cli_vol *v, struct cli_walk *w);
 void cli_walk_free(struct cli_walk *w);
 /* The cause line of a stray, for warnings. */
 const char *cli_stray_cause(const struct cli_stray *s);
-/* A name a sync client gives a conflict copy (DESIGN.md section 4)? */
-bool cli_is_conflict_copy(const char *name);
 
 #endif

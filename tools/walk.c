@@ -8,7 +8,7 @@
  * wrapped key that must be rewrapped); the caller decides by parsing.
  *
  * Strays are collected on the way (status warns about them): entries whose
- * name is not pfcrypt's (nor a conflict copy) - plaintext dropped into the
+ * name is not pfcrypt's (nor a conflict copy, fs/conflict.c) - plaintext dropped into the
  * backing dir by mistake; nothing below such a directory is listed again -
  * and mount points, which are not walked (another file system is not part
  * of the volume, and rewrap must not write into it).
@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fs/format.h"
+#include "fs/volume.h"
 #include "tools/cli.h"
 #include "tools/vol.h"
 
@@ -42,12 +42,6 @@ static int push(struct cli_walk *w, const char *rel)
 		return -ENOMEM;
 	w->n++;
 	return 0;
-}
-
-bool cli_is_conflict_copy(const char *name)
-{
-	return strstr(name, ".sync-conflict-") || strstr(name, "conflicted copy") ||
-	       strstr(name, ".conflict") || strstr(name, "(conflict");
 }
 
 const char *cli_stray_cause(const struct cli_stray *s)
@@ -76,81 +70,63 @@ static int push_stray(struct cli_walk *w, const char *rel, bool mount)
 	return 0;
 }
 
-/* in_stray: rel is (below) a directory already reported as a stray. */
-static int walk_dir(int rootfd, const char *rel, bool in_stray, struct cli_walk *w, char *err_path,
-		    size_t err_len)
+static char stray_mark; /* a directory's walk arg: it is (below) a stray */
+
+struct walk_ctx {
+	struct cli_walk *w;
+	char err_path[4096];
+};
+
+static int on_entry(void *ctx, struct pfc_walk_dir *dir, const struct pfc_walk_entry *e,
+		    void **child)
 {
-	struct stat dst;
-	DIR *d;
-	struct dirent *de;
-	int fd, ret = 0;
+	struct cli_walk *w = ((struct walk_ctx *)ctx)->w;
+	enum pfc_entry_kind k = e->kind;
+	unsigned char type = e->type;
+	bool in_stray = dir->arg == &stray_mark;
+	bool foreign = !in_stray && k == PFC_ENTRY_OTHER && !pfc_conflict_copy(e->name, NULL);
+	struct stat st;
+	int ret;
 
-	fd = openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &dst) < 0 || !(d = fdopendir(fd))) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
-		snprintf(err_path, err_len, "%s", rel);
+	if (k == PFC_ENTRY_DOT || k == PFC_ENTRY_CONFIG || k == PFC_ENTRY_DIRID ||
+	    k == PFC_ENTRY_LONGNAME_COMPANION || k == PFC_ENTRY_SYMLINKS_DIR)
+		return 0; /* not files of the volume (symlink companions: FORMAT.md 8.2) */
+	if (type == DT_UNKNOWN || type == DT_DIR) {
+		if (fstatat(dir->fd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0; /* vanished meanwhile (a live volume) */
+		type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
+	}
+	if (type == DT_DIR && cli_is_mount_point(dir->fd, e->name, &st, dir->st.st_dev))
+		return push_stray(w, e->rel, true);
+	if (foreign && (ret = push_stray(w, e->rel, false)) < 0)
 		return ret;
+	if (type == DT_DIR) {
+		*child = in_stray || foreign ? &stray_mark : NULL;
+		return 1;
 	}
-	while ((errno = 0, de = readdir(d))) {
-		enum pfc_entry_kind k = pfc_entry_classify(de->d_name, strlen(de->d_name));
-		unsigned char type = de->d_type;
-		bool foreign =
-		    !in_stray && k == PFC_ENTRY_OTHER && !cli_is_conflict_copy(de->d_name);
-		struct stat st;
-		char child[4096];
-		const char *crel;
+	return type == DT_REG ? push(w, e->rel) : 0;
+}
 
-		if (k == PFC_ENTRY_DOT || k == PFC_ENTRY_CONFIG || k == PFC_ENTRY_DIRID ||
-		    k == PFC_ENTRY_LONGNAME_COMPANION || k == PFC_ENTRY_SYMLINKS_DIR)
-			continue; /* not files of the volume (symlink companions: FORMAT.md 8.2) */
-		if (type == DT_UNKNOWN || type == DT_DIR) {
-			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-				continue; /* vanished meanwhile (a live volume) */
-			type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
-		}
-		if ((size_t)snprintf(child, sizeof(child), "%s/%s", rel, de->d_name) >=
-		    sizeof(child)) {
-			snprintf(err_path, err_len, "%s/%s", rel, de->d_name);
-			ret = -ENAMETOOLONG;
-			break;
-		}
-		/* Paths are kept relative to the root ("./a/b" -> "a/b"). */
-		crel = child + 2 * (child[0] == '.' && child[1] == '/');
-		if (type == DT_DIR && cli_is_mount_point(dirfd(d), de->d_name, &st, dst.st_dev)) {
-			ret = push_stray(w, crel, true);
-			if (ret < 0)
-				break;
-			continue;
-		}
-		if (foreign && (ret = push_stray(w, crel, false)) < 0)
-			break;
-		if (type != DT_DIR && type != DT_REG)
-			continue;
-		ret = type == DT_DIR
-			  ? walk_dir(rootfd, child, in_stray || foreign, w, err_path, err_len)
-			  : push(w, crel);
-		if (ret < 0)
-			break;
-	}
-	if (!ret && errno) {
-		ret = -errno;
-		snprintf(err_path, err_len, "%s", rel);
-	}
-	closedir(d);
-	return ret;
+static int on_error(void *ctx, const char *rel, void *arg, enum pfc_walk_op op, int err)
+{
+	struct walk_ctx *wc = ctx;
+
+	(void)arg;
+	(void)op;
+	snprintf(wc->err_path, sizeof(wc->err_path), "%s%s", *rel ? "./" : ".", rel);
+	return -err;
 }
 
 int cli_walk_files(const struct cli_vol *v, struct cli_walk *w)
 {
-	char err_path[4096] = "";
+	static const struct pfc_walk_ops ops = {.entry = on_entry, .error = on_error};
+	struct walk_ctx wc = {.w = w};
 	int r;
 
 	memset(w, 0, sizeof(*w));
-	r = walk_dir(v->fd, ".", false, w, err_path, sizeof(err_path));
+	r = pfc_walk(v->fd, &ops, &wc, NULL);
 	if (r < 0) {
-		cli_err(v->path, "cannot walk %s: %s", err_path, strerror(-r));
+		cli_err(v->path, "cannot walk %s: %s", wc.err_path, strerror(-r));
 		cli_walk_free(w);
 		return CLI_EXIT_SETUP;
 	}

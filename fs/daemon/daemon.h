@@ -14,6 +14,7 @@
 #include "fs/daemon/inode.h"
 #include "fs/daemon/keycache.h"
 #include "fs/format.h"
+#include "fs/volume.h"
 #include "keystore/client.h"
 
 #include <limits.h>
@@ -47,7 +48,8 @@ struct pfcd {
 	uint8_t ad_file_prefix[PFC_AD_MAX];
 	size_t ad_file_prefix_len;
 
-	struct pfc_ks *ks; /* thread-safe: its own mutex serialises requests */
+	struct pfc_ks *ks;	 /* thread-safe: its own mutex serialises requests */
+	struct pfc_unwrapper uw; /* unwrap through ks, for fs/volume.h (main.c) */
 	struct pfc_kcache *keys;
 	struct pfc_itable itable;
 
@@ -110,17 +112,15 @@ int pfcd_name_claim(struct pfc_inode *dir, const char *name, struct pfc_backing_
 int pfcd_companion_write(int dirfd, const struct pfc_backing_name *bn);
 /* Remove it (ignores ENOENT). */
 void pfcd_companion_remove(int dirfd, const struct pfc_backing_name *bn);
-/* Decrypt a backing entry name of kind ENCNAME or LONGNAME in dirfd (a real
- * or O_PATH fd of the directory) with ids.  out: PFC_NAME_BUF.  0 or -errno. */
-int pfcd_name_decrypt_entry(int dirfd, const char *entry, enum pfc_entry_kind kind,
-			    const uint8_t (*ids)[PFC_ID_BYTES], size_t n, char *out);
-
-/* Sync-client conflict copies "<enc><marker>": the displayed name of a
- * backing entry in dirfd (out: PFC_NAME_BUF; -ENOENT if the entry is not a
- * conflict copy, another -errno if it is one that does not decrypt), and the
- * entry of a displayed name. */
-int pfcd_conflict_decrypt_entry(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID_BYTES],
-				size_t n, char *out);
+/* The name the mount shows for backing entry `entry` of directory dirfd (a
+ * real or O_PATH fd) with ids: an encrypted or long name decrypted, a sync
+ * client's conflict copy "<enc><marker>" as "<name><marker>" (fs/volume.h
+ * pfc_entry_name).  out: PFC_NAME_BUF.  0, 1 if the entry carries no name
+ * of the volume (not shown), or -errno (a copy that does not decrypt: never
+ * -ENOENT). */
+int pfcd_entry_decrypt(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
+		       char *out);
+/* The backing entry of a displayed conflict-copy name "<name><marker>". */
 int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn,
 		       struct stat *st);
 

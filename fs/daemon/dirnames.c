@@ -7,10 +7,9 @@
  */
 #include "fs/daemon/daemon.h"
 
-#include "fs/daemon/conflict.h"
-
 #include "fs/err.h"
 #include "fs/log.h"
+#include "fs/volume.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -219,80 +218,37 @@ void pfcd_companion_remove(int dirfd, const struct pfc_backing_name *bn)
 		unlinkat(dirfd, bn->companion, 0);
 }
 
-int pfcd_name_decrypt_entry(int dirfd, const char *entry, enum pfc_entry_kind kind,
-			    const uint8_t (*ids)[PFC_ID_BYTES], size_t n, char *out)
-{
-	char enc[PFC_ENCNAME_BUF];
-	const char *e = entry;
-	size_t elen = strlen(entry), olen, matched;
-	int rc;
-
-	if (kind == PFC_ENTRY_LONGNAME) {
-		char comp[PFC_LONGNAME_COMPANION_LEN + 1];
-		uint8_t content[PFC_ENCNAME_MAX + 1];
-		ssize_t got;
-		int fd;
-
-		rc = pfc_longname_companion(entry, elen, comp);
-		if (rc < 0)
-			return pfcd_errno(rc);
-		fd = pfcd_openat(dirfd, comp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
-		if (fd < 0)
-			return -errno;
-		got = read(fd, content, sizeof(content));
-		close(fd);
-		if (got < 0)
-			return -errno;
-		rc = pfc_longname_companion_parse(entry, elen, content, (size_t)got, enc,
-						  sizeof(enc), &elen);
-		if (rc < 0)
-			return pfcd_errno(rc);
-		e = enc;
-	}
-	rc = pfc_name_decrypt(pfcd_g->vk, ids, n, e, elen, out, PFC_NAME_BUF, &olen, &matched);
-	return rc < 0 ? pfcd_errno(rc) : 0;
-}
-
 /*
- * Sync-client conflict copies (DESIGN.md 4).  A sync client that finds two
- * versions of "<enc>" keeps one and renames the other by appending a marker:
- *   Syncthing  "<enc>.sync-conflict-20240102-030405-ABCDEFG"
- *   rclone     "<enc>.conflict1"
- *   Dropbox    "<enc> (Ann's conflicted copy 2024-01-02)"
- *   Nextcloud  "<enc> (conflicted copy 2024-01-02 030405)"
- * The mount shows such an entry as the decrypted name plus the same marker,
- * and a lookup of "<name><marker>" finds it, so users can read, rename or
- * delete the copy.  Neither '.' nor ' ' is in the base64url alphabet, so the
- * encoding ends exactly where the marker begins.  A long-name entry's copy
- * "pfc.long.<hash><marker>" shares the original's companion (the client
- * copies the entry only); the copy's backing name is never is_long, so
- * removing or renaming it leaves that companion alone.
+ * Sync-client conflict copies (DESIGN.md 4, rules in fs/conflict.c).  A sync
+ * client that finds two versions of "<enc>" keeps one and renames the other
+ * by appending a marker ("<enc>.sync-conflict-20240102-030405-ABCDEFG",
+ * "<enc>.conflict1", "<enc> (Ann's conflicted copy 2024-01-02)", ...).  The
+ * mount shows such an entry as the decrypted name plus the same marker
+ * (pfc_entry_name), and a lookup of "<name><marker>" finds it
+ * (pfcd_conflict_find), so users can read, rename or delete the copy.  A
+ * long-name entry's copy "pfc.long.<hash><marker>" shares the original's
+ * companion (the client copies the entry only); the copy's backing name is
+ * never is_long, so removing or renaming it leaves that companion alone.
  */
-int pfcd_conflict_decrypt_entry(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID_BYTES],
-				size_t n, char *out)
+int pfcd_entry_decrypt(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
+		       char *out)
 {
-	char base[PFC_ENCNAME_SHORT_MAX + 1], plain[PFC_NAME_BUF];
-	enum pfc_entry_kind kind;
-	size_t k, plen;
+	struct pfc_entry_name e;
 	int rc;
 
-	k = pfcd_conflict_split(entry);
-	if (k == 0 || k > PFC_ENCNAME_SHORT_MAX)
-		return -ENOENT; /* not a conflict copy */
-	memcpy(base, entry, k);
-	base[k] = '\0';
-	kind = pfc_entry_classify(base, k);
-	if (kind != PFC_ENTRY_ENCNAME && kind != PFC_ENTRY_LONGNAME)
-		return -ENOENT;
-	/* a long name's copy shares the companion of the original entry */
-	rc = pfcd_name_decrypt_entry(dirfd, base, kind, ids, n, plain);
-	if (rc < 0)
-		return rc == -ENOENT ? -EIO : rc;
-	plen = strlen(plain);
-	if (plen + strlen(entry + k) > PFC_NAME_MAX)
-		return -ENAMETOOLONG;
-	memcpy(out, plain, plen);
-	strcpy(out + plen, entry + k);
+	do {
+		rc = pfc_entry_name(pfcd_g->vk, dirfd, entry, ids, n, &e);
+	} while (rc == PFC_ERR_IO && e.step == PFC_ENTRY_STEP_OPEN && pfcd_fd_short(errno));
+	if (rc == 1)
+		return 1;
+	if (rc < 0) {
+		rc = pfcd_errno(rc);
+		/* a copy whose base has no companion is damaged, not absent */
+		if (rc == -ENOENT && pfc_entry_classify(entry, strlen(entry)) == PFC_ENTRY_OTHER)
+			rc = -EIO;
+		return rc;
+	}
+	memcpy(out, e.name, e.len + 1);
 	return 0;
 }
 
@@ -306,8 +262,8 @@ int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backi
 	rc = pfcd_dirids(dir, false, ids, &n, &primary);
 	if (rc < 0)
 		return rc;
-	for (size_t at = pfcd_conflict_next_marker(name, 1); at;
-	     at = pfcd_conflict_next_marker(name, at + 1)) {
+	for (size_t at = pfc_conflict_next_marker(name, 1); at;
+	     at = pfc_conflict_next_marker(name, at + 1)) {
 		struct pfc_backing_name base;
 		const char *m = name + at;
 		size_t blen = at, slen;

@@ -22,6 +22,14 @@
  *    flags before calling the operations, so the read hook below applies
  *    them when the request arrives, before libfuse dispatches it, with the
  *    VFS's rule (kill_suidgid).
+ *  - fallocate (every mode, punch-hole and zero-range included) by a
+ *    caller without CAP_FSETID: the kernel's file_modified() asks for the
+ *    bits to go, but with KILLPRIV_V2 it leaves that to the server and
+ *    flags nothing, so FUSE_FALLOCATE is checked here: when the file has
+ *    bits to lose, the caller's effective capabilities are read from
+ *    /proc/PID/status (a caller in another user namespace counts as
+ *    lacking CAP_FSETID, as capable() in the initial namespace says).
+ *    Dropped before the request runs, as ext4 does (even if it then fails).
  * The write hook sets the capability bit in the INIT reply when the kernel
  * offered it.  Both hooks run on the worker thread that reads the request.
  */
@@ -31,8 +39,13 @@
 #include "fs/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/capability.h>
 #include <linux/fuse.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -45,10 +58,45 @@ static bool kernel_offers_v2;
 static bool v2_granted;
 static struct fuse_session *session;
 
+/* Does process PID hold CAP_FSETID in the daemon's user namespace?  No
+ * when it cannot be told (the process is gone, /proc unreadable): then the
+ * bits go, the safe side. */
+static bool has_fsetid(uint32_t pid)
+{
+	char path[64], line[128], self[64], other[64];
+	unsigned long long eff;
+	bool found = false, cap = false;
+	ssize_t a, b;
+	FILE *f;
+
+	if (pid == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/ns/user", pid);
+	a = readlink("/proc/self/ns/user", self, sizeof(self) - 1);
+	b = readlink(path, other, sizeof(other) - 1);
+	if (a < 0 || b < 0 || a != b || memcmp(self, other, (size_t)a) != 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "CapEff:", 7) == 0) {
+			found = true;
+			eff = strtoull(line + 7, NULL, 16);
+			cap = (eff >> CAP_FSETID) & 1;
+		}
+	}
+	fclose(f);
+	return cap;
+}
+
 /* Linux's rule (setattr_should_drop_sgid): suid goes; sgid goes when the
  * group may execute, or when the caller is not in the file's group (here:
- * its file system gid; supplementary groups are not in the request). */
-static void kill_suidgid(uint64_t nodeid, uint32_t caller_gid)
+ * its file system gid; supplementary groups are not in the request).
+ * ASK: the kernel has not said whether the caller (PID) lacks CAP_FSETID;
+ * it is asked only when the file has bits to lose. */
+static void kill_suidgid(uint64_t nodeid, uint32_t caller_gid, bool ask, uint32_t pid)
 {
 	struct pfc_inode *in = pfc_itable_get(&pfcd_g->itable, (fuse_ino_t)nodeid);
 	struct stat st;
@@ -68,7 +116,7 @@ static void kill_suidgid(uint64_t nodeid, uint32_t caller_gid)
 	keep = st.st_mode & 07777 & ~(mode_t)S_ISUID;
 	if ((keep & S_IXGRP) || caller_gid != st.st_gid)
 		keep &= ~(mode_t)S_ISGID;
-	if (keep == (st.st_mode & 07777)) {
+	if (keep == (st.st_mode & 07777) || (ask && has_fsetid(pid))) {
 		pfcd_inode_put(in);
 		return;
 	}
@@ -100,6 +148,7 @@ static void inspect(const uint8_t *buf, size_t n)
 	const struct fuse_write_in *w;
 	const struct fuse_setattr_in *sa;
 	const struct fuse_open_in *o;
+	bool ask = false;
 
 	memcpy(&h, buf, sizeof(h));
 	switch (h.opcode) {
@@ -127,11 +176,15 @@ static void inspect(const uint8_t *buf, size_t n)
 		if (o && (o->open_flags & FUSE_OPEN_KILL_SUIDGID))
 			break;
 		return;
+	case FUSE_FALLOCATE:
+		/* no flag: the caller's capability is asked (kill_suidgid) */
+		ask = true;
+		break;
 	default:
 		return;
 	}
 	if (__atomic_load_n(&v2_granted, __ATOMIC_ACQUIRE))
-		kill_suidgid(h.nodeid, h.gid);
+		kill_suidgid(h.nodeid, h.gid, ask, h.pid);
 }
 
 static ssize_t kio_read(int fd, void *buf, size_t len, void *userdata)

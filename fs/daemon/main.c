@@ -19,6 +19,7 @@
 #include "fs/daemon/readahead.h"
 
 #include "fs/err.h"
+#include "fs/ks_unwrap.h"
 #include "fs/log.h"
 
 #include <errno.h>
@@ -160,16 +161,12 @@ static void die_conf(const struct pfcd *d, const char *cause)
 	exit(2);
 }
 
-/* Volume setup: config, cipher, keystore, name key, config MAC.  Exits 2. */
-static void setup_volume(struct pfcd *d, int rootfd)
+/* The config and its layout; a cipher this machine can run.  Exits 2. */
+static void load_config(struct pfcd *d, int rootfd)
 {
-	uint8_t ad[PFC_AD_MAX];
-	uint8_t *nk;
-	size_t adlen;
 	char msg[512];
-	int rc;
+	int rc = pfc_volume_load(rootfd, &d->cfg, &d->layout);
 
-	rc = pfc_config_load(rootfd, &d->cfg);
 	if (rc == PFC_ERR_NOT_FOUND)
 		die_conf(d, "no such file (not a pfcrypt volume)");
 	if (rc < 0) {
@@ -179,16 +176,21 @@ static void setup_volume(struct pfcd *d, int rootfd)
 			why = strerror(errno);
 		die_conf(d, why && *why ? why : pfc_strerror(rc));
 	}
-	rc = pfc_cipher_check(d->cfg.cipher);
-	if (rc < 0) {
+	if (pfc_cipher_check(d->cfg.cipher) < 0) {
 		snprintf(msg, sizeof(msg), "cipher %s is not available on this CPU or libsodium",
 			 pfc_cipher_name(d->cfg.cipher));
 		die_conf(d, msg);
 	}
-	rc = pfc_config_layout(&d->cfg, &d->layout);
-	if (rc < 0)
-		die_conf(d, pfc_strerror(rc));
+}
 
+/* Volume setup: config, cipher, keystore, name key, config MAC.  Exits 2. */
+static void setup_volume(struct pfcd *d, int rootfd)
+{
+	enum pfc_key_step step;
+	char msg[512];
+	int rc;
+
+	load_config(d, rootfd);
 	if (!pfc_ks_default_socket(d->socket_path, sizeof(d->socket_path))) {
 		fprintf(stderr, "pfcryptfs: keystore socket path too long\n");
 		exit(2);
@@ -198,32 +200,26 @@ static void setup_volume(struct pfcd *d, int rootfd)
 		fprintf(stderr, "pfcryptfs: keystore %s: %s\n", d->socket_path, pfc_strerror(rc));
 		exit(2);
 	}
-	nk = sodium_malloc(PFC_KEY_BYTES);
-	if (!nk) {
+	d->uw = pfc_ks_unwrapper(d->ks);
+	rc = pfc_volume_keys(&d->cfg, &d->uw, &d->vk, &step);
+	if (step == PFC_STEP_MEMORY) {
 		fprintf(stderr, "pfcryptfs: out of locked memory\n");
 		exit(2);
 	}
-	adlen = pfc_ad_name_key(d->cfg.volume_id, ad);
-	rc = pfc_ks_unwrap(d->ks, d->cfg.wrapped_name_key, d->cfg.wrapped_name_key_len, ad, adlen,
-			   nk);
-	if (rc < 0) {
-		if (rc == PFC_ERR_UNREACHABLE || rc == PFC_ERR_LOCKED || rc == PFC_ERR_TIMEOUT ||
-		    rc == PFC_ERR_DENIED) {
-			fprintf(stderr, "pfcryptfs: keystore %s: %s\n", d->socket_path,
-				pfc_strerror(rc));
-			exit(2);
-		}
+	if (step == PFC_STEP_UNWRAP && (rc == PFC_ERR_UNREACHABLE || rc == PFC_ERR_LOCKED ||
+					rc == PFC_ERR_TIMEOUT || rc == PFC_ERR_DENIED)) {
+		fprintf(stderr, "pfcryptfs: keystore %s: %s\n", d->socket_path, pfc_strerror(rc));
+		exit(2);
+	}
+	if (step == PFC_STEP_UNWRAP) {
 		snprintf(msg, sizeof(msg), "the volume name key does not unwrap: %s",
 			 pfc_strerror(rc));
 		die_conf(d, msg);
 	}
-	rc = pfc_volkeys_new(nk, d->cfg.volume_id, &d->vk);
-	sodium_memzero(nk, PFC_KEY_BYTES);
-	sodium_free(nk);
+	if (step == PFC_STEP_VERIFY)
+		die_conf(d, "authentication failed (the config was altered)");
 	if (rc < 0)
 		die_conf(d, pfc_strerror(rc));
-	if (pfc_config_verify(&d->cfg, d->vk) < 0)
-		die_conf(d, "authentication failed (the config was altered)");
 	d->ad_file_prefix_len = pfc_ad_file_key_prefix(d->cfg.volume_id, d->ad_file_prefix);
 }
 
@@ -420,70 +416,80 @@ static void teardown(struct pfcd *d)
 	pfc_ks_close(d->ks);
 }
 
-int main(int argc, char **argv)
+/* Process setup from the command line: options, limits, log, libsodium,
+ * absolute paths, the mount safety rails.  0, or the exit status. */
+static int setup_process(struct pfcd *d, struct opts *o, int argc, char **argv)
 {
-	static struct pfcd d;
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_session *se = NULL;
-	struct fuse_loop_config *lc = NULL;
-	struct opts o;
-	char fsopt[2 * PATH_MAX + 64];
-	int rootfd, rc, status = 2;
-
-	if (parse_args(argc, argv, &o) < 0) {
+	if (parse_args(argc, argv, o) < 0) {
 		usage(stderr);
 		return 2;
 	}
-	pfcd_g = &d;
-	d.backing = o.backing;
-	d.mountpoint = o.mountpoint;
-	d.is_root = geteuid() == 0;
-	d.egid = getegid();
-	if (o.socket && setenv("PFCRYPT_SOCKET", o.socket, 1) < 0)
+	pfcd_g = d;
+	d->backing = o->backing;
+	d->mountpoint = o->mountpoint;
+	d->is_root = geteuid() == 0;
+	d->egid = getegid();
+	if (o->socket && setenv("PFCRYPT_SOCKET", o->socket, 1) < 0)
 		return 2;
 	umask(0); /* the kernel already applied the caller's umask */
 	raise_nofile();
-	pfc_log_init("pfcryptfs", !o.foreground);
-	if (o.debug || o.verbose)
+	pfc_log_init("pfcryptfs", !o->foreground);
+	if (o->debug || o->verbose)
 		pfc_log_set_level(PFC_LOG_DEBUG);
 	if (pfc_format_init() < 0) {
 		fprintf(stderr, "pfcryptfs: libsodium cannot initialise\n");
 		return 2;
 	}
-	if (!realpath(o.backing, d.backing_abs)) {
-		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));
+	if (!realpath(o->backing, d->backing_abs)) {
+		fprintf(stderr, "pfcryptfs: %s: %s\n", o->backing, strerror(errno));
 		return 2;
 	}
 	/* absolute: libfuse changes to / and unmounts by this path at the end */
-	if (!realpath(o.mountpoint, d.mount_abs)) {
-		fprintf(stderr, "pfcryptfs: %s: %s\n", o.mountpoint, strerror(errno));
+	if (!realpath(o->mountpoint, d->mount_abs)) {
+		fprintf(stderr, "pfcryptfs: %s: %s\n", o->mountpoint, strerror(errno));
 		return 2;
 	}
-	pfcd_rails(&d, o.mount_opts); /* exits 2 for a mount that must not happen */
-	rootfd = open(d.backing_abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	pfcd_rails(d, o->mount_opts); /* exits 2 for a mount that must not happen */
+	return 0;
+}
+
+/* The backing root, the volume and the daemon's tables.  The root's fd, or
+ * -1 (message printed; exit 2). */
+static int setup_mount(struct pfcd *d, const struct opts *o)
+{
+	int rootfd = open(d->backing_abs, O_PATH | O_DIRECTORY | O_CLOEXEC), rc;
+
 	if (rootfd < 0) {
-		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));
-		return 2;
+		fprintf(stderr, "pfcryptfs: %s: %s\n", o->backing, strerror(errno));
+		return -1;
 	}
-	setup_volume(&d, rootfd);
+	setup_volume(d, rootfd);
 	if (pfcd_symlinks_init(rootfd) < 0) {
-		fprintf(stderr, "pfcryptfs: %s: %s\n", o.backing, strerror(errno));
-		return 2;
+		fprintf(stderr, "pfcryptfs: %s: %s\n", o->backing, strerror(errno));
+		return -1;
 	}
 	pfcd_raise_fd_limit();
 
-	rc = pfc_itable_init(&d.itable, rootfd, inode_cleanup, pfcd_fd_cap());
+	rc = pfc_itable_init(&d->itable, rootfd, inode_cleanup, pfcd_fd_cap());
 	if (rc == 0)
-		rc =
-		    pfc_kcache_new(PFCD_KEYCACHE_MAX, PFCD_KEYCACHE_IDLE, filekey_destroy, &d.keys);
+		rc = pfc_kcache_new(PFCD_KEYCACHE_MAX, PFCD_KEYCACHE_IDLE, filekey_destroy,
+				    &d->keys);
 	if (rc == 0)
 		rc = pfcd_keytier_init();
 	if (rc == 0)
 		rc = pfcd_keypool_init() < 0 ? -ENOMEM : 0;
 	if (rc < 0) {
 		fprintf(stderr, "pfcryptfs: %s\n", strerror(-rc));
-		return 2;
+		return -1;
 	}
+	return rootfd;
+}
+
+/* libfuse's arguments: argv0, our mount options, the user's, -d.  0 or -1. */
+static int fuse_args_build(const struct pfcd *d, const struct opts *o, int rootfd,
+			   const char *argv0, struct fuse_args *args)
+{
+	char fsopt[2 * PATH_MAX + 64];
 
 	/*
 	 * The kernel checks permissions (default_permissions) when other users
@@ -498,14 +504,75 @@ int main(int argc, char **argv)
 	 * so that mount -a sees an auto line as mounted already, as for
 	 * gocryptfs; tools/mounts.c finds volumes by the same pair.
 	 */
-	fsname_opt(fsopt, sizeof(fsopt), d.backing_abs);
+	fsname_opt(fsopt, sizeof(fsopt), d->backing_abs);
 	snprintf(fsopt + strlen(fsopt), sizeof(fsopt) - strlen(fsopt), ",subtype=pfcryptfs%s%s",
-		 o.shared ? ",default_permissions" : "", backing_read_only(rootfd) ? ",ro" : "");
-	if (fuse_opt_add_arg(&args, argv[0]) || fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, fsopt) ||
-	    (o.mount_opts[0] &&
-	     (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, o.mount_opts))) ||
-	    (o.debug && fuse_opt_add_arg(&args, "-d")))
+		 o->shared ? ",default_permissions" : "", backing_read_only(rootfd) ? ",ro" : "");
+	if (fuse_opt_add_arg(args, argv0) || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, fsopt) ||
+	    (o->mount_opts[0] &&
+	     (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, o->mount_opts))) ||
+	    (o->debug && fuse_opt_add_arg(args, "-d")))
+		return -1;
+	return 0;
+}
+
+/* Once mounted: daemonize, start the helper threads, serve until unmount.
+ * The exit status: 0 a clean end, 1 the session loop failed. */
+static int serve(struct pfcd *d, const struct opts *o, struct fuse_session *se)
+{
+	struct fuse_loop_config *lc = NULL;
+	int rc, status;
+
+	rc = pfcd_kernelio_attach(se);
+	if (rc < 0)
+		pfc_warn("cannot hook /dev/fuse I/O (%s): every write costs one more request",
+			 strerror(-rc));
+	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d->backing_abs, d->mount_abs,
+		 pfc_cipher_name(d->cfg.cipher), d->layout.block_size);
+	pfcd_readahead_raise(d->mount_abs);
+	fuse_daemonize(o->foreground);
+	/* after the fork of fuse_daemonize: threads do not survive it */
+	pthread_mutex_init(&d->expiry_lock, NULL);
+	pthread_cond_init(&d->expiry_cond, NULL);
+	if (pthread_create(&d->expiry_thread, NULL, expiry_main, d) == 0)
+		d->expiry_started = true;
+	pfcd_cpool_start();
+	pfcd_durable_start();
+	if (o->single) {
+		rc = fuse_session_loop(se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc) {
+			rc = -ENOMEM;
+		} else {
+			fuse_loop_cfg_set_clone_fd(lc, 0);
+			fuse_loop_cfg_set_max_threads(lc, 16);
+			rc = fuse_session_loop_mt(se, lc);
+			fuse_loop_cfg_destroy(lc);
+		}
+	}
+	/* libfuse reports an exit by signal as the signal number: a clean end too */
+	status = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
+	if (status)
+		pfc_err_log("session loop failed: %d", rc);
+	pfcd_cpool_stop();
+	pfcd_durable_stop();
+	pfcd_keybuf_drop(); /* -s: this thread served requests */
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static struct pfcd d;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	struct opts o;
+	int rootfd, status = setup_process(&d, &o, argc, argv);
+
+	if (status || (rootfd = setup_mount(&d, &o)) < 0)
+		return status ? status : 2;
+	status = 2;
+	if (fuse_args_build(&d, &o, rootfd, argv[0], &args) < 0)
 		goto out;
 	se = fuse_session_new(&args, &ops, sizeof(ops), &d);
 	if (!se)
@@ -516,48 +583,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pfcryptfs: %s: cannot mount\n", o.mountpoint);
 		goto out_sig;
 	}
-	rc = pfcd_kernelio_attach(se);
-	if (rc < 0)
-		pfc_warn("cannot hook /dev/fuse I/O (%s): every write costs one more request",
-			 strerror(-rc));
-	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d.backing_abs, d.mount_abs,
-		 pfc_cipher_name(d.cfg.cipher), d.layout.block_size);
-	pfcd_readahead_raise(d.mount_abs);
-	fuse_daemonize(o.foreground);
-	/* after the fork of fuse_daemonize: threads do not survive it */
-	pthread_mutex_init(&d.expiry_lock, NULL);
-	pthread_cond_init(&d.expiry_cond, NULL);
-	if (pthread_create(&d.expiry_thread, NULL, expiry_main, &d) == 0)
-		d.expiry_started = true;
-	pfcd_cpool_start();
-	pfcd_durable_start();
-	if (o.single) {
-		rc = fuse_session_loop(se);
-	} else {
-		lc = fuse_loop_cfg_create();
-		if (!lc) {
-			rc = -ENOMEM;
-		} else {
-			fuse_loop_cfg_set_clone_fd(lc, 0);
-			fuse_loop_cfg_set_max_threads(lc, 16);
-			rc = fuse_session_loop_mt(se, lc);
-		}
-	}
-	/* libfuse reports an exit by signal as the signal number: a clean end too */
-	status = (rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP) ? 0 : 1;
-	if (status)
-		pfc_err_log("session loop failed: %d", rc);
-	pfcd_cpool_stop();
-	pfcd_durable_stop();
-	pfcd_keybuf_drop(); /* -s: this thread served requests */
+	status = serve(&d, &o, se);
 	fuse_session_unmount(se);
 out_sig:
 	fuse_remove_signal_handlers(se);
 out_se:
 	fuse_session_destroy(se);
 out:
-	if (lc)
-		fuse_loop_cfg_destroy(lc);
 	fuse_opt_free_args(&args);
 	teardown(&d);
 	pfcd_symlinks_fini();

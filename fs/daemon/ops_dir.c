@@ -121,9 +121,11 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 
 		if (k == PFC_ENTRY_DOT) {
 			rc = dh_add(dh, de->d_name, de->d_name, de->d_ino, de->d_type);
-		} else if (k == PFC_ENTRY_ENCNAME || k == PFC_ENTRY_LONGNAME) {
-			rc = pfcd_name_decrypt_entry(
-			    fd, de->d_name, k, (const uint8_t(*)[PFC_ID_BYTES])ids, nids, plain);
+		} else if (k == PFC_ENTRY_ENCNAME || k == PFC_ENTRY_LONGNAME ||
+			   k == PFC_ENTRY_OTHER) {
+			/* OTHER: a sync client's conflict copy, or not ours at all */
+			rc = pfcd_entry_decrypt(fd, de->d_name, (const uint8_t(*)[PFC_ID_BYTES])ids,
+						nids, plain);
 			if (shortage(rc))
 				break;
 			if (rc < 0) {
@@ -132,28 +134,8 @@ static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)
 				pfcd_backing_path(dir, path, sizeof(path));
 				pfc_warn("%s/%s: name does not decrypt (%s); skipped", path,
 					 de->d_name, strerror(-rc));
-				rc = 0;
-				continue;
 			}
-			rc = dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
-		} else if (k == PFC_ENTRY_OTHER) {
-			/* a sync client's conflict copy, or not ours at all */
-			rc = pfcd_conflict_decrypt_entry(
-			    fd, de->d_name, (const uint8_t(*)[PFC_ID_BYTES])ids, nids, plain);
-			if (shortage(rc))
-				break;
-			if (rc == 0) {
-				rc = dh_add(dh, plain, de->d_name, de->d_ino, de->d_type);
-			} else {
-				if (rc != -ENOENT) {
-					char path[PATH_MAX];
-
-					pfcd_backing_path(dir, path, sizeof(path));
-					pfc_warn("%s/%s: name does not decrypt (%s); skipped", path,
-						 de->d_name, strerror(-rc));
-				}
-				rc = 0;
-			}
+			rc = rc == 0 ? dh_add(dh, plain, de->d_name, de->d_ino, de->d_type) : 0;
 		}
 		if (rc < 0)
 			break;

@@ -301,7 +301,7 @@ static void lock_shared(const struct pfcd *d)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", d->backing_abs, PFC_CONFIG_NAME);
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		if (errno != ENOENT) /* no config: setup_volume says so */
 			pfc_warn("%s: cannot open for writing to lock it (%s): another machine "

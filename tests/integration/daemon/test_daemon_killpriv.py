@@ -136,6 +136,58 @@ class KillPriv(pfcfs.MountTestCase):
             self.assertEqual(f.read(), b"a" * 10000 + b"x")
         self.assertEqual(os.stat(p).st_mode & 0o7777, 0o777)
 
+    # fallocate: the kernel flags nothing with KILLPRIV_V2 (issue 17 point 3; xfstests
+    # generic/683 fallocate, generic/684 punch hole): the daemon asks the caller's capabilities.
+    @staticmethod
+    def run_cmd(argv, as_root, without_fsetid=False):
+        if without_fsetid:
+            argv = ["setpriv", "--bounding-set=-fsetid", "--"] + argv
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30) if as_root else as_nobody(argv)
+        if r.returncode != 0:
+            raise AssertionError(f"{argv} failed: {r.stderr!r}")
+
+    def fallocate(self, p, as_root):
+        self.run_cmd(["fallocate", "-l", "20000", p], as_root)
+
+    def punch(self, p, as_root):
+        self.run_cmd(["fallocate", "-p", "-o", "0", "-l", "4096", p], as_root)
+
+    def keep_size(self, p, as_root):
+        self.run_cmd(["fallocate", "-n", "-o", "0", "-l", "65536", p], as_root)
+
+    def test_fallocate_by_other_user_drops_setid(self):
+        for name, op in (("fa", self.fallocate), ("fp", self.punch), ("fk", self.keep_size)):
+            mnt, plain = self.modes_after(name, 0o6777, op)
+            self.assertEqual(plain, 0o777, name)
+            self.assertEqual(mnt, plain, name)
+            mnt, plain = self.modes_after(name + "g", 0o6767, op)
+            self.assertEqual(mnt, plain, name + " without group exec")
+
+    def test_fallocate_by_root_keeps_setid(self):
+        for name, op in (("ra", self.fallocate), ("rp", self.punch)):
+            mnt, plain = self.modes_after(name, 0o6777, op, as_root=True)
+            self.assertEqual(plain, 0o6777, name)
+            self.assertEqual(mnt, plain, name)
+
+    def test_fallocate_by_root_without_fsetid_drops_setid(self):
+        # the capability decides, not the uid
+        def op(p, as_root):
+            self.run_cmd(["fallocate", "-p", "-o", "0", "-l", "4096", p], True, without_fsetid=True)
+        mnt, plain = self.modes_after("nf", 0o6777, op, as_root=True)
+        self.assertEqual(plain, 0o777)
+        self.assertEqual(mnt, plain)
+
+    def test_fallocate_contents_survive(self):
+        p = os.path.join(self.mnt, "fdata")
+        with open(p, "wb") as f:
+            f.write(b"b" * 10000)
+        os.chmod(p, 0o6777)
+        self.run_cmd(["fallocate", "-p", "-o", "4096", "-l", "4096", p], False)
+        with open(p, "rb") as f:
+            self.assertEqual(f.read(), b"b" * 4096 + bytes(4096) + b"b" * (10000 - 8192))
+        self.assertEqual(os.stat(p).st_mode & 0o7777, 0o777)
+
 
 if __name__ == "__main__":
     taprun.main()

@@ -82,6 +82,17 @@ class Check(unittest.TestCase):
     def check(self, backing, *args):
         return self.e.pfcrypt("check", backing, *args)
 
+    def copy_problem(self, backing, path, plain, cause):
+        """check exits 1 with one problem line "path: plain: cause" beside the conflict copy's note."""
+        p = self.check(backing)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        lines = [x for x in p.stdout.splitlines() if not x.startswith("note: ")]
+        self.assertEqual(len(lines), 2, p.stdout)  # the problem, the summary
+        self.assertTrue(lines[0].startswith(f"{path}: {plain}: " if plain else f"{path}: "),
+                        lines[0])
+        self.assertIn(cause, lines[0])
+        self.assertIn(f"note: {path}: sync-conflict copy", p.stdout)
+
     def one_problem(self, backing, path, plain, cause):
         """check exits 1 and reports exactly one problem, on path, with that plain path and cause."""
         p = self.check(backing)
@@ -198,12 +209,36 @@ class Check(unittest.TestCase):
         p = self.check(b)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn(f"note: {conflict}: sync-conflict copy", p.stdout)
-        flip(conflict, HEADER_SIZE + 5)  # its contents are checked like any file
-        self.assertIn(f"{conflict}: block 0 does not authenticate", self.check(b).stdout)
+        flip(conflict, HEADER_SIZE + 5)  # its contents are checked like any file, and its
+        # problems name the plaintext path the mount shows for it (the daemon's rule)
+        self.copy_problem(b, conflict, "/top.txt.sync-conflict-20260101-120000-ABCDEFG",
+                          "block 0 does not authenticate")
         os.unlink(conflict)
         with open(os.path.join(b, "README.txt"), "w") as f:
             f.write("not ours")
         self.one_problem(b, os.path.join(b, "README.txt"), None, "not a pfcrypt name")
+
+    def test_conflict_copies_follow_the_daemons_rule(self):
+        """One rule for conflict copies (fs/conflict.c, FORMAT.md 5.6): an encoding directly
+        followed by a client's marker.  A copy of a long name shows through the companion of the
+        original; a plaintext name that merely contains "conflict" is a foreign entry; a copy
+        whose name does not decrypt is a problem (the mount cannot show it)."""
+        b, l = self.copy()
+        longcopy = l["rootlong"] + " (Ann's conflicted copy 2026-01-02)"
+        shutil.copyfile(l["rootlong"], longcopy)
+        flip(longcopy, HEADER_SIZE + 5)
+        self.copy_problem(b, longcopy, "/" + "L" * 220 + " (Ann's conflicted copy 2026-01-02)",
+                          "block 0 does not authenticate")
+        os.unlink(longcopy)
+        for name in ("notes.conflict.txt", "report (conflicted copy).txt"):
+            junk = os.path.join(b, name)
+            with open(junk, "w") as f:
+                f.write("not ours")
+            self.one_problem(b, junk, None, "not a pfcrypt name")
+            os.unlink(junk)
+        junk = os.path.join(b, "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE.conflict1")
+        shutil.copyfile(l["top"], junk)
+        self.copy_problem(b, junk, None, "name does not decrypt")
 
     def test_two_directory_ids_after_a_sync_conflict_is_a_note_not_a_problem(self):
         b, l = self.copy()

@@ -383,6 +383,9 @@ class Warnings(unittest.TestCase):
             f.write("jpeg")
         with open(os.path.join(b, docs, "todo.md"), "w") as f:
             f.write("plaintext")
+        # a plaintext name that only looks like a conflict copy (no encoding before the marker)
+        with open(os.path.join(b, "report (conflicted copy).txt"), "w") as f:
+            f.write("plaintext")
         # mount points: a tmpfs on a plaintext-named dir (another st_dev), a bind mount of the
         # same file system on an encrypted-named one (same st_dev: found as a mount root)
         os.mkdir(os.path.join(b, "usb"))
@@ -395,6 +398,7 @@ class Warnings(unittest.TestCase):
         self.e.bind(other, os.path.join(b, box))
         want = {f"{b}/notes.txt": "not a pfcrypt name", f"{b}/Photos": "not a pfcrypt name",
                 f"{b}/{docs}/todo.md": "not a pfcrypt name",
+                f"{b}/report (conflicted copy).txt": "not a pfcrypt name",
                 f"{b}/usb": "a mount point inside the volume",
                 f"{b}/{box}": "a mount point inside the volume"}
 

@@ -166,6 +166,28 @@ Test(config, store_and_load_atomically)
 	cr_assert_eq(rmdir(dir), 0);
 }
 
+/* A FIFO (or a directory) in place of pfcrypt.conf is refused at once, not
+ * waited on (issue 17 point 2); the timeout fails the test if it hangs. */
+Test(config, load_refuses_a_fifo_without_hanging, .timeout = 10)
+{
+	char dir[] = "/tmp/pfc-cfgfifo-XXXXXX";
+	struct pfc_config d;
+	int dfd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	dfd = open(dir, O_PATH | O_DIRECTORY);
+	cr_assert_geq(dfd, 0);
+	cr_assert_eq(mkfifoat(dfd, PFC_CONFIG_NAME, 0600), 0);
+	cr_assert_eq(pfc_config_load(dfd, &d), PFC_ERR_CORRUPT);
+	cr_assert_str_eq(pfc_config_last_error(), "not a regular file");
+	cr_assert_eq(unlinkat(dfd, PFC_CONFIG_NAME, 0), 0);
+	cr_assert_eq(mkdirat(dfd, PFC_CONFIG_NAME, 0700), 0);
+	cr_assert_eq(pfc_config_load(dfd, &d), PFC_ERR_CORRUPT);
+	cr_assert_eq(unlinkat(dfd, PFC_CONFIG_NAME, AT_REMOVEDIR), 0);
+	close(dfd);
+	cr_assert_eq(rmdir(dir), 0);
+}
+
 Test(config, init_validates_its_inputs)
 {
 	struct pfc_config c;

@@ -42,13 +42,25 @@ Test(json, quotes_backslashes_and_controls_are_escaped)
 	expect("l1\nl2\tx\x01\x1f", "\"l1\\nl2\\tx\\u0001\\u001f\"");
 }
 
-Test(json, invalid_utf8_bytes_become_u00xx)
+Test(json, invalid_utf8_bytes_become_lone_surrogates_udcxx)
 {
-	expect("\xff", "\"\\u00ff\"");
-	expect("a\xc3", "\"a\\u00c3\"");				/* truncated sequence */
-	expect("\xc0\xaf", "\"\\u00c0\\u00af\"");			/* overlong '/' */
-	expect("\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"");		/* UTF-16 surrogate */
-	expect("\xf4\x90\x80\x80", "\"\\u00f4\\u0090\\u0080\\u0080\""); /* > U+10FFFF */
+	expect("\xff", "\"\\udcff\"");
+	expect("a\xc3", "\"a\\udcc3\"");				/* truncated sequence */
+	expect("\xc0\xaf", "\"\\udcc0\\udcaf\"");			/* overlong '/' */
+	expect("\xed\xa0\x80", "\"\\udced\\udca0\\udc80\"");		/* UTF-16 surrogate */
+	expect("\xf4\x90\x80\x80", "\"\\udcf4\\udc90\\udc80\\udc80\""); /* > U+10FFFF */
+}
+
+/* issue 17 point 7: a name that is not UTF-8 never prints as a valid one */
+Test(json, latin1_byte_and_its_utf8_character_differ)
+{
+	char *a = enc("/caf\xe9"), *b = enc("/caf\xc3\xa9");
+
+	cr_expect_str_eq(a, "\"/caf\\udce9\"");
+	cr_expect_str_eq(b, "\"/caf\xc3\xa9\"");
+	cr_expect_str_neq(a, b);
+	free(a);
+	free(b);
 }
 
 Test(json, random_bytes_always_give_printable_ascii_or_valid_utf8_with_quotes)

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * entry.c - one backing directory entry to its plaintext name (see
+ * volume.h): a long-name entry's companion read and matched to the entry
+ * (FORMAT.md 5.5), the encoding decrypted under any of the directory's ids
+ * (5.4), and a sync client's conflict copy shown as its base name plus its
+ * marker (5.6).
+ */
+#include "fs/volume.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "fs/err.h"
+
+/* Read the companion comp of long-name entry `entry` into enc. */
+static int read_companion(int dirfd, const char *entry, const char *comp, char *enc,
+			  size_t *enc_len, enum pfc_entry_step *step)
+{
+	uint8_t content[PFC_ENCNAME_MAX + 1];
+	ssize_t got;
+	int fd, e, rc;
+
+	fd = openat(dirfd, comp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		*step = PFC_ENTRY_STEP_OPEN;
+		return PFC_ERR_IO;
+	}
+	got = read(fd, content, sizeof(content));
+	e = errno;
+	close(fd);
+	if (got < 0) {
+		errno = e;
+		*step = PFC_ENTRY_STEP_READ;
+		return PFC_ERR_IO;
+	}
+	rc = pfc_longname_companion_parse(entry, strlen(entry), content, (size_t)got, enc,
+					  PFC_ENCNAME_BUF, enc_len);
+	if (rc < 0)
+		*step = PFC_ENTRY_STEP_PARSE;
+	return rc;
+}
+
+int pfc_entry_encoding(int dirfd, const char *entry, enum pfc_entry_kind kind, char *enc,
+		       size_t *enc_len, char *companion, enum pfc_entry_step *step)
+{
+	char comp[PFC_LONGNAME_COMPANION_LEN + 1];
+	size_t len = strlen(entry);
+	int rc;
+
+	if (companion)
+		companion[0] = '\0';
+	if (kind == PFC_ENTRY_ENCNAME) {
+		if (len > PFC_ENCNAME_MAX) {
+			*step = PFC_ENTRY_STEP_PARSE;
+			return PFC_ERR_CORRUPT;
+		}
+		memcpy(enc, entry, len + 1);
+		*enc_len = len;
+		return 0;
+	}
+	rc = pfc_longname_companion(entry, len, comp);
+	if (rc < 0) {
+		*step = PFC_ENTRY_STEP_PARSE;
+		return rc;
+	}
+	if (companion)
+		memcpy(companion, comp, sizeof(comp));
+	return read_companion(dirfd, entry, comp, enc, enc_len, step);
+}
+
+/* Decrypt entry (kind ENCNAME or LONGNAME) into out->name. */
+static int decrypt_entry(const struct pfc_volkeys *vk, int dirfd, const char *entry,
+			 enum pfc_entry_kind kind, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
+			 struct pfc_entry_name *out)
+{
+	char enc[PFC_ENCNAME_BUF];
+	size_t elen;
+	int rc;
+
+	rc = pfc_entry_encoding(dirfd, entry, kind, enc, &elen, out->companion, &out->step);
+	if (rc < 0)
+		return rc;
+	rc = n ? pfc_name_decrypt(vk, ids, n, enc, elen, out->name, sizeof(out->name), &out->len,
+				  &out->matched)
+	       : PFC_ERR_AUTH;
+	if (rc < 0)
+		out->step = PFC_ENTRY_STEP_DECRYPT;
+	return rc;
+}
+
+int pfc_entry_name(const struct pfc_volkeys *vk, int dirfd, const char *entry,
+		   const uint8_t (*ids)[PFC_ID_BYTES], size_t n, struct pfc_entry_name *out)
+{
+	enum pfc_entry_kind kind = pfc_entry_classify(entry, strlen(entry));
+	char base[PFC_ENCNAME_SHORT_MAX + 1];
+	size_t k, mlen;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (kind == PFC_ENTRY_ENCNAME || kind == PFC_ENTRY_LONGNAME)
+		return decrypt_entry(vk, dirfd, entry, kind, ids, n, out);
+	if (kind != PFC_ENTRY_OTHER || !pfc_conflict_copy(entry, &k))
+		return 1;
+	/* a long name's copy shares the companion of the original entry */
+	memcpy(base, entry, k);
+	base[k] = '\0';
+	rc = decrypt_entry(vk, dirfd, base, pfc_entry_classify(base, k), ids, n, out);
+	if (rc < 0)
+		return rc;
+	mlen = strlen(entry + k);
+	if (out->len + mlen > PFC_NAME_MAX) {
+		sodium_memzero(out->name, sizeof(out->name));
+		out->step = PFC_ENTRY_STEP_MARKER;
+		return PFC_ERR_NAME_TOO_LONG;
+	}
+	memcpy(out->name + out->len, entry + k, mlen + 1);
+	out->marker = out->len;
+	out->len += mlen;
+	return 0;
+}
