@@ -46,7 +46,7 @@ static bool find_mount(const char *mountinfo, const char *path,
 		/* id parent maj:min root mountpoint options [optional...] - fstype source superopts
 		 */
 		char *save = NULL, *tok, *sep = strstr(line, " - ");
-		struct mount_entry e = {NULL};
+		struct mount_entry e = {0};
 		int i = 0;
 
 		if (!sep)

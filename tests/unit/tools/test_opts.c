@@ -142,23 +142,19 @@ Test(opts, help_wins_over_missing_operands_and_options, .init = cr_redirect_stdo
 	cr_assert_eq(parse(&d, 1, true, ARGV("--help")), CLI_EXIT_OK);
 }
 
-Test(opts, unknown_option_is_one_usage_line, .init = cr_redirect_stderr)
+Test(opts, getopt_errors_are_followed_by_one_usage_line, .init = cr_redirect_stderr)
 {
 	struct demo d = {0};
 
 	cr_assert_eq(parse(&d, 0, false, ARGV("--bogus")), CLI_EXIT_SETUP);
+	cr_assert_eq(parse(&d, 0, false, ARGV("--str")), CLI_EXIT_SETUP);
+	cr_assert_eq(parse(&d, 0, false, ARGV("-x")), CLI_EXIT_SETUP);
 	fflush(stderr);
 	cr_assert_stderr_eq_str("demo: unrecognized option '--bogus'\n"
-				"pfcrypt: demo: bad option (try 'pfcrypt demo --help')\n");
-}
-
-Test(opts, missing_argument_is_a_bad_option, .init = cr_redirect_stderr)
-{
-	struct demo d = {0};
-
-	cr_assert_eq(parse(&d, 0, false, ARGV("--str")), CLI_EXIT_SETUP);
-	fflush(stderr);
-	cr_assert_stderr_eq_str("demo: option '--str' requires an argument\n"
+				"pfcrypt: demo: bad option (try 'pfcrypt demo --help')\n"
+				"demo: option '--str' requires an argument\n"
+				"pfcrypt: demo: bad option (try 'pfcrypt demo --help')\n"
+				"demo: invalid option -- 'x'\n"
 				"pfcrypt: demo: bad option (try 'pfcrypt demo --help')\n");
 }
 
