@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli.h - what the pfcrypt subcommands share: exit codes, one-line errors,
- * option helpers, passphrase input, keystore connection, JSON strings,
- * progress, the backing-tree walk and a small worker pool.
+ * number parsing, passphrase input, keystore connections, JSON strings,
+ * progress, the backing-tree walk and a small worker pool.  The option loop
+ * is in opts.h.
  *
  * Grouped by source file.  Every subcommand is one cmd_*.c file exporting
  * int cmd_<name>(int argc, char **argv) that returns the process exit code.
@@ -51,14 +52,12 @@ unsigned cli_nproc(void);
 /* Read a whole small file (at most max bytes); malloc'd; 0 ok, -errno. */
 int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 
-/* Long options every keystore-talking command accepts (getopt_long value). */
-#define CLI_OPT_SOCKET 0x1000
-#define CLI_OPT_HELP   'h'
-
 /* ---- mounts.c ---- */
 
 /* Is the volume at path mounted by pfcryptfs?  If so its mountpoint goes to mnt. */
 bool cli_mounted(const char *path, char *mnt, size_t len);
+/* The same, reading the mount table from the file mountinfo (a made-up one in tests). */
+bool cli_mounted_in(const char *mountinfo, const char *path, char *mnt, size_t len);
 /* Is the directory name in dirfd (st: its lstat; parent_dev: st_dev of dirfd)
  * a mount point: another st_dev, or the root of a mount (a bind mount of the
  * same file system), by statx STATX_ATTR_MOUNT_ROOT or /proc/self/mountinfo? */
@@ -98,6 +97,25 @@ int cli_ks_open(struct pfc_ks **out);
 void cli_ks_err(struct pfc_ks *ks, const char *what, int err);
 /* The socket path cli_g.socket resolves to (for messages). */
 const char *cli_ks_socket(char *buf, size_t len);
+/* cli_ks_err naming what (printf format); returns CLI_EXIT_SETUP. */
+int cli_ks_fail(struct pfc_ks *ks, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* cli_ks_err naming the socket; returns CLI_EXIT_SETUP. */
+int cli_ks_fail_socket(struct pfc_ks *ks, int err);
+/* "primary", "active" or "retired" for an enum pfc_ks_state. */
+const char *cli_ks_state_name(int state);
+
+/* One keystore connection per worker thread (check, rewrap). */
+struct cli_ks_conns {
+	struct pfc_ks **ks; /* ks[worker]: the first n are open */
+	unsigned n, cap;
+};
+/* Room for cap connections, none open yet.  0 or CLI_EXIT_SETUP. */
+int cli_ks_conns_init(struct cli_ks_conns *c, unsigned cap);
+/* Open more until n (at most cap) are open; prints the error.  0 or CLI_EXIT_SETUP. */
+int cli_ks_conns_open(struct cli_ks_conns *c, unsigned n);
+/* Close those open and free the array (a zeroed or failed set is fine). */
+void cli_ks_conns_close(struct cli_ks_conns *c);
 
 /* ---- json.c ---- */
 
@@ -121,6 +139,8 @@ void cli_progress_end(struct cli_progress *p);
 
 /* ---- pool.c ---- */
 
+/* The number of workers for n items: threads, but at most n and at least 1. */
+unsigned cli_pool_workers(unsigned long threads, size_t n);
 /*
  * Run fn(arg, worker, i) for i in [0, n) on nthreads threads numbered
  * worker = 0..nthreads-1 (so a caller can keep one keystore connection per

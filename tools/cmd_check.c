@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "tools/check.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
+#include "tools/opts.h"
 
 #define CHUNK_BYTES	 (1u << 20) /* stored bytes read and authenticated per pread */
 #define BAD_BLOCKS_SHOWN 8	    /* per file; the count of the rest is reported */
@@ -316,13 +316,11 @@ static int check_config(struct check *ck, struct pfc_ks *ks)
 
 /* The keystore connections and key buffers of the workers: threads of them
  * (at most one per file).  0, or -1 (message printed by cli_ks_open). */
-static int start_workers(struct worker_ctx *wc, unsigned long *threads, unsigned *nw)
+static int start_workers(struct worker_ctx *wc, struct cli_ks_conns *conns, unsigned long *threads)
 {
-	if (*threads > wc->ck->files.n)
-		*threads = wc->ck->files.n ? wc->ck->files.n : 1;
-	for (; *nw < *threads; (*nw)++)
-		if (cli_ks_open(&wc->ks[*nw]))
-			return -1;
+	*threads = cli_pool_workers(*threads, wc->ck->files.n);
+	if (cli_ks_conns_open(conns, (unsigned)*threads))
+		return -1;
 	for (unsigned i = 0; i < *threads; i++)
 		if (!(wc->fk[i] = sodium_malloc(PFC_KEY_BYTES)))
 			return -1;
@@ -330,20 +328,19 @@ static int start_workers(struct worker_ctx *wc, unsigned long *threads, unsigned
 }
 
 /* Config, tree, then every file on the workers; the report.  The exit code. */
-static int run_check(struct check *ck, struct worker_ctx *wc, unsigned long *threads, unsigned *nw,
-		     bool json)
+static int run_check(struct check *ck, struct worker_ctx *wc, struct cli_ks_conns *conns,
+		     unsigned long *threads, bool json)
 {
 	int r;
 
-	if (cli_ks_open(&wc->ks[0]))
+	if (cli_ks_conns_open(conns, 1))
 		return CLI_EXIT_SETUP;
-	*nw = 1;
 	r = check_config(ck, wc->ks[0]);
 	if (r == 1) { /* nothing else can be decrypted: report that one problem */
 		report(ck, json);
 		return CLI_EXIT_PROBLEMS;
 	}
-	if (r || check_tree(ck) || start_workers(wc, threads, nw) < 0)
+	if (r || check_tree(ck) || start_workers(wc, conns, threads) < 0)
 		return CLI_EXIT_SETUP;
 	cli_progress_init(&wc->prog, "check", ck->files.n);
 	if (cli_pool_run((unsigned)*threads, ck->files.n, check_file, wc, &ck->fatal) < 0)
@@ -361,50 +358,27 @@ static int run_check(struct check *ck, struct worker_ctx *wc, unsigned long *thr
 
 int cmd_check(int argc, char **argv)
 {
-	enum { O_QUICK = 0x2000, O_JSON, O_THREADS, O_FOLD };
-	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
-					   {"quick", no_argument, NULL, O_QUICK},
-					   {"json", no_argument, NULL, O_JSON},
-					   {"threads", required_argument, NULL, O_THREADS},
-					   {"fold-dirids", no_argument, NULL, O_FOLD},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
 	unsigned long threads = cli_nproc();
 	struct check ck = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct worker_ctx wc = {.ck = &ck};
+	struct cli_ks_conns conns = {0};
 	struct cli_vol v;
 	char mnt[4096];
 	bool json = false;
-	unsigned nw = 0;
-	int c, r, ret = CLI_EXIT_SETUP;
+	const struct cli_opt opts[] = {{.name = "quick", .flag = &ck.quick},
+				       {.name = "json", .flag = &json},
+				       CLI_OPT_THREADS(&threads),
+				       {.name = "fold-dirids", .flag = &ck.fold},
+				       {0}};
+	const struct cli_syntax syn = {.cmd = "check",
+				       .help = check_help,
+				       .opts = opts,
+				       .nargs = 1,
+				       .expected = "expected BACKING"};
+	int r, ret = CLI_EXIT_SETUP;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_QUICK:
-			ck.quick = true;
-			break;
-		case O_JSON:
-			json = true;
-			break;
-		case O_FOLD:
-			ck.fold = true;
-			break;
-		case O_THREADS:
-			if (cli_parse_uint(optarg, 1, 256, &threads))
-				return cli_usage("check", "--threads wants 1..256");
-			break;
-		case 'h':
-			return cli_help(check_help);
-		default:
-			return cli_usage("check", "bad option");
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage("check", "expected BACKING");
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
 	if ((r = cli_vol_open(argv[optind], &v)))
 		return r;
 	ck.v = &v;
@@ -412,17 +386,16 @@ int cmd_check(int argc, char **argv)
 		cli_err(v.path, "mounted at %s: --fold-dirids renames entries, unmount first", mnt);
 		goto out;
 	}
-	wc.ks = calloc(threads, sizeof(*wc.ks));
 	wc.fk = calloc(threads, sizeof(*wc.fk));
-	if (wc.ks && wc.fk)
-		ret = run_check(&ck, &wc, &threads, &nw, json);
+	if (!cli_ks_conns_init(&conns, (unsigned)threads) && wc.fk) {
+		wc.ks = conns.ks;
+		ret = run_check(&ck, &wc, &conns, &threads, json);
+	}
 out:
-	for (unsigned i = 0; i < nw; i++)
-		pfc_ks_close(wc.ks[i]);
+	cli_ks_conns_close(&conns);
 	for (unsigned long i = 0; wc.fk && i < threads; i++)
 		if (wc.fk[i])
 			sodium_free(wc.fk[i]);
-	free(wc.ks);
 	free(wc.fk);
 	pfc_volkeys_free(ck.vk);
 	check_list_free(&ck.files);

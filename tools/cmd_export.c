@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "keystore/client.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
+#include "tools/opts.h"
 
 #define BUNDLE_MAX   (16u << 20) /* far above any real bundle; refuses garbage */
 #define VERSIONS_MAX 256
@@ -36,6 +36,11 @@ static const char import_help[] =
     "keystore.  Versions already present with the same bytes are skipped; a\n"
     "conflicting or locally retired version fails the whole import.\n\n"
     "Exit: 0 imported, 2 error (wrong passphrase, conflict, ...).\n";
+
+struct versions {
+	uint32_t v[VERSIONS_MAX];
+	size_t n;
+};
 
 static int parse_versions(const char *s, uint32_t *out, size_t *n)
 {
@@ -74,120 +79,94 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-int cmd_export(int argc, char **argv)
+static int opt_versions(const char *cmd, const char *arg, void *dest)
 {
-	enum { O_KEY = 0x2000, O_VERS, O_EPF };
-	static const struct option lo[] = {
-	    {"socket", required_argument, NULL, CLI_OPT_SOCKET},
-	    {"key", required_argument, NULL, O_KEY},
-	    {"versions", required_argument, NULL, O_VERS},
-	    {"export-passphrase-file", required_argument, NULL, O_EPF},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
-	struct cli_pass_src src = {.fd = -1};
-	const char *key = NULL, *file = NULL;
-	uint32_t vers[VERSIONS_MAX];
-	size_t nvers = 0, plen, blen = 0;
-	struct pfc_ks *ks = NULL;
-	uint8_t *bundle = NULL;
-	char *pass = NULL;
-	int c, r, fd = -1, ret = CLI_EXIT_SETUP;
+	struct versions *v = dest;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_KEY:
-			key = optarg;
-			break;
-		case O_VERS:
-			if (parse_versions(optarg, vers, &nvers))
-				return cli_usage("export", "--versions wants numbers like 1,2");
-			break;
-		case O_EPF:
-			src.file = optarg;
-			break;
-		case 'o':
-			file = optarg;
-			break;
-		case 'h':
-			return cli_help(export_help);
-		default:
-			return cli_usage("export", "bad option");
-		}
-	}
-	if (!key || !file || optind != argc)
-		return cli_usage("export", "expected --key NAME -o FILE");
-	if (cli_read_pass(&src, "Export passphrase: ", true, &pass, &plen))
-		return CLI_EXIT_SETUP;
-	if (cli_ks_open(&ks))
-		goto out;
-	r = pfc_ks_export(ks, key, vers, nvers, pass, plen, &bundle, &blen);
-	if (r < 0) {
-		char what[64];
+	if (parse_versions(arg, v->v, &v->n))
+		return cli_usage(cmd, "--versions wants numbers like 1,2");
+	return 0;
+}
 
-		snprintf(what, sizeof(what), "master key %s", key);
-		cli_ks_err(ks, what, r);
-		goto out;
-	}
-	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+/* The bundle into a new file (0600, never over an existing one).  0 or CLI_EXIT_SETUP. */
+static int write_bundle(const char *file, const uint8_t *bundle, size_t len)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
 	if (fd < 0) {
 		cli_err(file, "cannot create: %s", strerror(errno));
-		goto out;
+		return CLI_EXIT_SETUP;
 	}
-	if (write_all(fd, bundle, blen) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, bundle, len) < 0 || fsync(fd) < 0) {
 		cli_err(file, "cannot write: %s", strerror(errno));
 		unlink(file);
-		goto out;
-	}
-	printf("exported %s to %s\n", key, file);
-	ret = CLI_EXIT_OK;
-out:
-	if (fd >= 0)
 		close(fd);
+		return CLI_EXIT_SETUP;
+	}
+	close(fd);
+	return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	struct cli_pass_src src = {.fd = -1};
+	const char *key = NULL, *file = NULL;
+	struct versions vers = {.n = 0};
+	const struct cli_opt opts[] = {
+	    {.name = "key", .str = &key, .required = true},
+	    {.name = "versions", .call = opt_versions, .dest = &vers},
+	    {.name = "export-passphrase-file", .str = &src.file},
+	    {.name = "output", .short_name = 'o', .str = &file, .required = true},
+	    {0}};
+	const struct cli_syntax syn = {.cmd = "export",
+				       .help = export_help,
+				       .opts = opts,
+				       .nargs = 0,
+				       .expected = "expected --key NAME -o FILE"};
+	struct pfc_ks *ks = NULL;
+	uint8_t *bundle = NULL;
+	size_t plen, blen = 0;
+	char *pass = NULL;
+	int r;
+
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
+	if (cli_read_pass(&src, "Export passphrase: ", true, &pass, &plen))
+		return CLI_EXIT_SETUP;
+	r = cli_ks_open(&ks);
+	if (!r) {
+		r = pfc_ks_export(ks, key, vers.v, vers.n, pass, plen, &bundle, &blen);
+		r = r < 0 ? cli_ks_fail(ks, r, "master key %s", key) : 0;
+	}
+	if (!r)
+		r = write_bundle(file, bundle, blen);
+	if (!r)
+		printf("exported %s to %s\n", key, file);
 	if (bundle)
 		pfc_ks_bundle_free(bundle);
 	cli_pass_free(pass);
 	pfc_ks_close(ks);
-	return ret;
+	return r;
 }
 
 int cmd_import(int argc, char **argv)
 {
-	enum { O_EPF = 0x2000 };
-	static const struct option lo[] = {
-	    {"socket", required_argument, NULL, CLI_OPT_SOCKET},
-	    {"export-passphrase-file", required_argument, NULL, O_EPF},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
 	struct cli_pass_src src = {.fd = -1};
+	const struct cli_opt opts[] = {{.name = "export-passphrase-file", .str = &src.file}, {0}};
+	const struct cli_syntax syn = {.cmd = "import",
+				       .help = import_help,
+				       .opts = opts,
+				       .nargs = 1,
+				       .expected = "expected FILE"};
 	struct pfc_ks *ks = NULL;
 	uint8_t *bundle = NULL;
 	size_t blen = 0, plen;
 	uint32_t imported = 0;
 	char *pass = NULL;
-	int c, r, ret = CLI_EXIT_SETUP;
+	int r, ret = CLI_EXIT_SETUP;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_EPF:
-			src.file = optarg;
-			break;
-		case 'h':
-			return cli_help(import_help);
-		default:
-			return cli_usage("import", "bad option");
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage("import", "expected FILE");
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
 	r = cli_read_file(argv[optind], BUNDLE_MAX, &bundle, &blen);
 	if (r < 0) {
 		cli_err(argv[optind], "cannot read: %s", strerror(-r));

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +23,7 @@
 #include "keystore/client.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
+#include "tools/opts.h"
 #include "tools/vol.h"
 
 #define DEFAULT_KEY_NAME "default"
@@ -66,68 +66,27 @@ static int dir_state(int fd)
 	return ret;
 }
 
-int cmd_init(int argc, char **argv)
+static int opt_cipher(const char *cmd, const char *arg, void *dest)
 {
-	enum { O_KEY = 0x2000, O_CIPHER, O_BS, O_NOHOLES };
-	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
-					   {"key", required_argument, NULL, O_KEY},
-					   {"cipher", required_argument, NULL, O_CIPHER},
-					   {"block-size", required_argument, NULL, O_BS},
-					   {"no-holes", no_argument, NULL, O_NOHOLES},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
-	const char *key = DEFAULT_KEY_NAME, *path;
-	enum pfc_cipher cipher = pfc_cipher_default();
-	unsigned long bs = PFC_BLOCK_SIZE_DEFAULT;
-	uint32_t flags = 0;
-	struct pfc_config cfg;
-	struct pfc_volkeys *vk = NULL;
-	struct pfc_ks *ks = NULL;
-	uint8_t *nk = NULL, ad[PFC_AD_MAX], blob[PFC_WRAPPED_MAX], dirid[PFC_ID_BYTES];
-	size_t blob_len, ad_len;
-	char cfgpath[4096], hex[2 * PFC_ID_BYTES + 1];
-	int c, r, fd = -1, ret = CLI_EXIT_SETUP;
+	if (pfc_cipher_parse(arg, dest) < 0)
+		return cli_usage(cmd, "unknown cipher '%s'", arg);
+	return 0;
+}
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_KEY:
-			key = optarg;
-			break;
-		case O_CIPHER:
-			if (pfc_cipher_parse(optarg, &cipher) < 0)
-				return cli_usage("init", "unknown cipher '%s'", optarg);
-			break;
-		case O_BS:
-			if (cli_parse_uint(optarg, PFC_BLOCK_SIZE_MIN, PFC_BLOCK_SIZE_MAX, &bs) ||
-			    (bs & (bs - 1)))
-				return cli_usage("init", "block size must be a power of two "
-							 "from 4096 to 1048576");
-			break;
-		case O_NOHOLES:
-			flags |= PFC_CONFIG_FLAG_NO_HOLES;
-			break;
-		case 'h':
-			return cli_help(init_help);
-		default:
-			return cli_usage("init", "bad option");
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage("init", "expected BACKING");
-	path = argv[optind];
-	snprintf(cfgpath, sizeof(cfgpath), "%s/%s", path, PFC_CONFIG_NAME);
-	r = pfc_ks_name_check(key, strlen(key));
-	if (r < 0)
-		return cli_usage("init", "bad key name '%s': %s", key, pfc_strerror(r));
-	r = pfc_cipher_check(cipher);
-	if (r < 0) {
-		cli_err(path, "cipher %s: %s", pfc_cipher_name(cipher), pfc_strerror(r));
-		return CLI_EXIT_SETUP;
-	}
+static int opt_block_size(const char *cmd, const char *arg, void *dest)
+{
+	unsigned long *bs = dest;
+
+	if (cli_parse_uint(arg, PFC_BLOCK_SIZE_MIN, PFC_BLOCK_SIZE_MAX, bs) || (*bs & (*bs - 1)))
+		return cli_usage(cmd, "block size must be a power of two from 4096 to 1048576");
+	return 0;
+}
+
+/* Create BACKING if missing and open it; refused unless it is empty.  0 or CLI_EXIT_SETUP. */
+static int open_empty(const char *path, const char *cfgpath, int *out)
+{
+	int fd, r;
+
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		cli_err(path, "cannot create: %s", strerror(errno));
 		return CLI_EXIT_SETUP;
@@ -139,7 +98,8 @@ int cmd_init(int argc, char **argv)
 	}
 	if (faccessat(fd, PFC_CONFIG_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 		cli_err(cfgpath, "already a pfcrypt volume");
-		goto out;
+		close(fd);
+		return CLI_EXIT_SETUP;
 	}
 	r = dir_state(fd);
 	if (r != 0) {
@@ -147,64 +107,127 @@ int cmd_init(int argc, char **argv)
 			cli_err(path, "not empty (a volume is created in an empty directory)");
 		else
 			cli_err(path, "cannot read: %s", strerror(-r));
-		goto out;
+		close(fd);
+		return CLI_EXIT_SETUP;
 	}
-	if (cli_ks_open(&ks))
-		goto out;
-	r = pfc_ks_create_key(ks, key);
-	if (r < 0 && r != PFC_ERR_EXISTS) {
-		char what[128];
+	*out = fd;
+	return 0;
+}
 
-		snprintf(what, sizeof(what), "master key %s", key);
-		cli_ks_err(ks, what, r);
-		goto out;
-	}
-	r = pfc_config_init(&cfg, cipher, (uint32_t)bs, flags, key);
+/*
+ * A sealed config for a new volume: a random name key wrapped under master
+ * key `key` (created first if it is new).  0 or CLI_EXIT_SETUP.
+ */
+static int build_config(struct pfc_ks *ks, const char *path, enum pfc_cipher cipher,
+			unsigned long bs, uint32_t flags, const char *key, struct pfc_config *cfg)
+{
+	struct pfc_volkeys *vk = NULL;
+	uint8_t *nk = NULL, ad[PFC_AD_MAX], blob[PFC_WRAPPED_MAX];
+	size_t blob_len, ad_len;
+	int r, ret = CLI_EXIT_SETUP;
+
+	r = pfc_ks_create_key(ks, key);
+	if (r < 0 && r != PFC_ERR_EXISTS)
+		return cli_ks_fail(ks, r, "master key %s", key);
+	r = pfc_config_init(cfg, cipher, (uint32_t)bs, flags, key);
 	if (r < 0) {
 		cli_err(path, "%s", pfc_strerror(r));
-		goto out;
+		return CLI_EXIT_SETUP;
 	}
 	nk = sodium_malloc(PFC_KEY_BYTES);
 	if (!nk) {
 		cli_err(path, "cannot allocate locked memory");
-		goto out;
+		return CLI_EXIT_SETUP;
 	}
 	randombytes_buf(nk, PFC_KEY_BYTES);
-	ad_len = pfc_ad_name_key(cfg.volume_id, ad);
+	ad_len = pfc_ad_name_key(cfg->volume_id, ad);
 	r = pfc_ks_wrap(ks, key, ad, ad_len, nk, blob, &blob_len);
 	if (r < 0) {
 		cli_ks_err(ks, "wrapping the volume name key", r);
 		goto out;
 	}
-	if ((r = pfc_config_set_wrapped(&cfg, blob, blob_len)) < 0 ||
-	    (r = pfc_volkeys_new(nk, cfg.volume_id, &vk)) < 0 ||
-	    (r = pfc_config_seal(&cfg, vk)) < 0) {
+	if ((r = pfc_config_set_wrapped(cfg, blob, blob_len)) < 0 ||
+	    (r = pfc_volkeys_new(nk, cfg->volume_id, &vk)) < 0 ||
+	    (r = pfc_config_seal(cfg, vk)) < 0) {
 		cli_err(path, "building the config: %s", pfc_strerror(r));
 		goto out;
 	}
+	ret = 0;
+out:
+	sodium_memzero(nk, PFC_KEY_BYTES);
+	sodium_free(nk);
+	pfc_volkeys_free(vk);
+	return ret;
+}
+
+/* The root directory id first, the config last (see the top).  0 or CLI_EXIT_SETUP. */
+static int write_volume(int fd, const char *path, const char *cfgpath, const struct pfc_config *cfg)
+{
+	uint8_t dirid[PFC_ID_BYTES];
+	int r;
+
 	r = pfc_dirid_create(fd, dirid, NULL);
 	if (r < 0) {
 		cli_err(path, "cannot create %s: %s", PFC_DIRID_NAME,
 			r == PFC_ERR_IO ? strerror(errno) : pfc_strerror(r));
-		goto out;
+		return CLI_EXIT_SETUP;
 	}
-	r = pfc_config_store(fd, &cfg);
+	r = pfc_config_store(fd, cfg);
 	if (r < 0) {
 		cli_err(cfgpath, "cannot write: %s",
 			r == PFC_ERR_IO ? strerror(errno) : pfc_strerror(r));
-		goto out;
+		return CLI_EXIT_SETUP;
 	}
-	cli_hex_id(cfg.volume_id, hex);
-	printf("created volume %s in %s (cipher %s, block size %u, master key %s)\n", hex, path,
-	       pfc_cipher_name(cipher), (unsigned)bs, key);
-	ret = CLI_EXIT_OK;
-out:
-	if (nk) {
-		sodium_memzero(nk, PFC_KEY_BYTES);
-		sodium_free(nk);
+	return 0;
+}
+
+int cmd_init(int argc, char **argv)
+{
+	const char *key = DEFAULT_KEY_NAME, *path;
+	enum pfc_cipher cipher = pfc_cipher_default();
+	unsigned long bs = PFC_BLOCK_SIZE_DEFAULT;
+	bool no_holes = false;
+	const struct cli_opt opts[] = {{.name = "key", .str = &key},
+				       {.name = "cipher", .call = opt_cipher, .dest = &cipher},
+				       {.name = "block-size", .call = opt_block_size, .dest = &bs},
+				       {.name = "no-holes", .flag = &no_holes},
+				       {0}};
+	const struct cli_syntax syn = {.cmd = "init",
+				       .help = init_help,
+				       .opts = opts,
+				       .nargs = 1,
+				       .expected = "expected BACKING"};
+	struct pfc_config cfg;
+	struct pfc_ks *ks = NULL;
+	char cfgpath[4096], hex[2 * PFC_ID_BYTES + 1];
+	int r, fd = -1;
+
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
+	path = argv[optind];
+	snprintf(cfgpath, sizeof(cfgpath), "%s/%s", path, PFC_CONFIG_NAME);
+	r = pfc_ks_name_check(key, strlen(key));
+	if (r < 0)
+		return cli_usage("init", "bad key name '%s': %s", key, pfc_strerror(r));
+	r = pfc_cipher_check(cipher);
+	if (r < 0) {
+		cli_err(path, "cipher %s: %s", pfc_cipher_name(cipher), pfc_strerror(r));
+		return CLI_EXIT_SETUP;
 	}
-	pfc_volkeys_free(vk);
+	if ((r = open_empty(path, cfgpath, &fd)))
+		return r;
+	r = cli_ks_open(&ks);
+	if (!r)
+		r = build_config(ks, path, cipher, bs, no_holes ? PFC_CONFIG_FLAG_NO_HOLES : 0, key,
+				 &cfg);
+	if (!r)
+		r = write_volume(fd, path, cfgpath, &cfg);
+	if (!r) {
+		cli_hex_id(cfg.volume_id, hex);
+		printf("created volume %s in %s (cipher %s, block size %u, master key %s)\n", hex,
+		       path, pfc_cipher_name(cipher), (unsigned)bs, key);
+	}
 	pfc_ks_close(ks);
 	close(fd);
-	return ret;
+	return r;
 }

@@ -3,9 +3,8 @@
  * cmd_keystore.c - pfcrypt keystore init|start|stop|status|lock|unlock|passwd:
  * options and dispatch, and the subcommands that are keystore requests
  * (status, lock, unlock, passwd).  The process management (init, start,
- * stop) is in ks_proc.c.
+ * stop) is in ks_proc.c; it gets the options parsed here.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +13,7 @@
 #include "tools/cli.h"
 #include "tools/cmds.h"
 #include "tools/ks_cmd.h"
+#include "tools/opts.h"
 
 static const char ks_help[] =
     "Usage: pfcrypt keystore SUBCOMMAND [OPTIONS]\n\n"
@@ -32,85 +32,48 @@ static const char ks_help[] =
     "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
     "then PATH).  Exit: 0 ok, 2 error.\n";
 
-int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
+static int opt_fd(const char *cmd, const char *arg, void *dest)
 {
-	enum { O_PF = 0x2000, O_PFD, O_NPF, O_STORE, O_KDF, O_LOG, O_LOCKED, O_JSON, O_EXTPASS };
-	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
-					   {"passphrase-file", required_argument, NULL, O_PF},
-					   {"passphrase-fd", required_argument, NULL, O_PFD},
-					   {"extpass", required_argument, NULL, O_EXTPASS},
-					   {"new-passphrase-file", required_argument, NULL, O_NPF},
-					   {"store", required_argument, NULL, O_STORE},
-					   {"kdf-profile", required_argument, NULL, O_KDF},
-					   {"log-file", required_argument, NULL, O_LOG},
-					   {"locked", no_argument, NULL, O_LOCKED},
-					   {"json", no_argument, NULL, O_JSON},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
 	unsigned long v;
-	int c;
+
+	if (cli_parse_uint(arg, 0, 1 << 20, &v))
+		return cli_usage(cmd, "--passphrase-fd wants a file descriptor number");
+	*(int *)dest = (int)v;
+	return 0;
+}
+
+/* Parse the options of "keystore <sub>" (cmd) into o.  CLI_OPTS_GO or an exit code. */
+static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
+{
+	const struct cli_opt opts[] = {
+	    {.name = "passphrase-file", .str = &o->pass.file},
+	    {.name = "passphrase-fd", .call = opt_fd, .dest = &o->pass.fd},
+	    {.name = "extpass", .str = &o->pass.extpass},
+	    {.name = "new-passphrase-file", .str = &o->new_pass_file},
+	    {.name = "store", .str = &o->store},
+	    {.name = "kdf-profile", .str = &o->kdf},
+	    {.name = "log-file", .str = &o->log_file},
+	    {.name = "locked", .flag = &o->locked},
+	    {.name = "json", .flag = &o->json},
+	    {0}};
+	const struct cli_syntax syn = {
+	    .cmd = cmd, .help = ks_help, .opts = opts, .nargs = CLI_ARGS_ANY};
+	int r;
 
 	*o = (struct ks_opts){.pass = CLI_PASS_SRC_INIT};
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_PF:
-			o->pass.file = optarg;
-			break;
-		case O_PFD:
-			if (cli_parse_uint(optarg, 0, 1 << 20, &v))
-				return cli_usage(cmd,
-						 "--passphrase-fd wants a file descriptor number");
-			o->pass.fd = (int)v;
-			break;
-		case O_EXTPASS:
-			o->pass.extpass = optarg;
-			break;
-		case O_NPF:
-			o->new_pass_file = optarg;
-			break;
-		case O_STORE:
-			o->store = optarg;
-			break;
-		case O_KDF:
-			o->kdf = optarg;
-			break;
-		case O_LOG:
-			o->log_file = optarg;
-			break;
-		case O_LOCKED:
-			o->locked = true;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case 'h':
-			cli_help(ks_help);
-			return -1;
-		default:
-			return cli_usage(cmd, "bad option");
-		}
-	}
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
 	if (optind < argc && !strcmp(argv[optind - 1], "--")) {
 		o->extra = argv + optind;
 		o->nextra = argc - optind;
 	} else if (optind < argc) {
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	}
-	return 0;
+	return CLI_OPTS_GO;
 }
 
-static const char *state_name(enum pfc_ks_state s)
+static int ks_status(const struct ks_opts *o)
 {
-	return s == PFC_KS_PRIMARY ? "primary" : s == PFC_KS_ACTIVE ? "active" : "retired";
-}
-
-static int ks_status(int argc, char **argv)
-{
-	struct ks_opts o;
 	struct pfc_ks *ks;
 	struct pfc_ks_status st;
 	struct pfc_ks_keyinfo *list = NULL;
@@ -118,8 +81,6 @@ static int ks_status(int argc, char **argv)
 	size_t n = 0;
 	int r;
 
-	if ((r = ks_parse("keystore status", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
 	if ((r = cli_ks_open(&ks)))
 		return r;
 	cli_ks_socket(sock, sizeof(sock));
@@ -131,7 +92,7 @@ static int ks_status(int argc, char **argv)
 		pfc_ks_close(ks);
 		return CLI_EXIT_SETUP;
 	}
-	if (o.json) {
+	if (o->json) {
 		printf("{\"socket\":");
 		json_str(stdout, sock);
 		printf(",\"locked\":%s,\"protocol_version\":%u,\"kdf_profile\":",
@@ -143,7 +104,7 @@ static int ks_status(int argc, char **argv)
 			json_str(stdout, list[i].name);
 			printf(
 			    ",\"version\":%u,\"state\":\"%s\",\"created\":%llu,\"retired\":%llu}",
-			    list[i].version, state_name(list[i].state),
+			    list[i].version, cli_ks_state_name(list[i].state),
 			    (unsigned long long)list[i].created,
 			    (unsigned long long)list[i].retired);
 		}
@@ -156,24 +117,21 @@ static int ks_status(int argc, char **argv)
 			       st.key_count, st.version_count, st.retired_count);
 		for (size_t i = 0; i < n; i++)
 			printf("  %-20s v%-4u %s\n", list[i].name, list[i].version,
-			       state_name(list[i].state));
+			       cli_ks_state_name(list[i].state));
 	}
 	pfc_ks_list_free(list);
 	pfc_ks_close(ks);
 	return CLI_EXIT_OK;
 }
 
-static int ks_lock_unlock(int argc, char **argv, bool lock)
+static int ks_lock_unlock(const struct ks_opts *o, bool lock)
 {
-	struct ks_opts o;
 	struct pfc_ks *ks;
-	char sock[4096], *pass = NULL;
+	char *pass = NULL;
 	size_t len;
 	int r;
 
-	if ((r = ks_parse(lock ? "keystore lock" : "keystore unlock", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
-	if (!lock && cli_read_pass(&o.pass, "Keystore passphrase: ", false, &pass, &len))
+	if (!lock && cli_read_pass(&o->pass, "Keystore passphrase: ", false, &pass, &len))
 		return CLI_EXIT_SETUP;
 	if ((r = cli_ks_open(&ks))) {
 		cli_pass_free(pass);
@@ -181,34 +139,36 @@ static int ks_lock_unlock(int argc, char **argv, bool lock)
 	}
 	r = lock ? pfc_ks_lock(ks) : pfc_ks_unlock(ks, pass, len);
 	cli_pass_free(pass);
-	if (r < 0)
-		cli_ks_err(ks, cli_ks_socket(sock, sizeof(sock)), r);
+	r = r < 0 ? cli_ks_fail_socket(ks, r) : CLI_EXIT_OK;
 	pfc_ks_close(ks);
-	return r < 0 ? CLI_EXIT_SETUP : CLI_EXIT_OK;
+	return r;
 }
 
-static int ks_passwd(int argc, char **argv)
+static int ks_lock(const struct ks_opts *o)
 {
-	struct ks_opts o;
-	struct cli_pass_src nsrc = {.fd = -1};
+	return ks_lock_unlock(o, true);
+}
+
+static int ks_unlock(const struct ks_opts *o)
+{
+	return ks_lock_unlock(o, false);
+}
+
+static int ks_passwd(const struct ks_opts *o)
+{
+	struct cli_pass_src nsrc = {.fd = -1, .file = o->new_pass_file};
 	struct pfc_ks *ks = NULL;
-	char sock[4096], *old = NULL, *new = NULL;
+	char *old = NULL, *new = NULL;
 	size_t olen, nlen;
 	int r, ret = CLI_EXIT_SETUP;
 
-	if ((r = ks_parse("keystore passwd", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
-	nsrc.file = o.new_pass_file;
-	if (cli_read_pass(&o.pass, "Current keystore passphrase: ", false, &old, &olen) ||
+	if (cli_read_pass(&o->pass, "Current keystore passphrase: ", false, &old, &olen) ||
 	    cli_read_pass(&nsrc, "New keystore passphrase: ", true, &new, &nlen))
 		goto out;
 	if (cli_ks_open(&ks))
 		goto out;
 	r = pfc_ks_change_passphrase(ks, old, olen, new, nlen);
-	if (r < 0)
-		cli_ks_err(ks, cli_ks_socket(sock, sizeof(sock)), r);
-	else
-		ret = CLI_EXIT_OK;
+	ret = r < 0 ? cli_ks_fail_socket(ks, r) : CLI_EXIT_OK;
 out:
 	cli_pass_free(old);
 	cli_pass_free(new);
@@ -216,27 +176,30 @@ out:
 	return ret;
 }
 
+static const struct {
+	const char *name;
+	int (*fn)(const struct ks_opts *o);
+} subs[] = {{"init", ks_init}, {"start", ks_start},   {"stop", ks_stop},    {"status", ks_status},
+	    {"lock", ks_lock}, {"unlock", ks_unlock}, {"passwd", ks_passwd}};
+
 int cmd_keystore(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
+	struct ks_opts o;
+	char cmd[32];
+	int r;
 
 	if (!sub)
 		return cli_usage("keystore", "expected a subcommand");
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
 		return cli_help(ks_help);
-	if (!strcmp(sub, "init"))
-		return ks_init(argc - 1, argv + 1);
-	if (!strcmp(sub, "start"))
-		return ks_start(argc - 1, argv + 1);
-	if (!strcmp(sub, "stop"))
-		return ks_stop(argc - 1, argv + 1);
-	if (!strcmp(sub, "status"))
-		return ks_status(argc - 1, argv + 1);
-	if (!strcmp(sub, "lock"))
-		return ks_lock_unlock(argc - 1, argv + 1, true);
-	if (!strcmp(sub, "unlock"))
-		return ks_lock_unlock(argc - 1, argv + 1, false);
-	if (!strcmp(sub, "passwd"))
-		return ks_passwd(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (strcmp(sub, subs[i].name))
+			continue;
+		snprintf(cmd, sizeof(cmd), "keystore %s", sub);
+		if ((r = ks_parse(cmd, argc - 1, argv + 1, &o)) != CLI_OPTS_GO)
+			return r;
+		return subs[i].fn(&o);
+	}
 	return cli_usage("keystore", "unknown subcommand '%s'", sub);
 }

@@ -5,7 +5,6 @@
  * fusermount3 -u, falling back to umount(2) when we are root.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "tools/cli.h"
 #include "tools/cmds.h"
+#include "tools/opts.h"
 
 static const char mount_help[] =
     "Usage: pfcrypt mount BACKING MNT [-f] [-o OPTS] [--socket PATH]\n\n"
@@ -53,34 +53,20 @@ static int run(char *const argv[])
 
 int cmd_mount(int argc, char **argv)
 {
-	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
 	const char *opts = NULL;
 	bool fg = false;
+	const struct cli_opt own[] = {
+	    {.short_name = 'f', .flag = &fg}, {.short_name = 'o', .str = &opts}, {0}};
+	const struct cli_syntax syn = {.cmd = "mount",
+				       .help = mount_help,
+				       .opts = own,
+				       .nargs = 2,
+				       .expected = "expected BACKING and MNT"};
 	char *bin, *args[12];
-	int c, n = 0, st;
+	int n = 0, st;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "fo:h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			fg = true;
-			break;
-		case 'o':
-			opts = optarg;
-			break;
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case 'h':
-			return cli_help(mount_help);
-		default:
-			return cli_usage("mount", "bad option");
-		}
-	}
-	if (argc - optind != 2)
-		return cli_usage("mount", "expected BACKING and MNT");
+	if ((st = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return st;
 	bin = cli_find_program("pfcryptfs", "PFCRYPT_FS_BIN");
 	if (!bin) {
 		cli_err("pfcryptfs",
@@ -116,18 +102,16 @@ int cmd_mount(int argc, char **argv)
 
 int cmd_umount(int argc, char **argv)
 {
-	static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	const struct cli_syntax syn = {.cmd = "umount",
+				       .help = umount_help,
+				       .nargs = 1,
+				       .expected = "expected MNT",
+				       .no_socket = true};
 	char *bin, *args[4];
-	int c, st = -1;
+	int st = -1, r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (c == 'h')
-			return cli_help(umount_help);
-		return cli_usage("umount", "bad option");
-	}
-	if (argc - optind != 1)
-		return cli_usage("umount", "expected MNT");
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
 	bin = cli_find_program("fusermount3", NULL);
 	if (bin) {
 		args[0] = bin;

@@ -13,7 +13,6 @@
  * before the rotation) under N, and files it creates with them after the
  * retirement would be unreadable once it restarts.
  */
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "tools/census.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
+#include "tools/opts.h"
 #include "tools/vol.h"
 
 static const char retire_help[] =
@@ -75,66 +75,63 @@ static long live_under(const char *path, const char *key, uint32_t ver)
 	return n;
 }
 
+/*
+ * The live objects under (key, ver) in the volumes, and those mounted (each
+ * reported).  0 and the counts, or CLI_EXIT_SETUP.
+ */
+static int survey(char **paths, int n, const char *key, unsigned long ver, bool force, long *live,
+		  long *mounts)
+{
+	for (int i = 0; i < n; i++) {
+		char mnt[PATH_MAX];
+		long k = live_under(paths[i], key, (uint32_t)ver);
+
+		if (k < 0)
+			return CLI_EXIT_SETUP;
+		*live += k;
+		if (!force && cli_mounted(paths[i], mnt, sizeof(mnt))) {
+			cli_err(paths[i],
+				"mounted at %s: unmount it first (its pfcryptfs may hold file "
+				"keys pre-generated under %s v%lu)",
+				mnt, key, ver);
+			(*mounts)++;
+		}
+	}
+	return 0;
+}
+
 int cmd_retire(int argc, char **argv)
 {
-	enum { O_KEY = 0x2000, O_VER, O_FORCE };
-	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
-					   {"key", required_argument, NULL, O_KEY},
-					   {"version", required_argument, NULL, O_VER},
-					   {"force", no_argument, NULL, O_FORCE},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
 	const char *key = NULL;
 	unsigned long ver = 0;
 	bool force = false;
+	const struct cli_opt opts[] = {{.name = "key", .str = &key, .required = true},
+				       {.name = "version",
+					.num = &ver,
+					.min = 1,
+					.max = UINT32_MAX,
+					.bad = "--version wants a number >= 1",
+					.required = true},
+				       {.name = "force", .flag = &force},
+				       {0}};
+	const struct cli_syntax syn = {.cmd = "retire",
+				       .help = retire_help,
+				       .opts = opts,
+				       .nargs = CLI_ARGS_ANY,
+				       .expected = "expected --key NAME --version N"};
 	struct pfc_ks *ks;
 	long live = 0, mounts = 0;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_KEY:
-			key = optarg;
-			break;
-		case O_VER:
-			if (cli_parse_uint(optarg, 1, UINT32_MAX, &ver))
-				return cli_usage("retire", "--version wants a number >= 1");
-			break;
-		case O_FORCE:
-			force = true;
-			break;
-		case 'h':
-			return cli_help(retire_help);
-		default:
-			return cli_usage("retire", "bad option");
-		}
-	}
-	if (!key || !ver)
-		return cli_usage("retire", "expected --key NAME --version N");
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
 	if (optind == argc && !force)
 		return cli_usage("retire",
 				 "name the volumes that use %s (BACKING...) so that "
 				 "live files can be checked, or pass --force",
 				 key);
-	for (int i = optind; i < argc; i++) {
-		char mnt[PATH_MAX];
-		long n = live_under(argv[i], key, (uint32_t)ver);
-
-		if (n < 0)
-			return CLI_EXIT_SETUP;
-		live += n;
-		if (!force && cli_mounted(argv[i], mnt, sizeof(mnt))) {
-			cli_err(argv[i],
-				"mounted at %s: unmount it first (its pfcryptfs may hold file "
-				"keys pre-generated under %s v%lu)",
-				mnt, key, ver);
-			mounts++;
-		}
-	}
+	if ((r = survey(argv + optind, argc - optind, key, ver, force, &live, &mounts)))
+		return r;
 	if ((live || mounts) && !force) {
 		cli_err(
 		    "retire",
@@ -146,16 +143,10 @@ int cmd_retire(int argc, char **argv)
 	if ((r = cli_ks_open(&ks)))
 		return r;
 	r = pfc_ks_retire(ks, key, (uint32_t)ver);
-	if (r < 0) {
-		char what[80];
-
-		snprintf(what, sizeof(what), "master key %s v%lu", key, ver);
-		cli_ks_err(ks, what, r);
-		pfc_ks_close(ks);
-		return CLI_EXIT_SETUP;
-	}
+	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", key, ver) : CLI_EXIT_OK;
 	pfc_ks_close(ks);
-	printf("%s v%lu retired%s\n", key, ver,
-	       live ? " (live files made unreadable: --force)" : "");
-	return CLI_EXIT_OK;
+	if (r == CLI_EXIT_OK)
+		printf("%s v%lu retired%s\n", key, ver,
+		       live ? " (live files made unreadable: --force)" : "");
+	return r;
 }

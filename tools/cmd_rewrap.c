@@ -18,7 +18,6 @@
  * happened or not; the old and the new blob wrap the same key, so both read.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "keystore/client.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
+#include "tools/opts.h"
 #include "tools/vol.h"
 
 #define REWRAP_RETRIES 3 /* a field that keeps changing under us is reported */
@@ -247,52 +247,34 @@ static int load_primaries(struct rewrap *rw)
 
 int cmd_rewrap(int argc, char **argv)
 {
-	enum { O_THREADS = 0x2000 };
-	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
-					   {"threads", required_argument, NULL, O_THREADS},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
 	unsigned long threads = cli_nproc();
+	const struct cli_opt opts[] = {CLI_OPT_THREADS(&threads), {0}};
+	const struct cli_syntax syn = {.cmd = "rewrap",
+				       .help = rewrap_help,
+				       .opts = opts,
+				       .nargs = 1,
+				       .expected = "expected BACKING"};
 	struct cli_vol v;
 	struct cli_walk w = {0};
 	struct rewrap rw = {0};
+	struct cli_ks_conns conns = {0};
 	struct sigaction sa = {.sa_handler = on_signal};
 	size_t cfg_done = 0;
-	unsigned nks = 0;
-	int c, r, ret = CLI_EXIT_SETUP;
+	int r, ret = CLI_EXIT_SETUP;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_THREADS:
-			if (cli_parse_uint(optarg, 1, 256, &threads))
-				return cli_usage("rewrap", "--threads wants 1..256");
-			break;
-		case 'h':
-			return cli_help(rewrap_help);
-		default:
-			return cli_usage("rewrap", "bad option");
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage("rewrap", "expected BACKING");
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
 	if ((r = cli_vol_open(argv[optind], &v)))
 		return r;
 	rw.v = &v;
 	if (cli_walk_files(&v, &w))
 		goto out;
 	rw.w = &w;
-	if (threads > w.n)
-		threads = w.n ? w.n : 1;
-	rw.ks = calloc(threads, sizeof(*rw.ks));
-	if (!rw.ks)
+	threads = cli_pool_workers(threads, w.n);
+	if (cli_ks_conns_init(&conns, (unsigned)threads) ||
+	    cli_ks_conns_open(&conns, (unsigned)threads))
 		goto out;
-	for (nks = 0; nks < threads; nks++)
-		if (cli_ks_open(&rw.ks[nks]))
-			goto out;
+	rw.ks = conns.ks;
 	if (load_primaries(&rw) || rewrap_config(&rw, &cfg_done))
 		goto out;
 	sigaction(SIGINT, &sa, NULL);
@@ -312,9 +294,7 @@ int cmd_rewrap(int argc, char **argv)
 	ret =
 	    atomic_load(&rw.failed) || atomic_load(&interrupted) ? CLI_EXIT_PROBLEMS : CLI_EXIT_OK;
 out:
-	for (unsigned i = 0; i < nks; i++)
-		pfc_ks_close(rw.ks[i]);
-	free(rw.ks);
+	cli_ks_conns_close(&conns);
 	free(rw.prim);
 	cli_walk_free(&w);
 	cli_vol_close(&v);

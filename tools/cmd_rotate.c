@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* cmd_rotate.c - pfcrypt rotate --key NAME: a new primary version of a master key. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "keystore/client.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
+#include "tools/opts.h"
 
 static const char rotate_help[] =
     "Usage: pfcrypt rotate --key NAME [--socket PATH]\n\n"
@@ -17,43 +17,26 @@ static const char rotate_help[] =
 
 int cmd_rotate(int argc, char **argv)
 {
-	enum { O_KEY = 0x2000 };
-	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
-					   {"key", required_argument, NULL, O_KEY},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
 	const char *key = NULL;
+	const struct cli_opt opts[] = {{.name = "key", .str = &key, .required = true}, {0}};
+	const struct cli_syntax syn = {.cmd = "rotate",
+				       .help = rotate_help,
+				       .opts = opts,
+				       .nargs = 0,
+				       .expected = "expected --key NAME and nothing else"};
 	struct pfc_ks *ks;
 	uint32_t ver;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_KEY:
-			key = optarg;
-			break;
-		case 'h':
-			return cli_help(rotate_help);
-		default:
-			return cli_usage("rotate", "bad option");
-		}
-	}
-	if (!key || optind != argc)
-		return cli_usage("rotate", "expected --key NAME and nothing else");
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
 	if ((r = cli_ks_open(&ks)))
 		return r;
 	r = pfc_ks_rotate(ks, key, &ver);
 	if (r < 0) {
-		char what[64];
-
-		snprintf(what, sizeof(what), "master key %s", key);
-		cli_ks_err(ks, what, r);
+		r = cli_ks_fail(ks, r, "master key %s", key);
 		pfc_ks_close(ks);
-		return CLI_EXIT_SETUP;
+		return r;
 	}
 	printf("%s: version %u is now primary\n", key, ver);
 	pfc_ks_close(ks);

@@ -5,7 +5,6 @@
  * the keystore's view of those versions.  Works without a keystore (the
  * keystore part then says why it is missing).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "tools/census.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"
+#include "tools/opts.h"
 #include "tools/vol.h"
 
 static const char status_help[] =
@@ -29,11 +29,6 @@ static const char status_help[] =
     "  --socket PATH  keystore socket (env PFCRYPT_SOCKET)\n\n"
     "Exit: 0 ok (also with warnings, or when the keystore cannot be asked), 2 not a\n"
     "volume or error.\n";
-
-static const char *state_name(int s)
-{
-	return s == PFC_KS_PRIMARY ? "primary" : s == PFC_KS_ACTIVE ? "active" : "retired";
-}
 
 /* The keystore's state of (name, version), or 0 if it does not know it. */
 static int ks_state(const struct pfc_ks_keyinfo *l, size_t n, const char *name, uint32_t ver)
@@ -84,7 +79,7 @@ static void print_json(const struct cli_vol *v, const struct census *c,
 		json_str(stdout, c->e[i].name);
 		printf(",\"version\":%u,\"files\":%zu,\"state\":", c->e[i].version, c->e[i].files);
 		if (s)
-			printf("\"%s\"}", state_name(s));
+			printf("\"%s\"}", cli_ks_state_name(s));
 		else
 			printf("null}");
 	}
@@ -99,7 +94,8 @@ static void print_json(const struct cli_vol *v, const struct census *c,
 			continue;
 		printf("%s{\"name\":", first ? "" : ",");
 		json_str(stdout, l[i].name);
-		printf(",\"version\":%u,\"state\":\"%s\"}", l[i].version, state_name(l[i].state));
+		printf(",\"version\":%u,\"state\":\"%s\"}", l[i].version,
+		       cli_ks_state_name(l[i].state));
 		first = false;
 	}
 	printf("]},\"warnings\":[");
@@ -139,7 +135,7 @@ static void print_text(const struct cli_vol *v, const struct census *c,
 
 		printf("  %s v%u: %zu files (%s)\n", c->e[i].name, c->e[i].version, c->e[i].files,
 		       ks_error ? "keystore not asked"
-		       : s	? state_name(s)
+		       : s	? cli_ks_state_name(s)
 				: "unknown to keystore");
 	}
 	if (ks_error) {
@@ -149,16 +145,19 @@ static void print_text(const struct cli_vol *v, const struct census *c,
 	printf("keystore:\n");
 	for (size_t i = 0; i < nl; i++)
 		if (used(c, l[i].name, &v->cfg))
-			printf("  %s v%u: %s\n", l[i].name, l[i].version, state_name(l[i].state));
+			printf("  %s v%u: %s\n", l[i].name, l[i].version,
+			       cli_ks_state_name(l[i].state));
 }
 
 int cmd_status(int argc, char **argv)
 {
-	enum { O_JSON = 0x2000 };
-	static const struct option lo[] = {{"socket", required_argument, NULL, CLI_OPT_SOCKET},
-					   {"json", no_argument, NULL, O_JSON},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
+	bool json = false;
+	const struct cli_opt opts[] = {{.name = "json", .flag = &json}, {0}};
+	const struct cli_syntax syn = {.cmd = "status",
+				       .help = status_help,
+				       .opts = opts,
+				       .nargs = 1,
+				       .expected = "expected BACKING"};
 	struct cli_vol v;
 	struct census cen;
 	struct pfc_ks *ks = NULL;
@@ -166,26 +165,10 @@ int cmd_status(int argc, char **argv)
 	size_t nl = 0;
 	const char *ks_error = NULL;
 	char errbuf[256];
-	bool json = false;
-	int c, r;
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_SOCKET:
-			cli_g.socket = optarg;
-			break;
-		case O_JSON:
-			json = true;
-			break;
-		case 'h':
-			return cli_help(status_help);
-		default:
-			return cli_usage("status", "bad option");
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage("status", "expected BACKING");
+	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
+		return r;
 	if ((r = cli_vol_open(argv[optind], &v)))
 		return r;
 	if ((r = census_take(&v, &cen))) {

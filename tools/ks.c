@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* ks.c - connecting to the keystore and reporting its errors in one line. */
+/*
+ * ks.c - connecting to the keystore (one connection, or one per worker
+ * thread) and reporting its errors in one line.
+ */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "fs/err.h"
 #include "keystore/client.h"
@@ -34,6 +39,31 @@ void cli_ks_err(struct pfc_ks *ks, const char *what, int err)
 		cli_err(what, "%s%s", pfc_strerror(err), hint);
 }
 
+int cli_ks_fail(struct pfc_ks *ks, int err, const char *fmt, ...)
+{
+	char what[4400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	cli_ks_err(ks, what, err);
+	return CLI_EXIT_SETUP;
+}
+
+int cli_ks_fail_socket(struct pfc_ks *ks, int err)
+{
+	char sock[4096];
+
+	cli_ks_err(ks, cli_ks_socket(sock, sizeof(sock)), err);
+	return CLI_EXIT_SETUP;
+}
+
+const char *cli_ks_state_name(int state)
+{
+	return state == PFC_KS_PRIMARY ? "primary" : state == PFC_KS_ACTIVE ? "active" : "retired";
+}
+
 int cli_ks_open(struct pfc_ks **out)
 {
 	char sock[4096];
@@ -55,4 +85,26 @@ int cli_ks_open(struct pfc_ks **out)
 	}
 	*out = ks;
 	return 0;
+}
+
+int cli_ks_conns_init(struct cli_ks_conns *c, unsigned cap)
+{
+	*c = (struct cli_ks_conns){.ks = calloc(cap ? cap : 1, sizeof(*c->ks)), .cap = cap};
+	return c->ks ? 0 : CLI_EXIT_SETUP;
+}
+
+int cli_ks_conns_open(struct cli_ks_conns *c, unsigned n)
+{
+	for (; c->n < n && c->n < c->cap; c->n++)
+		if (cli_ks_open(&c->ks[c->n]))
+			return CLI_EXIT_SETUP;
+	return 0;
+}
+
+void cli_ks_conns_close(struct cli_ks_conns *c)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		pfc_ks_close(c->ks[i]);
+	free(c->ks);
+	*c = (struct cli_ks_conns){0};
 }

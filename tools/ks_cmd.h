@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ks_cmd.h - shared by the two halves of "pfcrypt keystore": cmd_keystore.c
- * (option parsing, dispatch, the requests status/lock/unlock/passwd) and
- * ks_proc.c (the keystore process: init, start, stop).
+ * (option parsing, dispatch, the requests status/lock/unlock/passwd) parses
+ * the options once and hands them to ks_proc.c (the keystore process: init,
+ * start, stop).
  */
 #ifndef PFC_CLI_KS_CMD_H
 #define PFC_CLI_KS_CMD_H
@@ -23,12 +24,9 @@ struct ks_opts {
 	char **extra; /* after "--": passed to the daemon as they are */
 };
 
-/* Parse the options of "keystore <sub>" into o.  0 ok, -1 after --help (exit 0), else an exit code.
- */
-int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o);
-
-int ks_init(int argc, char **argv);
-int ks_start(int argc, char **argv);
-int ks_stop(int argc, char **argv);
+/* The subcommands of ks_proc.c, with the parsed options; each returns the exit code. */
+int ks_init(const struct ks_opts *o);
+int ks_start(const struct ks_opts *o);
+int ks_stop(const struct ks_opts *o);
 
 #endif

@@ -150,122 +150,52 @@ static const char *absolute(const char *path, char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? buf : path;
 }
 
-int ks_init(int argc, char **argv)
+/*
+ * Tell why a keystore run with exit status r (not 0) failed, if we know:
+ * it could not run, or the last line of its stderr err.  false if it said
+ * nothing (the caller tells it its way).
+ */
+static bool told_failure(int r, const char *bin, char *err)
 {
-	struct ks_opts o;
+	if (r < 0)
+		cli_err(bin, "cannot run: %s", strerror(errno));
+	else if (*err)
+		cli_err(NULL, "%s", last_line(err));
+	return r < 0 || *err;
+}
+
+int ks_init(const struct ks_opts *o)
+{
 	char *bin = NULL, *pass = NULL, *args[16], err[1024];
 	size_t len, n = 0;
 	int r, ret = CLI_EXIT_SETUP;
 
-	if ((r = ks_parse("keystore init", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
 	if (!(bin = keystore_bin()))
 		return CLI_EXIT_SETUP;
-	if (cli_read_pass(&o.pass, "New keystore passphrase: ", true, &pass, &len))
+	if (cli_read_pass(&o->pass, "New keystore passphrase: ", true, &pass, &len))
 		goto out;
 	args[n++] = bin;
 	args[n++] = "--init";
-	if (o.store) {
+	if (o->store) {
 		args[n++] = "--store";
-		args[n++] = (char *)o.store;
+		args[n++] = (char *)o->store;
 	}
-	if (o.kdf) {
+	if (o->kdf) {
 		args[n++] = "--kdf-profile";
-		args[n++] = (char *)o.kdf;
+		args[n++] = (char *)o->kdf;
 	}
 	args[n++] = "--passphrase-fd";
 	args[n++] = "3";
-	for (int i = 0; i < o.nextra && n < 15; i++)
-		args[n++] = o.extra[i];
+	for (int i = 0; i < o->nextra && n < 15; i++)
+		args[n++] = o->extra[i];
 	args[n] = NULL;
 	r = spawn(args, pass, len, err, sizeof(err));
-	if (r < 0) {
-		cli_err(bin, "cannot run: %s", strerror(errno));
-	} else if (r != 0) {
-		cli_err(NULL, "%s", *err ? last_line(err) : "pfcrypt-keystore --init failed");
-	} else {
+	if (r == 0) {
 		printf("%s\n", last_line(err));
 		ret = CLI_EXIT_OK;
+	} else if (!told_failure(r, bin, err)) {
+		cli_err(NULL, "pfcrypt-keystore --init failed");
 	}
-out:
-	cli_pass_free(pass);
-	free(bin);
-	return ret;
-}
-
-static pid_t socket_owner(const char *path);
-
-int ks_start(int argc, char **argv)
-{
-	struct ks_opts o;
-	char sock[PATH_MAX], abs_sock[PATH_MAX], store[PATH_MAX], logf[PATH_MAX];
-	char *bin = NULL, *pass = NULL, *args[24], err[1024];
-	struct pfc_ks *ks = NULL;
-	size_t len = 0, n = 0;
-	uint32_t ver;
-	int r, ret = CLI_EXIT_SETUP;
-
-	if ((r = ks_parse("keystore start", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
-	cli_ks_socket(sock, sizeof(sock));
-	if (pfc_ks_connect(sock, 1000, &ks) == 0) {
-		r = pfc_ks_hello(ks, &ver);
-		pfc_ks_close(ks);
-		ks = NULL;
-		if (r == 0) {
-			cli_err(sock, "a keystore already answers on this socket");
-			return CLI_EXIT_SETUP;
-		}
-	}
-	if (!(bin = keystore_bin()))
-		return CLI_EXIT_SETUP;
-	if (!o.locked && cli_read_pass(&o.pass, "Keystore passphrase: ", false, &pass, &len))
-		goto out;
-	args[n++] = bin;
-	args[n++] = "--socket";
-	args[n++] = (char *)absolute(sock, abs_sock, sizeof(abs_sock));
-	if (o.store) {
-		args[n++] = "--store";
-		args[n++] = (char *)absolute(o.store, store, sizeof(store));
-	}
-	if (o.log_file) {
-		args[n++] = "--log-file";
-		args[n++] = (char *)absolute(o.log_file, logf, sizeof(logf));
-	}
-	if (o.locked) {
-		args[n++] = "--locked";
-	} else {
-		args[n++] = "--passphrase-fd";
-		args[n++] = "3";
-	}
-	for (int i = 0; i < o.nextra && n < 23; i++)
-		args[n++] = o.extra[i];
-	args[n] = NULL;
-	/* The daemon's first process exits once it listens, or with its error on stderr. */
-	r = spawn(args, pass, len, err, sizeof(err));
-	cli_pass_free(pass);
-	pass = NULL;
-	if (r < 0) {
-		cli_err(bin, "cannot run: %s", strerror(errno));
-		goto out;
-	}
-	if (r != 0) {
-		if (*err)
-			cli_err(NULL, "%s", last_line(err));
-		else
-			cli_err(sock, "the keystore did not start (exit status %d)", r);
-		goto out;
-	}
-	r = pfc_ks_connect(sock, START_WAIT_MS, &ks);
-	if (r == 0)
-		r = pfc_ks_hello(ks, &ver);
-	pfc_ks_close(ks);
-	if (r < 0) {
-		cli_ks_err(NULL, sock, r);
-		goto out;
-	}
-	printf("keystore started (pid %ld) on %s\n", (long)socket_owner(sock), sock);
-	ret = CLI_EXIT_OK;
 out:
 	cli_pass_free(pass);
 	free(bin);
@@ -292,6 +222,97 @@ static pid_t socket_owner(const char *path)
 		pid = cred.pid;
 	close(fd);
 	return pid;
+}
+
+/* Does a keystore already answer on sock?  Then say so. */
+static bool already_running(const char *sock)
+{
+	struct pfc_ks *ks = NULL;
+	uint32_t ver;
+	int r;
+
+	if (pfc_ks_connect(sock, 1000, &ks) < 0)
+		return false;
+	r = pfc_ks_hello(ks, &ver);
+	pfc_ks_close(ks);
+	if (r == 0)
+		cli_err(sock, "a keystore already answers on this socket");
+	return r == 0;
+}
+
+/* Absolute forms of start's paths (the daemon changes directory to /). */
+struct start_paths {
+	char sock[PATH_MAX], store[PATH_MAX], log[PATH_MAX];
+};
+
+/* The daemon's command line for start into args (room for 24). */
+static void start_args(const struct ks_opts *o, char *bin, const char *sock, struct start_paths *p,
+		       char **args)
+{
+	size_t n = 0;
+
+	args[n++] = bin;
+	args[n++] = "--socket";
+	args[n++] = (char *)absolute(sock, p->sock, sizeof(p->sock));
+	if (o->store) {
+		args[n++] = "--store";
+		args[n++] = (char *)absolute(o->store, p->store, sizeof(p->store));
+	}
+	if (o->log_file) {
+		args[n++] = "--log-file";
+		args[n++] = (char *)absolute(o->log_file, p->log, sizeof(p->log));
+	}
+	if (o->locked) {
+		args[n++] = "--locked";
+	} else {
+		args[n++] = "--passphrase-fd";
+		args[n++] = "3";
+	}
+	for (int i = 0; i < o->nextra && n < 23; i++)
+		args[n++] = o->extra[i];
+	args[n] = NULL;
+}
+
+/* Hello through the new daemon's socket, then the one line saying so.  0 or CLI_EXIT_SETUP. */
+static int confirm_started(const char *sock)
+{
+	struct pfc_ks *ks = NULL;
+	uint32_t ver;
+	int r = pfc_ks_connect(sock, START_WAIT_MS, &ks);
+
+	if (r == 0)
+		r = pfc_ks_hello(ks, &ver);
+	pfc_ks_close(ks);
+	if (r < 0) {
+		cli_ks_err(NULL, sock, r);
+		return CLI_EXIT_SETUP;
+	}
+	printf("keystore started (pid %ld) on %s\n", (long)socket_owner(sock), sock);
+	return 0;
+}
+
+int ks_start(const struct ks_opts *o)
+{
+	struct start_paths paths;
+	char sock[PATH_MAX], *bin, *pass = NULL, *args[24], err[1024];
+	size_t len = 0;
+	int r;
+
+	cli_ks_socket(sock, sizeof(sock));
+	if (already_running(sock) || !(bin = keystore_bin()))
+		return CLI_EXIT_SETUP;
+	if (!o->locked && cli_read_pass(&o->pass, "Keystore passphrase: ", false, &pass, &len)) {
+		free(bin);
+		return CLI_EXIT_SETUP;
+	}
+	start_args(o, bin, sock, &paths, args);
+	/* The daemon's first process exits once it listens, or with its error on stderr. */
+	r = spawn(args, pass, len, err, sizeof(err));
+	cli_pass_free(pass);
+	if (r != 0 && !told_failure(r, bin, err))
+		cli_err(sock, "the keystore did not start (exit status %d)", r);
+	free(bin);
+	return r != 0 ? CLI_EXIT_SETUP : confirm_started(sock);
 }
 
 /* Has pid exited?  A zombie counts: its parent (init, a subreaper) reaps it when it likes. */
@@ -338,15 +359,12 @@ static bool is_keystore(pid_t pid, char *comm, size_t len)
 	return strncmp(comm, "pfcrypt-keystore", strlen(comm) < 15 ? 16 : 15) == 0;
 }
 
-int ks_stop(int argc, char **argv)
+int ks_stop(const struct ks_opts *o)
 {
-	struct ks_opts o;
 	char sock[4096], comm[64];
 	pid_t pid;
-	int r;
 
-	if ((r = ks_parse("keystore stop", argc, argv, &o)))
-		return r < 0 ? CLI_EXIT_OK : r;
+	(void)o; /* what stop needs is the socket, in cli_g */
 	cli_ks_socket(sock, sizeof(sock));
 	pid = socket_owner(sock);
 	if (pid < 0) {

@@ -20,7 +20,20 @@
 #include "fs/mountinfo.h"
 #include "tools/cli.h"
 
-bool cli_mounted(const char *path, char *mnt, size_t len)
+#define PROC_MOUNTINFO "/proc/self/mountinfo"
+
+/* One line of /proc/self/mountinfo, its fields unescaped. */
+struct mount_entry {
+	char *mountpoint, *fstype, *source;
+};
+
+/*
+ * Walk the mountinfo file until match(e, real) says yes for real, the
+ * resolved path; that entry's mountpoint then goes to mnt (if mnt).
+ */
+static bool find_mount(const char *mountinfo, const char *path,
+		       bool (*match)(const struct mount_entry *e, const char *real), char *mnt,
+		       size_t len)
 {
 	char *real = realpath(path, NULL), line[3 * PATH_MAX];
 	bool found = false;
@@ -28,13 +41,12 @@ bool cli_mounted(const char *path, char *mnt, size_t len)
 
 	if (!real)
 		return false;
-	f = fopen("/proc/self/mountinfo", "re");
+	f = fopen(mountinfo, "re");
 	while (f && !found && fgets(line, sizeof(line), f)) {
 		/* id parent maj:min root mountpoint options [optional...] - fstype source superopts
 		 */
-		char *save = NULL, *mp = NULL, *tok, *sep = strstr(line, " - ");
-		const char *src;
-		bool legacy;
+		char *save = NULL, *tok, *sep = strstr(line, " - ");
+		struct mount_entry e = {0};
 		int i = 0;
 
 		if (!sep)
@@ -42,23 +54,17 @@ bool cli_mounted(const char *path, char *mnt, size_t len)
 		*sep = '\0';
 		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
 			if (i++ == 4)
-				mp = tok;
-		tok = strtok_r(sep + 3, " ", &save);
-		if (!mp || !tok)
+				e.mountpoint = tok;
+		e.fstype = strtok_r(sep + 3, " ", &save);
+		e.source = e.fstype ? strtok_r(NULL, " ", &save) : NULL;
+		if (!e.mountpoint || !e.fstype)
 			continue;
-		legacy = !strcmp(tok, "fuse.pfcrypt");
-		if (!legacy && strcmp(tok, "fuse.pfcryptfs"))
-			continue;
-		tok = strtok_r(NULL, " ", &save);
-		if (!tok || (legacy && strncmp(tok, "pfcrypt:", 8)))
-			continue;
-		pfc_mountinfo_unescape(tok);
-		src = legacy ? tok + 8 : tok;
-		if (!strcmp(src, real)) {
-			pfc_mountinfo_unescape(mp);
-			snprintf(mnt, len, "%s", mp);
-			found = true;
-		}
+		pfc_mountinfo_unescape(e.mountpoint);
+		if (e.source)
+			pfc_mountinfo_unescape(e.source);
+		found = match(&e, real);
+		if (found && mnt)
+			snprintf(mnt, len, "%s", e.mountpoint);
 	}
 	if (f)
 		fclose(f);
@@ -66,30 +72,31 @@ bool cli_mounted(const char *path, char *mnt, size_t len)
 	return found;
 }
 
-/* Is path (resolved: /proc/self/fd/N/NAME works) the mountpoint of a mount in mountinfo? */
-static bool in_mountinfo(const char *path)
+/* A pfcryptfs mount of the backing directory real (today's and the legacy naming). */
+static bool is_volume_of(const struct mount_entry *e, const char *real)
 {
-	char *real = realpath(path, NULL), line[3 * PATH_MAX];
-	bool found = false;
-	FILE *f;
+	bool legacy = !strcmp(e->fstype, "fuse.pfcrypt");
 
-	if (!real)
+	if (!legacy && strcmp(e->fstype, "fuse.pfcryptfs"))
 		return false;
-	f = fopen("/proc/self/mountinfo", "re");
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		char *save = NULL, *tok = strtok_r(line, " ", &save);
+	if (!e->source || (legacy && strncmp(e->source, "pfcrypt:", 8)))
+		return false;
+	return !strcmp(legacy ? e->source + 8 : e->source, real);
+}
 
-		for (int i = 0; tok && i < 4; i++)
-			tok = strtok_r(NULL, " ", &save);
-		if (tok) {
-			pfc_mountinfo_unescape(tok);
-			found = !strcmp(tok, real);
-		}
-	}
-	if (f)
-		fclose(f);
-	free(real);
-	return found;
+static bool is_mounted_at(const struct mount_entry *e, const char *real)
+{
+	return !strcmp(e->mountpoint, real);
+}
+
+bool cli_mounted_in(const char *mountinfo, const char *path, char *mnt, size_t len)
+{
+	return find_mount(mountinfo, path, is_volume_of, mnt, len);
+}
+
+bool cli_mounted(const char *path, char *mnt, size_t len)
+{
+	return cli_mounted_in(PROC_MOUNTINFO, path, mnt, len);
 }
 
 bool cli_is_mount_point(int dirfd, const char *name, const struct stat *st, dev_t parent_dev)
@@ -103,6 +110,7 @@ bool cli_is_mount_point(int dirfd, const char *name, const struct stat *st, dev_
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &stx) == 0 &&
 	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
 		return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+	/* the mountpoint of a mount in mountinfo (/proc/self/fd/N/NAME resolves) */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
-	return in_mountinfo(path);
+	return find_mount(PROC_MOUNTINFO, path, is_mounted_at, NULL, 0);
 }

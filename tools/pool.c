@@ -70,3 +70,10 @@ int cli_pool_run(unsigned nthreads, size_t n, void (*fn)(void *arg, unsigned wor
 	free(ws);
 	return 0;
 }
+
+unsigned cli_pool_workers(unsigned long threads, size_t n)
+{
+	if (threads > n)
+		threads = n ? n : 1;
+	return (unsigned)threads;
+}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* test_pool.c - cli_pool_run: every item exactly once, worker ids in range, stop flag. */
+/* test_pool.c - cli_pool_run: every item exactly once, worker ids in range, stop flag;
+ * cli_pool_workers. */
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -58,4 +59,13 @@ Test(pool, stop_flag_stops_handing_out_items)
 	cr_assert_eq(cli_pool_run(1, 100, fn, &c, &stop), 0);
 	cr_expect_eq(atomic_load(&c.calls), 10);
 	free(c.seen);
+}
+
+Test(pool, workers_never_more_than_items_and_at_least_one)
+{
+	cr_expect_eq(cli_pool_workers(8, 100), 8);
+	cr_expect_eq(cli_pool_workers(8, 3), 3);
+	cr_expect_eq(cli_pool_workers(8, 0), 1);
+	cr_expect_eq(cli_pool_workers(1, 0), 1);
+	cr_expect_eq(cli_pool_workers(256, 256), 256);
 }
