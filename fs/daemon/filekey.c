@@ -72,11 +72,10 @@ static void log_debug(struct pfc_inode *in, const char *what)
 static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_kentry **out)
 {
 	struct pfcd *d = pfcd_g;
-	uint8_t ad[PFC_AD_MAX];
 	struct pfc_filekey *fk = NULL;
+	enum pfc_key_step step;
 	struct pfc_kentry *e;
 	uint8_t *key;
-	size_t adlen;
 	int rc;
 
 	e = pfc_kcache_get(d->keys, h->file_id);
@@ -85,38 +84,29 @@ static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_
 		*out = e;
 		return 0;
 	}
-	key = pfcd_keybuf(); /* locked, this thread's own; wiped below */
+	key = pfcd_keybuf(); /* locked, this thread's own; wiped by the library */
 	if (!key)
 		return -ENOMEM;
-	adlen = pfc_ad_file_key(d->cfg.volume_id, h->file_id, ad);
-	rc = pfc_ks_unwrap(d->ks, h->wrapped, h->wrapped_len, ad, adlen, key);
-	if (rc < 0) {
+	rc = pfc_volume_file_key(d->cfg.volume_id, &d->layout, h, &d->uw, key, &fk, &step);
+	if (rc < 0 && step == PFC_STEP_UNWRAP) {
 		if (rc == PFC_ERR_LOCKED)
 			pfcd_keystore_locked();
 		pfcd_file_log(in, "cannot unwrap the file key", rc);
 		rc = pfcd_errno(rc);
 		/* A blob refused as malformed (a damaged name in the header) is a
-		 * bad header: EIO as for any other (DESIGN 4), not EINVAL. */
-		if (rc == -EINVAL)
-			rc = -EIO;
-		goto out;
+		 * bad header: EIO as for any other (ARCHITECTURE.md 6), not EINVAL. */
+		return rc == -EINVAL ? -EIO : rc;
 	}
-	rc = pfc_filekey_new(key, h->file_id, &d->layout, &fk);
 	if (rc < 0) {
 		pfcd_file_log(in, "file key", rc);
-		rc = pfcd_errno(rc);
-		goto out;
+		return pfcd_errno(rc);
 	}
 	e = pfc_kcache_insert(d->keys, h->file_id, fk);
-	if (!e) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!e)
+		return -ENOMEM;
 	log_debug(in, "file key unwrapped by the keystore");
 	*out = e;
-out:
-	sodium_memzero(key, PFC_KEY_BYTES);
-	return rc;
+	return 0;
 }
 
 int pfcd_file_load(struct pfc_inode *in, int fd)
