@@ -8,7 +8,7 @@ speaking keystore/PROTOCOL.md directly.
         blob = c.wrap("vol", b"ad", b"\\x01" * 32)
     # k.socket, k.store, k.passphrase, k.log_path, k.pid are there for tests
 
-The binary comes from the argument or $PFC_KEYSTORE_BIN.  Everything lives in
+The binary comes from the argument or $PFCRYPT_KEYSTORE (default_binary()).  Everything lives in
 a tempfile.mkdtemp() directory that stop() removes (keep=True keeps it).
 Use /usr/bin/python3 (the pyenv python has no nacl; this module needs none).
 """
@@ -247,9 +247,11 @@ class Client:
 
 
 def default_binary():
-    b = os.environ.get("PFC_KEYSTORE_BIN")
+    """The keystore daemon: $PFCRYPT_KEYSTORE (what meson sets for every Python test), else
+    $PFC_KEYSTORE_BIN (older scripts of tests/bench)."""
+    b = os.environ.get("PFCRYPT_KEYSTORE") or os.environ.get("PFC_KEYSTORE_BIN")
     if not b:
-        raise RuntimeError("set PFC_KEYSTORE_BIN to the pfcrypt-keystore binary")
+        raise RuntimeError("set PFCRYPT_KEYSTORE to the pfcrypt-keystore binary")
     return b
 
 

@@ -16,14 +16,11 @@ import mmap
 import os
 import random
 import re
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-from test_daemon_errors import (HEADER_SIZE, backing_of, drop_caches,  # noqa: E402
+import pfcfs
+import taprun
+from test_daemon_errors import (HEADER_SIZE, backing_of, drop_caches,
                                 stored_block_size)
 
 BS = 4096

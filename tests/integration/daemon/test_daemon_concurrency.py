@@ -11,12 +11,10 @@ import hashlib
 import multiprocessing
 import os
 import random
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 BS = 4096
 FILE_SIZE = 600_000          # per private file

@@ -7,15 +7,11 @@ generation of its own; overlapping writers share one generation until the last o
 """
 import os
 import struct
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "vectors"))
-import ks  # noqa: E402  (a protocol client: unwraps the file key for the check below)
-import pfcfs  # noqa: E402
-import reader  # noqa: E402  (the independent Python reader of fs/FORMAT.md)
-import taprun  # noqa: E402
+import ks  # (a protocol client: unwraps the file key for the check below)
+import pfcfs
+import reader  # (the independent Python reader of fs/FORMAT.md)
+import taprun
 
 BS = 4096
 HEADER_SIZE = 256      # fs/format.h PFC_HEADER_SIZE

@@ -11,9 +11,8 @@ import pwd
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 

@@ -9,11 +9,9 @@ import ctypes
 import ctypes.util
 import errno
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 BS = 4096
 GIB = 1 << 30

@@ -7,16 +7,12 @@ import os
 import random
 import re
 import signal
-import sys
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
-sys.path.insert(0, HERE)
-import crashlib  # noqa: E402
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import crashlib
+import pfcfs
+import taprun
 
 KILLS = int(os.environ.get("PFC_FAULTS_KILLS", "12"))
 SEED0 = int(os.environ.get("PFC_FAULTS_SEED", "1"))
