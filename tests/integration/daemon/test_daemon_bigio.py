@@ -22,8 +22,10 @@ import pfcfs
 import taprun
 from test_daemon_errors import (HEADER_SIZE, backing_of, drop_caches,
                                 stored_block_size)
+from pfcfs import flip
+from pfcformat import BS
 
-BS = 4096
+
 MIB = 1 << 20
 
 
@@ -42,14 +44,6 @@ def direct_read(path, off, n):
     finally:
         os.close(fd)
         buf.close()
-
-
-def flip(path, offset):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        c = f.read(1)
-        f.seek(-1, 1)
-        f.write(bytes([c[0] ^ 0x01]))
 
 
 class BigRequests(pfcfs.MountTestCase):

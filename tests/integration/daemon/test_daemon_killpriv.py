@@ -9,7 +9,6 @@ by side and must give the same mode, read right after the operation (no stale ca
 import os
 import pwd
 import subprocess
-import sys
 
 import pfcfs
 import taprun

@@ -12,8 +12,9 @@ import os
 
 import pfcfs
 import taprun
+from pfcformat import BS
 
-BS = 4096
+
 GIB = 1 << 30
 FALLOC_FL_KEEP_SIZE = 1
 FALLOC_FL_PUNCH_HOLE = 2

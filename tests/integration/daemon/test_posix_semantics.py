@@ -10,14 +10,14 @@ import mmap
 import os
 import stat
 import subprocess
-import sys
 import threading
 
 import pfcfs
 import taprun
+from pfcfs import read_all
+from pfcformat import BS
 
 GiB = 1 << 30
-BS = 4096  # the volume's default plaintext block size
 
 
 def pattern(n, seed):
@@ -28,11 +28,6 @@ def pattern(n, seed):
         out += f"[{seed}:{i:08d}]".encode()
         i += 1
     return bytes(out[:n])
-
-
-def read_all(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 class Semantics(pfcfs.MountTestCase):

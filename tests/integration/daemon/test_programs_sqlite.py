@@ -10,7 +10,6 @@ Afterwards PRAGMA integrity_check must say ok, through the sqlite3 program and a
 """
 import os
 import subprocess
-import sys
 
 import pfcfs
 import taprun

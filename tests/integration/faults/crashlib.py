@@ -35,8 +35,9 @@ import signal
 import subprocess
 import sys
 import time
+from pfcformat import BS
 
-BS = 4096
+
 LONG = "L" * 200  # a name long enough to need a long-name entry and companion (FORMAT.md 5.5)
 BLOCK_ERROR = re.compile(r"^pfcryptfs: error: .*: block \d+: ")
 

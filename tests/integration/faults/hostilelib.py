@@ -26,13 +26,8 @@ import random
 import shutil
 import subprocess
 import sys
-
-BS = 4096
-HEADER = 256
-
-
-def data(tag, n):
-    return random.Random(tag).randbytes(n)
+from pfcformat import BS, HEADER_SIZE as HEADER
+from pfcfs import random_bytes as data
 
 
 # ---- the scanner (runs as a separate process) -----------------------------------------------------

@@ -22,36 +22,8 @@ import unittest
 
 import pfcfs
 import taprun
-
-BS = 4096
-
-
-def data(tag, n):
-    import random
-    return random.Random(tag).randbytes(n)
-
-
-def read_all(p):
-    with open(p, "rb") as f:
-        return f.read()
-
-
-def errno_of(fn, *a):
-    try:
-        fn(*a)
-    except OSError as e:
-        return e.errno
-    return 0
-
-
-def backing_of(m, path):
-    ino = os.lstat(path).st_ino
-    for dirpath, dirs, files in os.walk(m.backing):
-        for n in files + dirs:
-            p = os.path.join(dirpath, n)
-            if os.lstat(p).st_ino == ino:
-                return p
-    raise AssertionError(f"no backing entry for {path}")
+from pfcfs import backing_of, errno_of, random_bytes as data, read_all
+from pfcformat import BS
 
 
 class TmpfsMount(pfcfs.Mount):

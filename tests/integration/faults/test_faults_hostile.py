@@ -142,7 +142,7 @@ class HostileKeystoreClients(unittest.TestCase):
                 for s in held:
                     s.close()
             print(f"# keystore abuse while mounted: {counts}", flush=True)
-            self.assertTrue(pfcfs._alive(m.keystore.pid), "keystore alive")
+            self.assertTrue(pfcfs.alive(m.keystore.pid), "keystore alive")
             self.assertGreater(counts["garbage"], 10)
             for i in range(200):
                 with open(os.path.join(m.mnt, f"new{i}"), "rb") as f:

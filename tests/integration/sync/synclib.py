@@ -17,6 +17,7 @@ import subprocess
 import time
 
 import pfcfs
+from pfcfs import backing_of, read_all as read  # noqa: F401  (the sync tests import them from here)
 
 # Issue 9 point 2: a change carried into B's backing dir is visible in B's mount within 2 s, without
 # remounting.  The daemon's attribute/entry timeouts are shorter than that, so once 2 s have passed
@@ -126,25 +127,9 @@ def wait_for(cond, what, bound=VISIBLE_S):
     raise AssertionError(f"{what}: still not visible {bound}s after the sync (last error: {last})")
 
 
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
-
-
-def backing_of(m, path):
-    """The backing entry of a mount entry (pfcryptfs reports the backing inode numbers)."""
-    ino = os.lstat(path).st_ino
-    for dirpath, dirs, files in os.walk(m.backing):
-        for n in files + dirs:
-            p = os.path.join(dirpath, n)
-            if os.lstat(p).st_ino == ino:
-                return p
-    raise AssertionError(f"no backing entry with inode {ino} for {path}")
 
 
 def cmp_count(a, b):
