@@ -401,6 +401,28 @@ def open_container(data, magic, passphrase):
     return aead_open(data[88:], data[:88], nonce, kdf_subkey(root, 1, magic))
 
 
+def seal_container(magic, plaintext, passphrase, opslimit=1, memlimit=1 << 20, profile=1):
+    """A store file or export bundle around plaintext (PROTOCOL.md section 5), with PyNaCl: the
+    inverse of open_container.  The defaults are the "test" Argon2id profile."""
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt as aead_seal
+    from nacl.pwhash import argon2id
+    salt, nonce = os.urandom(16), os.urandom(24)
+    root = argon2id.kdf(32, passphrase, salt, opslimit=opslimit, memlimit=memlimit)
+    head = magic + struct.pack("<HBBQQ", 1, 2, profile, opslimit, memlimit) + salt + \
+        kdf_subkey(root, 2, magic)[:16] + nonce + struct.pack("<I", len(plaintext) + 16)
+    return head + aead_seal(plaintext, head, nonce, kdf_subkey(root, 1, magic))
+
+
+def make_bundle(name, versions, passphrase):
+    """An export bundle (PROTOCOL.md section 6) of master key name: versions is
+    [(version, key)] in increasing order; `pfcrypt import` reads it with passphrase."""
+    nb = name.encode()
+    pt = bytes([1, len(nb)]) + nb + struct.pack("<H", len(versions))
+    for version, key in versions:
+        pt += struct.pack("<IQ", version, 1_700_000_000) + key
+    return seal_container(b"PFCKSEXP", pt, passphrase)
+
+
 def parse_store_plaintext(pt):
     """[(name, version, state, created, retired, key or None)] of a store plaintext."""
     r = Reader(pt)
