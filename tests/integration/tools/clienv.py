@@ -124,6 +124,14 @@ class CliEnv:
             raise AssertionError(f"{mnt} did not become a mount")
         self.mounts.append(mnt)
 
+    def mounted_volume(self, name="mnt"):
+        """A new volume in self.backing, mounted (pfcryptfs must be built) at TMP/name: its path."""
+        program("PFCRYPTFS")
+        self.init_volume()
+        mnt = os.path.join(self.tmp, name)
+        self.mount(self.backing, mnt)
+        return mnt
+
     def umount(self, mnt):
         self.pfcrypt("umount", mnt, check=True)
         self.mounts.remove(mnt)
