@@ -20,10 +20,8 @@ import unittest
 
 import pfcfs
 import taprun
-from test_daemon_errors import (HEADER_SIZE, backing_of, drop_caches,
-                                stored_block_size)
-from pfcfs import flip
-from pfcformat import BS
+from pfcfs import backing_of, drop_caches, flip
+from pfcformat import BS, HEADER_SIZE, stored_block_size
 
 
 MIB = 1 << 20

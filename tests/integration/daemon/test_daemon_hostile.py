@@ -18,7 +18,7 @@ import unittest
 import pfcfs
 import taprun
 from pfcfs import backing_of, drop_caches, errno_of, read_all
-from pfcformat import BS, HEADER_SIZE, WRAPPED_OFFSET
+from pfcformat import BS, HEADER_SIZE, WRAPPED_OFFSET, stored_block_size
 
 
 class Hostile(pfcfs.MountTestCase):
@@ -221,8 +221,7 @@ class Hostile(pfcfs.MountTestCase):
         with open(os.path.join(self.m.backing, "pfcrypt.conf"), "rb") as f:
             conf = f.read()
         flags = int.from_bytes(conf[16:20], "little")
-        overhead = 36 if int.from_bytes(conf[10:12], "little") == 1 else 48
-        sbs = BS + overhead
+        sbs = stored_block_size(self.m)
         with open(bz, "r+b") as f:
             f.seek(HEADER_SIZE + sbs)
             f.write(bytes(sbs))

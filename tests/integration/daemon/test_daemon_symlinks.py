@@ -25,9 +25,10 @@ import unittest
 
 import pfcfs
 import taprun
+from pfcformat import SYMLINKS_DIR
 
 PATH_MAX = 4096
-COMPANIONS = ".pfcrypt.symlinks"
+COMPANIONS = SYMLINKS_DIR
 LENGTHS = (1, 15, 720, 721, 1000, 1009, 3024, 3025, 4095)
 
 

@@ -17,7 +17,6 @@ import subprocess
 import time
 
 import pfcfs
-from pfcfs import backing_of, read_all as read  # noqa: F401  (the sync tests import them from here)
 
 # Issue 9 point 2: a change carried into B's backing dir is visible in B's mount within 2 s, without
 # remounting.  The daemon's attribute/entry timeouts are shorter than that, so once 2 s have passed

@@ -13,7 +13,8 @@ import subprocess
 
 import pfcfs
 import taprun
-from synclib import backing_of, cmp_count
+from pfcfs import backing_of
+from synclib import cmp_count
 from pfcformat import BS, GEN_FIELD, HEADER_SIZE as HEADER, WRAPPED_FIELD
 
 MIB = 1 << 20

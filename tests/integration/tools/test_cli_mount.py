@@ -14,7 +14,7 @@ import time
 
 import taprun
 from clienv import KEY, CliEnv, KeystoreProxy, program
-from test_cli_rotation import HEADER_SIZE, versions
+from test_cli_rotation import versions
 
 import unittest
 
