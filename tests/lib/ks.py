@@ -8,7 +8,7 @@ speaking keystore/PROTOCOL.md directly.
         blob = c.wrap("vol", b"ad", b"\\x01" * 32)
     # k.socket, k.store, k.passphrase, k.log_path, k.pid are there for tests
 
-The binary comes from the argument or $PFC_KEYSTORE_BIN.  Everything lives in
+The binary comes from the argument or $PFCRYPT_KEYSTORE (default_binary()).  Everything lives in
 a tempfile.mkdtemp() directory that stop() removes (keep=True keeps it).
 Use /usr/bin/python3 (the pyenv python has no nacl; this module needs none).
 """
@@ -247,9 +247,11 @@ class Client:
 
 
 def default_binary():
-    b = os.environ.get("PFC_KEYSTORE_BIN")
+    """The keystore daemon: $PFCRYPT_KEYSTORE (what meson sets for every Python test), else
+    $PFC_KEYSTORE_BIN (older scripts of tests/bench)."""
+    b = os.environ.get("PFCRYPT_KEYSTORE") or os.environ.get("PFC_KEYSTORE_BIN")
     if not b:
-        raise RuntimeError("set PFC_KEYSTORE_BIN to the pfcrypt-keystore binary")
+        raise RuntimeError("set PFCRYPT_KEYSTORE to the pfcrypt-keystore binary")
     return b
 
 
@@ -397,6 +399,28 @@ def open_container(data, magic, passphrase):
     if kdf_subkey(root, 2, magic)[:16] != check:
         raise ValueError("wrong passphrase")
     return aead_open(data[88:], data[:88], nonce, kdf_subkey(root, 1, magic))
+
+
+def seal_container(magic, plaintext, passphrase, opslimit=1, memlimit=1 << 20, profile=1):
+    """A store file or export bundle around plaintext (PROTOCOL.md section 5), with PyNaCl: the
+    inverse of open_container.  The defaults are the "test" Argon2id profile."""
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt as aead_seal
+    from nacl.pwhash import argon2id
+    salt, nonce = os.urandom(16), os.urandom(24)
+    root = argon2id.kdf(32, passphrase, salt, opslimit=opslimit, memlimit=memlimit)
+    head = magic + struct.pack("<HBBQQ", 1, 2, profile, opslimit, memlimit) + salt + \
+        kdf_subkey(root, 2, magic)[:16] + nonce + struct.pack("<I", len(plaintext) + 16)
+    return head + aead_seal(plaintext, head, nonce, kdf_subkey(root, 1, magic))
+
+
+def make_bundle(name, versions, passphrase):
+    """An export bundle (PROTOCOL.md section 6) of master key name: versions is
+    [(version, key)] in increasing order; `pfcrypt import` reads it with passphrase."""
+    nb = name.encode()
+    pt = bytes([1, len(nb)]) + nb + struct.pack("<H", len(versions))
+    for version, key in versions:
+        pt += struct.pack("<IQ", version, 1_700_000_000) + key
+    return seal_container(b"PFCKSEXP", pt, passphrase)
 
 
 def parse_store_plaintext(pt):

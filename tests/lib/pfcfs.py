@@ -51,7 +51,7 @@ EXIT_WAIT_S = 30.0
 _LOG_LINE = re.compile(rb"^(?P<ident>[\w.-]+): (?P<level>error|warning|info|debug): ")
 _QUIET_LEVELS = (b"info", b"debug")
 
-PASSPHRASE = b"pfcrypt test passphrase, not secret\n"
+PASSPHRASE = b"pfcrypt test passphrase, not secret"
 KEY_NAME = "testkey"
 
 
@@ -112,7 +112,7 @@ def _on_sigterm(signum, frame):
         if m.mnt and os.path.ismount(m.mnt):
             subprocess.run(["fusermount3", "-uz", m.mnt], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, check=False, timeout=5)
-        if m.keystore is not None and m.keystore.pid is not None and _alive(m.keystore.pid):
+        if m.keystore is not None and m.keystore.pid is not None and alive(m.keystore.pid):
             os.kill(m.keystore.pid, signal.SIGTERM)
         if m.tmp and not (m.mnt and os.path.ismount(m.mnt)):
             shutil.rmtree(m.tmp, ignore_errors=True)
@@ -120,7 +120,7 @@ def _on_sigterm(signum, frame):
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _alive(pid):
+def alive(pid):
     """True while pid runs (a zombie waiting for a reaper counts as ended)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -130,25 +130,42 @@ def _alive(pid):
 
 
 class Keystore:
-    """A pfcrypt-keystore of our own, on a socket inside the test's temp dir, managed through the
-    CLI (`pfcrypt keystore init|start|stop`, issue 6) with the fast "test" Argon2id profile."""
+    """A pfcrypt-keystore of our own, on a socket inside a test's temp dir, managed through the
+    CLI (`pfcrypt keystore init|start|stop`, issue 6) with the fast "test" Argon2id profile.  The
+    one CLI-managed keystore fixture: pfcfs.Mount starts one, tests/integration/tools/clienv.py as
+    many as a test asks for.  (tests/lib/ks.py runs the daemon directly, for the protocol tests.)
 
-    def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "ks")
+    tmp/name is its directory; env is the environment of the CLI (default: this process's, with
+    PFCRYPT_SOCKET and the daemons' paths set).  ctl() must succeed (FixtureError otherwise);
+    run() returns the CompletedProcess (text) for a test to look at."""
+
+    def __init__(self, tmp, name="ks", passphrase=PASSPHRASE, env=None):
+        self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, mode=0o700)
         self.sock = os.path.join(self.dir, "keystore.sock")
         self.store = os.path.join(self.dir, "store")
         self.passfile = os.path.join(self.dir, "passphrase")
         self.log = os.path.join(self.dir, "keystore.log")
         with open(self.passfile, "wb") as f:
-            f.write(PASSPHRASE)
+            f.write(passphrase + b"\n")
         os.chmod(self.passfile, 0o600)
         self.cli = binary("PFCRYPT", "pfcrypt")
-        # The CLI finds the daemons through these (and the keystore through PFCRYPT_SOCKET).
-        self.env = dict(os.environ, PFCRYPT_SOCKET=self.sock,
-                        PFCRYPT_KEYSTORE_BIN=binary("PFCRYPT_KEYSTORE", "pfcrypt-keystore"),
-                        PFCRYPT_FS_BIN=binary("PFCRYPTFS", "pfcryptfs"))
+        if env is None:
+            # The CLI finds the daemons through these (and the keystore through PFCRYPT_SOCKET).
+            env = dict(os.environ, PFCRYPT_SOCKET=self.sock,
+                       PFCRYPT_KEYSTORE_BIN=binary("PFCRYPT_KEYSTORE", "pfcrypt-keystore"),
+                       PFCRYPT_FS_BIN=binary("PFCRYPTFS", "pfcryptfs"))
+        self.env = env
         self.pid = None
+
+    def run(self, *args, check=False, env=None, input=None, timeout=120):
+        """`pfcrypt --socket SOCK ARGS...`: the CompletedProcess (text); check=True: must exit 0."""
+        argv = [self.cli, "--socket", self.sock] + list(args)
+        p = subprocess.run(argv, capture_output=True, text=True, env=env or self.env, input=input,
+                           timeout=timeout, check=False)
+        if check and p.returncode != 0:
+            raise FixtureError(f"{argv} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+        return p
 
     def ctl(self, *args, what):
         return _run([self.cli, "--socket", self.sock] + list(args), what, env=self.env)
@@ -156,11 +173,16 @@ class Keystore:
     def start(self):
         self.ctl("keystore", "init", "--store", self.store, "--passphrase-file", self.passfile,
                  "--kdf-profile", "test", what="pfcrypt keystore init")
+        self.restart(what="pfcrypt keystore start")
+
+    def restart(self, what="pfcrypt keystore start (again)"):
+        """Start the keystore (again) on the same store and socket: after start() and a stop or a
+        kill (a stale socket is replaced).  Sets pid."""
         out = self.ctl("keystore", "start", "--store", self.store, "--passphrase-file", self.passfile,
-                       "--log-file", self.log, what="pfcrypt keystore start").stdout
+                       "--log-file", self.log, what=what).stdout
         m = re.search(rb"\(pid (\d+)\)", out)
         if not m:
-            raise FixtureError(f"pfcrypt keystore start: no pid in its output {out!r}")
+            raise FixtureError(f"{what}: no pid in its output {out!r}")
         self.pid = int(m.group(1))
 
     def stop(self):
@@ -174,9 +196,9 @@ class Keystore:
             problems.append(str(e))
         # The keystore is not our child (the CLI detached it): poll its pid, bounded.
         deadline = time.monotonic() + EXIT_WAIT_S
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if _alive(pid):
+        if alive(pid):
             problems.append(f"keystore pid {pid} still running {EXIT_WAIT_S}s after stop; killed")
             os.kill(pid, signal.SIGKILL)
         if problems:
@@ -444,14 +466,78 @@ class Mount:
 
 
 def backing_of(m, path):
-    """The backing file of a plaintext file (same inode number: the mount reports backing inodes)."""
-    ino = os.stat(path).st_ino
-    for dirpath, _dirs, files in os.walk(m.backing):
-        for n in files:
+    """The backing entry (file, directory or symlink) of a mount entry: the one with the same inode
+    number (pfcryptfs reports the backing inode numbers).  m is a Mount (or has .backing)."""
+    ino = os.lstat(path).st_ino
+    for dirpath, dirs, files in os.walk(m.backing):
+        for n in files + dirs:
             p = os.path.join(dirpath, n)
             if os.lstat(p).st_ino == ino:
                 return p
-    raise AssertionError(f"no backing file with inode {ino} for {path}")
+    raise AssertionError(f"no backing entry with inode {ino} for {path}")
+
+
+# ---- small helpers shared by the tests -----------------------------------------------------------
+
+def read_all(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def read_at(path, off, n):
+    """n bytes at off (pread: no read-ahead of the whole file)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, n, off)
+    finally:
+        os.close(fd)
+
+
+def errno_of(fn, *args):
+    """The errno fn(*args) fails with, 0 if it succeeds."""
+    try:
+        fn(*args)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def flip(path, offset, mask=0x01):
+    """Flip bits of the byte at offset in a file (in place)."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ mask]))
+
+
+def drop_caches():
+    """Forget cached dentries, attributes and pages: the next access asks the daemon again (so reads
+    after a change in the backing dir reach the daemon, not the page cache)."""
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def repeated(tag, n):
+    """n bytes of tag repeated."""
+    return (tag * (n // len(tag) + 1))[:n]
+
+
+def hashed_bytes(seed, n):
+    """n bytes of a SHA-256 chain from the string seed (deterministic, no period a test would see)."""
+    import hashlib
+    out = bytearray()
+    h = hashlib.sha256(seed.encode()).digest()
+    while len(out) < n:
+        out += h
+        h = hashlib.sha256(h).digest()
+    return bytes(out[:n])
+
+
+def random_bytes(tag, n):
+    """n bytes of random.Random(tag) (deterministic for a tag)."""
+    import random
+    return random.Random(tag).randbytes(n)
 
 
 class MountTestCase(unittest.TestCase):

@@ -15,11 +15,9 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
-import reader as R  # noqa: E402
-import taprun  # noqa: E402
+import reader as R
+import taprun
 
 VEC_DIR = os.environ.get("PFC_VECTOR_DIR", HERE)
 with open(os.path.join(VEC_DIR, "format_v1.json")) as _f:

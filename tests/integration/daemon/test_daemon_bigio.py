@@ -16,17 +16,14 @@ import mmap
 import os
 import random
 import re
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-from test_daemon_errors import (HEADER_SIZE, backing_of, drop_caches,  # noqa: E402
-                                stored_block_size)
+import pfcfs
+import taprun
+from pfcfs import backing_of, drop_caches, flip
+from pfcformat import BS, HEADER_SIZE, stored_block_size
 
-BS = 4096
+
 MIB = 1 << 20
 
 
@@ -45,14 +42,6 @@ def direct_read(path, off, n):
     finally:
         os.close(fd)
         buf.close()
-
-
-def flip(path, offset):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        c = f.read(1)
-        f.seek(-1, 1)
-        f.write(bytes([c[0] ^ 0x01]))
 
 
 class BigRequests(pfcfs.MountTestCase):

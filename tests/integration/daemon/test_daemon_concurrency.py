@@ -7,31 +7,20 @@ are verified in the mount, again after a remount (from the backing files alone).
 With PFC_CONCURRENCY_ROUNDS set, the work is repeated that many times (for the ThreadSanitizer
 run in tests/bench/daemon_tsan.sh).
 """
-import hashlib
 import multiprocessing
 import os
 import random
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
+from pfcfs import hashed_bytes as data
 
-BS = 4096
+
 FILE_SIZE = 600_000          # per private file
 SHARED_RANGE = 150_001       # per writer of the shared file: ranges straddle block boundaries
 WRITERS = 4
 PRIVATE = 8
-
-
-def data(seed, n):
-    out = bytearray()
-    h = hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        out += h
-        h = hashlib.sha256(h).digest()
-    return bytes(out[:n])
 
 
 def private_worker(path, seed, q):

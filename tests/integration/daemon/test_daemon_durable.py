@@ -10,12 +10,10 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 DELAY_S = 1.0  # PFCD_DURABLE_DELAY_MS
 FSYNC = re.compile(r"^\d+\s+(?:fsync|fdatasync)\((\d+)<([^>]*)>\)\s+=\s+0")

@@ -15,44 +15,14 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-
-BS = 4096
-HEADER_SIZE = 256
-OVERHEAD = {1: 36, 2: 48}  # cipher id -> stored block overhead (fs/format.h)
-
-
-backing_of = pfcfs.backing_of
-
-
-def stored_block_size(m):
-    with open(os.path.join(m.backing, "pfcrypt.conf"), "rb") as f:
-        return BS + OVERHEAD[struct.unpack_from("<H", f.read(), 10)[0]]
-
-
-def data(tag, n):
-    return (tag * (n // len(tag) + 1))[:n]
-
-
-def read_at(path, off, n):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.pread(fd, n, off)
-    finally:
-        os.close(fd)
-
-
-def drop_caches():
-    """So that reads after a change in the backing dir reach the daemon, not the page cache."""
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("3\n")
+import pfcfs
+import taprun
+from pfcfs import backing_of, drop_caches, read_at, repeated as data
+from pfcformat import BS, HEADER_SIZE, stored_block_size
 
 
 class TamperAndNames(pfcfs.MountTestCase):
@@ -166,7 +136,7 @@ class KeystoreGone(unittest.TestCase):
                              rb": cannot unwrap the file key: keystore unreachable")
             # Back again: uncached files open again, and what was written meanwhile is sound
             # (the fixture's `pfcrypt check` at the end needs the keystore too).
-            restart_keystore(m.keystore)
+            m.keystore.restart()
             with open(b, "rb") as f:
                 self.assertEqual(f.read(), data(b"b", 3 * BS))
             with open(os.path.join(m.mnt, "new"), "wb") as f:
@@ -232,16 +202,6 @@ class KeystoreGone(unittest.TestCase):
             self.assertEqual(read_at(b, 0, 6), b"BBBBbb")
             with open(os.path.join(m.mnt, "new"), "wb") as f:
                 f.write(b"new")
-
-
-def restart_keystore(ks):
-    """Start the keystore again on the same store and socket (the fixture made it once)."""
-    out = ks.ctl("keystore", "start", "--store", ks.store, "--passphrase-file", ks.passfile,
-                 "--log-file", ks.log, what="pfcrypt keystore start (again)").stdout
-    m = re.search(rb"\(pid (\d+)\)", out)
-    if not m:
-        raise AssertionError(f"no pid in {out!r}")
-    ks.pid = int(m.group(1))
 
 
 def run_daemon(backing, mnt, sock, timeout=30):

@@ -15,12 +15,10 @@ import errno
 import hashlib
 import os
 import subprocess
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 NOFILE = 512
 TREE_DIRS = 50  # x 100 files = 5,000 files, in nested directories

@@ -7,30 +7,13 @@ generation of its own; overlapping writers share one generation until the last o
 """
 import os
 import struct
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "vectors"))
-import ks  # noqa: E402  (a protocol client: unwraps the file key for the check below)
-import pfcfs  # noqa: E402
-import reader  # noqa: E402  (the independent Python reader of fs/FORMAT.md)
-import taprun  # noqa: E402
-
-BS = 4096
-HEADER_SIZE = 256      # fs/format.h PFC_HEADER_SIZE
-GEN_OFFSET = 32        # fs/format.h PFC_HEADER_GEN_OFFSET (u64 LE, then its MAC)
-OVERHEAD = {"aes256gcm": 36, "xchacha20poly1305": 48}  # fs/format.h: 8 + nonce + 16
-
-
-backing_of = pfcfs.backing_of
-
-
-def stored_block_size(m):
-    with open(os.path.join(m.backing, "pfcrypt.conf"), "rb") as f:
-        conf = f.read()
-    cipher = struct.unpack_from("<H", conf, 10)[0]
-    return BS + OVERHEAD["aes256gcm" if cipher == 1 else "xchacha20poly1305"]
+import ks  # (a protocol client: unwraps the file key for the check below)
+import pfcfs
+import reader  # (the independent Python reader of fs/FORMAT.md)
+import taprun
+from pfcfs import backing_of, repeated as pattern
+from pfcformat import BS, GEN_OFFSET, HEADER_SIZE, stored_block_size
 
 
 def header_generation(bpath):
@@ -47,10 +30,6 @@ def block_generations(m, bpath):
     for off in range(HEADER_SIZE, len(data), sbs):
         gens.append(struct.unpack_from("<Q", data, off)[0])
     return gens
-
-
-def pattern(tag, n):
-    return (tag * (n // len(tag) + 1))[:n]
 
 
 class Generations(pfcfs.MountTestCase):

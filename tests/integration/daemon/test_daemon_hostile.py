@@ -13,45 +13,12 @@ import errno
 import os
 import shutil
 import stat
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-
-BS = 4096
-HEADER_SIZE = 256
-WRAPPED_OFFSET = 56   # fs/format.h PFC_HEADER_WRAPPED_OFFSET (u16 length, then the blob)
-
-
-def backing_of(m, path):
-    ino = os.lstat(path).st_ino
-    for dirpath, dirs, files in os.walk(m.backing):
-        for n in files + dirs:
-            p = os.path.join(dirpath, n)
-            if os.lstat(p).st_ino == ino:
-                return p
-    raise AssertionError(f"no backing entry with inode {ino} for {path}")
-
-
-def errno_of(fn, *args):
-    try:
-        fn(*args)
-    except OSError as e:
-        return e.errno
-    return 0
-
-
-def drop_caches():
-    """Forget cached dentries, attributes and pages: the next access asks the daemon again."""
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("3\n")
-
-
-def read_all(path):
-    with open(path, "rb") as f:
-        return f.read()
+import pfcfs
+import taprun
+from pfcfs import backing_of, drop_caches, errno_of, read_all
+from pfcformat import BS, HEADER_SIZE, WRAPPED_OFFSET, stored_block_size
 
 
 class Hostile(pfcfs.MountTestCase):
@@ -254,8 +221,7 @@ class Hostile(pfcfs.MountTestCase):
         with open(os.path.join(self.m.backing, "pfcrypt.conf"), "rb") as f:
             conf = f.read()
         flags = int.from_bytes(conf[16:20], "little")
-        overhead = 36 if int.from_bytes(conf[10:12], "little") == 1 else 48
-        sbs = BS + overhead
+        sbs = stored_block_size(self.m)
         with open(bz, "r+b") as f:
             f.seek(HEADER_SIZE + sbs)
             f.write(bytes(sbs))

@@ -9,13 +9,11 @@ PFCD_KEYPOOL_MAX_AGE (5) seconds: a file created after that is under the new pri
 """
 import json
 import os
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 POOL_MAX_AGE_S = 5
 

@@ -9,11 +9,9 @@ by side and must give the same mode, read right after the operation (no stale ca
 import os
 import pwd
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 

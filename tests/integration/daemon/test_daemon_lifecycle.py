@@ -8,26 +8,16 @@
 """
 import hashlib
 import os
-import re
 import signal
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
+from pfcfs import hashed_bytes as data
+from pfcformat import BS
 
-BS = 4096
+
 GIB = 1 << 30
-
-
-def data(seed, n):
-    out = bytearray()
-    h = hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        out += h
-        h = hashlib.sha256(h).digest()
-    return bytes(out[:n])
 
 
 def populate(root):
@@ -81,16 +71,6 @@ def snapshot(root):
     return out
 
 
-def restart_keystore(ks):
-    """Start the keystore again on the same store and socket (the fixture made it once)."""
-    out = ks.ctl("keystore", "start", "--store", ks.store, "--passphrase-file", ks.passfile,
-                 "--log-file", ks.log, what="pfcrypt keystore start (again)").stdout
-    m = re.search(rb"\(pid (\d+)\)", out)
-    if not m:
-        raise AssertionError(f"no pid in {out!r}")
-    ks.pid = int(m.group(1))
-
-
 class Lifecycle(unittest.TestCase):
 
     def test_restart_of_daemon_and_keystore_reads_every_byte_back(self):
@@ -102,7 +82,7 @@ class Lifecycle(unittest.TestCase):
                 self.assertEqual(f.read(), b"head" + bytes(4 * BS + 13) + b"tail")
             m.unmount()
             m.keystore.stop()
-            restart_keystore(m.keystore)
+            m.keystore.restart()
             m.mount()
             after = snapshot(m.mnt)
             self.assertEqual(sorted(after), sorted(before))

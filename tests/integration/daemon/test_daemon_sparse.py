@@ -9,13 +9,12 @@ import ctypes
 import ctypes.util
 import errno
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
+from pfcformat import BS
 
-BS = 4096
+
 GIB = 1 << 30
 FALLOC_FL_KEEP_SIZE = 1
 FALLOC_FL_PUNCH_HOLE = 2

@@ -19,17 +19,16 @@ import errno
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
+from pfcformat import SYMLINKS_DIR
 
 PATH_MAX = 4096
-COMPANIONS = ".pfcrypt.symlinks"
+COMPANIONS = SYMLINKS_DIR
 LENGTHS = (1, 15, 720, 721, 1000, 1009, 3024, 3025, 4095)
 
 

@@ -20,12 +20,10 @@ import os
 import random
 import shutil
 import stat
-import sys
 import threading
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 SEEDS = [int(s) for s in os.environ.get("PFC_DIFF_SEEDS", "1,2,3,4,5,6").split(",")]
 # The same on a volume with the other cipher, 16 KiB blocks and no holes (zeros stored as blocks).

@@ -5,12 +5,10 @@ stderr, a daemon that dies, a missing program and a volume that `pfcrypt check` 
 FixtureError, that declared stderr lines are accepted, and that nothing stays mounted afterwards."""
 import os
 import signal
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 MODE = os.environ.get("PFC_FS_MODE", "pfcryptfs")
 

@@ -10,15 +10,14 @@ import mmap
 import os
 import stat
 import subprocess
-import sys
 import threading
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
+from pfcfs import read_all
+from pfcformat import BS
 
 GiB = 1 << 30
-BS = 4096  # the volume's default plaintext block size
 
 
 def pattern(n, seed):
@@ -29,11 +28,6 @@ def pattern(n, seed):
         out += f"[{seed}:{i:08d}]".encode()
         i += 1
     return bytes(out[:n])
-
-
-def read_all(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 class Semantics(pfcfs.MountTestCase):

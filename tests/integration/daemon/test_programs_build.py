@@ -4,12 +4,10 @@ dependency files) is built with make -j2 and run; a second make does nothing (mt
 touching one source rebuilds just what depends on it; after a remount the program still runs and
 make still has nothing to do."""
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-from pfcfs import run  # noqa: E402
+import pfcfs
+import taprun
+from pfcfs import run
 
 SOURCES = {
     "Makefile": """\

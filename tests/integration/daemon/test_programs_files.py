@@ -8,12 +8,10 @@ sha256 or link target, mtime, hard-link grouping), on the mount and again after 
 """
 import hashlib
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-from pfcfs import run  # noqa: E402
+import pfcfs
+import taprun
+from pfcfs import run
 
 
 def sha256_file(path):

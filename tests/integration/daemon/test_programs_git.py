@@ -3,12 +3,10 @@
 clone hard-links objects; --no-local goes through pack transfer), fsck --full of every repository,
 and the same history and files after a remount."""
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-from pfcfs import run  # noqa: E402
+import pfcfs
+import taprun
+from pfcfs import run
 
 
 class Git(pfcfs.MountTestCase):

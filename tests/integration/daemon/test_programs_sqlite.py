@@ -10,12 +10,10 @@ Afterwards PRAGMA integrity_check must say ok, through the sqlite3 program and a
 """
 import os
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-from pfcfs import run  # noqa: E402
+import pfcfs
+import taprun
+from pfcfs import run
 
 COMMITS = 300
 BATCH = 7

@@ -35,8 +35,9 @@ import signal
 import subprocess
 import sys
 import time
+from pfcformat import BS, LONG_PREFIX
 
-BS = 4096
+
 LONG = "L" * 200  # a name long enough to need a long-name entry and companion (FORMAT.md 5.5)
 BLOCK_ERROR = re.compile(r"^pfcryptfs: error: .*: block \d+: ")
 
@@ -333,7 +334,7 @@ def sweep_orphan_companions(backing):
     n = 0
     for dirpath, _dirs, files in os.walk(backing):
         for name in files:
-            if name.startswith("pfc.long.") and name.endswith(".name") and not os.path.lexists(
+            if name.startswith(LONG_PREFIX) and name.endswith(".name") and not os.path.lexists(
                     os.path.join(dirpath, name[:-len(".name")])):
                 os.unlink(os.path.join(dirpath, name))
                 n += 1

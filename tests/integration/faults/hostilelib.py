@@ -26,13 +26,8 @@ import random
 import shutil
 import subprocess
 import sys
-
-BS = 4096
-HEADER = 256
-
-
-def data(tag, n):
-    return random.Random(tag).randbytes(n)
+from pfcformat import BS, HEADER_SIZE as HEADER, LONG_PREFIX
+from pfcfs import random_bytes as data
 
 
 # ---- the scanner (runs as a separate process) -----------------------------------------------------
@@ -171,13 +166,13 @@ def add_junk(rnd, backing, dirs, files):
         elif what == "symlink":
             os.symlink(_rand_name(rnd), p)
         elif what == "longname":
-            h = "pfc.long." + _rand_name(random.Random(rnd.random()))[:43].ljust(43, "A")
+            h = LONG_PREFIX + _rand_name(random.Random(rnd.random()))[:43].ljust(43, "A")
             p = os.path.join(d, h)
             open(p, "wb").write(rnd.randbytes(500))
             if rnd.random() < 0.7:
                 open(p + ".name", "wb").write(rnd.randbytes(rnd.choice([0, 50, 300, 400])))
         elif what == "companion":
-            h = "pfc.long." + "".join(rnd.choice("abcdef") for _ in range(43)) + ".name"
+            h = LONG_PREFIX + "".join(rnd.choice("abcdef") for _ in range(43)) + ".name"
             open(os.path.join(d, h), "wb").write(_rand_name(rnd).encode() * 2)
         elif what == "dirid":
             if d == backing:
@@ -227,7 +222,7 @@ def backing_map(mnt, backing, exp):
 
 def is_content(name):
     return not (name.startswith(".pfcrypt") or name.startswith("pfcrypt.conf")
-                or (name.startswith("pfc.long.") and name.endswith(".name")))
+                or (name.startswith(LONG_PREFIX) and name.endswith(".name")))
 
 
 def damage(seed, backing, bmap, exp, foreign):

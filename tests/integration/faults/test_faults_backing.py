@@ -17,44 +17,13 @@
 import errno
 import os
 import subprocess
-import sys
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
-
-BS = 4096
-
-
-def data(tag, n):
-    import random
-    return random.Random(tag).randbytes(n)
-
-
-def read_all(p):
-    with open(p, "rb") as f:
-        return f.read()
-
-
-def errno_of(fn, *a):
-    try:
-        fn(*a)
-    except OSError as e:
-        return e.errno
-    return 0
-
-
-def backing_of(m, path):
-    ino = os.lstat(path).st_ino
-    for dirpath, dirs, files in os.walk(m.backing):
-        for n in files + dirs:
-            p = os.path.join(dirpath, n)
-            if os.lstat(p).st_ino == ino:
-                return p
-    raise AssertionError(f"no backing entry for {path}")
+import pfcfs
+import taprun
+from pfcfs import backing_of, errno_of, random_bytes as data, read_all
+from pfcformat import BS
 
 
 class TmpfsMount(pfcfs.Mount):

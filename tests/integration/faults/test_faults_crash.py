@@ -5,31 +5,16 @@ keystore SIGKILLed and restarted under a running mount.  What is checked: crashl
 """
 import os
 import random
-import re
 import signal
-import sys
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
-sys.path.insert(0, HERE)
-import crashlib  # noqa: E402
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import crashlib
+import pfcfs
+import taprun
 
 KILLS = int(os.environ.get("PFC_FAULTS_KILLS", "12"))
 SEED0 = int(os.environ.get("PFC_FAULTS_SEED", "1"))
-
-
-def restart_keystore(ks):
-    """Start the keystore again on the same store and socket (its stale socket is replaced)."""
-    out = ks.ctl("keystore", "start", "--store", ks.store, "--passphrase-file", ks.passfile,
-                 "--log-file", ks.log, what="pfcrypt keystore start (again)").stdout
-    m = re.search(rb"\(pid (\d+)\)", out)
-    if not m:
-        raise AssertionError(f"no pid in {out!r}")
-    ks.pid = int(m.group(1))
 
 
 class DaemonKilled(unittest.TestCase):
@@ -77,10 +62,10 @@ class KeystoreKilled(unittest.TestCase):
                     time.sleep(0.01)
                 time.sleep(rnd.uniform(0.05, 0.5))
                 os.kill(m.keystore.pid, signal.SIGKILL)
-                while pfcfs._alive(m.keystore.pid):
+                while pfcfs.alive(m.keystore.pid):
                     time.sleep(0.01)
                 time.sleep(rnd.uniform(0.05, 0.5))   # writers keep going without a keystore
-                restart_keystore(m.keystore)
+                m.keystore.restart()
                 crashlib.wait_writers(procs, f"keystore round {r}")
                 for j in journals:
                     with open(j) as f:

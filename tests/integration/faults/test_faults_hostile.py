@@ -9,17 +9,13 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
-sys.path.insert(0, HERE)
-import hostilelib  # noqa: E402
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import hostilelib
+import pfcfs
+import taprun
 
 ROUNDS = int(os.environ.get("PFC_FAULTS_HOSTILE_ROUNDS", "6"))
 SEED0 = int(os.environ.get("PFC_FAULTS_SEED", "1"))
@@ -146,7 +142,7 @@ class HostileKeystoreClients(unittest.TestCase):
                 for s in held:
                     s.close()
             print(f"# keystore abuse while mounted: {counts}", flush=True)
-            self.assertTrue(pfcfs._alive(m.keystore.pid), "keystore alive")
+            self.assertTrue(pfcfs.alive(m.keystore.pid), "keystore alive")
             self.assertGreater(counts["garbage"], 10)
             for i in range(200):
                 with open(os.path.join(m.mnt, f"new{i}"), "rb") as f:

@@ -8,13 +8,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
-import pfcfs  # noqa: E402
-import taprun  # noqa: E402
+import pfcfs
+import taprun
 
 STRESS_S = int(os.environ.get("PFC_FAULTS_STRESS_S", "10"))
 NFILES = int(os.environ.get("PFC_FAULTS_NFILES", "10000"))

@@ -2,7 +2,8 @@
 """Integration tests of pfcrypt-keystore: a real daemon per test (tests/lib/ks.py),
 spoken to over its socket by Python (and by the C client ks_session).
 
-Env: PFC_KEYSTORE_BIN (daemon), PFC_KS_SESSION_BIN (C test client), PYTHONPATH with tests/lib.
+Env (tests/meson.build): PFCRYPT_KEYSTORE (daemon), PFC_KS_SESSION_BIN (C test client), PYTHONPATH
+with tests/lib.
 Run with /usr/bin/python3 (PyNaCl decrypts the store and bundles independently).
 """
 import base64
@@ -12,14 +13,12 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
-import taprun  # noqa: E402
-from ks import (ERR, ERROR, FRAME_MAX, HELLO, CREATE, WRAP, UNWRAP, IMPORT, Keystore,  # noqa: E402
+import taprun
+from ks import (ERR, ERROR, FRAME_MAX, HELLO, CREATE, WRAP, UNWRAP, IMPORT, Keystore,
                 KsError, frame, lv16, open_container, parse_bundle_plaintext,
                 parse_store_plaintext)
 

@@ -126,25 +126,9 @@ def wait_for(cond, what, bound=VISIBLE_S):
     raise AssertionError(f"{what}: still not visible {bound}s after the sync (last error: {last})")
 
 
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
-
-
-def backing_of(m, path):
-    """The backing entry of a mount entry (pfcryptfs reports the backing inode numbers)."""
-    ino = os.lstat(path).st_ino
-    for dirpath, dirs, files in os.walk(m.backing):
-        for n in files + dirs:
-            p = os.path.join(dirpath, n)
-            if os.lstat(p).st_ino == ino:
-                return p
-    raise AssertionError(f"no backing entry with inode {ino} for {path}")
 
 
 def cmp_count(a, b):

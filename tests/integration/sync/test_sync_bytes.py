@@ -13,13 +13,11 @@ import subprocess
 
 import pfcfs
 import taprun
-from synclib import backing_of, cmp_count
+from pfcfs import backing_of
+from synclib import cmp_count
+from pfcformat import BS, GEN_FIELD, HEADER_SIZE as HEADER, WRAPPED_FIELD
 
 MIB = 1 << 20
-BS = 4096
-HEADER = 256
-GEN_FIELD = range(32, 56)  # fs/FORMAT.md section 3: generation g + MAC
-WRAPPED_FIELD = range(56, 186)  # wrapped-key length + 128-byte slot
 
 
 def ranges(offsets):

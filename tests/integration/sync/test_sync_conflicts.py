@@ -18,8 +18,10 @@ import subprocess
 import unittest
 
 import pfcfs
+import pfcformat
 import taprun
-from synclib import RSYNC, PairMixin, backing_of, read, wait_for, write
+from pfcfs import backing_of, read_all as read
+from synclib import RSYNC, PairMixin, wait_for, write
 
 # Conflict markers as each client appends them to a name without an extension (encrypted names have
 # no dot, so the whole name is the "base").
@@ -231,7 +233,7 @@ class ConcurrentMkdir(PairTest):
 class HalfSynced(pfcfs.MountTestCase):
     """A sync client caught mid-transfer: the damage is made in the backing dir directly."""
 
-    BS = 4096
+    BS = pfcformat.BS
 
     def setUp(self):
         super().setUp()

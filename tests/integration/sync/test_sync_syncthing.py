@@ -27,7 +27,8 @@ import unittest
 import urllib.request
 
 import taprun
-from synclib import Pair, PairMixin, backing_of, read, wait_for, write
+from pfcfs import backing_of, read_all as read
+from synclib import Pair, PairMixin, wait_for, write
 
 SYNC_WAIT_S = 60.0
 FOLDER = "pfc"

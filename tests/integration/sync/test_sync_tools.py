@@ -10,7 +10,8 @@ import os
 import unittest
 
 import taprun
-from synclib import PairMixin, read, wait_for, write
+from pfcfs import read_all as read
+from synclib import PairMixin, wait_for, write
 
 LONG = "l" * 200  # its encrypted name is longer than 255 bytes: a long-name entry + companion
 

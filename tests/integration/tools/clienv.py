@@ -4,12 +4,11 @@
         e.pfcrypt("init", e.backing)                 # CompletedProcess; check=... optional
         e.mkfiles(e.backing, {"a/b.txt": b"data"})   # files written without a mount (pfc_mkfiles)
 
-Programs come from the environment (set by tests/integration/tools/meson.build): PFCRYPT,
-PFCRYPT_KEYSTORE, PFC_MKFILES, and PFCRYPTFS when the daemon is built.  A missing program is a
-failure, never a skip.  Every temp dir is removed and every keystore stopped at exit.
+Programs come from the environment (set by tests/meson.build): PFCRYPT, PFCRYPT_KEYSTORE,
+PFC_MKFILES, and PFCRYPTFS when the daemon is built.  A missing program is a failure, never a
+skip.  Its keystores are tests/lib/pfcfs.py's Keystore (the one CLI-managed keystore fixture).  Every temp dir is removed and every keystore stopped at exit.
 """
 import os
-import re
 import shutil
 import signal
 import socket
@@ -19,6 +18,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import pfcfs
 
 REWRAP = 6  # keystore/PROTOCOL.md request type (as in tests/lib/ks.py)
 PASSPHRASE = b"correct horse battery staple pfc-cli-test"
@@ -32,58 +33,11 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def program(var):
-    path = os.environ.get(var)
-    if not path or not os.access(path, os.X_OK):
-        raise AssertionError(f"{var} is not set to an executable (run through meson test)")
-    return path
+    """The path of a built program from the environment (tests/meson.build sets them all)."""
+    return pfcfs.binary(var, var.lower())
 
 
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-class Keystore:
-    """A keystore managed through `pfcrypt keystore init|start|stop` (the test Argon2id profile)."""
-
-    def __init__(self, env, name):
-        self.e = env
-        self.dir = os.path.join(env.tmp, name)
-        os.mkdir(self.dir, 0o700)
-        self.sock = os.path.join(self.dir, "ks.sock")
-        self.store = os.path.join(self.dir, "store")
-        self.log = os.path.join(self.dir, "ks.log")
-        self.passfile = os.path.join(self.dir, "pass")
-        with open(self.passfile, "wb") as f:
-            f.write(PASSPHRASE + b"\n")
-        self.pid = None
-
-    def run(self, *args, **kw):
-        return self.e.run([self.e.cli, "--socket", self.sock] + list(args), **kw)
-
-    def init(self):
-        self.run("keystore", "init", "--store", self.store, "--passphrase-file", self.passfile,
-                 "--kdf-profile", "test", check=True)
-
-    def start(self):
-        out = self.run("keystore", "start", "--store", self.store, "--passphrase-file",
-                       self.passfile, "--log-file", self.log, check=True).stdout
-        self.pid = int(re.search(r"\(pid (\d+)\)", out).group(1))
-
-    def stop(self):
-        if self.pid is None:
-            return
-        pid, self.pid = self.pid, None
-        self.run("keystore", "stop")
-        deadline = time.monotonic() + WAIT_S
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if alive(pid):
-            os.kill(pid, 9)
-            raise AssertionError(f"keystore {pid} did not exit after stop")
+alive = pfcfs.alive
 
 
 class CliEnv:
@@ -120,8 +74,8 @@ class CliEnv:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def keystore(self, name):
-        k = Keystore(self, name)
-        k.init()
+        """Another keystore (pfcfs.Keystore in TMP/name), started; stopped at exit."""
+        k = pfcfs.Keystore(self.tmp, name, passphrase=PASSPHRASE, env=self.env)
         k.start()
         self.keystores.append(k)
         return k
@@ -169,6 +123,14 @@ class CliEnv:
         if not os.path.ismount(mnt):
             raise AssertionError(f"{mnt} did not become a mount")
         self.mounts.append(mnt)
+
+    def mounted_volume(self, name="mnt"):
+        """A new volume in self.backing, mounted (pfcryptfs must be built) at TMP/name: its path."""
+        program("PFCRYPTFS")
+        self.init_volume()
+        mnt = os.path.join(self.tmp, name)
+        self.mount(self.backing, mnt)
+        return mnt
 
     def umount(self, mnt):
         self.pfcrypt("umount", mnt, check=True)

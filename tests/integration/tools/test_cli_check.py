@@ -12,12 +12,15 @@ import taprun
 from clienv import KEY, CliEnv
 
 import unittest
+from pfcfs import flip
+from pfcformat import HEADER_SIZE, SYMLINKS_DIR as SYMLINKS
 
-HEADER_SIZE = 256
+
 STORED_BLOCK = 4096 + 36  # AES-256-GCM volume, 4 KiB blocks: gen(8) + nonce(12) + tag(16)
 LONG_PREFIX, COMP_SUFFIX = "pfc.long.", ".name"
 LONG_TARGET = "../" + "t" * 1990 + "/end"  # > 720 bytes: a companion in .pfcrypt.symlinks (FORMAT.md 8.2)
-SYMLINKS = ".pfcrypt.symlinks"
+
+
 FILES = {"top.txt": b"top" * 100, "dir/a.txt": bytes(range(256)) * 40,
          "L" * 220: b"a long name in the root", "dir/" + "M" * 230: b"a long name in dir"}
 
@@ -49,14 +52,6 @@ def layout(backing):
         else:
             out["a"] = p
     return out
-
-
-def flip(path, offset):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        b = f.read(1)
-        f.seek(offset)
-        f.write(bytes([b[0] ^ 0x01]))
 
 
 class Check(unittest.TestCase):

@@ -14,7 +14,7 @@ import time
 
 import taprun
 from clienv import KEY, CliEnv, KeystoreProxy, program
-from test_cli_rotation import HEADER_SIZE, versions
+from test_cli_rotation import versions
 
 import unittest
 
@@ -22,10 +22,7 @@ import unittest
 class Mounted(unittest.TestCase):
     def test_rewrap_during_writer_loop_on_mounted_volume(self):
         with CliEnv() as e:
-            program("PFCRYPTFS")
-            e.init_volume()
-            mnt = os.path.join(e.tmp, "mnt")
-            e.mount(e.backing, mnt)
+            mnt = e.mounted_volume()
             rng = random.Random(6)
             model = {}
             for i in range(200):
@@ -100,10 +97,7 @@ class Mounted(unittest.TestCase):
 
     def test_retired_old_copy_is_enokey_in_mount_while_live_volume_reads(self):
         with CliEnv() as e:
-            program("PFCRYPTFS")
-            e.init_volume()
-            mnt = os.path.join(e.tmp, "mnt")
-            e.mount(e.backing, mnt)
+            mnt = e.mounted_volume()
             with open(os.path.join(mnt, "old.txt"), "wb") as f:
                 f.write(b"old" * 1000)
             e.umount(mnt)
@@ -137,10 +131,7 @@ class Mounted(unittest.TestCase):
 
     def test_export_import_makes_volume_mountable_on_second_keystore(self):
         with CliEnv() as e:
-            program("PFCRYPTFS")
-            e.init_volume()
-            mnt = os.path.join(e.tmp, "mnt")
-            e.mount(e.backing, mnt)
+            mnt = e.mounted_volume()
             os.mkdir(os.path.join(mnt, "docs"))
             with open(os.path.join(mnt, "docs", "report.txt"), "wb") as f:
                 f.write(b"quarterly numbers" * 500)

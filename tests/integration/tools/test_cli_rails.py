@@ -31,8 +31,8 @@ if os.environ.get("PFC_RAILS_NS") != "1":
     os.execv("/usr/bin/unshare", ["unshare", "--mount", "--propagation", "private",
                                   sys.executable] + sys.argv)
 
-import taprun  # noqa: E402
-from clienv import WAIT_S, CliEnv, alive, program  # noqa: E402
+import taprun
+from clienv import WAIT_S, CliEnv, alive, program
 
 CONF_LOCK_OFF = 0x7FFFFFFF - 1  # fs/daemon/rails.c RAILS_CONF_LOCK_OFF
 RAILS_WAIT_S = 5.0  # fs/daemon/rails.c RAILS_WAIT_MS: how long a held lock without a mount waits

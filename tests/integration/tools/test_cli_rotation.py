@@ -14,9 +14,11 @@ import taprun
 from clienv import KEY, CliEnv, KeystoreProxy, backing_files
 
 import unittest
+from pfcformat import HEADER_SIZE
 
 # fs/format.h: the header and its two mutable fields.
-HEADER_SIZE = 256
+
+
 WRAPPED_OFF, WRAPPED_LEN = 56, 2 + 128
 CONF, DIRID, COMPANION = "pfcrypt.conf", ".pfcrypt.dirid", ".name"
 

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import unittest
 
@@ -25,8 +26,8 @@ if os.environ.get("PFC_DESKTOP_NS") != "1":
     os.execv("/usr/bin/unshare", ["unshare", "--mount", "--propagation", "private",
                                   sys.executable] + sys.argv)
 
-import taprun  # noqa: E402
-from clienv import CliEnv, KEY, PASSPHRASE, WAIT_S, alive, program  # noqa: E402
+import taprun
+from clienv import CliEnv, KEY, PASSPHRASE, WAIT_S, alive, program
 
 DEVTMP = None
 SYSLOG = None  # the socket at /dev/log
@@ -186,6 +187,13 @@ class Passphrase(unittest.TestCase):
                 if select.select([fd], [], [], 0.1)[0]:
                     seen += os.read(fd, 1024)
             self.assertIn(b"passphrase", seen.lower())
+            # Type only once the terminal's echo is off: the CLI prints its prompt, then turns
+            # echo off with TCSAFLUSH, which discards input typed in between (a race this test
+            # lost under load, and then waited for the child forever).
+            while termios.tcgetattr(fd)[3] & termios.ECHO and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.assertFalse(termios.tcgetattr(fd)[3] & termios.ECHO,
+                             "echo still on while the passphrase is asked for")
             os.write(fd, PASSPHRASE + b"\n")
             while True:
                 if not select.select([fd], [], [], WAIT_S)[0]:
@@ -198,7 +206,14 @@ class Passphrase(unittest.TestCase):
                     break
                 seen += chunk
         finally:
-            _, st = os.waitpid(pid, 0)
+            # bounded: a child still waiting for input is killed (the test fails, not hangs)
+            end = time.monotonic() + WAIT_S
+            while (w := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < end:
+                time.sleep(0.02)
+            if w[0] == 0:
+                os.kill(pid, 9)
+                w = os.waitpid(pid, 0)
+            st = w[1]
             os.close(fd)
         self.assertEqual(os.waitstatus_to_exitcode(st), 0, seen)
         self.assertNotIn(PASSPHRASE, seen, "the passphrase was echoed")

@@ -25,8 +25,8 @@ if os.environ.get("PFC_DESKTOP_NS") != "1":
     os.execv("/usr/bin/unshare", ["unshare", "--mount", "--propagation", "private",
                                   sys.executable] + sys.argv)
 
-import taprun  # noqa: E402
-from clienv import CliEnv, WAIT_S, program  # noqa: E402
+import taprun
+from clienv import CliEnv, WAIT_S, program
 
 BUILD = os.environ.get("PFC_BUILD_ROOT", "")
 PREFIX = os.environ.get("PFC_PREFIX", "/usr/local")
