@@ -4,7 +4,7 @@
  * every CLI subcommand do the same way over a backing directory, on top of
  * fs/format.h.  Grouped by source file:
  *
- *   conflict.c  sync-client conflict copies "<enc><marker>" (DESIGN.md 4,
+ *   conflict.c  sync-client conflict copies "<enc><marker>" (ARCHITECTURE.md 4,
  *               FORMAT.md 5.6): pure string rules, no key, no I/O;
  *   volume.c    open a volume (config, layout), its keys (name-key AD ->
  *               unwrap -> volume keys -> config MAC) and a file's key

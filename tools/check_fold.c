@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * check_fold.c - pfcrypt check --fold-dirids: a directory that holds several
- * directory ids (two machines created it before syncing; DESIGN.md section 3)
+ * directory ids (two machines created it before syncing; ARCHITECTURE.md section 2, "Names")
  * is folded into its primary id (the smallest, as pfc_dirid_load_all says):
  * every name encrypted under another id is re-encrypted under the primary one
  * and renamed (RENAME_NOREPLACE; a long name gets its new companion first),

@@ -20,7 +20,7 @@
 
 struct pfc_ks;
 
-/* Exit codes (DESIGN.md section 6): scripts rely on them. */
+/* Exit codes (tools/CLI.md "Exit codes"): scripts rely on them. */
 enum {
 	CLI_EXIT_OK = 0,       /* done, nothing wrong */
 	CLI_EXIT_PROBLEMS = 1, /* ran, found problems (check) or refused (retire) */

@@ -219,7 +219,7 @@ void pfcd_companion_remove(int dirfd, const struct pfc_backing_name *bn)
 }
 
 /*
- * Sync-client conflict copies (DESIGN.md 4, rules in fs/conflict.c).  A sync
+ * Sync-client conflict copies (ARCHITECTURE.md 4, rules in fs/conflict.c).  A sync
  * client that finds two versions of "<enc>" keeps one and renames the other
  * by appending a marker ("<enc>.sync-conflict-20240102-030405-ABCDEFG",
  * "<enc>.conflict1", "<enc> (Ann's conflicted copy 2024-01-02)", ...).  The

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * generation.c - write generations (DESIGN.md 2): the one writer of the
+ * generation.c - write generations (ARCHITECTURE.md 2): the one writer of the
  * header's generation counter after create, and the count of writers that
  * says when a generation ends.
  *

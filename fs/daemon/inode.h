@@ -59,7 +59,7 @@ struct pfc_fstate {
 	bool loaded;		       /* header read and key held since the first open */
 	uint8_t file_id[PFC_ID_BYTES]; /* from the header */
 	uint64_t generation;	       /* header generation last read or written */
-	bool gen_active;	       /* a generation is in progress (DESIGN 2) */
+	bool gen_active;	       /* a generation is in progress (ARCHITECTURE.md 2) */
 	unsigned writers;	       /* open handles with write access */
 	unsigned opens;		       /* open handles of any kind */
 	struct pfc_kentry *key;	       /* held key-cache entry (struct pfc_filekey) */

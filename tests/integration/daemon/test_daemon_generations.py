@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write generations (DESIGN.md section 2, issue 5 point 2) seen from the backing file.
+"""Write generations (ARCHITECTURE.md section 2, issue 5 point 2) seen from the backing file.
 
 A file edited in three sessions holds blocks of three generations; the header counter is bumped once
 per session (one field write), never by an open that does not modify; a truncate by path is a

@@ -187,7 +187,7 @@ class Hostile(pfcfs.MountTestCase):
         self.assert_alive()
 
     def test_sync_conflict_copies_are_shown_with_their_marker(self):
-        """DESIGN.md 4: a sync client's conflict copy "<enc><marker>" shows as "<name><marker>",
+        """ARCHITECTURE.md 4: a sync client's conflict copy "<enc><marker>" shows as "<name><marker>",
         readable, renamable and deletable through the mount."""
         doc = os.path.join(self.mnt, "report.txt")
         with open(doc, "wb") as f:
