@@ -24,7 +24,7 @@
 #include <sodium.h>
 
 #include "fs/err.h"
-#include "fs/ks_unwrap.h"
+#include "keystore/unwrap.h"
 #include "tools/check.h"
 #include "tools/cli.h"
 #include "tools/cmds.h"

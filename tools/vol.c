@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "fs/err.h"
-#include "fs/ks_unwrap.h"
+#include "keystore/unwrap.h"
 #include "tools/cli.h"
 #include "tools/vol.h"
 

@@ -20,7 +20,7 @@
 
 #include "fs/err.h"
 #include "fs/fdlimit.h"
-#include "fs/ks_unwrap.h"
+#include "keystore/unwrap.h"
 #include "fs/log.h"
 
 #include <errno.h>

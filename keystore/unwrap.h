@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ks_unwrap.h - the keystore client's unwrap as the volume layer's callback
+ * unwrap.h - the keystore client's unwrap as the volume layer's callback
  * (struct pfc_unwrapper, fs/volume.h), for the daemon and the CLI.  Header
  * only: the format library itself never includes it and links no socket.
  */
