@@ -12,7 +12,9 @@
 
 struct pfcd *pfcd_g; /* main.c's, which the tests do not link */
 static struct pfcd fix_d;
-char fix_dir[] = "/tmp/daemon-test-content-XXXXXX";
+#define FIX_TEMPLATE "/tmp/daemon-test-content-XXXXXX"
+
+char fix_dir[] = FIX_TEMPLATE;
 
 static void filekey_destroy(void *v)
 {
@@ -24,8 +26,7 @@ void fix_setup(void)
 	int root;
 
 	cr_assert_eq(sodium_init() < 0, false);
-	snprintf(fix_dir, sizeof("/tmp/daemon-test-content-XXXXXX"),
-		 "/tmp/daemon-test-content-XXXXXX");
+	memcpy(fix_dir, FIX_TEMPLATE, sizeof(FIX_TEMPLATE)); /* mkdtemp filled it last time */
 	cr_assert_not_null(mkdtemp(fix_dir));
 	memset(&fix_d, 0, sizeof(fix_d));
 	pfcd_g = &fix_d;
