@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * main.c - pfcrypt-keystore: options, passphrase, daemonising, signals.
- * The serving is in server.c; see --help and PROTOCOL.md.
+ * main.c - pfcrypt-keystore: options, passphrase, signals, the start-up order.
+ * Process set-up (lock, socket activation, detaching) is in process.c, the
+ * serving in server.c; see --help and PROTOCOL.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -24,6 +23,7 @@
 #include "fs/err.h"
 #include "fs/log.h"
 #include "keystore/passphrase.h"
+#include "keystore/process.h"
 #include "keystore/proto.h"
 #include "keystore/server.h"
 #include "keystore/store.h"
@@ -121,39 +121,6 @@ static const char *default_store(char *buf, size_t len)
 	else
 		return NULL;
 	return (n < 0 || (size_t)n >= len) ? NULL : buf;
-}
-
-/* Fork; the parent waits for the child's status byte and exits with it. */
-static int daemonise(int *notify_fd)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid > 0) {
-		unsigned char st = 1;
-
-		close(p[1]);
-		if (read(p[0], &st, 1) != 1)
-			st = 1;
-		_exit(st);
-	}
-	close(p[0]);
-	*notify_fd = p[1];
-	return 0;
-}
-
-static void notify(int *fd, unsigned char status)
-{
-	if (*fd >= 0) {
-		(void)!write(*fd, &status, 1);
-		close(*fd);
-		*fd = -1;
-	}
 }
 
 enum {
@@ -293,108 +260,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
  * Hold an exclusive flock on "<store>.lock" for the daemon's life, so that two
  * keystores never serve (and rewrite) the same store file.
  */
-static int lock_store(const char *store, int *fd_out)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (snprintf(path, sizeof(path), "%s.lock", store) >= (int)sizeof(path))
-		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		fprintf(stderr, "pfcrypt-keystore: %s: another keystore serves this store\n",
-			store);
-		close(fd);
-		return -1;
-	}
-	*fd_out = fd;
-	return 0;
-}
-
-/*
- * systemd socket activation (the sd_listen_fds(3) protocol, without libsystemd):
- * when LISTEN_PID is this process and LISTEN_FDS is 1, fd 3 is a listening
- * socket made by systemd.  Returns 3, 0 when not socket-activated, -1 (after a
- * message) when the inherited descriptors are not one listening Unix stream
- * socket.  Called before any fork: LISTEN_PID names this very process.
- */
-#define SD_LISTEN_FDS_START 3
-static int activation_fd(void)
-{
-	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
-	struct sockaddr_un sa;
-	socklen_t sl = sizeof(sa), il = sizeof(int);
-	int fd = SD_LISTEN_FDS_START, type = 0, acc = 0;
-	char *end;
-	long pid, n;
-
-	if (!pid_s || !fds_s)
-		return 0;
-	pid = strtol(pid_s, &end, 10);
-	if (*end || pid != (long)getpid())
-		return 0;
-	n = strtol(fds_s, &end, 10);
-	/* not for the children we may run (--extpass) */
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	if (*end || n != 1) {
-		fprintf(stderr, "pfcrypt-keystore: systemd passed %s sockets; want exactly 1\n",
-			fds_s);
-		return -1;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 || type != SOCK_STREAM ||
-	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &il) < 0 || !acc ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0 || sa.sun_family != AF_UNIX) {
-		fprintf(stderr, "pfcrypt-keystore: the socket from systemd is not a listening "
-				"Unix stream socket (ListenStream=PATH)\n");
-		return -1;
-	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		return -1;
-	return fd;
-}
-
-/* The path a listening Unix socket is bound to, into buf; NULL if it has none. */
-static const char *bound_path(int fd, char *buf, size_t len)
-{
-	struct sockaddr_un sa;
-	socklen_t sl = sizeof(sa);
-	size_t n;
-
-	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0 || sl <= sizeof(sa_family_t) ||
-	    !sa.sun_path[0])
-		return NULL;
-	n = strnlen(sa.sun_path, sl - sizeof(sa_family_t));
-	if (n >= len)
-		return NULL;
-	memcpy(buf, sa.sun_path, n);
-	buf[n] = '\0';
-	return buf;
-}
-
-/*
- * The daemon changes directory to / when it detaches, so a relative --store or
- * --socket must be made absolute first (the file may not exist yet: no realpath).
- */
-static const char *absolute_path(const char *path, char *buf, size_t len)
-{
-	char cwd[PATH_MAX];
-
-	if (!path || path[0] == '/')
-		return path;
-	if (!getcwd(cwd, sizeof(cwd)))
-		return NULL;
-	if (snprintf(buf, len, "%s/%s", cwd, path) >= (int)len)
-		return NULL;
-	return buf;
-}
-
 /* --init: create the store.  Returns an exit status. */
 static int do_init(const struct opts *o, const char *store, char *pass, size_t *plen)
 {
@@ -439,15 +304,15 @@ struct paths {
 
 static int resolve_paths(const struct opts *o, int act_fd, struct paths *p)
 {
-	if (act_fd > 0 && !(p->sock = bound_path(act_fd, p->sockbuf, sizeof(p->sockbuf))))
+	if (act_fd > 0 && !(p->sock = pfc_ks_bound_path(act_fd, p->sockbuf, sizeof(p->sockbuf))))
 		p->sock = "(an unnamed socket from systemd)";
 	else if (act_fd == 0)
 		p->sock =
 		    o->socket ? o->socket : pfc_ks_default_socket(p->sockbuf, sizeof(p->sockbuf));
 	p->store = o->store ? o->store : default_store(p->storebuf, sizeof(p->storebuf));
 	if (act_fd == 0)
-		p->sock = absolute_path(p->sock, p->sockabs, sizeof(p->sockabs));
-	p->store = absolute_path(p->store, p->storeabs, sizeof(p->storeabs));
+		p->sock = pfc_ks_absolute_path(p->sock, p->sockabs, sizeof(p->sockabs));
+	p->store = pfc_ks_absolute_path(p->store, p->storeabs, sizeof(p->storeabs));
 	if (!p->sock || !p->store) {
 		fprintf(stderr, "pfcrypt-keystore: cannot resolve the %s path; give it\n",
 			p->sock ? "--store" : "--socket");
@@ -563,14 +428,14 @@ static int serve(const struct opts *o, const struct paths *p, int act_fd, char *
 	int status;
 
 	/* daemonise before any key is loaded: mlock does not survive fork() */
-	if (!o->foreground && daemonise(notify_fd) < 0) {
+	if (!o->foreground && pfc_ks_daemonise(notify_fd) < 0) {
 		fprintf(stderr, "pfcrypt-keystore: fork: %s\n", strerror(errno));
 		return 1;
 	}
 	/* the passphrase read before fork() (--init --serve) lost its mlock */
 	sodium_mlock(pass, PFC_PASS_BUF);
 	/* one daemon per store: a second would overwrite the first one's changes */
-	if (lock_store(p->store, lock_fd) < 0)
+	if (pfc_ks_lock_store(p->store, lock_fd) < 0)
 		return 1;
 	pfc_store_remove_temps(p->store);
 	s->store_path = p->store;
@@ -585,7 +450,7 @@ static int serve(const struct opts *o, const struct paths *p, int act_fd, char *
 	redirect_output(o);
 	pfc_info("listening on %s (store %s, %s, pid %d)", p->sock, p->store,
 		 s->locked ? "locked" : "unlocked", (int)getpid());
-	notify(notify_fd, 0);
+	pfc_ks_notify(notify_fd, 0);
 	status = pfc_ks_server_run(s, &stop_flag) < 0 ? 1 : 0;
 	pfc_info("stopped; keys wiped");
 	return status;
@@ -605,7 +470,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	act_fd = activation_fd();
+	act_fd = pfc_ks_activation_fd();
 	if (act_fd < 0)
 		return 1;
 	pfc_log_init("pfcrypt-keystore", 0);
@@ -623,7 +488,7 @@ int main(int argc, char **argv)
 		status = do_init(&o, p.store, pass, &plen);
 	if (status == 0 && (!o.init || o.serve))
 		status = serve(&o, &p, act_fd, pass, plen, &s, &notify_fd, &lock_fd);
-	notify(&notify_fd, (unsigned char)status);
+	pfc_ks_notify(&notify_fd, (unsigned char)status);
 	pfc_keyring_free(&s.kr);
 	pfc_skey_free(s.sk);
 	sodium_free(pass);
