@@ -250,6 +250,18 @@ int pfc_header_generation_field(const struct pfc_filekey *fk, uint64_t generatio
 int pfc_header_wrapped_field(const uint8_t *wrapped, size_t len,
 			     uint8_t out[PFC_HEADER_WRAPPED_FIELD_SIZE]);
 
+/*
+ * The header lock (FORMAT.md 3): an open-file-description write lock on
+ * bytes 0..PFC_HEADER_SIZE-1 of the backing file fd, held by whoever removes
+ * or replaces the header of an existing file and by a rewrap between its
+ * compare and its write.  pfc_header_lock waits up to wait_ms; returns 0,
+ * PFC_ERR_BUSY (still held by another after wait_ms), PFC_ERR_IO (errno).
+ * pfc_header_unlock releases it (harmless when not held).
+ */
+#define PFC_HEADER_LOCK_WAIT_MS 1000
+int pfc_header_lock(int fd, unsigned wait_ms);
+void pfc_header_unlock(int fd);
+
 /* Associated data passed to the keystore (shared contract, FORMAT.md §6). */
 #define PFC_AD_MAX	       64
 #define PFC_AD_NAME_KEY_LEN    36 /* "pfcrypt/v1 name-key\0" || volume_id */

@@ -14,7 +14,10 @@
  *    58 128   wrapped blob, zero padded       /
  *   186  70   reserved, zero
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -185,4 +188,35 @@ size_t pfc_ad_file_key(const uint8_t volume_id[PFC_ID_BYTES], const uint8_t file
 		       uint8_t out[PFC_AD_MAX])
 {
 	return ad_build(PFC_AD_PURPOSE_FILE_KEY, volume_id, file_id, out);
+}
+
+static int header_lock_op(int fd, short type)
+{
+	struct flock fl = {
+	    .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = PFC_HEADER_SIZE};
+
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int pfc_header_lock(int fd, unsigned wait_ms)
+{
+	const struct timespec step = {0, 1000000}; /* 1 ms */
+
+	for (unsigned waited = 0;; waited++) {
+		if (header_lock_op(fd, F_WRLCK) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			return PFC_ERR_IO;
+		if (waited >= wait_ms)
+			return PFC_ERR_BUSY;
+		nanosleep(&step, NULL);
+	}
+}
+
+void pfc_header_unlock(int fd)
+{
+	int saved = errno;
+
+	(void)header_lock_op(fd, F_UNLCK);
+	errno = saved;
 }

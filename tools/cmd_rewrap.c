@@ -8,9 +8,10 @@
  * Only the wrapped-key field of a header changes, with ONE pwrite of
  * PFC_HEADER_WRAPPED_FIELD_SIZE bytes at PFC_HEADER_WRAPPED_OFFSET; the
  * daemon only ever rewrites the generation field, so a mounted volume with
- * writers is safe.  Just before the pwrite the field is read again: if it
- * changed meanwhile (another rewrap, a file replaced through the backing
- * dir) the file is processed again from the start.
+ * writers is safe.  Just before the pwrite the field is read again, under
+ * the header lock (FORMAT.md 3) that a daemon truncating the file to 0
+ * also takes: if it changed meanwhile (another rewrap, a file emptied or
+ * replaced) the file is processed again from the start.
  *
  * Restartable: a file already under the primary version is skipped without
  * a keystore round trip, so running it again after an interruption (SIGINT,
@@ -144,7 +145,15 @@ static int rewrap_once(struct rewrap *rw, unsigned worker, const char *rel)
 		file_err(rw, rel, "cannot encode the new wrapped key: %s", pfc_strerror(r));
 		goto out;
 	}
-	/* Compare-before-write: the header must still be the one we rewrapped. */
+	/* Compare-before-write, under the header lock (FORMAT.md 3): the header
+	 * must still be the one we rewrapped, and no daemon may cut the file to
+	 * 0 bytes between the compare and the write. */
+	if ((r = pfc_header_lock(fd, PFC_HEADER_LOCK_WAIT_MS)) < 0) {
+		ret = r == PFC_ERR_BUSY ? 1 : -1;
+		if (ret < 0)
+			file_err(rw, rel, "cannot lock the header: %s", strerror(errno));
+		goto out;
+	}
 	if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
 	    pfc_header_parse(buf, sizeof(buf), &again) < 0 ||
 	    memcmp(again.file_id, h.file_id, PFC_ID_BYTES) || again.wrapped_len != h.wrapped_len ||
@@ -160,7 +169,7 @@ static int rewrap_once(struct rewrap *rw, unsigned worker, const char *rel)
 	ret = 0;
 out:
 	if (fd >= 0)
-		close(fd);
+		close(fd); /* releases the header lock */
 	return ret;
 }
 

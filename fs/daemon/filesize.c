@@ -7,13 +7,15 @@
  *
  * Callers hold the inode's io_lock: exclusively for truncate and
  * fallocate, shared for seek.  A truncate or fallocate is a modification:
- * it begins (or joins) a write generation (generation.c).
+ * it begins (or joins) a write generation (generation.c) -- except a
+ * truncate to 0, which drops the header and with it the file key.
  */
 #include "fs/daemon/content.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Grow a file from cur to size (> cur) with zeros; generation begun. */
@@ -35,6 +37,37 @@ static int extend(struct pfc_inode *in, int fd, uint64_t cur, uint64_t size)
 	return pfcd_blk_zero(in, fd, (cur + bs - 1) / bs, (size + bs - 1) / bs, size);
 }
 
+/*
+ * Truncate to 0 (FORMAT.md 3): the backing file is cut to 0 bytes, an empty
+ * file without a header, and the loaded state (header, file key) dropped;
+ * the next modification makes a new header with a new file id and key, so
+ * the old contents stay under a key no live header holds (retiring its
+ * master-key version then shreds every old copy).  Needs no key: a file
+ * whose key is unknown or whose header is damaged can be emptied too, as
+ * on gocryptfs.  Under the header lock, so a concurrent rewrap's one
+ * pwrite cannot land in the emptied file.
+ */
+static int make_empty(struct pfc_inode *in, int fd)
+{
+	struct stat st;
+	int rc = 0, lk;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size == 0 && !in->f.loaded)
+		return 0;
+	lk = pfc_header_lock(fd, PFC_HEADER_LOCK_WAIT_MS);
+	if (lk < 0)
+		pfcd_file_log(in, "header lock (truncating to 0 anyway)", lk);
+	if (ftruncate(fd, 0) < 0)
+		rc = -errno;
+	if (lk == 0)
+		pfc_header_unlock(fd);
+	if (rc == 0)
+		pfcd_file_unload(in);
+	return rc;
+}
+
 int pfcd_file_truncate(struct pfc_inode *in, int fd, uint64_t size)
 {
 	const struct pfc_layout *l = &pfcd_g->layout;
@@ -43,6 +76,8 @@ int pfcd_file_truncate(struct pfc_inode *in, int fd, uint64_t size)
 
 	if (size > PFC_PLAIN_SIZE_MAX)
 		return -EFBIG;
+	if (size == 0)
+		return make_empty(in, fd);
 	rc = pfcd_file_load(in, fd);
 	if (rc < 0)
 		return rc;

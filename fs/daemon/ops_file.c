@@ -95,22 +95,16 @@ static int attach(struct pfc_inode *in, int fd, struct fuse_file_info *fi, bool 
 		return rc;
 	}
 	pthread_rwlock_wrlock(&in->io_lock);
-	rc = pfcd_file_load(in, fd);
+	/* O_TRUNC first: an emptied file has no header to load (and no key to
+	 * unwrap); its next write makes a new one with a new key (filesize.c). */
+	rc = !fresh && writer && (fi->flags & O_TRUNC) ? pfcd_file_truncate(in, fd, 0) : 0;
+	if (rc == 0)
+		rc = pfcd_file_load(in, fd);
 	if (rc < 0)
 		goto fail;
 	in->f.opens++;
 	if (writer)
 		in->f.writers++;
-	if (!fresh && writer && (fi->flags & O_TRUNC)) {
-		rc = pfcd_file_truncate(in, fd, 0);
-		if (rc < 0) {
-			if (writer)
-				pfcd_file_writer_closed(in);
-			if (--in->f.opens == 0)
-				pfcd_file_unload(in);
-			goto fail;
-		}
-	}
 	/* Keep the page cache only if the backing file is as we last left it. */
 	if (!fresh && fstat(fd, &st) == 0 && in->f.seen_valid && st.st_size == in->f.seen_size &&
 	    st.st_mtim.tv_sec == in->f.seen_mtime.tv_sec &&

@@ -35,10 +35,25 @@ Test(daemon_filesize, truncate_to_the_same_size_is_no_modification)
 	cr_assert_eq(fix_header_generation(f.fd), 1);
 	cr_assert_eq(pfcd_file_truncate(&f.in, f.fd, 100), 0);
 	cr_assert_eq(fix_header_generation(f.fd), 1);
-	cr_assert_eq(pfcd_file_truncate(&f.in, f.fd, 0), 0);
-	cr_assert_eq(fix_header_generation(f.fd), 2);
-	cr_assert_eq(fix_size(f.fd), 0);
 	cr_assert_eq(pfcd_file_truncate(&f.in, f.fd, PFC_PLAIN_SIZE_MAX + 1), -EFBIG);
+	fix_file_close(&f);
+}
+
+/* FORMAT.md 3: truncation to 0 drops the header and the file key (the next write makes a new
+ * header with a new id and key: that needs the keystore, tests/integration test_cli_truncate_key). */
+Test(daemon_filesize, truncate_to_zero_drops_the_header_and_the_key)
+{
+	struct fix_file f;
+
+	fix_file_new(&f, "a");
+	cr_assert_eq(fix_write(&f, 0, 3 * FIX_BS, 1), 0);
+	cr_assert(f.in.f.loaded);
+	cr_assert_eq(pfcd_file_truncate(&f.in, f.fd, 0), 0);
+	cr_assert_eq(lseek(f.fd, 0, SEEK_END), 0, "no header left");
+	cr_assert(!f.in.f.loaded, "the old key is dropped");
+	cr_assert_null(f.in.f.key);
+	cr_assert_eq(pfcd_file_truncate(&f.in, f.fd, 0), 0, "already empty: nothing to do");
+	cr_assert_eq(fix_size(f.fd), 0);
 	fix_file_close(&f);
 }
 
