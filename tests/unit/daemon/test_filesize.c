@@ -40,7 +40,8 @@ Test(daemon_filesize, truncate_to_the_same_size_is_no_modification)
 }
 
 /* FORMAT.md 3: truncation to 0 drops the header and the file key (the next write makes a new
- * header with a new id and key: that needs the keystore, tests/integration test_cli_truncate_key). */
+ * header with a new id and key: that needs the keystore, tests/integration test_cli_truncate_key).
+ */
 Test(daemon_filesize, truncate_to_zero_drops_the_header_and_the_key)
 {
 	struct fix_file f;
