@@ -206,6 +206,7 @@ const char *pfc_config_last_error(void);
  *                     = u16 length || PFC_WRAPPED_MAX-byte slot, zero-padded
  */
 #define PFC_HEADER_SIZE		      256
+#define PFC_HEADER_FILE_ID_OFFSET     16
 #define PFC_HEADER_GEN_OFFSET	      32
 #define PFC_HEADER_GEN_FIELD_SIZE     24
 #define PFC_HEADER_WRAPPED_OFFSET     56

@@ -29,7 +29,9 @@
 #define HEADER_TAIL_LEN                                                                            \
 	(PFC_HEADER_SIZE - PFC_HEADER_WRAPPED_OFFSET - PFC_HEADER_WRAPPED_FIELD_SIZE)
 
-_Static_assert(PFC_HEADER_GEN_OFFSET == 8 + 2 + 6 + PFC_ID_BYTES, "generation offset");
+_Static_assert(PFC_HEADER_FILE_ID_OFFSET == 8 + 2 + 6, "file id offset");
+_Static_assert(PFC_HEADER_GEN_OFFSET == PFC_HEADER_FILE_ID_OFFSET + PFC_ID_BYTES,
+	       "generation offset");
 _Static_assert(PFC_HEADER_GEN_FIELD_SIZE == 8 + PFC_GEN_MAC_BYTES, "generation field size");
 _Static_assert(PFC_HEADER_WRAPPED_OFFSET == PFC_HEADER_GEN_OFFSET + PFC_HEADER_GEN_FIELD_SIZE,
 	       "wrapped offset");

@@ -11,6 +11,7 @@
 #ifndef PFC_CLI_H
 #define PFC_CLI_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,6 +59,16 @@ int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 bool cli_mounted(const char *path, char *mnt, size_t len);
 /* The same, reading the mount table from the file mountinfo (a made-up one in tests). */
 bool cli_mounted_in(const char *mountinfo, const char *path, char *mnt, size_t len);
+/* What is mounted at path (the topmost mount there), from /proc/self/mountinfo;
+ * pfcrypt: a pfcryptfs mount, whose source is then its backing directory. */
+struct cli_mount {
+	char mountpoint[PATH_MAX], fstype[64], source[PATH_MAX];
+	bool pfcrypt;
+};
+/* false if path is not the root of a mount.  A stale FUSE mount (ENOTCONN) is found too. */
+bool cli_mount_at(const char *path, struct cli_mount *m);
+/* cli_mounted, where path may also be the mountpoint of the pfcryptfs mount. */
+bool cli_volume_mounted(const char *path, char *mnt, size_t len);
 /* Is the directory name in dirfd (st: its lstat; parent_dev: st_dev of dirfd)
  * a mount point: another st_dev, or the root of a mount (a bind mount of the
  * same file system), by statx STATX_ATTR_MOUNT_ROOT or /proc/self/mountinfo? */

@@ -34,8 +34,9 @@
 #define BAD_BLOCKS_SHOWN 8	    /* per file; the count of the rest is reported */
 
 static const char check_help[] =
-    "Usage: pfcrypt check BACKING [--quick] [--json] [--threads N] [--socket PATH]\n\n"
-    "Verify a volume, mounted or not: the config, every directory id, every name\n"
+    "Usage: pfcrypt check BACKING|MNT [--quick] [--json] [--threads N] [--socket PATH]\n\n"
+    "Verify a volume, mounted or not (given by its mountpoint too): the config, every directory "
+    "id, every name\n"
     "(long-name companions match, no orphan companions), symlink targets (a long\n"
     "target's companion in .pfcrypt.symlinks/ belongs to it; no orphan ones), every\n"
     "file header (its key unwraps through the keystore, so a file under a retired\n"

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * cmd_mount.c - pfcrypt mount / umount.  mount runs the FUSE daemon
- * pfcryptfs (env PFCRYPT_FS_BIN, next to pfcrypt, then PATH); umount runs
- * fusermount3 -u, falling back to umount(2) when we are root.
+ * pfcryptfs (env PFCRYPT_FS_BIN, next to pfcrypt, then PATH), which refuses
+ * an unsafe mountpoint itself (fs/daemon/rails.c); umount unmounts only a
+ * pfcrypt mount (umount(2) as root, else fusermount3 -u), and names the
+ * processes that keep a busy one (their cwd, root or open files in it).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +25,30 @@ static const char mount_help[] =
     "Usage: pfcrypt mount BACKING MNT [-f] [-o OPTS] [--socket PATH]\n\n"
     "Mount the volume in BACKING at MNT by running pfcryptfs (found through env\n"
     "PFCRYPT_FS_BIN, next to pfcrypt, then PATH).  The keystore must be running and\n"
-    "unlocked: the volume's name key is unwrapped at mount time.\n\n"
+    "unlocked: the volume's name key is unwrapped at mount time.  MNT must be an\n"
+    "empty directory that is not a mount point already.\n\n"
     "  -f            stay in the foreground (pfcryptfs does not daemonise)\n"
-    "  -o OPTS       FUSE mount options passed to pfcryptfs\n"
+    "  -o OPTS       mount options passed to pfcryptfs (ro, allow_other, nonempty:\n"
+    "                mount over a directory that is not empty, ...)\n"
     "  --socket PATH keystore socket (env PFCRYPT_SOCKET)\n"
     "  -h, --help    this text\n\n"
     "Exit: 0 mounted, 2 could not mount (the daemon's own message says why).\n";
 
-static const char umount_help[] = "Usage: pfcrypt umount MNT\n\n"
-				  "Unmount a pfcrypt volume (fusermount3 -u; umount(2) as root).\n"
-				  "Exit: 0 unmounted, 2 could not unmount.\n";
+static const char umount_help[] =
+    "Usage: pfcrypt umount [-z] MNT\n\n"
+    "Unmount the pfcrypt volume mounted at MNT (as root umount(2), else\n"
+    "fusermount3 -u).  Refuses a directory where nothing is mounted and a mount\n"
+    "that is not pfcrypt's.  While programs still use the mount it is busy: the\n"
+    "message names them.\n\n"
+    "  -z, --lazy    detach the mount now; it goes away when the last program\n"
+    "                using it lets go (also clears a stale mount whose pfcryptfs\n"
+    "                is gone: 'Transport endpoint is not connected')\n"
+    "  -h, --help    this text\n\n"
+    "Exit: 0 unmounted, 2 could not unmount.\n";
 
-/* fork + exec + wait; returns the child's exit status, or -1 if it could not run. */
-static int run(char *const argv[])
+/* fork + exec + wait (stderr to /dev/null if quiet); the child's exit
+ * status, or -1 if it could not run. */
+static int run(char *const argv[], bool quiet)
 {
 	pid_t pid = fork();
 	int st;
@@ -40,6 +56,10 @@ static int run(char *const argv[])
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		int null = quiet ? open("/dev/null", O_WRONLY) : -1;
+
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -93,43 +113,147 @@ int cmd_mount(int argc, char **argv)
 		free(bin);
 		return CLI_EXIT_SETUP;
 	}
-	st = run(args);
+	st = run(args, false);
 	if (st < 0)
 		cli_err(bin, "cannot run: %s", strerror(errno));
 	free(bin);
 	return st == 0 ? CLI_EXIT_OK : CLI_EXIT_SETUP;
 }
 
+/* Does link (a /proc/PID/... symlink) point at mnt or inside it? */
+static bool points_into(const char *link, const char *mnt, size_t mlen)
+{
+	char t[PATH_MAX];
+	ssize_t n = readlink(link, t, sizeof(t) - 1);
+
+	if (n <= 0)
+		return false;
+	t[n] = '\0';
+	return !strncmp(t, mnt, mlen) && (t[mlen] == '\0' || t[mlen] == '/');
+}
+
+/* Does process pid (a /proc entry) use the mount: cwd, root, exe or an open fd inside it? */
+static bool uses_mount(const char *pid, const char *mnt)
+{
+	static const char *const links[] = {"cwd", "root", "exe"};
+	size_t mlen = strlen(mnt);
+	char p[PATH_MAX];
+	struct dirent *e;
+	bool found = false;
+	DIR *fds;
+
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(p, sizeof(p), "/proc/%s/%s", pid, links[i]);
+		if (points_into(p, mnt, mlen))
+			return true;
+	}
+	snprintf(p, sizeof(p), "/proc/%s/fd", pid);
+	if (!(fds = opendir(p)))
+		return false;
+	while (!found && (e = readdir(fds))) {
+		snprintf(p, sizeof(p), "/proc/%s/fd/%s", pid, e->d_name);
+		found = e->d_name[0] != '.' && points_into(p, mnt, mlen);
+	}
+	closedir(fds);
+	return found;
+}
+
+/* "PID (COMM), ..." of up to 5 processes that use the mount into out; their count. */
+static int mount_users(const char *mnt, char *out, size_t len)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	out[0] = '\0';
+	while (proc && (e = readdir(proc))) {
+		char comm[64] = "?", p[300];
+		size_t l = strlen(out);
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || atoi(e->d_name) == (int)getpid() ||
+		    !uses_mount(e->d_name, mnt))
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/comm", e->d_name);
+		if ((f = fopen(p, "re"))) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		if (n++ < 5)
+			snprintf(out + l, len - l, "%s%s (%s)", l ? ", " : "", e->d_name, comm);
+	}
+	if (proc)
+		closedir(proc);
+	if (n > 5) {
+		size_t l = strlen(out);
+
+		snprintf(out + l, len - l, " and %d more", n - 5);
+	}
+	return n;
+}
+
+/* The unmount itself: umount2 as root, else fusermount3 -u [-z].  0 or an errno-like cause. */
+static int unmount(const char *mnt, bool lazy)
+{
+	char *bin, *args[5];
+	int n = 0, st;
+
+	if (geteuid() == 0)
+		return umount2(mnt, lazy ? MNT_DETACH : 0) == 0 ? 0 : errno;
+	bin = cli_find_program("fusermount3", NULL);
+	if (!bin)
+		return ENOENT;
+	args[n++] = bin;
+	args[n++] = lazy ? "-uz" : "-u";
+	args[n++] = (char *)mnt;
+	args[n] = NULL;
+	st = run(args, true);
+	free(bin);
+	return st == 0 ? 0 : EBUSY; /* fusermount3's reason is not ours to know: see below */
+}
+
 int cmd_umount(int argc, char **argv)
 {
+	bool lazy = false;
+	const struct cli_opt own[] = {{.name = "lazy", .short_name = 'z', .flag = &lazy}, {0}};
 	const struct cli_syntax syn = {.cmd = "umount",
 				       .help = umount_help,
+				       .opts = own,
 				       .nargs = 1,
 				       .expected = "expected MNT",
 				       .no_socket = true};
-	char *bin, *args[4];
-	int st = -1, r;
+	struct cli_mount m;
+	char users[512];
+	const char *arg;
+	int r;
 
 	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
 		return r;
-	bin = cli_find_program("fusermount3", NULL);
-	if (bin) {
-		args[0] = bin;
-		args[1] = "-u";
-		args[2] = argv[optind];
-		args[3] = NULL;
-		st = run(args);
-		free(bin);
-	}
-	if (st != 0 && geteuid() == 0) {
-		if (umount2(argv[optind], 0) == 0)
-			return CLI_EXIT_OK;
-		cli_err(argv[optind], "cannot unmount: %s", strerror(errno));
+	arg = argv[optind];
+	if (!cli_mount_at(arg, &m)) {
+		cli_err(arg, "not mounted");
 		return CLI_EXIT_SETUP;
 	}
-	if (st != 0) {
-		cli_err(argv[optind], "cannot unmount (fusermount3 -u failed)");
+	if (!m.pfcrypt) {
+		cli_err(arg, "not a pfcrypt mount (%s from %s): not unmounting it", m.fstype,
+			m.source);
 		return CLI_EXIT_SETUP;
 	}
-	return CLI_EXIT_OK;
+	r = unmount(m.mountpoint, lazy);
+	if (r == 0)
+		return CLI_EXIT_OK;
+	if (mount_users(m.mountpoint, users, sizeof(users)) > 0)
+		cli_err(arg, "busy: in use by %s (close them, or 'pfcrypt umount -z %s')", users,
+			arg);
+	else if (r == EBUSY && geteuid() != 0)
+		cli_err(arg, "cannot unmount: fusermount3 -u failed (busy, or not yours)");
+	else if (r == EBUSY)
+		cli_err(arg,
+			"busy (a program has a file or directory open in it; 'pfcrypt umount "
+			"-z %s' detaches it now)",
+			arg);
+	else
+		cli_err(arg, "cannot unmount: %s", strerror(r));
+	return CLI_EXIT_SETUP;
 }

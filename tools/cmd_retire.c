@@ -89,7 +89,7 @@ static int survey(char **paths, int n, const char *key, unsigned long ver, bool 
 		if (k < 0)
 			return CLI_EXIT_SETUP;
 		*live += k;
-		if (!force && cli_mounted(paths[i], mnt, sizeof(mnt))) {
+		if (!force && cli_volume_mounted(paths[i], mnt, sizeof(mnt))) {
 			cli_err(paths[i],
 				"mounted at %s: unmount it first (its pfcryptfs may hold file "
 				"keys pre-generated under %s v%lu)",

@@ -35,13 +35,14 @@
 #define REWRAP_RETRIES 3 /* a field that keeps changing under us is reported */
 
 static const char rewrap_help[] =
-    "Usage: pfcrypt rewrap BACKING [--threads N] [--socket PATH]\n\n"
+    "Usage: pfcrypt rewrap BACKING|MNT [--threads N] [--socket PATH]\n\n"
     "Rewrap the volume name key and every file key of the volume under the primary\n"
     "version of its master key (after 'pfcrypt rotate').  Only the wrapped-key field\n"
     "of each file header is rewritten (one pwrite); data blocks are not touched.\n"
-    "Safe on a mounted volume while programs write to it.  Restartable: files\n"
-    "already under the primary version are skipped, so after an interruption run it\n"
-    "again.  A progress bar is shown when stderr is a terminal.\n"
+    "Safe on a mounted volume (given by BACKING or by its mountpoint MNT) while\n"
+    "programs write to it.  Restartable: files already under the primary version\n"
+    "are skipped, so after an interruption run it again.  A progress bar is shown\n"
+    "when stderr is a terminal.\n"
     "On a mounted volume, files created after 'rotate' may still get file keys its\n"
     "pfcryptfs generated in advance under the old version: 'pfcrypt status' shows\n"
     "them; unmount and run rewrap again before 'pfcrypt retire'.\n\n"

@@ -18,10 +18,12 @@
 #include "tools/vol.h"
 
 static const char status_help[] =
-    "Usage: pfcrypt status BACKING [--json] [--socket PATH]\n\n"
-    "Show the volume's settings, the number of files wrapped under each master-key\n"
-    "version (read from the file headers; nothing is decrypted) and the keystore's\n"
-    "state of each of those versions (primary, active, retired).\n\n"
+    "Usage: pfcrypt status BACKING|MNT [--json] [--socket PATH]\n\n"
+    "Show the volume's settings, where it is mounted, the number of files wrapped\n"
+    "under each master-key version (read from the file headers; nothing is\n"
+    "decrypted), the keystore's state of each of those versions (primary, active,\n"
+    "retired) and how many files are not under the primary version (to rewrap).\n"
+    "The mountpoint of a mounted volume may be given instead of its BACKING.\n\n"
     "Warns (stderr, and \"warnings\" in --json) about each entry of the backing tree\n"
     "that is not part of the volume: a mount point, or a name that is not pfcrypt's\n"
     "(plaintext put there by mistake).\n\n"
@@ -50,7 +52,21 @@ static bool used(const struct census *c, const char *name, const struct pfc_conf
 	return false;
 }
 
-static void print_json(const struct cli_vol *v, const struct census *c,
+/* Files whose header is under a version that is not the primary of its key (-1: not known). */
+static long not_primary(const struct census *c, const struct pfc_ks_keyinfo *l, size_t nl,
+			const char *ks_error)
+{
+	long n = 0;
+
+	if (ks_error)
+		return -1;
+	for (size_t i = 0; i < c->n; i++)
+		if (ks_state(l, nl, c->e[i].name, c->e[i].version) != PFC_KS_PRIMARY)
+			n += (long)c->e[i].files;
+	return n;
+}
+
+static void print_json(const struct cli_vol *v, const char *mnt, const struct census *c,
 		       const struct pfc_ks_keyinfo *l, size_t nl, const char *ks_error)
 {
 	char hex[2 * PFC_ID_BYTES + 1];
@@ -62,6 +78,11 @@ static void print_json(const struct cli_vol *v, const struct census *c,
 	cli_hex_id(v->cfg.volume_id, hex);
 	printf("{\"backing\":");
 	json_str(stdout, v->path);
+	printf(",\"mounted_at\":");
+	if (mnt)
+		json_str(stdout, mnt);
+	else
+		printf("null");
 	printf(",\"volume_id\":\"%s\",\"format_version\":%u,\"cipher\":\"%s\",\"block_size\":%u,"
 	       "\"holes\":%s,\"key_name\":",
 	       hex, v->cfg.format_version, pfc_cipher_name(v->cfg.cipher), v->cfg.block_size,
@@ -70,8 +91,13 @@ static void print_json(const struct cli_vol *v, const struct census *c,
 	printf(",\"name_key\":{\"name\":");
 	json_str(stdout, c->cfg_name);
 	printf(",\"version\":%u}", c->cfg_version);
-	printf(",\"files\":{\"total\":%zu,\"empty\":%zu,\"unreadable\":%zu},\"versions\":[", total,
+	printf(",\"files\":{\"total\":%zu,\"empty\":%zu,\"unreadable\":%zu,\"not_primary\":", total,
 	       c->empty, c->unreadable);
+	if (not_primary(c, l, nl, ks_error) < 0)
+		printf("null");
+	else
+		printf("%ld", not_primary(c, l, nl, ks_error));
+	printf("},\"versions\":[");
 	for (size_t i = 0; i < c->n; i++) {
 		int s = ks_state(l, nl, c->e[i].name, c->e[i].version);
 
@@ -112,7 +138,7 @@ static void print_json(const struct cli_vol *v, const struct census *c,
 	printf("]}\n");
 }
 
-static void print_text(const struct cli_vol *v, const struct census *c,
+static void print_text(const struct cli_vol *v, const char *mnt, const struct census *c,
 		       const struct pfc_ks_keyinfo *l, size_t nl, const char *ks_error)
 {
 	char hex[2 * PFC_ID_BYTES + 1];
@@ -128,6 +154,7 @@ static void print_text(const struct cli_vol *v, const struct census *c,
 	       v->layout.zero_block_is_hole ? "all-zero blocks read as holes"
 					    : "refused (all-zero blocks are errors)",
 	       v->cfg.key_name, c->cfg_name, c->cfg_version);
+	printf("mounted:      %s\n", mnt ? mnt : "no");
 	printf("files:        %zu (%zu empty without header, %zu unreadable headers)\n", total,
 	       c->empty, c->unreadable);
 	for (size_t i = 0; i < c->n; i++) {
@@ -142,6 +169,10 @@ static void print_text(const struct cli_vol *v, const struct census *c,
 		printf("keystore:     %s\n", ks_error);
 		return;
 	}
+	if (not_primary(c, l, nl, ks_error) > 0)
+		printf("rewrap:       %ld files not under the primary version: run 'pfcrypt rewrap "
+		       "%s'\n",
+		       not_primary(c, l, nl, ks_error), v->mnt ? v->mnt : v->path);
 	printf("keystore:\n");
 	for (size_t i = 0; i < nl; i++)
 		if (used(c, l[i].name, &v->cfg))
@@ -164,7 +195,8 @@ int cmd_status(int argc, char **argv)
 	struct pfc_ks_keyinfo *list = NULL;
 	size_t nl = 0;
 	const char *ks_error = NULL;
-	char errbuf[256];
+	char errbuf[256], mnt[PATH_MAX];
+	bool mounted;
 	int r;
 
 	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
@@ -186,10 +218,11 @@ int cmd_status(int argc, char **argv)
 	for (size_t i = 0; i < cen.nstrays; i++)
 		fprintf(stderr, "pfcrypt: warning: %s/%s: %s\n", v.path, cen.strays[i].path,
 			cli_stray_cause(&cen.strays[i]));
+	mounted = cli_mounted(v.path, mnt, sizeof(mnt));
 	if (json)
-		print_json(&v, &cen, list, nl, ks_error);
+		print_json(&v, mounted ? mnt : NULL, &cen, list, nl, ks_error);
 	else
-		print_text(&v, &cen, list, nl, ks_error);
+		print_text(&v, mounted ? mnt : NULL, &cen, list, nl, ks_error);
 	pfc_ks_list_free(list);
 	pfc_ks_close(ks);
 	census_free(&cen);

@@ -21,11 +21,20 @@ void cli_hex_id(const uint8_t id[PFC_ID_BYTES], char out[2 * PFC_ID_BYTES + 1])
 
 int cli_vol_open(const char *path, struct cli_vol *v)
 {
-	char cfgpath[4096];
+	char cfgpath[4096 + 32];
 	int r;
+
+	struct cli_mount m;
 
 	memset(v, 0, sizeof(*v));
 	v->path = path;
+	if (cli_mount_at(path, &m) && m.pfcrypt &&
+	    (size_t)snprintf(v->path_buf, sizeof(v->path_buf), "%s", m.source) <
+		sizeof(v->path_buf)) {
+		v->mnt = path;
+		v->path = v->path_buf;
+		path = v->path;
+	}
 	v->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->fd < 0) {
 		cli_err(path, "cannot open the backing directory: %s", strerror(errno));

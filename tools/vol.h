@@ -18,13 +18,16 @@ struct pfc_ks;
 /* ---- vol.c ---- */
 
 struct cli_vol {
-	const char *path; /* BACKING as given (for messages) */
-	int fd;		  /* the backing root directory */
+	const char *path; /* BACKING as given (for messages), or the mount's backing dir */
+	const char *mnt;  /* the mountpoint given instead of BACKING, else NULL */
+	char path_buf[4096];
+	int fd; /* the backing root directory */
 	struct pfc_config cfg;
 	struct pfc_layout layout;
 };
 
-/* Open BACKING and load its config; prints a one-line error.  0 or CLI_EXIT_SETUP. */
+/* Open BACKING and load its config; prints a one-line error.  0 or CLI_EXIT_SETUP.
+ * The mountpoint of a pfcryptfs mount stands for its backing directory. */
 int cli_vol_open(const char *path, struct cli_vol *v);
 void cli_vol_close(struct cli_vol *v);
 /* Unwrap the name key (AD pfc_ad_name_key), derive the volume keys and verify

@@ -177,6 +177,9 @@ int pfcd_file_load(struct pfc_inode *in, int fd);
 int pfcd_file_init_header(struct pfc_inode *in, int fd, bool fresh, bool writing);
 /* Drop the inode's key hold (when the last handle closes / at forget). */
 void pfcd_file_unload(struct pfc_inode *in);
+/* At an open: unload a loaded inode whose header on disk has another file id
+ * (replaced from outside), so that the load that follows reads the new one. */
+void pfcd_file_drop_if_replaced(struct pfc_inode *in, int fd);
 
 /* ------------------------------------------------------ generation.c */
 struct pfcd_fh;
@@ -253,12 +256,14 @@ int pfcd_symlink_unlinkat(int dirfd, const char *bname, mode_t mode, int flags);
  * Mount safety rails, before the volume is set up (d->backing_abs and
  * d->mount_abs resolved; mount_opts: the -o list going to libfuse).  Exits 2
  * with one line naming both paths when the mountpoint is the backing dir or
- * inside it, the backing dir is inside the mountpoint, or (unless the mount
- * is read-only) the backing dir is mounted read-write already, here or by
+ * inside it, the backing dir is inside the mountpoint, the mountpoint is
+ * already a mount point (not stacked over another mount, autofs excepted)
+ * or is not empty (unless nonempty: -o nonempty), or (unless the mount is
+ * read-only) the backing dir is mounted read-write already, here or by
  * another machine sharing it.  Otherwise returns holding the locks that say
  * so, until the process exits.
  */
-void pfcd_rails(const struct pfcd *d, const char *mount_opts);
+void pfcd_rails(const struct pfcd *d, const char *mount_opts, bool nonempty);
 
 /* -------------------------------------------------------- fdbudget.c */
 /* Idle inode descriptors kept at most under the current limit. */

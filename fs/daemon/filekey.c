@@ -218,6 +218,29 @@ out:
 	return rc;
 }
 
+/*
+ * A file already loaded (another handle is open) whose header was replaced
+ * from outside since (a sync client writing in place, a truncation to 0 on
+ * another machine: FORMAT.md 3) must not be read with the old file key.  So
+ * a new open compares the file id on disk with the loaded one (one pread,
+ * only when another handle is open) and drops the loaded state if they
+ * differ; the load that follows reads the new header.  Handles already open
+ * then read the new contents, as on a local file replaced under them.
+ */
+void pfcd_file_drop_if_replaced(struct pfc_inode *in, int fd)
+{
+	uint8_t id[PFC_ID_BYTES];
+	size_t got = 0;
+
+	if (!in->f.loaded)
+		return;
+	if (pfcd_pread_full(pfcd_file_ifd(in, fd), id, sizeof(id), PFC_HEADER_FILE_ID_OFFSET,
+			    &got) == 0 &&
+	    got == sizeof(id) && sodium_memcmp(id, in->f.file_id, sizeof(id)) == 0)
+		return;
+	pfcd_file_unload(in);
+}
+
 void pfcd_file_unload(struct pfc_inode *in)
 {
 	if (in->f.key)

@@ -8,7 +8,7 @@
  *
  * mount(8) runs it the same way for fstab type fuse.pfcryptfs (through
  * mount.fuse3), so the daemon's own settings are also -o options
- * (socket=PATH, verbose), taken out before the rest goes to libfuse.
+ * (socket=PATH, verbose, nonempty), taken out before the rest goes to libfuse.
  *
  * Setup errors print one line "pfcryptfs: <file>: <cause>" and exit 2.
  */
@@ -53,7 +53,8 @@ static void usage(FILE *f)
 		"  -s             single-threaded (for debugging)\n"
 		"  -v, --verbose  log at debug level too (each file key unwrapped or cached)\n"
 		"  -o opts        FUSE mount options (allow_other, ro, ...) and pfcryptfs's own\n"
-		"                 socket=PATH (as --socket) and verbose (as -v), for fstab\n"
+		"                 socket=PATH (as --socket), verbose (as -v) and nonempty\n"
+		"                 (mount over a directory that is not empty), for fstab\n"
 		"  --socket PATH  keystore socket (default: $PFCRYPT_SOCKET, then\n"
 		"                 $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, then\n"
 		"                 /run/pfcrypt/keystore.sock)\n"
@@ -65,7 +66,8 @@ static void usage(FILE *f)
 struct opts {
 	const char *backing, *mountpoint, *socket;
 	bool foreground, debug, single, verbose;
-	bool shared; /* allow_other or allow_root: other users reach the mount */
+	bool shared;   /* allow_other or allow_root: other users reach the mount */
+	bool nonempty; /* -o nonempty: mount over a directory that has entries */
 	char mount_opts[4096];
 	char socket_buf[PATH_MAX]; /* from -o socket=PATH */
 };
@@ -93,8 +95,9 @@ static int add_mount_opts(struct opts *o, const char *list)
 			o->socket = o->socket_buf;
 			continue;
 		}
-		if (!strcmp(opt, "verbose")) {
-			o->verbose = true;
+		if (!strcmp(opt, "verbose") || !strcmp(opt, "nonempty")) {
+			/* ours, not libfuse's (libfuse 3 refuses nonempty) */
+			*(opt[0] == 'v' ? &o->verbose : &o->nonempty) = true;
 			continue;
 		}
 		if (!strcmp(opt, "allow_other") || !strcmp(opt, "allow_root"))
@@ -425,10 +428,17 @@ static int setup_process(struct pfcd *d, struct opts *o, int argc, char **argv)
 	}
 	/* absolute: libfuse changes to / and unmounts by this path at the end */
 	if (!realpath(o->mountpoint, d->mount_abs)) {
-		fprintf(stderr, "pfcryptfs: %s: %s\n", o->mountpoint, strerror(errno));
+		if (errno == ENOTCONN) /* a FUSE mount whose daemon is gone */
+			fprintf(
+			    stderr,
+			    "pfcryptfs: stale mount at %s (its file system daemon is gone): run "
+			    "'pfcrypt umount -z %s', then mount again\n",
+			    o->mountpoint, o->mountpoint);
+		else
+			fprintf(stderr, "pfcryptfs: %s: %s\n", o->mountpoint, strerror(errno));
 		return 2;
 	}
-	pfcd_rails(d, o->mount_opts); /* exits 2 for a mount that must not happen */
+	pfcd_rails(d, o->mount_opts, o->nonempty); /* exits 2 for a mount that must not happen */
 	return 0;
 }
 

@@ -97,6 +97,8 @@ static int attach(struct pfc_inode *in, int fd, struct fuse_file_info *fi, bool 
 	pthread_rwlock_wrlock(&in->io_lock);
 	/* O_TRUNC first: an emptied file has no header to load (and no key to
 	 * unwrap); its next write makes a new one with a new key (filesize.c). */
+	if (!fresh)
+		pfcd_file_drop_if_replaced(in, fd);
 	rc = !fresh && writer && (fi->flags & O_TRUNC) ? pfcd_file_truncate(in, fd, 0) : 0;
 	if (rc == 0)
 		rc = pfcd_file_load(in, fd);

@@ -29,6 +29,12 @@
  *    has no locks (NFS mounted nolock), one warning says so and the mount
  *    goes on, protected on this machine only.
  *
+ * 4. The mountpoint as gocryptfs wants it: not already a mount point (a
+ *    second mount on top would hide the first; an autofs trigger, as
+ *    x-systemd.automount makes, is the one mount meant to be covered), and
+ *    empty unless -o nonempty (libfuse 3 dropped that option; main.c takes
+ *    it out of the list), so that a mount never hides files silently.
+ *
  * A read-only mount (-o ro, or a read-only backing dir) takes neither lock
  * and is allowed next to a read-write one: it writes nothing, so it cannot
  * reuse a write generation; it sees the other mount's changes as it sees a
@@ -131,6 +137,72 @@ static void check_paths(const struct pfcd *d)
 		refuse("backing directory %s is inside the mountpoint %s: not supported "
 		       "(the volume would contain itself)",
 		       d->backing, d->mountpoint);
+}
+
+/*
+ * The fs type of the mount whose root is path, into type; false if path is
+ * not the root of a mount.  The last matching line of mountinfo is the
+ * topmost mount.
+ */
+static bool mounted_at(const char *path, char *type, size_t len)
+{
+	char line[3 * PATH_MAX + 256];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	/* id parent maj:min root mountpoint options [optional...] - fstype source superopts */
+	while (f && fgets(line, sizeof(line), f)) {
+		char *save = NULL, *tok, *mp = NULL, *fstype, *sep = strstr(line, " - ");
+		int i = 0;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok && i <= 4;
+		     tok = strtok_r(NULL, " ", &save))
+			if (i++ == 4)
+				mp = tok;
+		fstype = strtok_r(sep + 3, " ", &save);
+		if (!mp || !fstype)
+			continue;
+		pfc_mountinfo_unescape(mp);
+		if (!strcmp(mp, path)) {
+			snprintf(type, len, "%s", fstype);
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void check_mountpoint(const struct pfcd *d, bool nonempty)
+{
+	char type[128];
+	struct dirent *e;
+	struct stat st;
+	DIR *dir;
+
+	if (stat(d->mount_abs, &st) < 0 && errno == ENOTCONN) /* a FUSE mount, daemon gone */
+		refuse("stale mount at %s (its file system daemon is gone): run 'pfcrypt umount -z "
+		       "%s', then mount again",
+		       d->mountpoint, d->mountpoint);
+	if (mounted_at(d->mount_abs, type, sizeof(type)) && strcmp(type, "autofs"))
+		refuse("mountpoint %s is already a mount point (%s): unmount it first, or mount "
+		       "the backing directory %s elsewhere (a mount on top would hide it)",
+		       d->mountpoint, type, d->backing);
+	if (nonempty)
+		return;
+	dir = opendir(d->mount_abs);
+	if (!dir)
+		return; /* the mount itself reports it */
+	while ((e = readdir(dir)) && (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")))
+		;
+	closedir(dir);
+	if (e)
+		refuse("mountpoint %s is not empty: mounting %s there would hide what it holds "
+		       "(use an empty directory, or -o nonempty)",
+		       d->mountpoint, d->backing);
 }
 
 /* -o ro (the last of ro / rw wins, as for mount(8)) or a read-only backing. */
@@ -321,9 +393,10 @@ static void lock_shared(const struct pfcd *d)
 	close(fd);
 }
 
-void pfcd_rails(const struct pfcd *d, const char *mount_opts)
+void pfcd_rails(const struct pfcd *d, const char *mount_opts, bool nonempty)
 {
 	check_paths(d);
+	check_mountpoint(d, nonempty);
 	if (read_only(d, mount_opts))
 		return;
 	lock_local(d);

@@ -16,7 +16,7 @@ _pfcrypt_opts()
 		--passphrase-fd --extpass --new-passphrase-file --socket --help" ;;
 	init) echo "--key --cipher --block-size --no-holes --socket --help" ;;
 	mount) echo "-f -o --socket --help" ;;
-	umount) echo "--help" ;;
+	umount) echo "-z --lazy --help" ;;
 	status) echo "--json --socket --help" ;;
 	rotate) echo "--key --socket --help" ;;
 	rewrap) echo "--threads --socket --help" ;;

@@ -206,18 +206,22 @@ class Status(unittest.TestCase):
             st = json.loads(e.pfcrypt("status", "--json", e.backing, check=True).stdout)
             got = {(v["name"], v["version"]): (v["files"], v["state"]) for v in st["versions"]}
             self.assertEqual(got, {(KEY, 1): (4, "active"), (KEY, 2): (2, "primary")})
-            self.assertEqual(st["files"], {"total": 8, "empty": 1, "unreadable": 1})
+            self.assertEqual(st["files"], {"total": 8, "empty": 1, "unreadable": 1,
+                                           "not_primary": 4})
+            self.assertIsNone(st["mounted_at"])
             self.assertEqual(st["name_key"], {"name": KEY, "version": 1})
             ksv = {(v["name"], v["version"]): v["state"] for v in st["keystore"]["versions"]}
             self.assertEqual(ksv, {(KEY, 1): "active", (KEY, 2): "primary"})
             text = e.pfcrypt("status", e.backing, check=True).stdout
             self.assertIn(f"{KEY} v1: 4 files (active)", text)
             self.assertIn(f"{KEY} v2: 2 files (primary)", text)
+            self.assertIn("4 files not under the primary version: run 'pfcrypt rewrap", text)
             # Without a keystore: settings and counts still, exit 0.
             e.ks.stop()
             p = e.pfcrypt("status", "--json", e.backing)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertFalse(json.loads(p.stdout)["keystore"]["reachable"])
+            self.assertIsNone(json.loads(p.stdout)["files"]["not_primary"])
 
 
 class ExportImport(unittest.TestCase):
