@@ -14,5 +14,7 @@ int cmd_retire(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_path(int argc, char **argv);
+int cmd_salvage(int argc, char **argv);
 
 #endif

@@ -27,6 +27,8 @@ static const struct cli_cmd {
     {"check", cmd_check, "verify a volume: headers, blocks, names, companions"},
     {"export", cmd_export, "export master-key versions to a passphrase-protected bundle"},
     {"import", cmd_import, "import a bundle made by export"},
+    {"path", cmd_path, "map a plaintext path to its backing path and back"},
+    {"salvage", cmd_salvage, "copy out what is readable of a damaged file"},
 };
 
 static int usage(FILE *f)

@@ -5,7 +5,7 @@
 # need the bash-completion package's helpers, so it also works when sourced.
 # The option lists mirror each program's --help (the desktop test checks).
 
-_pfcrypt_subcommands="keystore init mount umount status rotate rewrap retire check export import"
+_pfcrypt_subcommands="keystore init mount umount status rotate rewrap retire check export import path salvage"
 _pfcrypt_keystore_subcommands="init start stop status lock unlock passwd"
 
 # Options of one pfcrypt subcommand ($1; keystore: $1 = "keystore").
@@ -24,6 +24,8 @@ _pfcrypt_opts()
 	check) echo "--quick --json --threads --fold-dirids --socket --help" ;;
 	export) echo "--key --versions -o --export-passphrase-file --socket --help" ;;
 	import) echo "--export-passphrase-file --socket --help" ;;
+	path) echo "--backing --socket --help" ;;
+	salvage) echo "--backing --socket --help" ;;
 	esac
 }
 

@@ -21,7 +21,7 @@ SRC = os.environ.get("PFC_SOURCE_ROOT", "")
 PAGES = {"pfcrypt": "tools/pfcrypt.1", "pfcryptfs": "fs/daemon/pfcryptfs.8",
          "pfcrypt-keystore": "keystore/pfcrypt-keystore.8"}
 SUBCOMMANDS = ["keystore", "init", "mount", "umount", "status", "rotate", "rewrap", "retire",
-               "check", "export", "import"]
+               "check", "export", "import", "path", "salvage"]
 OPT = re.compile(r"(?<![\w-])(--?[A-Za-z][A-Za-z0-9-]*)")
 # options of other programs' command lines quoted in a help text ("fusermount3 -u", "sh -c")
 FOREIGN = re.compile(r"\b(fusermount3|mount\.fuse3|umount|mount|sh)\s+(-\S+\s*)+")
