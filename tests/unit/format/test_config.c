@@ -179,7 +179,7 @@ Test(config, load_refuses_a_fifo_without_hanging, .timeout = 10)
 	cr_assert_geq(dfd, 0);
 	cr_assert_eq(mkfifoat(dfd, PFC_CONFIG_NAME, 0600), 0);
 	cr_assert_eq(pfc_config_load(dfd, &d), PFC_ERR_CORRUPT);
-	cr_assert_str_eq(pfc_config_last_error(), "not a regular file");
+	cr_assert_str_eq(pfc_config_last_error(), "not a regular file (FIFO)");
 	cr_assert_eq(unlinkat(dfd, PFC_CONFIG_NAME, 0), 0);
 	cr_assert_eq(mkdirat(dfd, PFC_CONFIG_NAME, 0700), 0);
 	cr_assert_eq(pfc_config_load(dfd, &d), PFC_ERR_CORRUPT);
