@@ -92,8 +92,8 @@ static void skipped_log(struct pfc_inode *dir, const char *bname, int rc,
 
 	pfcd_backing_path(dir, path, sizeof(path));
 	if (e->step == PFC_ENTRY_STEP_TYPE)
-		pfc_warn("%s/%s: long-name companion %s is not a regular file (%s); skipped", path,
-			 bname, e->companion, pfc_file_type_name(e->companion_type));
+		pfc_warn("%s/%s: long-name companion is not a regular file (%s); entry %s skipped",
+			 path, e->companion, pfc_file_type_name(e->companion_type), bname);
 	else
 		pfc_warn("%s/%s: name does not decrypt (%s); skipped", path, bname, strerror(-rc));
 }
