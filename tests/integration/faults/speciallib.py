@@ -54,6 +54,8 @@ def _one(op, path):
     if op == "read":
         with open(path, "rb") as f:
             return hashlib.sha256(f.read()).hexdigest()
+    if op == "readlink":
+        return os.readlink(path)
     if op == "rmdir":
         os.rmdir(path)
         return True

@@ -29,6 +29,7 @@ import taprun
 
 LONG = "L" * 200          # a long name: its backing entry has a companion (FORMAT.md 5.5)
 LONG2 = "M" * 200         # removed before each round: its companion's place is free to plant in
+TARGET = "t/" * 400       # a symlink target over 720 bytes: kept in a companion (FORMAT.md 8.2)
 FILES = {"keep": pfcfs.random_bytes("keep", 5000), "a": pfcfs.random_bytes("a", 100),
          LONG: pfcfs.random_bytes("long", 9000), "d/x": pfcfs.random_bytes("dx", 4097)}
 
@@ -48,9 +49,12 @@ class SpecialFiles(unittest.TestCase):
                     f.write(data)
             with open(os.path.join(m.mnt, LONG2), "wb") as f:
                 f.write(b"m")
+            os.symlink(TARGET, os.path.join(m.mnt, "sl"))
             rel = lambda p: os.path.relpath(pfcfs.backing_of(m, os.path.join(m.mnt, p)), m.backing)
             cls.b = {p: rel(p) for p in ("a", LONG, LONG2, "d", "e")}
             os.unlink(os.path.join(m.mnt, LONG2))   # its companion goes with it
+            (comp,) = os.listdir(os.path.join(m.backing, ".pfcrypt.symlinks"))
+            cls.b["sl companion"] = os.path.join(".pfcrypt.symlinks", comp)
             m.unmount()
             cls.pristine = os.path.join(m.tmp, "pristine")
             shutil.copytree(m.backing, cls.pristine, symlinks=True)
@@ -88,7 +92,7 @@ class SpecialFiles(unittest.TestCase):
 
     def others_intact(self, listing, skip=()):
         """Every known entry but those in skip is listed, and every file of them reads back."""
-        want = sorted({"keep", "a", LONG, "d", "e"} - set(skip))
+        want = sorted({"keep", "a", LONG, "d", "e", "sl"} - set(skip))
         missing = [n for n in want if n not in listing]
         self.assertEqual(missing, [], f"entries no longer listed: {missing} (listing {listing})")
         files = [p for p in FILES if p.split("/")[0] not in skip]
@@ -173,6 +177,20 @@ class SpecialFiles(unittest.TestCase):
             self.m.unmount()
             rc, out = speciallib.check(self.m)
             self.assertEqual(rc, 0, out)
+
+    def test_symlink_companion(self):
+        # fs/symlink.c treats a companion that is not a regular file as missing (never opened)
+        self.m.expect_stderr(rb"^pfcryptfs: error: .*: symlink target companion .*: not found$")
+        for kind in speciallib.KINDS:
+            self.plant(kind, self.b["sl companion"])
+            self.m.mount()
+            ls, rl, st = self.probe([["listdir", ""], ["readlink", "sl"], ["lstat", "sl"]])
+            self.assertEqual(rl, {"errno": 5}, f"{kind}: readlink of a symlink whose target's "
+                             "companion is not a regular file")
+            self.assertIn("ok", st)
+            self.others_intact(ls["ok"])
+            self.m.unmount()
+            self.check_says(self.b["sl companion"], kind)
 
     def test_config(self):
         m = self.m
