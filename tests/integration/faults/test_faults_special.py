@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A FIFO, socket, character or block device node in every place of the backing dir where a regular
-file is expected (issue 17 point 2): a file's contents, a long-name companion, a directory id, the
-config (which is also the file the daemon's OFD lock is taken on, fs/daemon/rails.c) and the
-config's scratch file.  For each kind in each place, on a fresh copy of the same volume:
+file is expected (issue 17 point 2): a file's contents, a long-name companion, a directory id (at a
+listing, an rmdir and check --fold-dirids), a symlink target's companion, the config (which is also
+the file the daemon's OFD lock is taken on, fs/daemon/rails.c) and the config's scratch file.  For each kind in each place, on a fresh copy of the same volume:
 
 - the mount's listing, stat and reads return promptly: an error for that entry only, every other
   entry listed and read back exactly (a listing skips a long name whose companion is not a regular
@@ -20,6 +20,7 @@ import hashlib
 import os
 import shutil
 import stat
+import subprocess
 import unittest
 
 import hostilelib
@@ -164,6 +165,32 @@ class SpecialFiles(unittest.TestCase):
             ls, = self.probe([["listdir", ""]])
             self.others_intact(ls["ok"], skip=("e",))
             self.m.unmount()
+
+    def test_directory_id_at_fold(self):
+        """check --fold-dirids reads every id file of a directory with two ids: one more that is a
+        FIFO, socket or device is never opened (a FIFO hung the fold) and goes with the others."""
+        m = self.m
+        for kind in speciallib.KINDS:
+            dpath = os.path.join(m.backing, self.b["d"])
+            self.plant(kind, os.path.join(self.b["d"], ".pfcrypt.dirid.fifo"))
+            shutil.copy(os.path.join(m.backing, self.b["e"], ".pfcrypt.dirid"),
+                        os.path.join(dpath, ".pfcrypt.dirid.conflict1"))   # a second id
+            try:
+                p = subprocess.run([m.keystore.cli, "--socket", m.keystore.sock, "check",
+                                    "--fold-dirids", m.backing], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, env=m.keystore.env,
+                                   timeout=speciallib.CHECK_TIMEOUT_S, check=False)
+            except subprocess.TimeoutExpired:
+                self.fail(f"{kind}: HANG: check --fold-dirids did not finish in "
+                          f"{speciallib.CHECK_TIMEOUT_S:g}s (killed)")
+            out = p.stdout.decode(errors="replace")
+            self.assertIn("folded 2 directory ids into one", out, f"{kind}: {out}")
+            self.assertEqual(sorted(n for n in os.listdir(dpath) if n.startswith(".pfcrypt")),
+                             [".pfcrypt.dirid"], f"{kind}: one id left")
+            m.mount()
+            (x,) = self.probe([["read", "d/x"]])
+            self.assertEqual(x, {"ok": hashlib.sha256(FILES["d/x"]).hexdigest()}, kind)
+            m.unmount()
 
     def test_file_contents(self):
         for kind in speciallib.KINDS:
