@@ -244,22 +244,20 @@ int pfc_config_load(int dirfd, struct pfc_config *out)
 	uint8_t buf[PFC_CONFIG_MAX + 1];
 	size_t len = 0;
 	ssize_t n;
-	/* O_NONBLOCK: a FIFO put in its place must not hang the mount or check */
-	int fd = openat(dirfd, PFC_CONFIG_NAME,
-			O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	struct stat st;
+	unsigned type = 0;
+	/* a FIFO put in its place must not hang the mount or check, a device is never opened */
+	int fd = pfc_open_regular(dirfd, PFC_CONFIG_NAME, O_RDONLY, 0, &type);
 
+	if (fd == PFC_ERR_CORRUPT) {
+		pfc_config_set_error("not a regular file (%s)", pfc_file_type_name(type));
+		return PFC_ERR_CORRUPT;
+	}
 	if (fd < 0) {
 		int e = errno;
 
 		pfc_config_set_error("cannot open: %s", strerror(e));
 		errno = e;
 		return e == ENOENT ? PFC_ERR_NOT_FOUND : PFC_ERR_IO;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		pfc_config_set_error("not a regular file");
-		return PFC_ERR_CORRUPT;
 	}
 	while (len < sizeof(buf)) {
 		n = read(fd, buf + len, sizeof(buf) - len);
@@ -296,8 +294,11 @@ int pfc_config_store(int dirfd, const struct pfc_config *c)
 	pfc_wbuf_init_fixed(&w, buf, sizeof(buf));
 	if ((err = pfc_config_encode(c, &w)))
 		return err;
+	/* The scratch name is the library's own: whatever is there (a leftover, or
+	 * a FIFO that an open for writing would block on) goes, never opened. */
+	unlinkat(dirfd, PFC_CONFIG_TMP_NAME, 0);
 	fd = openat(dirfd, PFC_CONFIG_TMP_NAME,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
 	if (fd < 0)
 		return PFC_ERR_IO;
 	while (off < pfc_wbuf_len(&w)) {

@@ -17,20 +17,24 @@
 
 #include "fs/err.h"
 
-/* Read the companion comp of long-name entry `entry` into enc. */
+/* Read the companion comp of long-name entry `entry` into enc; *type gets
+ * the companion's file type when it is not a regular file (STEP_TYPE). */
 static int read_companion(int dirfd, const char *entry, const char *comp, char *enc,
-			  size_t *enc_len, enum pfc_entry_step *step)
+			  size_t *enc_len, enum pfc_entry_step *step, unsigned *type)
 {
 	uint8_t content[PFC_ENCNAME_MAX + 1];
 	ssize_t got;
 	int fd, e, rc;
 
-	fd = openat(dirfd, comp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* a FIFO, socket or device in its place is never opened (FORMAT.md 5.5) */
+	fd = pfc_open_regular(dirfd, comp, O_RDONLY, 0, type);
 	if (fd < 0) {
-		*step = PFC_ENTRY_STEP_OPEN;
-		return PFC_ERR_IO;
+		*step = fd == PFC_ERR_CORRUPT ? PFC_ENTRY_STEP_TYPE : PFC_ENTRY_STEP_OPEN;
+		return fd;
 	}
-	got = read(fd, content, sizeof(content));
+	do
+		got = read(fd, content, sizeof(content));
+	while (got < 0 && errno == EINTR);
 	e = errno;
 	close(fd);
 	if (got < 0) {
@@ -45,8 +49,9 @@ static int read_companion(int dirfd, const char *entry, const char *comp, char *
 	return rc;
 }
 
-int pfc_entry_encoding(int dirfd, const char *entry, enum pfc_entry_kind kind, char *enc,
-		       size_t *enc_len, char *companion, enum pfc_entry_step *step)
+/* pfc_entry_encoding, with the companion's file type on STEP_TYPE. */
+static int encoding(int dirfd, const char *entry, enum pfc_entry_kind kind, char *enc,
+		    size_t *enc_len, char *companion, enum pfc_entry_step *step, unsigned *type)
 {
 	char comp[PFC_LONGNAME_COMPANION_LEN + 1];
 	size_t len = strlen(entry);
@@ -70,7 +75,15 @@ int pfc_entry_encoding(int dirfd, const char *entry, enum pfc_entry_kind kind, c
 	}
 	if (companion)
 		memcpy(companion, comp, sizeof(comp));
-	return read_companion(dirfd, entry, comp, enc, enc_len, step);
+	return read_companion(dirfd, entry, comp, enc, enc_len, step, type);
+}
+
+int pfc_entry_encoding(int dirfd, const char *entry, enum pfc_entry_kind kind, char *enc,
+		       size_t *enc_len, char *companion, enum pfc_entry_step *step)
+{
+	unsigned type;
+
+	return encoding(dirfd, entry, kind, enc, enc_len, companion, step, &type);
 }
 
 /* Decrypt entry (kind ENCNAME or LONGNAME) into out->name. */
@@ -82,7 +95,8 @@ static int decrypt_entry(const struct pfc_volkeys *vk, int dirfd, const char *en
 	size_t elen;
 	int rc;
 
-	rc = pfc_entry_encoding(dirfd, entry, kind, enc, &elen, out->companion, &out->step);
+	rc = encoding(dirfd, entry, kind, enc, &elen, out->companion, &out->step,
+		      &out->companion_type);
 	if (rc < 0)
 		return rc;
 	rc = n ? pfc_name_decrypt(vk, ids, n, enc, elen, out->name, sizeof(out->name), &out->len,

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "fs/buf.h"
 #include "fs/keylimits.h" /* PFC_WRAPPED_MAX, PFC_KEY_NAME_MAX: shared with the keystore */
@@ -345,6 +346,26 @@ int pfc_blocks_decrypt(struct pfc_filekey *fk, uint64_t first_index, const uint8
  * tests).  PFC_ERR_TRUNCATED if len < PFC_GEN_BYTES. */
 int pfc_block_generation(const uint8_t *stored, size_t len, uint64_t *generation);
 
+/* ------------------------------------------------------------ regfile.c */
+/*
+ * Open entry `name` of dirfd (or a path, with AT_FDCWD), which must be a
+ * regular file: a file's header, a long-name companion, a directory id, the
+ * config.  Never follows a symlink, never blocks on a FIFO, never opens a
+ * socket or a device node: the entry is lstat'ed first, opened only if it
+ * is a regular file (or absent, with O_CREAT in flags), with O_NONBLOCK and
+ * O_NOCTTY (O_NONBLOCK is cleared again on the result), and the descriptor
+ * is fstat'ed again.  flags: the access mode plus O_CREAT, O_EXCL, O_TRUNC,
+ * O_NOATIME as for openat (O_NOFOLLOW, O_NONBLOCK, O_NOCTTY and O_CLOEXEC
+ * are added); mode: the creation mode.  Returns the descriptor,
+ * PFC_ERR_CORRUPT if the entry is not a regular file (*type, may be NULL,
+ * gets its S_IFMT bits), or PFC_ERR_IO with errno (ENOENT: no such entry).
+ */
+int pfc_open_regular(int dirfd, const char *name, int flags, unsigned mode, unsigned *type);
+/* "FIFO", "socket", "character device", "block device", "directory",
+ * "symlink", "regular file" or "unknown file type" for the S_IFMT bits of
+ * type: what a message says after "not a regular file". */
+const char *pfc_file_type_name(unsigned type);
+
 /* -------------------------------------------------------------- names.c */
 /*
  * File names: deterministic authenticated encryption per directory id
@@ -397,6 +418,18 @@ int pfc_dirid_parse(const uint8_t *buf, size_t len, uint8_t out[PFC_ID_BYTES]);
  * ENOMEM): a shortage is never reported as a missing id. */
 int pfc_dirid_load_all(int dirfd, uint8_t (*ids)[PFC_ID_BYTES], size_t max, size_t *n,
 		       size_t *primary);
+/* An id-file entry that is not a regular file (a FIFO, socket, device,
+ * directory or symlink: never opened, ignored as FORMAT.md 5.4 says). */
+struct pfc_dirid_odd {
+	size_t n;	/* how many such entries */
+	char name[256]; /* the first one's name */
+	unsigned type;	/* its S_IFMT bits (pfc_file_type_name) */
+};
+/* pfc_dirid_load_all, and *odd (may be NULL; set also on failure) says
+ * which id-file entries were not regular files, e.g. for the log line of a
+ * directory left with no id. */
+int pfc_dirid_load_report(int dirfd, uint8_t (*ids)[PFC_ID_BYTES], size_t max, size_t *n,
+			  size_t *primary, struct pfc_dirid_odd *odd);
 
 /* ----------------------------------------------------------- longname.c */
 /*

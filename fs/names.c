@@ -124,28 +124,43 @@ int pfc_dirid_create(int dirfd, uint8_t out[PFC_ID_BYTES], int *unsynced)
 	return 0;
 }
 
-static int read_dirid(int dirfd, const char *name, uint8_t id[PFC_ID_BYTES])
+/* 0 (id read), PFC_ERR_CORRUPT (not 16 bytes, or not a regular file: *type
+ * set, never opened), PFC_ERR_IO (errno). */
+static int read_dirid(int dirfd, const char *name, uint8_t id[PFC_ID_BYTES], unsigned *type)
 {
 	uint8_t buf[PFC_DIRID_FILE_SIZE + 1];
-	struct stat st;
 	ssize_t n;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	int fd, e;
 
+	/* FORMAT.md 5.4: only a regular file is an id file (never a FIFO or a device) */
+	fd = pfc_open_regular(dirfd, name, O_RDONLY, 0, type);
 	if (fd < 0)
-		return PFC_ERR_IO;
-	/* FORMAT.md 5.4: only a regular file is an id file (never read a device) */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int saved = fstat(fd, &st) < 0 ? errno : EINVAL;
-
-		close(fd);
-		errno = saved;
-		return PFC_ERR_IO;
-	}
-	n = pread(fd, buf, sizeof(buf), 0);
+		return fd;
+	do
+		n = pread(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	e = errno;
 	close(fd);
+	errno = e;
 	if (n < 0)
 		return PFC_ERR_IO;
 	return pfc_dirid_parse(buf, (size_t)n, id);
+}
+
+/* One id-file entry that is not a regular file: counted, the first named. */
+static void note_odd(struct pfc_dirid_odd *odd, const char *name, unsigned type)
+{
+	if (!odd)
+		return;
+	if (odd->n++ == 0) {
+		size_t len = strlen(name);
+
+		if (len >= sizeof(odd->name))
+			len = sizeof(odd->name) - 1;
+		memcpy(odd->name, name, len);
+		odd->name[len] = '\0';
+		odd->type = type;
+	}
 }
 
 static int id_cmp(const void *a, const void *b)
@@ -156,12 +171,20 @@ static int id_cmp(const void *a, const void *b)
 int pfc_dirid_load_all(int dirfd, uint8_t (*ids)[PFC_ID_BYTES], size_t max, size_t *n,
 		       size_t *primary)
 {
+	return pfc_dirid_load_report(dirfd, ids, max, n, primary, NULL);
+}
+
+int pfc_dirid_load_report(int dirfd, uint8_t (*ids)[PFC_ID_BYTES], size_t max, size_t *n,
+			  size_t *primary, struct pfc_dirid_odd *odd)
+{
 	uint8_t found[PFC_DIRIDS_MAX][PFC_ID_BYTES];
 	size_t count = 0, i, uniq = 0;
 	struct dirent *de;
 	DIR *d;
 	int fd;
 
+	if (odd)
+		memset(odd, 0, sizeof(*odd));
 	if (max == 0)
 		return PFC_ERR_INVAL;
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -173,13 +196,16 @@ int pfc_dirid_load_all(int dirfd, uint8_t (*ids)[PFC_ID_BYTES], size_t max, size
 		return PFC_ERR_IO;
 	}
 	while ((de = readdir(d)) != NULL && count < PFC_DIRIDS_MAX) {
+		unsigned type = 0;
 		int rc;
 
 		if (pfc_entry_classify(de->d_name, strlen(de->d_name)) != PFC_ENTRY_DIRID)
 			continue;
-		rc = read_dirid(dirfd, de->d_name, found[count]);
+		rc = read_dirid(dirfd, de->d_name, found[count], &type);
 		if (rc == 0) {
 			count++;
+		} else if (rc == PFC_ERR_CORRUPT && type) {
+			note_odd(odd, de->d_name, type);
 		} else if (rc == PFC_ERR_IO &&
 			   (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
 			/* a shortage says nothing about the id file: never "not found" */

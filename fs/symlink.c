@@ -215,27 +215,23 @@ static int open_dir(int rootfd)
 
 int pfc_symlink_companion_read(int rootfd, const char *hash, uint8_t *buf, size_t cap, size_t *len)
 {
-	struct stat st;
 	size_t got = 0;
-	int dfd, fd, err = 0;
+	int dfd, fd, e, err = 0;
 
 	if (!is_hash(hash, strlen(hash)))
 		return PFC_ERR_INVAL;
 	dfd = open_dir(rootfd);
 	if (dfd < 0)
 		return dfd;
-	fd = openat(dfd, hash, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/* never a FIFO's open (it would block) nor a device's: as if missing */
+	fd = pfc_open_regular(dfd, hash, O_RDONLY, 0, NULL);
+	e = errno;
 	close(dfd);
+	errno = e;
+	if (fd == PFC_ERR_CORRUPT || (fd < 0 && errno == ENOENT))
+		return PFC_ERR_NOT_FOUND;
 	if (fd < 0)
-		return errno == ENOENT || errno == ELOOP ? PFC_ERR_NOT_FOUND : PFC_ERR_IO;
-	if (fstat(fd, &st) < 0) {
-		err = PFC_ERR_IO;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = PFC_ERR_NOT_FOUND; /* never read a fifo or a device */
-		goto out;
-	}
+		return PFC_ERR_IO;
 	while (got < cap) {
 		ssize_t n = read(fd, buf + got, cap - got);
 

@@ -104,13 +104,15 @@ enum pfc_entry_step {
 			       */
 	PFC_ENTRY_STEP_DECRYPT, /* the name does not decrypt under any id (pfc_name_decrypt) */
 	PFC_ENTRY_STEP_MARKER,	/* name + conflict marker longer than PFC_NAME_MAX */
+	PFC_ENTRY_STEP_TYPE,	/* the companion is not a regular file (PFC_ERR_CORRUPT; never
+				   opened: pfc_open_regular) */
 };
 
 /* The full encoding of entry (kind PFC_ENTRY_ENCNAME: the name itself;
  * PFC_ENTRY_LONGNAME: its companion's content, read in dirfd without
- * following a symlink).  enc: PFC_ENCNAME_BUF.  companion (may be NULL,
- * PFC_LONGNAME_COMPANION_LEN + 1) gets the companion's name, also on failure;
- * *step is set on failure. */
+ * following a symlink, and only if it is a regular file: pfc_open_regular).  enc: PFC_ENCNAME_BUF.
+ * companion (may be NULL, PFC_LONGNAME_COMPANION_LEN + 1) gets the companion's name, also on
+ * failure; *step is set on failure. */
 int pfc_entry_encoding(int dirfd, const char *entry, enum pfc_entry_kind kind, char *enc,
 		       size_t *enc_len, char *companion, enum pfc_entry_step *step);
 
@@ -122,6 +124,7 @@ struct pfc_entry_name {
 	size_t matched; /* index in ids of the directory id that authenticated */
 	char companion[PFC_LONGNAME_COMPANION_LEN + 1]; /* the companion read ("" if none) */
 	enum pfc_entry_step step;			/* on failure: which step */
+	unsigned companion_type; /* on PFC_ENTRY_STEP_TYPE: its S_IFMT bits (pfc_file_type_name) */
 };
 /*
  * The plaintext name of backing entry `entry` of the directory dirfd whose

@@ -32,8 +32,14 @@ static int move_entry(int dfd, const char *old, enum pfc_entry_kind kind,
 	if (faccessat(dfd, bn->name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 1;
 	if (bn->is_long) {
-		int fd = openat(dfd, bn->companion, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		/* one already there must be a regular file (never a FIFO's open) */
+		int fd =
+		    pfc_open_regular(dfd, bn->companion, O_WRONLY | O_CREAT | O_EXCL, 0644, NULL);
 
+		if (fd == PFC_ERR_CORRUPT) {
+			errno = EEXIST; /* a FIFO, socket or device there: the walk reports it */
+			return -1;
+		}
 		if (fd < 0 && errno != EEXIST)
 			return -1;
 		if (fd >= 0) {
@@ -73,7 +79,8 @@ static int keep_primary_id(int dfd, const uint8_t primary[PFC_ID_BYTES])
 
 		if (pfc_entry_classify(de->d_name, strlen(de->d_name)) != PFC_ENTRY_DIRID)
 			continue;
-		fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* not a regular file: not an id (FORMAT.md 5.4), never opened */
+		fd = pfc_open_regular(dfd, de->d_name, O_RDONLY, 0, NULL);
 		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
 		if (fd >= 0)
 			close(fd);

@@ -136,7 +136,12 @@ static bool entry_plain(struct check *ck, struct pfc_walk_dir *dir, const char *
 		memcpy(out, e.name, e.len + 1);
 		return true;
 	}
-	if (r == PFC_ERR_IO && e.step == PFC_ENTRY_STEP_OPEN)
+	if (e.step == PFC_ENTRY_STEP_TYPE)
+		check_problem(ck, brel, NULL,
+			      "long-name companion %s is not a regular file (%s): the name cannot "
+			      "be read",
+			      e.companion, pfc_file_type_name(e.companion_type));
+	else if (r == PFC_ERR_IO && e.step == PFC_ENTRY_STEP_OPEN)
 		check_problem(ck, brel, NULL, "long-name companion %s missing: %s", e.companion,
 			      strerror(errno));
 	else if (r == PFC_ERR_IO)
@@ -243,7 +248,8 @@ static int check_companions(struct check *ck)
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    !S_ISREG(st.st_mode)) {
 			ret = check_problem(ck, brel, NULL,
-					    "symlink companion is not a regular file");
+					    "symlink companion is not a regular file (%s)",
+					    pfc_file_type_name(st.st_mode));
 			continue;
 		}
 		if (!ck->symrefs.n ||
@@ -260,6 +266,17 @@ static int check_companions(struct check *ck)
 static int visit_special(struct check *ck, struct pfc_walk_dir *dir, const struct pfc_walk_entry *e,
 			 const struct stat *st)
 {
+	/* the volume's own files are regular files (FORMAT.md 5.4, 5.5), never opened if not */
+	if ((e->kind == PFC_ENTRY_LONGNAME_COMPANION || e->kind == PFC_ENTRY_CONFIG ||
+	     e->kind == PFC_ENTRY_DIRID) &&
+	    !S_ISREG(st->st_mode))
+		return check_problem(ck, e->rel, NULL, "%s is not a regular file (%s)",
+				     e->kind == PFC_ENTRY_LONGNAME_COMPANION ? "long-name companion"
+				     : e->kind == PFC_ENTRY_DIRID	     ? "directory id file"
+									     : "config file",
+				     pfc_file_type_name(st->st_mode));
+	if (e->kind == PFC_ENTRY_CONFIG || e->kind == PFC_ENTRY_DIRID)
+		return 0;
 	if (e->kind == PFC_ENTRY_LONGNAME_COMPANION) {
 		char lname[PFC_LONGNAME_LEN + 1];
 
@@ -309,8 +326,6 @@ static int on_entry(void *ctx, struct pfc_walk_dir *dir, const struct pfc_walk_e
 	struct stat st;
 	int r;
 
-	if (e->kind == PFC_ENTRY_CONFIG || e->kind == PFC_ENTRY_DIRID)
-		return 0;
 	if (fstatat(dir->fd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT
 			   ? 0
@@ -346,16 +361,20 @@ static int on_enter(void *ctx, struct pfc_walk_dir *dir)
 	struct check *ck = ctx;
 	struct dirctx *d = dir->arg;
 	const char *rel = *dir->rel ? dir->rel : ".";
+	struct pfc_dirid_odd odd;
 	size_t primary;
 	int r;
 
 	ck->dirs++;
-	r = pfc_dirid_load_all(dir->fd, d->ids, PFC_DIRIDS_MAX, &d->nids, &primary);
+	r = pfc_dirid_load_report(dir->fd, d->ids, PFC_DIRIDS_MAX, &d->nids, &primary, &odd);
 	if (r < 0) {
 		d->nids = 0;
 		check_problem(ck, rel, d->plain,
-			      "directory id %s %s: names in it cannot be decrypted", PFC_DIRID_NAME,
-			      r == PFC_ERR_NOT_FOUND ? "missing" : "unreadable");
+			      "directory id %s %s: names in it cannot be decrypted",
+			      r == PFC_ERR_NOT_FOUND && odd.n ? odd.name : PFC_DIRID_NAME,
+			      r != PFC_ERR_NOT_FOUND ? "unreadable"
+			      : odd.n		     ? "not a regular file"
+						     : "missing");
 	} else if (d->nids > 1 && ck->fold) {
 		if (check_fold(ck, dir->fd, rel, d->plain, (const uint8_t(*)[PFC_ID_BYTES])d->ids,
 			       d->nids, primary) < 0)

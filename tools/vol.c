@@ -102,9 +102,10 @@ int cli_read_header(const struct cli_vol *v, const char *rel, struct pfc_header 
 	ssize_t n;
 	int fd, r;
 
-	fd = openat(v->fd, rel, (fd_out ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+	/* replaced by a FIFO or a device since the walk: PFC_ERR_CORRUPT, never opened */
+	fd = pfc_open_regular(v->fd, rel, fd_out ? O_RDWR : O_RDONLY, 0, NULL);
 	if (fd < 0)
-		return PFC_ERR_IO;
+		return fd;
 	do
 		n = pread(fd, buf, sizeof(buf), 0);
 	while (n < 0 && errno == EINTR);

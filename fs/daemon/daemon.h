@@ -126,11 +126,12 @@ void pfcd_companion_remove(int dirfd, const struct pfc_backing_name *bn);
 /* The name the mount shows for backing entry `entry` of directory dirfd (a
  * real or O_PATH fd) with ids: an encrypted or long name decrypted, a sync
  * client's conflict copy "<enc><marker>" as "<name><marker>" (fs/volume.h
- * pfc_entry_name).  out: PFC_NAME_BUF.  0, 1 if the entry carries no name
- * of the volume (not shown), or -errno (a copy that does not decrypt: never
- * -ENOENT). */
+ * pfc_entry_name; e->name).  0, 1 if the entry carries no name of the
+ * volume (not shown), or -errno with e->step (a copy that does not decrypt:
+ * never -ENOENT; a companion that is not a regular file: -EIO, never
+ * opened). */
 int pfcd_entry_decrypt(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
-		       char *out);
+		       struct pfc_entry_name *e);
 /* The backing entry of a displayed conflict-copy name "<name><marker>". */
 int pfcd_conflict_find(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn,
 		       struct stat *st);

@@ -33,6 +33,7 @@ int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES]
 	}
 	ds = dir->d;
 	if (!ds->valid || reload) {
+		struct pfc_dirid_odd odd;
 		size_t cnt = 0, prim = 0;
 		int pfd = pfcd_inode_fd(dir), fd;
 
@@ -47,7 +48,7 @@ int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES]
 			goto out;
 		}
 		do {
-			rc = pfc_dirid_load_all(fd, ds->ids, PFC_DIRIDS_MAX, &cnt, &prim);
+			rc = pfc_dirid_load_report(fd, ds->ids, PFC_DIRIDS_MAX, &cnt, &prim, &odd);
 		} while (rc == PFC_ERR_IO && pfcd_fd_short(errno));
 		close(fd);
 		if (rc == PFC_ERR_IO && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
@@ -60,7 +61,11 @@ int pfcd_dirids(struct pfc_inode *dir, bool reload, uint8_t (*ids)[PFC_ID_BYTES]
 
 			pfcd_backing_path(dir, path, sizeof(path));
 			/* warning: a sync client creates a directory before its id file */
-			pfc_warn("%s: directory id: %s", path, pfc_strerror(rc));
+			if (rc == PFC_ERR_NOT_FOUND && odd.n)
+				pfc_warn("%s/%s: directory id: not a regular file (%s)", path,
+					 odd.name, pfc_file_type_name(odd.type));
+			else
+				pfc_warn("%s: directory id: %s", path, pfc_strerror(rc));
 			ds->valid = false;
 			rc = rc == PFC_ERR_NOT_FOUND ? -EIO : pfcd_errno(rc);
 			goto out;
@@ -171,6 +176,19 @@ again:
 	return rc < 0 ? pfcd_errno(rc) : -ENOENT;
 }
 
+/* One log line for a long-name companion that is not a regular file. */
+static void companion_log(int dirfd, const char *companion, unsigned type)
+{
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n < 0 ? 0 : n] = '\0';
+	pfc_warn("%s/%s: long-name companion is not a regular file (%s): not replaced", path,
+		 companion, pfc_file_type_name(type));
+}
+
 int pfcd_name_claim(struct pfc_inode *dir, const char *name, struct pfc_backing_name *bn)
 {
 	struct stat st;
@@ -192,13 +210,21 @@ int pfcd_name_claim(struct pfc_inode *dir, const char *name, struct pfc_backing_
 
 int pfcd_companion_write(int dirfd, const struct pfc_backing_name *bn)
 {
+	unsigned type = 0;
 	int fd, rc = 0;
 	ssize_t w;
 
 	if (!bn->is_long)
 		return 0;
-	fd = pfcd_openat(dirfd, bn->companion,
-			 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	do {
+		fd = pfc_open_regular(dirfd, bn->companion, O_WRONLY | O_CREAT | O_TRUNC, 0644,
+				      &type);
+	} while (fd == PFC_ERR_IO && pfcd_fd_short(errno));
+	if (fd == PFC_ERR_CORRUPT) {
+		/* never written into, never removed: it is not ours */
+		companion_log(dirfd, bn->companion, type);
+		return -EIO;
+	}
 	if (fd < 0)
 		return -errno;
 	w = write(fd, bn->enc, bn->enc_len);
@@ -231,14 +257,13 @@ void pfcd_companion_remove(int dirfd, const struct pfc_backing_name *bn)
  * never is_long, so removing or renaming it leaves that companion alone.
  */
 int pfcd_entry_decrypt(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID_BYTES], size_t n,
-		       char *out)
+		       struct pfc_entry_name *e)
 {
-	struct pfc_entry_name e;
 	int rc;
 
 	do {
-		rc = pfc_entry_name(pfcd_g->vk, dirfd, entry, ids, n, &e);
-	} while (rc == PFC_ERR_IO && e.step == PFC_ENTRY_STEP_OPEN && pfcd_fd_short(errno));
+		rc = pfc_entry_name(pfcd_g->vk, dirfd, entry, ids, n, e);
+	} while (rc == PFC_ERR_IO && e->step == PFC_ENTRY_STEP_OPEN && pfcd_fd_short(errno));
 	if (rc == 1)
 		return 1;
 	if (rc < 0) {
@@ -248,7 +273,6 @@ int pfcd_entry_decrypt(int dirfd, const char *entry, const uint8_t (*ids)[PFC_ID
 			rc = -EIO;
 		return rc;
 	}
-	memcpy(out, e.name, e.len + 1);
 	return 0;
 }
 

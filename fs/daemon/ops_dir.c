@@ -84,6 +84,20 @@ static bool shortage(int rc)
 	return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM || rc == -EINTR || rc == -EAGAIN;
 }
 
+/* The one log line of an entry left out of a listing (rc: -errno). */
+static void skipped_log(struct pfc_inode *dir, const char *bname, int rc,
+			const struct pfc_entry_name *e)
+{
+	char path[PATH_MAX];
+
+	pfcd_backing_path(dir, path, sizeof(path));
+	if (e->step == PFC_ENTRY_STEP_TYPE)
+		pfc_warn("%s/%s: long-name companion is not a regular file (%s); entry %s skipped",
+			 path, e->companion, pfc_file_type_name(e->companion_type), bname);
+	else
+		pfc_warn("%s/%s: name does not decrypt (%s); skipped", path, bname, strerror(-rc));
+}
+
 /* One backing entry of the listing: added, left out (the volume's own
  * files, entries that carry no name of the volume, a name that does not
  * decrypt: logged), or -errno when the listing must fail. */
@@ -91,7 +105,7 @@ static int snapshot_entry(struct pfc_inode *dir, struct pfcd_dh *dh, int fd, str
 			  const uint8_t (*ids)[PFC_ID_BYTES], size_t nids)
 {
 	enum pfc_entry_kind k = pfc_entry_classify(de->d_name, strlen(de->d_name));
-	char plain[PFC_NAME_BUF];
+	struct pfc_entry_name e;
 	struct stat st;
 	int rc;
 
@@ -104,17 +118,12 @@ static int snapshot_entry(struct pfc_inode *dir, struct pfcd_dh *dh, int fd, str
 	if (k != PFC_ENTRY_ENCNAME && k != PFC_ENTRY_LONGNAME && k != PFC_ENTRY_OTHER)
 		return 0; /* the volume's own files */
 	/* OTHER: a sync client's conflict copy, or not ours at all */
-	rc = pfcd_entry_decrypt(fd, de->d_name, ids, nids, plain);
+	rc = pfcd_entry_decrypt(fd, de->d_name, ids, nids, &e);
 	if (shortage(rc))
 		return rc;
-	if (rc < 0) {
-		char path[PATH_MAX];
-
-		pfcd_backing_path(dir, path, sizeof(path));
-		pfc_warn("%s/%s: name does not decrypt (%s); skipped", path, de->d_name,
-			 strerror(-rc));
-	}
-	return rc == 0 ? dh_add(dh, plain, de->d_name, de->d_ino, de->d_type) : 0;
+	if (rc < 0)
+		skipped_log(dir, de->d_name, rc, &e);
+	return rc == 0 ? dh_add(dh, e.name, de->d_name, de->d_ino, de->d_type) : 0;
 }
 
 static int snapshot(struct pfc_inode *dir, struct pfcd_dh *dh)

@@ -12,6 +12,7 @@
  */
 #include "fs/daemon/daemon.h"
 
+#include "fs/err.h"
 #include "fs/log.h"
 
 #include <errno.h>
@@ -226,9 +227,9 @@ static int create_new(fuse_req_t req, struct pfc_inode *dir, int dfd,
 	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
 		/* the header needed a writable fd; the handle gets what was asked */
 		close(*fd);
-		*fd = pfcd_openat(dfd, bn->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+		*fd = pfc_open_regular(dfd, bn->name, O_RDONLY, 0, NULL);
 		if (*fd < 0) {
-			rc = -errno;
+			rc = *fd == PFC_ERR_CORRUPT ? -EIO : -errno; /* replaced from outside */
 			pfc_itable_forget(&pfcd_g->itable, e->ino, 1);
 			return rc;
 		}

@@ -106,8 +106,8 @@ static int empty_dir_prepare(int parentfd, const char *bname, uint8_t saved[PFC_
 		}
 	}
 	{
-		int idfd =
-		    pfcd_openat(dirfd(dp), PFC_DIRID_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+		/* never a FIFO's open (it would block) nor a device's */
+		int idfd = pfc_open_regular(dirfd(dp), PFC_DIRID_NAME, O_RDONLY, 0, NULL);
 		ssize_t n = idfd >= 0 ? read(idfd, saved, PFC_ID_BYTES) : -1;
 
 		if (idfd >= 0)

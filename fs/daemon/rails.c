@@ -51,6 +51,7 @@
  */
 #include "fs/daemon/daemon.h"
 
+#include "fs/err.h"
 #include "fs/mountinfo.h"
 
 #include "fs/log.h"
@@ -373,7 +374,9 @@ static void lock_shared(const struct pfcd *d)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", d->backing_abs, PFC_CONFIG_NAME);
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	fd = pfc_open_regular(AT_FDCWD, path, O_RDWR, 0, NULL);
+	if (fd == PFC_ERR_CORRUPT)
+		return; /* not a regular file, never opened: setup_volume refuses it */
 	if (fd < 0) {
 		if (errno != ENOENT) /* no config: setup_volume says so */
 			pfc_warn("%s: cannot open for writing to lock it (%s): another machine "

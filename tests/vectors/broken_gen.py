@@ -197,8 +197,12 @@ class Gen:
         entry, comp, enc = long("companion-is-a-directory")
         self.write(entry, hello)
         self.write(os.path.join(comp, "x"), b"git keeps no empty directory")
+        # never opened (fs/regfile.c): the entry's name cannot be read, and the companion walk
+        # reports the directory itself
         self.expect("problem", entry, None,
-                    "cannot read long-name companion: Is a directory")
+                    f"long-name companion {comp} is not a regular file "
+                    "(directory): the name cannot be read")
+        self.expect("problem", comp, None, "long-name companion is not a regular file (directory)")
 
         entry, comp, enc = long("companion-orphan")
         self.write(comp, enc.encode())
@@ -253,7 +257,8 @@ class Gen:
         # missing companion, and the companion walk reports the directory itself.
         self.expect("problem", entry, "/longlink-companion-is-a-directory",
                     f"symlink companion {sdir}/{h} missing")
-        self.expect("problem", f"{sdir}/{h}", None, "symlink companion is not a regular file")
+        self.expect("problem", f"{sdir}/{h}", None,
+                    "symlink companion is not a regular file (directory)")
 
         s = sealed("o")
         h = R.symlink_companion_name(s)

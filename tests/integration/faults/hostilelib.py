@@ -7,9 +7,15 @@ Each round starts from a pristine copy of the backing dir and damages it: files 
 the header, inside a block or at a block boundary; the header, or the whole file, taken from the other
 volume or from another file; bytes flipped or zeroed; blocks swapped, duplicated or appended; random
 garbage in place of a file; and junk entries added (random names that look encrypted, fake long-name
-entries and companions, directories, symlinks, a damaged directory id).  Then a new daemon mounts
-it and a separate process (so that a hang is caught by a timeout) lists every directory, stats every
-entry, reads every file block by block and every symlink.  The rules:
+entries and companions, directories, symlinks, a damaged directory id, FIFOs, sockets and device
+nodes).  FIFOs, sockets and character/block devices are also put where a regular file belongs
+(speciallib.py): in place of a file's contents, of a long name's companion, of a directory id, and
+(one round in ten) of the config, which is also the file the daemon's OFD lock is taken on; the
+mount must then be refused at once.  Then a new daemon mounts
+it and a separate process (so that a hang is caught by a timeout; on expiry the daemon is SIGKILLed,
+which is the only way to end a process waiting on it) lists every directory, stats every entry,
+reads every file block by block and every symlink; then `pfcrypt check` must end within its timeout
+too.  The rules:
 
 - every known name that is listed is one of ours; no junk name ever shows up;
 - a block read back is exactly the block written, or all zeros (FORMAT.md: an all-zero stored block
@@ -25,7 +31,9 @@ import os
 import random
 import shutil
 import subprocess
+import signal
 import sys
+import speciallib
 from pfcformat import BS, HEADER_SIZE as HEADER, LONG_PREFIX
 from pfcfs import random_bytes as data
 
@@ -148,7 +156,7 @@ def add_junk(rnd, backing, dirs, files):
     for _ in range(rnd.randrange(5, 15)):
         d = rnd.choice(dirs)
         what = rnd.choice(["file", "file", "dir", "symlink", "longname", "companion", "dirid",
-                           "fifo"])
+                           "fifo", "socket", "chardev", "blockdev"])
         name = _rand_name(rnd)
         p = os.path.join(d, name)
         if os.path.lexists(p):
@@ -180,8 +188,8 @@ def add_junk(rnd, backing, dirs, files):
             open(os.path.join(d, ".pfcrypt.dirid"), "wb").write(
                 rnd.randbytes(rnd.choice([0, 15, 16, 17])))
             bad_dirs.add(d)
-        elif what == "fifo":
-            os.mkfifo(p)
+        elif what in speciallib.KINDS:
+            speciallib.plant(p, what)
         n += 1
     return n, bad_dirs
 
@@ -245,7 +253,45 @@ def damage(seed, backing, bmap, exp, foreign):
         drel = bmap[os.path.relpath(d, backing)]
         damaged.update({rel: "directory id of " + drel for rel in exp
                         if rel.startswith(drel + "/")})
-    return len(victims) + nj, damaged, kinds
+    ns = place_specials(rnd, backing, bmap, exp, damaged)
+    kinds += ["special"] * ns
+    return len(victims) + nj + ns, damaged, kinds
+
+
+def place_specials(rnd, backing, bmap, exp, damaged):
+    """FIFOs, sockets and devices where a regular file belongs: in place of a file not damaged yet
+    (the volume's own node then: listed as such), of a long name's companion (that name is then
+    not listed) or of a sub-directory's id (its listing fails with EIO).  Returns how many."""
+    n = 0
+    for _ in range(rnd.randrange(1, 4)):
+        kind = rnd.choice(sorted(speciallib.KINDS))
+        place = rnd.choice(["content", "companion", "dirid"])
+        by_rel = {rel: b for b, rel in sorted(bmap.items(), key=lambda x: x[1])}
+        if place == "content":
+            cands = [r for r in sorted(by_rel) if exp[r][0] == "file" and r not in damaged]
+            if not cands:
+                continue
+            rel = rnd.choice(cands)
+            path = os.path.join(backing, by_rel[rel])
+        elif place == "companion":
+            cands = [r for r in sorted(by_rel) if os.path.basename(by_rel[r]).startswith(
+                LONG_PREFIX) and r not in damaged]
+            if not cands:
+                continue
+            rel = rnd.choice(cands)
+            path = os.path.join(backing, by_rel[rel] + ".name")
+        else:
+            cands = [r for r in sorted(by_rel) if exp[r][0] == "dir"]
+            rel = rnd.choice(cands)
+            path = os.path.join(backing, by_rel[rel], ".pfcrypt.dirid")
+            damaged.update({r: f"special {kind} directory id of {rel}" for r in exp
+                            if r.startswith(rel + "/")})
+        if os.path.lexists(path):
+            os.unlink(path)
+        speciallib.plant(path, kind)
+        damaged.setdefault(rel, f"special {kind} {place}")
+        n += 1
+    return n
 
 
 def judge(found, exp, damaged):
@@ -290,6 +336,8 @@ def judge(found, exp, damaged):
                 problems.append(f"{what}: block {i}: "
                                 + (errno.errorcode.get(h, str(h)) if isinstance(h, int) else
                                    "plaintext that was never written there"))
+        elif damaged.get(rel, "").startswith("special "):
+            pass   # a FIFO, socket or device in its place: the volume's own node, never opened
         else:
             problems.append(f"{what}: {e}")
     for rel in exp:
@@ -298,16 +346,23 @@ def judge(found, exp, damaged):
     return problems
 
 
-def scan_mount(mnt, timeout=120):
-    """Scan in a separate process; a hang is a problem, not a stuck test."""
+def scan_mount(m, timeout=120):
+    """Scan m.mnt in a separate process; a hang is a problem, not a stuck test: the daemon is
+    SIGKILLed (a process waiting on a hung daemon cannot be killed otherwise) and m unmounted."""
+    p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "scan", m.mnt],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        p = subprocess.run([sys.executable, os.path.abspath(__file__), "scan", mnt],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None, f"scan of {mnt} did not finish in {timeout}s (hang)"
+        if m.daemon is not None and m.daemon.poll() is None:
+            m.daemon.send_signal(signal.SIGKILL)
+        p.kill()
+        p.communicate()
+        m._kill_daemon()
+        return None, f"HANG: scan of {m.mnt} did not finish in {timeout}s (daemon SIGKILLed)"
     if p.returncode != 0:
-        return None, f"scan failed: {p.stderr.decode(errors='replace')[-2000:]}"
-    return json.loads(p.stdout), None
+        return None, f"scan failed: {err.decode(errors='replace')[-2000:]}"
+    return json.loads(out), None
 
 
 def restore(pristine, backing):
@@ -325,17 +380,52 @@ def restore(pristine, backing):
             shutil.copy2(s, d, follow_symlinks=False)
 
 
+def config_round(m, seed, pristine):
+    """One round in ten: a FIFO, socket or device as pfcrypt.conf (the file the daemon also takes
+    its OFD lock on): the mount and check must refuse it at once, naming it.  Problems, or None
+    if this round is not one."""
+    rnd = random.Random(seed * 7919 + 1)
+    if rnd.random() >= 0.1:
+        return None
+    kind = rnd.choice(sorted(speciallib.KINDS))
+    restore(pristine, m.backing)
+    os.unlink(os.path.join(m.backing, "pfcrypt.conf"))
+    speciallib.plant(os.path.join(m.backing, "pfcrypt.conf"), kind)
+    problems = []
+    try:
+        m.mount()   # bounded by pfcfs.MOUNT_WAIT_S
+        problems.append(f"config {kind}: mounted")
+        m._kill_daemon()
+    except AssertionError as e:   # pfcfs.FixtureError
+        if speciallib.refusal(kind) not in str(e):
+            problems.append(f"config {kind}: mount refused, but not for that: {e}")
+    rc, out = speciallib.check(m)
+    if rc != 2 or speciallib.refusal(kind) not in out:
+        problems.append(f"config {kind}: check exited {rc}: {out[-500:]}")
+    restore(pristine, m.backing)
+    m.mount()
+    return problems
+
+
 def hostile_round(m, seed, pristine, bmap, exp, foreign):
     """The mount m is unmounted on entry and mounted on return.  Returns (inputs, problems, kinds)."""
+    cfg = config_round(m, seed, pristine)
+    if cfg is not None:
+        return 1, cfg, ["special config"]
     restore(pristine, m.backing)
     inputs, damaged, kinds = damage(seed, m.backing, bmap, exp, foreign)
     m.mount()
-    found, err = scan_mount(m.mnt)
+    found, err = scan_mount(m)
     if err:
+        m.mount()
         return inputs, [err], kinds
     problems = judge(found, exp, damaged)
     if m.daemon.poll() is not None:
         problems.append(f"daemon exited {m.daemon.returncode}")
+    rc, out = speciallib.check(m)   # on the mounted volume: it must end too
+    if rc not in (0, 1):
+        problems.append(f"pfcrypt check: {out[-1000:]}" if rc is None else
+                        f"pfcrypt check exited {rc}: {out[-1000:]}")
     return inputs, problems, kinds
 
 

@@ -179,11 +179,35 @@ Test(config, load_refuses_a_fifo_without_hanging, .timeout = 10)
 	cr_assert_geq(dfd, 0);
 	cr_assert_eq(mkfifoat(dfd, PFC_CONFIG_NAME, 0600), 0);
 	cr_assert_eq(pfc_config_load(dfd, &d), PFC_ERR_CORRUPT);
-	cr_assert_str_eq(pfc_config_last_error(), "not a regular file");
+	cr_assert_str_eq(pfc_config_last_error(), "not a regular file (FIFO)");
 	cr_assert_eq(unlinkat(dfd, PFC_CONFIG_NAME, 0), 0);
 	cr_assert_eq(mkdirat(dfd, PFC_CONFIG_NAME, 0700), 0);
 	cr_assert_eq(pfc_config_load(dfd, &d), PFC_ERR_CORRUPT);
 	cr_assert_eq(unlinkat(dfd, PFC_CONFIG_NAME, AT_REMOVEDIR), 0);
+	close(dfd);
+	cr_assert_eq(rmdir(dir), 0);
+}
+
+/* A FIFO left at the scratch name would block the store's open for writing
+ * until a reader came: it is removed, never opened. */
+Test(config, store_over_a_fifo_scratch_file, .timeout = 10)
+{
+	char dir[] = "/tmp/pfc-cfgtmpfifo-XXXXXX";
+	struct pfc_config c, d;
+	uint8_t buf[PFC_CONFIG_MAX];
+	struct stat st;
+	int dfd;
+
+	make_config(&c, buf, sizeof(buf), PFC_CIPHER_AES256GCM);
+	cr_assert_not_null(mkdtemp(dir));
+	dfd = open(dir, O_PATH | O_DIRECTORY);
+	cr_assert_geq(dfd, 0);
+	cr_assert_eq(mkfifoat(dfd, PFC_CONFIG_TMP_NAME, 0600), 0);
+	cr_assert_eq(pfc_config_store(dfd, &c), 0);
+	cr_assert_eq(fstatat(dfd, PFC_CONFIG_TMP_NAME, &st, 0), -1, "temp file renamed away");
+	cr_assert_eq(pfc_config_load(dfd, &d), 0);
+	cr_assert_eq(memcmp(d.mac, c.mac, 32), 0);
+	unlinkat(dfd, PFC_CONFIG_NAME, 0);
 	close(dfd);
 	cr_assert_eq(rmdir(dir), 0);
 }

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fs/volume.h"
@@ -137,4 +139,28 @@ Test(entry, what_is_not_a_name_and_broken_companions)
 		     0);
 	cr_assert_eq(elen, b.enc_len);
 	cr_assert_str_eq(enc, b.enc);
+}
+
+/* A FIFO (or socket, or device) in place of a companion is never opened: an
+ * open for reading would block until a writer came (issue 17 point 2). */
+Test(entry, a_companion_that_is_not_a_regular_file, .timeout = 10)
+{
+	const char *longname = long_name('f');
+	struct pfc_backing_name b;
+	struct pfc_entry_name e;
+	const unsigned kinds[] = {S_IFIFO, S_IFSOCK, S_IFCHR};
+
+	cr_assert_eq(pfc_name_to_backing(vk, ids[0], longname, 200, &b), 0);
+	put(b.name, "");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		cr_assert_eq(mknodat(dfd, b.companion, kinds[i] | 0644, makedev(1, 3)), 0);
+		cr_assert_eq(pfc_entry_name(vk, dfd, b.name, ids, 2, &e), PFC_ERR_CORRUPT);
+		cr_assert_eq(e.step, PFC_ENTRY_STEP_TYPE);
+		cr_assert_eq(e.companion_type, kinds[i]);
+		cr_assert_str_eq(e.companion, b.companion);
+		cr_assert_eq(unlinkat(dfd, b.companion, 0), 0);
+	}
+	put(b.companion, b.enc);
+	cr_assert_eq(pfc_entry_name(vk, dfd, b.name, ids, 2, &e), 0);
+	cr_assert_str_eq(e.name, longname);
 }

@@ -2,6 +2,7 @@
 /* test_names.c - file names per directory id, and directory id files. */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -245,6 +246,41 @@ Test(names, dirid_files_and_sync_conflict_copies)
 	cr_assert_eq(pfc_dirid_parse(other, 15, id), PFC_ERR_CORRUPT);
 	unlinkat(dfd, ".pfcrypt.dirid.sync-conflict-20240101-000000-ABC", 0);
 	unlinkat(dfd, ".pfcrypt.dirid (conflicted copy)", 0);
+	unlinkat(dfd, PFC_DIRID_NAME, 0);
+	close(dfd);
+	cr_assert_eq(rmdir(dir), 0);
+}
+
+/* An id file that is a FIFO, socket or device is never opened (a FIFO's open
+ * for reading would block), ignored (FORMAT.md 5.4) and reported in *odd. */
+Test(names, dirid_entries_that_are_not_regular_files, .timeout = 10)
+{
+	char dir[] = "/tmp/pfc-format-diridfifo-XXXXXX";
+	uint8_t id[16], ids[PFC_DIRIDS_MAX][16];
+	struct pfc_dirid_odd odd;
+	size_t n, primary;
+	int dfd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(mkfifoat(dfd, PFC_DIRID_NAME, 0644), 0);
+	cr_assert_eq(pfc_dirid_load_report(dfd, ids, PFC_DIRIDS_MAX, &n, &primary, &odd),
+		     PFC_ERR_NOT_FOUND);
+	cr_assert_eq(odd.n, 1);
+	cr_assert_str_eq(odd.name, PFC_DIRID_NAME);
+	cr_assert_eq(odd.type, S_IFIFO);
+	cr_assert_eq(pfc_dirid_load_all(dfd, ids, PFC_DIRIDS_MAX, &n, &primary), PFC_ERR_NOT_FOUND);
+	cr_assert_eq(unlinkat(dfd, PFC_DIRID_NAME, 0), 0);
+	/* beside a good id: the id loads, the device copy is still reported */
+	cr_assert_eq(pfc_dirid_create(dfd, id, NULL), 0);
+	cr_assert_eq(mknodat(dfd, ".pfcrypt.dirid.conflict1", S_IFCHR | 0644, makedev(1, 3)), 0);
+	cr_assert_eq(pfc_dirid_load_report(dfd, ids, PFC_DIRIDS_MAX, &n, &primary, &odd), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(memcmp(ids[0], id, 16), 0);
+	cr_assert_eq(odd.n, 1);
+	cr_assert_str_eq(odd.name, ".pfcrypt.dirid.conflict1");
+	cr_assert_eq(odd.type, S_IFCHR);
+	unlinkat(dfd, ".pfcrypt.dirid.conflict1", 0);
 	unlinkat(dfd, PFC_DIRID_NAME, 0);
 	close(dfd);
 	cr_assert_eq(rmdir(dir), 0);
