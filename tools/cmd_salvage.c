@@ -207,9 +207,11 @@ int cmd_salvage(int argc, char **argv)
 	    (r = source(&v, ks, backing, argv[optind + 1], rel, sizeof(rel))) == 0) {
 		snprintf(full, sizeof(full), "%s/%s", v.path, rel);
 		s.src = full;
-		s.in = openat(v.fd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		r = s.in < 0 ? (cli_err(full, "cannot open: %s", strerror(errno)), CLI_EXIT_SETUP)
-			     : salvage_file(&s, ks);
+		s.in = pfc_open_regular(v.fd, rel, O_RDONLY, 0, NULL); /* never a FIFO or device */
+		if (s.in < 0)
+			cli_err(full, "cannot open: %s",
+				s.in == PFC_ERR_CORRUPT ? "not a regular file" : strerror(errno));
+		r = s.in < 0 ? CLI_EXIT_SETUP : salvage_file(&s, ks);
 	}
 	if (r == 0) {
 		printf("salvage %s: %llu bytes in %llu blocks, %llu zero-filled\n", s.dst,
