@@ -137,3 +137,69 @@ int pfc_entry_name(const struct pfc_volkeys *vk, int dirfd, const char *entry,
 	out->len += mlen;
 	return 0;
 }
+
+/* The plaintext name of component name (len bytes) of the directory dirfd, appended to out. */
+static int path_step(const struct pfc_volkeys *vk, int dirfd, const char *name, char *out,
+		     size_t len)
+{
+	uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
+	struct pfc_entry_name en;
+	size_t n = 0, primary = 0, l = strlen(out);
+	int rc = pfc_dirid_load_all(dirfd, ids, PFC_DIRIDS_MAX, &n, &primary);
+
+	if (rc < 0)
+		return rc;
+	rc = pfc_entry_name(vk, dirfd, name, (const uint8_t(*)[PFC_ID_BYTES])ids, n, &en);
+	if (rc != 0)
+		return rc;
+	if (l + (l ? 1 : 0) + en.len >= len) {
+		sodium_memzero(&en, sizeof(en));
+		return PFC_ERR_NAME_TOO_LONG;
+	}
+	if (l)
+		out[l++] = '/';
+	memcpy(out + l, en.name, en.len + 1);
+	sodium_memzero(&en, sizeof(en));
+	return 0;
+}
+
+int pfc_entry_path(const struct pfc_volkeys *vk, int rootfd, const char *rel, char *out, size_t len,
+		   size_t *failed)
+{
+	char name[PFC_ENCNAME_SHORT_MAX + 1];
+	int dirfd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+	size_t i = 0;
+
+	*failed = 0;
+	if (!len)
+		return PFC_ERR_INVAL;
+	out[0] = '\0';
+	if (dirfd < 0)
+		return PFC_ERR_IO;
+	while (rel[i] && rc == 0) {
+		size_t k = strcspn(rel + i, "/");
+		int sub;
+
+		if (k == 0 || k >= sizeof(name)) {
+			rc = k ? PFC_ERR_NAME_TOO_LONG : 0;
+			i += k ? 0 : 1;
+			continue;
+		}
+		memcpy(name, rel + i, k);
+		name[k] = '\0';
+		*failed = i;
+		rc = path_step(vk, dirfd, name, out, len);
+		if (rc != 0 || !rel[i + k])
+			break;
+		sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			rc = PFC_ERR_IO;
+			break;
+		}
+		close(dirfd);
+		dirfd = sub;
+		i += k + 1;
+	}
+	close(dirfd);
+	return rc;
+}

@@ -5,12 +5,14 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs/log.h"
 
 /* Written once at start-up, before threads exist; read-only after. */
 static const char *log_ident = "pfcrypt";
 static int log_syslog;
+static int log_times; /* stderr is a log file: each line gets the local time */
 static enum pfc_log_level log_level = PFC_LOG_INFO;
 
 void pfc_log_init(const char *ident, int to_syslog)
@@ -19,6 +21,13 @@ void pfc_log_init(const char *ident, int to_syslog)
 	log_syslog = to_syslog;
 	if (to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void pfc_log_init_file(const char *ident)
+{
+	log_ident = ident;
+	log_syslog = 0;
+	log_times = 1;
 }
 
 void pfc_log_set_level(enum pfc_log_level level)
@@ -64,5 +73,16 @@ void pfc_log(enum pfc_log_level level, const char *fmt, ...)
 		return;
 	}
 	/* A single fprintf keeps lines from different threads whole. */
+	if (log_times) {
+		char when[32] = "";
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (localtime_r(&now, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		fprintf(stderr, "%s %s[%d]: %s: %s\n", when, log_ident, (int)getpid(),
+			level_name(level), line);
+		return;
+	}
 	fprintf(stderr, "%s: %s: %s\n", log_ident, level_name(level), line);
 }

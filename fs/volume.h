@@ -139,6 +139,18 @@ struct pfc_entry_name {
 int pfc_entry_name(const struct pfc_volkeys *vk, int dirfd, const char *entry,
 		   const uint8_t (*ids)[PFC_ID_BYTES], size_t n, struct pfc_entry_name *out);
 
+/*
+ * The plaintext path ("a/b": no leading '/', "" for "") of the backing path
+ * rel below the backing root rootfd, one component at a time through
+ * pfc_entry_name under its directory's ids.  Returns 0; 1 if a component
+ * carries no name of the volume (a companion, an id file, the config, a
+ * foreign name), or a PFC_ERR_* (PFC_ERR_IO with errno; PFC_ERR_NAME_TOO_LONG
+ * when out is short): then *failed is the offset in rel of the component
+ * that failed and out holds the plaintext path of its directory.
+ */
+int pfc_entry_path(const struct pfc_volkeys *vk, int rootfd, const char *rel, char *out, size_t len,
+		   size_t *failed);
+
 /* --------------------------------------------------------------- walk.c */
 
 /* A directory on the walk. */

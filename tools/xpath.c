@@ -153,64 +153,33 @@ static const char *nameless(const char *entry, char *base, size_t blen)
 int cli_backing_to_plain(const struct cli_vol *v, const struct pfc_volkeys *vk, const char *rel,
 			 char *out, size_t len, const char **what)
 {
-	char copy[XPATH_MAX], *save = NULL, *name, *next, base[PFC_LONGNAME_LEN + 8];
-	int dirfd = openat(v->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+	char plain[XPATH_MAX], base[PFC_LONGNAME_LEN + 8], alt[XPATH_MAX];
+	size_t failed = 0;
+	int r = pfc_entry_path(vk, v->fd, rel, plain, sizeof(plain), &failed);
 
 	*what = NULL;
-	snprintf(out, len, "%s", "");
-	if (dirfd < 0 || (size_t)snprintf(copy, sizeof(copy), "%s", rel) >= sizeof(copy)) {
-		cli_err(rel, "%s", dirfd < 0 ? strerror(errno) : "path too long");
-		r = CLI_EXIT_SETUP;
-		goto out;
+	if (r == 1 && !strchr(rel + failed, '/')) {
+		/* the last entry carries no name: say what it is, and to what */
+		*what = nameless(rel + failed, base, sizeof(base));
+		if (base[0] && (size_t)snprintf(alt, sizeof(alt), "%.*s%s", (int)failed, rel,
+						base) < sizeof(alt))
+			r = pfc_entry_path(vk, v->fd, alt, plain, sizeof(plain), &failed);
+		else
+			r = 0;
 	}
-	for (name = strtok_r(copy, "/", &save); name && !r; name = next) {
-		uint8_t ids[PFC_DIRIDS_MAX][PFC_ID_BYTES];
-		struct pfc_entry_name en;
-		size_t n = 0, primary = 0;
-		int sub, e;
+	if (r != 0) {
+		const char *name = rel + failed;
+		int k = (int)strcspn(name, "/");
 
-		next = strtok_r(NULL, "/", &save);
-		if ((r = dir_ids(dirfd, rel, ids, &n, &primary)))
-			break;
-		e = pfc_entry_name(vk, dirfd, name, ids, n, &en);
-		if (e == 1 && !next) {
-			*what = nameless(name, base, sizeof(base));
-			if (base[0] && pfc_entry_name(vk, dirfd, base, ids, n, &en) == 0 &&
-			    append(out, len, en.name) < 0)
-				r = CLI_EXIT_SETUP;
-			break;
-		}
-		if (e != 0) {
-			cli_err(rel, "'%s' %s", name,
-				e == 1 ? "is not a name of the volume"
-				: e == PFC_ERR_AUTH
-				    ? "does not decrypt (another volume, or tampered)"
-				    : pfc_strerror(e));
-			r = CLI_EXIT_SETUP;
-			break;
-		}
-		if (append(out, len, en.name) < 0) {
-			cli_err(rel, "plaintext path too long");
-			r = CLI_EXIT_SETUP;
-			break;
-		}
-		if (!next)
-			break;
-		sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			cli_err(rel, "'%s': %s", name, strerror(errno));
-			r = CLI_EXIT_SETUP;
-			break;
-		}
-		close(dirfd);
-		dirfd = sub;
+		cli_err(rel, "'%.*s' %s", k, name,
+			r == 1		    ? "is not a name of the volume"
+			: r == PFC_ERR_AUTH ? "does not decrypt (another volume, or tampered)"
+			: r == PFC_ERR_IO   ? strerror(errno)
+					    : pfc_strerror(r));
+		return CLI_EXIT_SETUP;
 	}
-	if (r == 0 && (size_t)snprintf(copy, sizeof(copy), "/%s", out) < sizeof(copy))
-		snprintf(out, len, "%s", copy);
-out:
-	if (dirfd >= 0)
-		close(dirfd);
-	return r;
+	snprintf(out, len, "/%s", plain);
+	return 0;
 }
 
 int cli_backing_split(const char *path, char *root, size_t rlen, char *rel, size_t len)

@@ -7,12 +7,16 @@
  */
 #include "fs/daemon/daemon.h"
 
+#include "fs/volume.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 void pfcd_backing_path(struct pfc_inode *in, char *buf, size_t len)
 {
@@ -30,6 +34,21 @@ void pfcd_backing_path(struct pfc_inode *in, char *buf, size_t len)
 		return;
 	}
 	buf[n] = '\0';
+}
+
+void pfcd_log_path(struct pfc_inode *in, char *path, size_t len, char *plain, size_t plen)
+{
+	struct pfcd *d = pfcd_g;
+	size_t bl = strlen(d->backing_abs), failed;
+	char rel[PATH_MAX];
+
+	pfcd_backing_path(in, path, len);
+	plain[0] = '\0';
+	if (!d->vk || strncmp(path, d->backing_abs, bl) || path[bl] != '/' ||
+	    pfc_entry_path(d->vk, d->itable.root.fd, path + bl + 1, rel, sizeof(rel), &failed))
+		return;
+	snprintf(plain, plen, " (file %s/%s)", d->mount_abs, rel);
+	sodium_memzero(rel, sizeof(rel));
 }
 
 void pfcd_stat_to_plain(int fd, struct stat *st)

@@ -118,12 +118,13 @@ static bool bad_block_is_new(const struct pfc_inode *in, uint64_t index)
 
 static void log_block(struct pfc_inode *in, uint64_t index, int err)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], plain[PATH_MAX + 16];
 
 	if (!bad_block_is_new(in, index))
 		return;
-	pfcd_backing_path(in, path, sizeof(path));
-	pfc_err_log("%s: block %llu: %s", path, (unsigned long long)index, pfc_strerror(err));
+	pfcd_log_path(in, path, sizeof(path), plain, sizeof(plain));
+	pfc_err_log("%s: block %llu: %s%s", path, (unsigned long long)index, pfc_strerror(err),
+		    plain);
 }
 
 /*

@@ -88,6 +88,10 @@ int pfcd_chown_new(fuse_req_t req, int parent_fd, int fd, const char *name);
 /* ---------------------------------------------------------- attr.c */
 /* The backing path of an inode for log lines ("?" if unknown). */
 void pfcd_backing_path(struct pfc_inode *in, char *buf, size_t len);
+/* For a log line about a file: its backing path into path, and into plain
+ * " (file MNT/plain/path)" when the names on the way decrypt, else "" (so a
+ * user finds the file the log names).  plain: PATH_MAX + 16 bytes. */
+void pfcd_log_path(struct pfc_inode *in, char *path, size_t len, char *plain, size_t plen);
 /* Backing stat of an inode, turned into what the mount shows (plaintext
  * size of regular files, target length of symlinks).  0 or -errno. */
 int pfcd_getattr(struct pfc_inode *in, struct stat *st);
@@ -251,6 +255,18 @@ void pfcd_symlink_unlinking(int dirfd, const char *bname, mode_t mode, struct pf
 void pfcd_symlink_unlinked(struct pfcd_symlink_gone *g, bool done);
 /* unlinkat(2) with the two above around it: 0 or -errno. */
 int pfcd_symlink_unlinkat(int dirfd, const char *bname, mode_t mode, int flags);
+
+/* --------------------------------------------------------- logfile.c */
+/*
+ * Choose where to log (before the mount): --log-file F, else stderr in the
+ * foreground, syslog in the background, or without syslog a file in
+ * $XDG_STATE_HOME/pfcrypt/ (said on stderr).  0, or -1 after a message (F
+ * cannot be opened).  pfcd_log_attach makes the log file stderr: once
+ * mounted (so that earlier refusals reach the terminal) and again after
+ * detaching (fuse_daemonize points stderr at /dev/null).
+ */
+int pfcd_log_setup(const char *log_file, bool foreground, const char *backing_abs);
+void pfcd_log_attach(void);
 
 /* ----------------------------------------------------------- rails.c */
 /*

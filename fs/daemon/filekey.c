@@ -51,10 +51,10 @@ int pfcd_file_ifd(struct pfc_inode *in, int fd)
 
 void pfcd_file_log(struct pfc_inode *in, const char *what, int err)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], plain[PATH_MAX + 16];
 
-	pfcd_backing_path(in, path, sizeof(path));
-	pfc_err_log("%s: %s: %s", path, what, pfc_strerror(err));
+	pfcd_log_path(in, path, sizeof(path), plain, sizeof(plain));
+	pfc_err_log("%s: %s: %s%s", path, what, pfc_strerror(err), plain);
 }
 
 /* --verbose: one line per file-key event, naming the backing file (never the key). */

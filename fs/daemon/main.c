@@ -6,9 +6,8 @@
  *
  *   pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-v] [-o opts] [--socket PATH]
  *
- * mount(8) runs it the same way for fstab type fuse.pfcryptfs (through
- * mount.fuse3), so the daemon's own settings are also -o options
- * (socket=PATH, verbose, nonempty), taken out before the rest goes to libfuse.
+ * The options are parsed in options.c, the log's destination chosen in
+ * logfile.c.
  *
  * Setup errors print one line "pfcryptfs: <file>: <cause>" and exit 2.
  */
@@ -16,6 +15,7 @@
 
 #include "fs/daemon/cryptpool.h"
 #include "fs/daemon/kernelio.h"
+#include "fs/daemon/options.h"
 #include "fs/daemon/readahead.h"
 
 #include "fs/err.h"
@@ -39,124 +39,6 @@
 #define LOCK_POLL_S	2  /* how often the keystore is asked whether it is locked */
 
 struct pfcd *pfcd_g;
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: pfcryptfs BACKING MOUNTPOINT [-f] [-d] [-s] [-v] [-o opt[,opt...]] "
-		"[--socket PATH]\n"
-		"       mount -t fuse.pfcryptfs BACKING MOUNTPOINT [-o opt[,opt...]]\n"
-		"Mount the pfcrypt volume in BACKING at MOUNTPOINT.  Without -f it forks once\n"
-		"mounted and logs to syslog; one line per event, never a key or passphrase.\n"
-		"  -f             stay in the foreground (log to stderr)\n"
-		"  -d             debug: foreground, FUSE and daemon debug output\n"
-		"  -s             single-threaded (for debugging)\n"
-		"  -v, --verbose  log at debug level too (each file key unwrapped or cached)\n"
-		"  -o opts        FUSE mount options (allow_other, ro, ...) and pfcryptfs's own\n"
-		"                 socket=PATH (as --socket), verbose (as -v) and nonempty\n"
-		"                 (mount over a directory that is not empty), for fstab\n"
-		"  --socket PATH  keystore socket (default: $PFCRYPT_SOCKET, then\n"
-		"                 $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, then\n"
-		"                 /run/pfcrypt/keystore.sock)\n"
-		"  -h, --help, -V, --version\n"
-		"Exit status: 0 mounted (in the background) or, with -f, cleanly unmounted;\n"
-		"1 the FUSE session failed; 2 usage error or the volume cannot be mounted.\n");
-}
-
-struct opts {
-	const char *backing, *mountpoint, *socket;
-	bool foreground, debug, single, verbose;
-	bool shared;   /* allow_other or allow_root: other users reach the mount */
-	bool nonempty; /* -o nonempty: mount over a directory that has entries */
-	char mount_opts[4096];
-	char socket_buf[PATH_MAX]; /* from -o socket=PATH */
-};
-
-/*
- * Append a comma-separated -o list to the FUSE mount options, taking out
- * our own "socket=PATH" (so that mount(8) and fstab lines can name the
- * keystore: mount.fuse3 passes every option with -o).
- */
-static int add_mount_opts(struct opts *o, const char *list)
-{
-	char *copy = strdup(list), *save = NULL;
-
-	if (!copy)
-		return -1;
-	for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-		size_t l = strlen(o->mount_opts);
-
-		if (!strncmp(opt, "socket=", 7)) {
-			if (strlen(opt + 7) >= sizeof(o->socket_buf)) {
-				free(copy);
-				return -1;
-			}
-			strcpy(o->socket_buf, opt + 7);
-			o->socket = o->socket_buf;
-			continue;
-		}
-		if (!strcmp(opt, "verbose") || !strcmp(opt, "nonempty")) {
-			/* ours, not libfuse's (libfuse 3 refuses nonempty) */
-			*(opt[0] == 'v' ? &o->verbose : &o->nonempty) = true;
-			continue;
-		}
-		if (!strcmp(opt, "allow_other") || !strcmp(opt, "allow_root"))
-			o->shared = true;
-		if (l + strlen(opt) + 2 > sizeof(o->mount_opts)) {
-			free(copy);
-			return -1;
-		}
-		snprintf(o->mount_opts + l, sizeof(o->mount_opts) - l, "%s%s", l ? "," : "", opt);
-	}
-	free(copy);
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, struct opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			exit(0);
-		} else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
-			printf("pfcryptfs %s (format %d, libfuse %d)\n", PFC_VERSION,
-			       PFC_FORMAT_VERSION, fuse_version());
-			exit(0);
-		} else if (!strcmp(a, "-f")) {
-			o->foreground = true;
-		} else if (!strcmp(a, "-d")) {
-			o->debug = o->foreground = true;
-		} else if (!strcmp(a, "-s")) {
-			o->single = true;
-		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			o->verbose = true;
-		} else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
-			const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
-
-			if (!v || add_mount_opts(o, v) < 0)
-				return -1;
-		} else if (!strcmp(a, "--socket")) {
-			if (i + 1 >= argc)
-				return -1;
-			o->socket = argv[++i];
-		} else if (!strncmp(a, "--socket=", 9)) {
-			o->socket = a + 9;
-		} else if (a[0] == '-') {
-			fprintf(stderr, "pfcryptfs: unknown option %s\n", a);
-			return -1;
-		} else if (!o->backing) {
-			o->backing = a;
-		} else if (!o->mountpoint) {
-			o->mountpoint = a;
-		} else {
-			return -1;
-		}
-	}
-	return o->backing && o->mountpoint ? 0 : -1;
-}
 
 static void die_conf(const struct pfcd *d, const char *cause)
 {
@@ -400,10 +282,10 @@ static void teardown(struct pfcd *d)
 
 /* Process setup from the command line: options, limits, log, libsodium,
  * absolute paths, the mount safety rails.  0, or the exit status. */
-static int setup_process(struct pfcd *d, struct opts *o, int argc, char **argv)
+static int setup_process(struct pfcd *d, struct pfcd_opts *o, int argc, char **argv)
 {
-	if (parse_args(argc, argv, o) < 0) {
-		usage(stderr);
+	if (pfcd_parse_args(argc, argv, o) < 0) {
+		pfcd_usage(stderr);
 		return 2;
 	}
 	pfcd_g = d;
@@ -415,7 +297,7 @@ static int setup_process(struct pfcd *d, struct opts *o, int argc, char **argv)
 		return 2;
 	umask(0); /* the kernel already applied the caller's umask */
 	pfc_raise_fd_limit();
-	pfc_log_init("pfcryptfs", !o->foreground);
+	pfc_log_init("pfcryptfs", 0); /* stderr until pfcd_log_setup has chosen */
 	if (o->debug || o->verbose)
 		pfc_log_set_level(PFC_LOG_DEBUG);
 	if (pfc_format_init() < 0) {
@@ -439,12 +321,12 @@ static int setup_process(struct pfcd *d, struct opts *o, int argc, char **argv)
 		return 2;
 	}
 	pfcd_rails(d, o->mount_opts, o->nonempty); /* exits 2 for a mount that must not happen */
-	return 0;
+	return pfcd_log_setup(o->log_file, o->foreground, d->backing_abs) < 0 ? 2 : 0;
 }
 
 /* The backing root, the volume and the daemon's tables.  The root's fd, or
  * -1 (message printed; exit 2). */
-static int setup_mount(struct pfcd *d, const struct opts *o)
+static int setup_mount(struct pfcd *d, const struct pfcd_opts *o)
 {
 	int rootfd = open(d->backing_abs, O_PATH | O_DIRECTORY | O_CLOEXEC), rc;
 
@@ -473,7 +355,7 @@ static int setup_mount(struct pfcd *d, const struct opts *o)
 }
 
 /* libfuse's arguments: argv0, our mount options, the user's, -d.  0 or -1. */
-static int fuse_args_build(const struct pfcd *d, const struct opts *o, int rootfd,
+static int fuse_args_build(const struct pfcd *d, const struct pfcd_opts *o, int rootfd,
 			   const char *argv0, struct fuse_args *args)
 {
 	char fsopt[2 * PATH_MAX + 64];
@@ -505,7 +387,7 @@ static int fuse_args_build(const struct pfcd *d, const struct opts *o, int rootf
 
 /* Once mounted: daemonize, start the helper threads, serve until unmount.
  * The exit status: 0 a clean end, 1 the session loop failed. */
-static int serve(struct pfcd *d, const struct opts *o, struct fuse_session *se)
+static int serve(struct pfcd *d, const struct pfcd_opts *o, struct fuse_session *se)
 {
 	struct fuse_loop_config *lc = NULL;
 	int rc, status;
@@ -514,10 +396,12 @@ static int serve(struct pfcd *d, const struct opts *o, struct fuse_session *se)
 	if (rc < 0)
 		pfc_warn("cannot hook /dev/fuse I/O (%s): every write costs one more request",
 			 strerror(-rc));
+	pfcd_log_attach();
 	pfc_info("mounted %s on %s (%s, %u-byte blocks)", d->backing_abs, d->mount_abs,
 		 pfc_cipher_name(d->cfg.cipher), d->layout.block_size);
 	pfcd_readahead_raise(d->mount_abs);
 	fuse_daemonize(o->foreground);
+	pfcd_log_attach();
 	/* after the fork of fuse_daemonize: threads do not survive it */
 	pthread_mutex_init(&d->expiry_lock, NULL);
 	pthread_cond_init(&d->expiry_cond, NULL);
@@ -553,7 +437,7 @@ int main(int argc, char **argv)
 	static struct pfcd d;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se = NULL;
-	struct opts o;
+	struct pfcd_opts o;
 	int rootfd, status = setup_process(&d, &o, argc, argv);
 
 	if (status || (rootfd = setup_mount(&d, &o)) < 0)

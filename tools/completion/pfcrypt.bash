@@ -100,12 +100,12 @@ _pfcryptfs()
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 
 	case $prev in
-	--socket) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+	--socket | --log-file) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
 	-o) COMPREPLY=($(compgen -W "ro rw allow_other auto_unmount noatime nosuid nodev noexec
-		socket= verbose" -- "$cur")); return 0 ;;
+		socket= verbose nonempty log_file=" -- "$cur")); return 0 ;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "-f -d -s -v --verbose -o --socket --help --version" \
+		COMPREPLY=($(compgen -W "-f -d -s -v --verbose -o --socket --log-file --help --version" \
 			-- "$cur"))
 	else
 		COMPREPLY=($(compgen -d -- "$cur"))
