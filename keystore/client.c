@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "fs/err.h"
 #include "keystore/client.h"
 #include "keystore/proto.h"
+#include "keystore/sockcheck.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 
@@ -24,11 +26,14 @@ struct pfc_ks {
 	int fd;		    /* -1 when disconnected (reconnected on the next request) */
 	int timeout_ms;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char msg[PFC_KS_MSG_MAX];
-	struct pfc_wbuf req; /* secure; the request being sent, wiped after each */
-	uint8_t *rx;	     /* sodium_malloc'd reply buffer, wiped after each */
+	char msg[PFC_KS_CHECK_MSG_MAX]; /* the server's message, or a failed socket check's */
+	struct pfc_wbuf req;		/* secure; the request being sent, wiped after each */
+	uint8_t *rx;			/* sodium_malloc'd reply buffer, wiped after each */
 	size_t rx_cap;
 };
+
+/* Why this thread's last pfc_ks_connect failed its socket checks. */
+static _Thread_local char connect_msg[PFC_KS_CHECK_MSG_MAX];
 
 /* Reply buffer size kept between requests. */
 #define RX_KEEP 4096
@@ -61,11 +66,16 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 	}
 }
 
+/* Connect, after and then with the client checks (sockcheck.h; a failure's
+ * reason in ks->msg): nothing is sent to a socket that fails them. */
 static int do_connect(struct pfc_ks *ks, int64_t deadline)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
+	uid_t me = geteuid();
+	int fd, rc;
 
+	if ((rc = pfc_ks_check_path(ks->path, me, ks->msg, sizeof(ks->msg))) < 0)
+		return rc;
 	strcpy(sa.sun_path, ks->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -82,6 +92,10 @@ static int do_connect(struct pfc_ks *ks, int64_t deadline)
 			return rc;
 		}
 		poll(NULL, 0, 2);
+	}
+	if ((rc = pfc_ks_check_peer(fd, ks->path, me, ks->msg, sizeof(ks->msg))) < 0) {
+		close(fd);
+		return rc;
 	}
 	ks->fd = fd;
 	return 0;
@@ -295,8 +309,11 @@ int pfc_ks_connect(const char *socket_path, int timeout_ms, struct pfc_ks **out)
 	strcpy(ks->path, socket_path);
 	ks->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	ks->fd = -1;
+	connect_msg[0] = '\0';
 	if ((rc = pfc_wbuf_init(&ks->req, 256, true)) < 0 ||
 	    (rc = do_connect(ks, now_ms() + ks->timeout_ms)) < 0) {
+		if (rc == PFC_ERR_UNTRUSTED)
+			snprintf(connect_msg, sizeof(connect_msg), "%s", ks->msg);
 		pfc_ks_close(ks);
 		return rc;
 	}
@@ -318,6 +335,11 @@ void pfc_ks_close(struct pfc_ks *ks)
 const char *pfc_ks_last_message(struct pfc_ks *ks)
 {
 	return ks ? ks->msg : "";
+}
+
+const char *pfc_ks_connect_message(void)
+{
+	return connect_msg;
 }
 
 int pfc_ks_hello(struct pfc_ks *ks, uint32_t *server_version)

@@ -21,7 +21,15 @@
  *   PFC_ERR_INVAL, PFC_ERR_NAME_INVALID, PFC_ERR_TOO_LARGE, PFC_ERR_CORRUPT,
  *   PFC_ERR_PROTOCOL, PFC_ERR_IO (store write failed), PFC_ERR_NOMEM
  * and locally: PFC_ERR_UNREACHABLE (cannot connect), PFC_ERR_TIMEOUT (no
- * complete reply within timeout_ms), PFC_ERR_PROTOCOL (malformed reply).
+ * complete reply within timeout_ms), PFC_ERR_PROTOCOL (malformed reply),
+ * PFC_ERR_UNTRUSTED (the socket fails the client checks, below).
+ *
+ * Trust: every connect (the first and each reconnect) checks, before sending
+ * a byte, that the socket is served by this process's effective uid or root
+ * and sits in a directory nobody else can write (keystore/sockcheck.h,
+ * PROTOCOL.md section 8 "Client checks").  A failure is PFC_ERR_UNTRUSTED,
+ * never retried; its one-line reason, naming the path, is
+ * pfc_ks_last_message() (a reconnect) or pfc_ks_connect_message() (connect).
  *
  * Threads: a struct pfc_ks is safe to share; a mutex inside serialises the
  * requests (one request in flight per connection).  Open several connections
@@ -50,10 +58,15 @@ struct pfc_ks; /* one connection */
 /*
  * Connect to socket_path (NULL = pfc_ks_default_socket()).  timeout_ms bounds
  * the connect and every later request's round trip (<= 0: 10000 ms).
- * PFC_ERR_UNREACHABLE if nothing listens there; PFC_ERR_TIMEOUT.
- * The server's peer-uid refusal shows on the first request as PFC_ERR_DENIED.
+ * PFC_ERR_UNREACHABLE if nothing listens there; PFC_ERR_TIMEOUT;
+ * PFC_ERR_UNTRUSTED if the socket fails the client checks (reason:
+ * pfc_ks_connect_message()).  The server's peer-uid refusal shows on the
+ * first request as PFC_ERR_DENIED.
  */
 int pfc_ks_connect(const char *socket_path, int timeout_ms, struct pfc_ks **out);
+/* Why this thread's last pfc_ks_connect() failed with PFC_ERR_UNTRUSTED: one
+ * line naming the socket or its directory and the reason; "" otherwise. */
+const char *pfc_ks_connect_message(void);
 /* Close and free; NULL is a no-op.  Not concurrently with a request. */
 void pfc_ks_close(struct pfc_ks *ks);
 /* Server's message for the last failed request on this connection ("" if
