@@ -107,8 +107,11 @@ class KeystoreManagement(unittest.TestCase):
         with CliEnv() as e:
             ks = e.ks
             ks.run("keystore", "lock", check=True)
+            line = one_line_error(self, ks.run("keystore", "unlock", "--extpass", "sh",
+                                               "--extpass", "-c", "--extpass", "exit 3"))
+            self.assertIn("--extpass: sh exited with status 3", line)
             line = one_line_error(self, ks.run("keystore", "unlock", "--extpass", "exit 3"))
-            self.assertIn("--extpass: the command exited with status 3", line)
+            self.assertIn("--extpass: cannot run exit: No such file or directory", line)
             line = one_line_error(self, ks.run("keystore", "unlock", "--extpass", "echo nope"))
             self.assertIn("wrong passphrase", line)
             # --extpass wins over PFCRYPT_PASSPHRASE_FILE (which names a wrong one here).
@@ -117,12 +120,12 @@ class KeystoreManagement(unittest.TestCase):
                 f.write("nope\n")
             env = dict(e.env, PFCRYPT_PASSPHRASE_FILE=wrong)
             p = e.run([e.cli, "--socket", ks.sock, "keystore", "unlock", "--extpass",
-                       f"cat '{ks.passfile}'"], env=env)
+                       f"cat {ks.passfile}"], env=env)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertFalse(json.loads(ks.run("keystore", "status", "--json").stdout)["locked"])
             ks.stop()
             out = ks.run("keystore", "start", "--store", ks.store, "--log-file", ks.log,
-                         "--extpass", f"cat '{ks.passfile}'", check=True).stdout
+                         "--extpass", f"cat {ks.passfile}", check=True).stdout
             ks.pid = int(out.split("(pid ")[1].split(")")[0])
 
     def test_stop_signals_only_a_keystore(self):
