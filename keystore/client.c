@@ -549,10 +549,14 @@ int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old
 }
 
 int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
-		  const char *export_pass, size_t pass_len, uint8_t **bundle, size_t *bundle_len)
+		  const char *export_pass, size_t pass_len, const char *kdf_profile,
+		  uint8_t **bundle, size_t *bundle_len)
 {
-	struct pfc_ks_req q = {
-	    .type = PFC_KS_EXPORT, .pass = (const uint8_t *)export_pass, .pass_len = pass_len};
+	struct pfc_ks_req q = {.type = PFC_KS_EXPORT,
+			       .pass = (const uint8_t *)export_pass,
+			       .pass_len = pass_len,
+			       .kdf_profile = kdf_profile,
+			       .kdf_profile_len = kdf_profile ? strlen(kdf_profile) : 0};
 	struct pfc_ks_reply rep = {0};
 	uint8_t vbuf[4 * PFC_KS_EXPORT_VERSIONS_MAX];
 	struct pfc_wbuf v;
@@ -562,7 +566,7 @@ int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions,
 		return rc;
 	if (!bundle || !bundle_len || (nversions && !versions) ||
 	    nversions > PFC_KS_EXPORT_VERSIONS_MAX || (!export_pass && pass_len) || pass_len == 0 ||
-	    pass_len > PFC_KS_PASS_MAX)
+	    pass_len > PFC_KS_PASS_MAX || q.kdf_profile_len > PFC_KS_KDF_NAME_MAX)
 		return PFC_ERR_INVAL;
 	pfc_wbuf_init_fixed(&v, vbuf, sizeof(vbuf));
 	pfc_wbuf_put_u32_array(&v, versions, nversions);

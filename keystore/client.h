@@ -137,12 +137,16 @@ int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old
 
 /*
  * Export name's versions (nversions == 0: every non-retired version) into a
- * bundle encrypted under export_pass (Argon2id, PROTOCOL.md section 6).
- * *bundle is sodium_malloc'd; free it with pfc_ks_bundle_free().  A retired
- * version requested explicitly gives PFC_ERR_KEY_RETIRED.
+ * bundle encrypted under export_pass (Argon2id, PROTOCOL.md section 6) at the
+ * cost of KDF profile kdf_profile ("test", "interactive", "moderate",
+ * "sensitive"; NULL or "": the keystore's default for bundles, "moderate"),
+ * whatever the store's.  *bundle is sodium_malloc'd; free it with
+ * pfc_ks_bundle_free().  A retired version requested explicitly gives
+ * PFC_ERR_KEY_RETIRED; an unknown profile PFC_ERR_INVAL.
  */
 int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
-		  const char *export_pass, size_t pass_len, uint8_t **bundle, size_t *bundle_len);
+		  const char *export_pass, size_t pass_len, const char *kdf_profile,
+		  uint8_t **bundle, size_t *bundle_len);
 void pfc_ks_bundle_free(uint8_t *bundle);
 /*
  * Import a bundle.  Versions already present with the same bytes are skipped;

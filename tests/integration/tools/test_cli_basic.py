@@ -235,10 +235,11 @@ class ExportImport(unittest.TestCase):
                 f.write("export passphrase 123\n")
             bundle = os.path.join(e.tmp, "bundle")
             e.pfcrypt("export", "--key", KEY, "-o", bundle, "--export-passphrase-file", xpass,
-                      check=True)
+                      "--kdf-profile", "test", check=True)  # cheap: fast tests, asked for
             self.assertEqual(os.stat(bundle).st_mode & 0o777, 0o600)
             one_line_error(self, e.pfcrypt("export", "--key", KEY, "-o", bundle,
-                                           "--export-passphrase-file", xpass))  # never overwrites
+                                           "--export-passphrase-file", xpass,
+                                           "--kdf-profile", "test"))  # never overwrites
             ks2 = e.keystore("ks2")
             p = e.pfcrypt("check", e.backing, ks=ks2)
             self.assertNotEqual(p.returncode, 0, "a keystore without the key cannot read the volume")
@@ -255,7 +256,7 @@ class ExportImport(unittest.TestCase):
             # Only version 2 exported: files under v1 do not read there.
             b2 = os.path.join(e.tmp, "bundle2")
             e.pfcrypt("export", "--key", KEY, "--versions", "2", "-o", b2,
-                      "--export-passphrase-file", xpass, check=True)
+                      "--export-passphrase-file", xpass, "--kdf-profile", "test", check=True)
             ks3 = e.keystore("ks3")
             e.pfcrypt("import", b2, "--export-passphrase-file", xpass, ks=ks3, check=True)
             keys = json.loads(ks3.run("keystore", "status", "--json").stdout)["keys"]
@@ -286,7 +287,7 @@ class NoSecrets(unittest.TestCase):
                          ["check", e.backing], ["check", "--json", e.backing],
                          ["rotate", "--key", KEY], ["rewrap", e.backing],
                          ["export", "--key", KEY, "-o", os.path.join(e.tmp, "b"),
-                          "--export-passphrase-file", xpass],
+                          "--export-passphrase-file", xpass, "--kdf-profile", "test"],
                          ["import", os.path.join(e.tmp, "b"), "--export-passphrase-file", newpass],
                          ["keystore", "passwd", "--passphrase-file", e.ks.passfile,
                           "--new-passphrase-file", newpass],
