@@ -7,6 +7,7 @@ send it nothing — no HELLO, no passphrase.
 The squatter is a fake keystore running as uid 65534 (nobody): it answers HELLO and says yes to
 anything else, as a keystore would, and records every byte it receives; it must record none.
 Runs as root (setuid, chown)."""
+import json
 import os
 import subprocess
 import sys
@@ -127,6 +128,14 @@ class Trust(unittest.TestCase):
     def test_socket_in_a_directory_of_another_user(self):
         self.refused(self.unlock(self.sq.sock),
                      f"directory {self.sq.dir} of the socket belongs to uid {OTHER}")
+        # status and check say why too (status shows the volume, check stops as keystore-down)
+        self.e.init_volume()
+        p = self.e.run([self.e.cli, "--socket", self.sq.sock, "status", "--json", self.e.backing])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(f"belongs to uid {OTHER}", json.loads(p.stdout)["keystore"]["error"])
+        p = self.e.run([self.e.cli, "--socket", self.sq.sock, "check", self.e.backing])
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertEqual(self.sq.received(), b"")
 
     def test_socket_in_a_group_or_other_writable_directory(self):
         # a real keystore (ours, root) whose directory someone else may write into
