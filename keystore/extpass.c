@@ -79,8 +79,9 @@ static int pipe_high(int p[2])
 	return 0;
 }
 
-/* In the child: stdout onto out, default signal state, exec; on failure its
- * errno goes up err (closed by a successful exec). */
+/* In the child: stdout onto out, nothing else above stderr passed on (a
+ * socket-activated keystore's listening socket, say), default signal state,
+ * exec; on failure its errno goes up err (closed by a successful exec). */
 static void child(int out, int err, char **argv)
 {
 	sigset_t none;
@@ -89,8 +90,13 @@ static void child(int out, int err, char **argv)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	if (dup2(out, STDOUT_FILENO) >= 0)
-		execvp(argv[0], argv);
+	if (dup2(out, STDOUT_FILENO) < 0)
+		goto fail;
+#ifdef CLOSE_RANGE_CLOEXEC
+	(void)close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC); /* best effort */
+#endif
+	execvp(argv[0], argv);
+fail:
 	e = errno;
 	(void)!write(err, &e, sizeof(e));
 	_exit(127);

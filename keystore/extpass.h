@@ -9,8 +9,9 @@
  * variables or globbing: "pass show pfcrypt" is three elements).  A value
  * given several times is the argv as it stands, one element per value, never
  * split, so an argument may contain spaces ("--extpass systemd-ask-password
- * --extpass 'pfcrypt keystore:'").  The command is killed (SIGKILL) if it has
- * not exited within the timeout (120 s by default).
+ * --extpass 'pfcrypt keystore:'").  Only stdin, stdout (a pipe) and stderr
+ * are passed on.  The command is killed (SIGKILL) if it has not exited within
+ * the timeout (120 s by default).
  *
  * Used by pfcrypt-keystore and by the pfcrypt CLI (which then hands the
  * passphrase to the keystore through a pipe).  Depends on libc, libsodium

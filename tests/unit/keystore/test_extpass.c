@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* test_extpass.c - keystore/extpass.c: a passphrase from a command's output, no shell. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,4 +233,22 @@ Test(keystore_extpass, empty_command_is_invalid)
 	cr_assert_eq(runv(many, PFC_EXTPASS_ARGS_MAX + 1, 0, buf, MAX, &len, &w), PFC_ERR_INVAL);
 	cr_assert_eq(runv(many, PFC_EXTPASS_ARGS_MAX, 0, buf, MAX, &len, &w), 0);
 	cr_assert_eq(run(line, buf, &len, &w), PFC_ERR_INVAL, "65 elements after the split");
+}
+
+Test(keystore_extpass, only_stdin_stdout_and_stderr_are_passed_on)
+{
+	char probe[128];
+	const char *args[] = {"sh", "-c", probe};
+	struct pfc_extpass_why w;
+	uint8_t buf[MAX];
+	size_t len;
+	int fd = open("/dev/null", O_RDONLY); /* inheritable: no O_CLOEXEC */
+
+	cr_assert_geq(fd, 3);
+	snprintf(probe, sizeof(probe),
+		 "if [ -e /proc/self/fd/%d ]; then echo open; else echo shut; fi", fd);
+	cr_assert_eq(runv(args, 3, 0, buf, MAX, &len, &w), 0);
+	cr_assert_eq(len, 4);
+	cr_assert_eq(memcmp(buf, "shut", 4), 0, "descriptor %d reached the command", fd);
+	close(fd);
 }
