@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -66,7 +66,7 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 	}
 }
 
-/* Connect, after and then with the client checks (sockcheck.h; a failure's
+/* Connect, with the client checks before and after (sockcheck.h; a failure's
  * reason in ks->msg): nothing is sent to a socket that fails them. */
 static int do_connect(struct pfc_ks *ks, int64_t deadline)
 {

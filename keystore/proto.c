@@ -75,7 +75,7 @@ static int get_pass(struct pfc_rbuf *r, const uint8_t **p, size_t *n)
 /* EXPORT's bundle KDF profile name (version 2): at most PFC_KS_KDF_NAME_MAX bytes. */
 static int get_kdf_profile(struct pfc_rbuf *r, struct pfc_ks_req *q)
 {
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 	int rc = pfc_rbuf_get_lv16(r, PFC_KS_KDF_NAME_MAX, &p, &q->kdf_profile_len);
 
 	q->kdf_profile = (const char *)p;
