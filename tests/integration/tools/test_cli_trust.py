@@ -143,18 +143,20 @@ class Trust(unittest.TestCase):
         d = os.path.dirname(ks.sock)
         with open(ks.log, "rb") as f:
             log = f.read()
-        for mode in (0o777, 0o770, 0o702):
-            os.chmod(d, mode)
+        try:
+            for mode in (0o777, 0o770, 0o702):
+                os.chmod(d, mode)
+                p = self.unlock(ks.sock, ks.passfile)
+                self.refused(p, f"directory {d} of the socket is writable by group or others "
+                                f"(mode {mode:04o})")
+            with open(ks.log, "rb") as f:
+                self.assertEqual(f.read(), log, "the keystore heard from the client anyway")
+            # a root-owned sticky directory (/tmp-like) with our own socket file is accepted
+            os.chmod(d, 0o1777)
             p = self.unlock(ks.sock, ks.passfile)
-            self.refused(p, f"directory {d} of the socket is writable by group or others "
-                            f"(mode {mode:04o})")
-        with open(ks.log, "rb") as f:
-            self.assertEqual(f.read(), log, "the keystore heard from the client anyway")
-        # a root-owned sticky directory (/tmp-like) with our own socket file is accepted
-        os.chmod(d, 0o1777)
-        p = self.unlock(ks.sock, ks.passfile)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        os.chmod(d, 0o700)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            os.chmod(d, 0o700)  # so that the fixture can stop the keystore
         p = self.unlock(ks.sock, ks.passfile)
         self.assertEqual(p.returncode, 0, p.stderr)
 
