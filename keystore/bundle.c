@@ -14,6 +14,19 @@
 #define BUNDLE_PAYLOAD_VERSION 1
 #define BUNDLE_MAX_VERSIONS    1024
 
+int pfc_bundle_kdf(const char *name, size_t len, struct pfc_kdf *kdf)
+{
+	char buf[16];
+
+	if (len == 0)
+		return pfc_kdf_from_name(PFC_BUNDLE_KDF_DEFAULT, kdf);
+	if (!name || len >= sizeof(buf) || memchr(name, '\0', len))
+		return PFC_ERR_INVAL;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	return pfc_kdf_from_name(buf, kdf);
+}
+
 int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nlen,
 		      const uint32_t *versions, size_t n, const uint8_t *pass, size_t pass_len,
 		      const struct pfc_kdf *kdf, struct pfc_wbuf *out)

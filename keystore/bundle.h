@@ -13,10 +13,22 @@
 #include "keystore/keyring.h"
 #include "keystore/seal.h"
 
+/* A bundle's Argon2id cost when the exporter names none: its own, not the
+ * store's (PROTOCOL.md section 7), the project's default profile. */
+#define PFC_BUNDLE_KDF_DEFAULT "moderate"
+
+/*
+ * The bundle cost named by the EXPORT request (name, len: not NUL-terminated;
+ * len 0: PFC_BUNDLE_KDF_DEFAULT) into kdf, with a fresh salt.  PFC_ERR_INVAL
+ * for an unknown name.
+ */
+int pfc_bundle_kdf(const char *name, size_t len, struct pfc_kdf *kdf);
+
 /*
  * Seal name's versions (n == 0: every non-retired one) of kr into out (a
  * non-secure writer: the output is ciphertext), Argon2id with kdf's profile
- * and a fresh salt.  PFC_ERR_KEY_UNKNOWN, PFC_ERR_KEY_RETIRED.
+ * (pfc_bundle_kdf, never the store's) and a fresh salt.  PFC_ERR_KEY_UNKNOWN,
+ * PFC_ERR_KEY_RETIRED.
  */
 int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nlen,
 		      const uint32_t *versions, size_t n, const uint8_t *pass, size_t pass_len,

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include "fs/err.h"
 #include "keystore/client.h"
 #include "keystore/proto.h"
+#include "keystore/sockcheck.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 
@@ -24,11 +26,14 @@ struct pfc_ks {
 	int fd;		    /* -1 when disconnected (reconnected on the next request) */
 	int timeout_ms;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char msg[PFC_KS_MSG_MAX];
-	struct pfc_wbuf req; /* secure; the request being sent, wiped after each */
-	uint8_t *rx;	     /* sodium_malloc'd reply buffer, wiped after each */
+	char msg[PFC_KS_CHECK_MSG_MAX]; /* the server's message, or a failed socket check's */
+	struct pfc_wbuf req;		/* secure; the request being sent, wiped after each */
+	uint8_t *rx;			/* sodium_malloc'd reply buffer, wiped after each */
 	size_t rx_cap;
 };
+
+/* Why this thread's last pfc_ks_connect failed its socket checks. */
+static _Thread_local char connect_msg[PFC_KS_CHECK_MSG_MAX];
 
 /* Reply buffer size kept between requests. */
 #define RX_KEEP 4096
@@ -61,11 +66,16 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 	}
 }
 
+/* Connect, with the client checks before and after (sockcheck.h; a failure's
+ * reason in ks->msg): nothing is sent to a socket that fails them. */
 static int do_connect(struct pfc_ks *ks, int64_t deadline)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
+	uid_t me = geteuid();
+	int fd, rc;
 
+	if ((rc = pfc_ks_check_path(ks->path, me, ks->msg, sizeof(ks->msg))) < 0)
+		return rc;
 	strcpy(sa.sun_path, ks->path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -82,6 +92,10 @@ static int do_connect(struct pfc_ks *ks, int64_t deadline)
 			return rc;
 		}
 		poll(NULL, 0, 2);
+	}
+	if ((rc = pfc_ks_check_peer(fd, ks->path, me, ks->msg, sizeof(ks->msg))) < 0) {
+		close(fd);
+		return rc;
 	}
 	ks->fd = fd;
 	return 0;
@@ -295,8 +309,11 @@ int pfc_ks_connect(const char *socket_path, int timeout_ms, struct pfc_ks **out)
 	strcpy(ks->path, socket_path);
 	ks->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	ks->fd = -1;
+	connect_msg[0] = '\0';
 	if ((rc = pfc_wbuf_init(&ks->req, 256, true)) < 0 ||
 	    (rc = do_connect(ks, now_ms() + ks->timeout_ms)) < 0) {
+		if (rc == PFC_ERR_UNTRUSTED)
+			snprintf(connect_msg, sizeof(connect_msg), "%s", ks->msg);
 		pfc_ks_close(ks);
 		return rc;
 	}
@@ -318,6 +335,11 @@ void pfc_ks_close(struct pfc_ks *ks)
 const char *pfc_ks_last_message(struct pfc_ks *ks)
 {
 	return ks ? ks->msg : "";
+}
+
+const char *pfc_ks_connect_message(void)
+{
+	return connect_msg;
 }
 
 int pfc_ks_hello(struct pfc_ks *ks, uint32_t *server_version)
@@ -527,10 +549,14 @@ int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old
 }
 
 int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
-		  const char *export_pass, size_t pass_len, uint8_t **bundle, size_t *bundle_len)
+		  const char *export_pass, size_t pass_len, const char *kdf_profile,
+		  uint8_t **bundle, size_t *bundle_len)
 {
-	struct pfc_ks_req q = {
-	    .type = PFC_KS_EXPORT, .pass = (const uint8_t *)export_pass, .pass_len = pass_len};
+	struct pfc_ks_req q = {.type = PFC_KS_EXPORT,
+			       .pass = (const uint8_t *)export_pass,
+			       .pass_len = pass_len,
+			       .kdf_profile = kdf_profile,
+			       .kdf_profile_len = kdf_profile ? strlen(kdf_profile) : 0};
 	struct pfc_ks_reply rep = {0};
 	uint8_t vbuf[4 * PFC_KS_EXPORT_VERSIONS_MAX];
 	struct pfc_wbuf v;
@@ -540,7 +566,7 @@ int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions,
 		return rc;
 	if (!bundle || !bundle_len || (nversions && !versions) ||
 	    nversions > PFC_KS_EXPORT_VERSIONS_MAX || (!export_pass && pass_len) || pass_len == 0 ||
-	    pass_len > PFC_KS_PASS_MAX)
+	    pass_len > PFC_KS_PASS_MAX || q.kdf_profile_len > PFC_KS_KDF_NAME_MAX)
 		return PFC_ERR_INVAL;
 	pfc_wbuf_init_fixed(&v, vbuf, sizeof(vbuf));
 	pfc_wbuf_put_u32_array(&v, versions, nversions);

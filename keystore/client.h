@@ -21,7 +21,15 @@
  *   PFC_ERR_INVAL, PFC_ERR_NAME_INVALID, PFC_ERR_TOO_LARGE, PFC_ERR_CORRUPT,
  *   PFC_ERR_PROTOCOL, PFC_ERR_IO (store write failed), PFC_ERR_NOMEM
  * and locally: PFC_ERR_UNREACHABLE (cannot connect), PFC_ERR_TIMEOUT (no
- * complete reply within timeout_ms), PFC_ERR_PROTOCOL (malformed reply).
+ * complete reply within timeout_ms), PFC_ERR_PROTOCOL (malformed reply),
+ * PFC_ERR_UNTRUSTED (the socket fails the client checks, below).
+ *
+ * Trust: every connect (the first and each reconnect) checks, before sending
+ * a byte, that the socket is served by this process's effective uid or root
+ * and sits in a directory nobody else can write (keystore/sockcheck.h,
+ * PROTOCOL.md section 8 "Client checks").  A failure is PFC_ERR_UNTRUSTED,
+ * never retried; its one-line reason, naming the path, is
+ * pfc_ks_last_message() (a reconnect) or pfc_ks_connect_message() (connect).
  *
  * Threads: a struct pfc_ks is safe to share; a mutex inside serialises the
  * requests (one request in flight per connection).  Open several connections
@@ -50,10 +58,15 @@ struct pfc_ks; /* one connection */
 /*
  * Connect to socket_path (NULL = pfc_ks_default_socket()).  timeout_ms bounds
  * the connect and every later request's round trip (<= 0: 10000 ms).
- * PFC_ERR_UNREACHABLE if nothing listens there; PFC_ERR_TIMEOUT.
- * The server's peer-uid refusal shows on the first request as PFC_ERR_DENIED.
+ * PFC_ERR_UNREACHABLE if nothing listens there; PFC_ERR_TIMEOUT;
+ * PFC_ERR_UNTRUSTED if the socket fails the client checks (reason:
+ * pfc_ks_connect_message()).  The server's peer-uid refusal shows on the
+ * first request as PFC_ERR_DENIED.
  */
 int pfc_ks_connect(const char *socket_path, int timeout_ms, struct pfc_ks **out);
+/* Why this thread's last pfc_ks_connect() failed with PFC_ERR_UNTRUSTED: one
+ * line naming the socket or its directory and the reason; "" otherwise. */
+const char *pfc_ks_connect_message(void);
 /* Close and free; NULL is a no-op.  Not concurrently with a request. */
 void pfc_ks_close(struct pfc_ks *ks);
 /* Server's message for the last failed request on this connection ("" if
@@ -124,12 +137,16 @@ int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old
 
 /*
  * Export name's versions (nversions == 0: every non-retired version) into a
- * bundle encrypted under export_pass (Argon2id, PROTOCOL.md section 6).
- * *bundle is sodium_malloc'd; free it with pfc_ks_bundle_free().  A retired
- * version requested explicitly gives PFC_ERR_KEY_RETIRED.
+ * bundle encrypted under export_pass (Argon2id, PROTOCOL.md section 6) at the
+ * cost of KDF profile kdf_profile ("test", "interactive", "moderate",
+ * "sensitive"; NULL or "": the keystore's default for bundles, "moderate"),
+ * whatever the store's.  *bundle is sodium_malloc'd; free it with
+ * pfc_ks_bundle_free().  A retired version requested explicitly gives
+ * PFC_ERR_KEY_RETIRED; an unknown profile PFC_ERR_INVAL.
  */
 int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
-		  const char *export_pass, size_t pass_len, uint8_t **bundle, size_t *bundle_len);
+		  const char *export_pass, size_t pass_len, const char *kdf_profile,
+		  uint8_t **bundle, size_t *bundle_len);
 void pfc_ks_bundle_free(uint8_t *bundle);
 /*
  * Import a bundle.  Versions already present with the same bytes are skipped;

@@ -267,15 +267,20 @@ static int h_passwd(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 static int h_export(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
 	uint32_t vers[PFC_KS_EXPORT_VERSIONS_MAX];
+	struct pfc_kdf kdf; /* the bundle's own cost, never the store's */
 	struct pfc_wbuf b;
 	int rc;
 
 	if (q->count > PFC_KS_EXPORT_VERSIONS_MAX)
 		return PFC_ERR_TOO_LARGE;
+	if (pfc_bundle_kdf(q->kdf_profile, q->kdf_profile_len, &kdf) < 0) {
+		r->msg = "unknown KDF profile for the bundle";
+		return PFC_ERR_INVAL;
+	}
 	if ((rc = pfc_ks_req_versions(q, vers)) < 0 || (rc = pfc_wbuf_init(&b, 512, false)) < 0)
 		return rc;
 	rc = pfc_bundle_export(&s->kr, q->name, q->name_len, vers, q->count, q->pass, q->pass_len,
-			       &s->sk->kdf, &b);
+			       &kdf, &b);
 	if (rc == 0 && pfc_wbuf_len(&b) > PFC_KS_BUNDLE_MAX)
 		rc = PFC_ERR_TOO_LARGE;
 	if (rc == 0)

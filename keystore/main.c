@@ -56,8 +56,10 @@ static void usage(FILE *f)
 	    "                         1 GiB), test (ops 1, 1 MiB: INSECURE, test suites only)\n"
 	    "  --passphrase-file F    read the passphrase from F (one trailing newline dropped)\n"
 	    "  --passphrase-fd N      read the passphrase from file descriptor N until EOF\n"
-	    "  --extpass CMD          run the shell command CMD; its output is the passphrase\n"
-	    "                         (a password manager, systemd-ask-password, ...)\n"
+	    "  --extpass CMD          run CMD (no shell: split at spaces; given more than once,\n"
+	    "                         each --extpass is one argument); its output is the\n"
+	    "                         passphrase (a password manager, systemd-ask-password,\n"
+	    "                         ...); it must exit 0 within 120 s, else it is killed\n"
 	    "                         (default: prompt on the terminal without echo)\n"
 	    "  --locked               start locked; keys load on an unlock request\n"
 	    "  -f, --foreground       do not daemonise (default: fork, detach, log to syslog;\n"
@@ -78,7 +80,9 @@ static void usage(FILE *f)
 }
 
 struct opts {
-	const char *socket, *store, *pass_file, *log_file, *profile, *extpass;
+	const char *socket, *store, *pass_file, *log_file, *profile;
+	const char *extpass[PFC_EXTPASS_ARGS_MAX]; /* --extpass values (extpass.h) */
+	size_t nextpass;
 	int pass_fd;
 	bool init, serve, locked, foreground, verbose;
 	int client_timeout;
@@ -88,15 +92,20 @@ struct opts {
 /* The passphrase from --passphrase-file, --passphrase-fd, --extpass or the terminal. */
 static int get_pass(const struct opts *o, const char *prompt, char *buf, size_t *len)
 {
-	const struct pfc_pass_src src = {
-	    .fd = o->pass_fd, .file = o->pass_file, .extpass = o->extpass};
+	const struct pfc_pass_src src = {.fd = o->pass_fd,
+					 .file = o->pass_file,
+					 .extpass = {.args = o->extpass, .n = o->nextpass}};
 	struct pfc_pass_why why;
 	int rc = pfc_pass_read(&src, prompt, buf, len, &why);
+	char cause[512];
 
-	if (rc == PFC_ERR_IO && o->extpass)
-		fprintf(stderr, "pfcrypt-keystore: --extpass command failed (%s %d)\n",
-			why.status > 128 ? "signal" : "exit status",
-			why.status > 128 ? why.status - 128 : why.status);
+	if ((rc == PFC_ERR_IO || rc == PFC_ERR_TIMEOUT || rc == PFC_ERR_INVAL) && src.fd < 0 &&
+	    !src.file && o->nextpass) {
+		pfc_extpass_describe(&src.extpass, rc,
+				     &(struct pfc_extpass_why){why.status, why.sys}, cause,
+				     sizeof(cause));
+		fprintf(stderr, "pfcrypt-keystore: --extpass: %s\n", cause);
+	}
 	return rc;
 }
 
@@ -190,7 +199,9 @@ static int parse_value(int c, const char *arg, struct opts *o)
 		o->pass_file = arg;
 		return 0;
 	case O_EXTPASS:
-		o->extpass = arg;
+		if (o->nextpass == PFC_EXTPASS_ARGS_MAX)
+			return -1;
+		o->extpass[o->nextpass++] = arg;
 		return 0;
 	case O_LOGFILE:
 		o->log_file = arg;
@@ -251,7 +262,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -1;
 	/* --serve and --kdf-profile only with --init; one passphrase source; --init is unlocked */
 	if (optind != argc || (o->serve && !o->init) || (o->profile && !o->init) ||
-	    (!!o->pass_file + (o->pass_fd >= 0) + !!o->extpass > 1) || (o->init && o->locked))
+	    (!!o->pass_file + (o->pass_fd >= 0) + !!o->nextpass > 1) || (o->init && o->locked))
 		return -1;
 	return 0;
 }
@@ -277,7 +288,7 @@ static int do_init(const struct opts *o, const char *store, char *pass, size_t *
 		fprintf(stderr, "pfcrypt-keystore: refusing an empty passphrase\n");
 		return 1;
 	}
-	if (!o->pass_file && o->pass_fd < 0 && !o->extpass) {
+	if (!o->pass_file && o->pass_fd < 0 && !o->nextpass) {
 		rc = pfc_pass_confirm("Repeat passphrase: ", pass, *plen, &why);
 		if (rc == PFC_ERR_NOMEM)
 			return 1;

@@ -100,11 +100,14 @@ static int read_tty(const char *prompt, char *buf, size_t *len, struct pfc_pass_
 	return rc;
 }
 
-static int read_cmd(const char *cmd, char *buf, size_t *len, struct pfc_pass_why *why)
+static int read_cmd(const struct pfc_extpass *cmd, char *buf, size_t *len, struct pfc_pass_why *why)
 {
+	struct pfc_extpass_why w;
 	size_t n = 0;
-	int rc = pfc_extpass_run(cmd, (uint8_t *)buf, RAW_MAX, &n, &why->status);
+	int rc = pfc_extpass_run(cmd, (uint8_t *)buf, RAW_MAX, &n, &w);
 
+	why->status = w.status;
+	why->sys = w.sys;
 	return rc < 0 ? rc : terminate(buf, n, len); /* extpass.c dropped the newline */
 }
 
@@ -119,8 +122,8 @@ int pfc_pass_read(const struct pfc_pass_src *src, const char *prompt, char *buf,
 		rc = read_fd(src->fd, buf, &n, false, why);
 	else if (src->file)
 		rc = read_path(src->file, buf, &n, why);
-	else if (src->extpass)
-		rc = read_cmd(src->extpass, buf, &n, why);
+	else if (src->extpass.n)
+		rc = read_cmd(&src->extpass, buf, &n, why);
 	else
 		rc = read_tty(prompt, buf, &n, why);
 	if (rc < 0) {

@@ -72,6 +72,16 @@ static int get_pass(struct pfc_rbuf *r, const uint8_t **p, size_t *n)
 	return pfc_rbuf_get_lv16(r, PFC_KS_PASS_MAX, p, n);
 }
 
+/* EXPORT's bundle KDF profile name (version 2): at most PFC_KS_KDF_NAME_MAX bytes. */
+static int get_kdf_profile(struct pfc_rbuf *r, struct pfc_ks_req *q)
+{
+	const uint8_t *p = NULL;
+	int rc = pfc_rbuf_get_lv16(r, PFC_KS_KDF_NAME_MAX, &p, &q->kdf_profile_len);
+
+	q->kdf_profile = (const char *)p;
+	return rc;
+}
+
 /* EXPORT's count u32 versions, none 0; kept as a view into the frame. */
 static int get_versions(struct pfc_rbuf *r, struct pfc_ks_req *q)
 {
@@ -138,7 +148,9 @@ static int decode_fields(struct pfc_rbuf *r, struct pfc_ks_req *q)
 			return rc;
 		if ((rc = get_versions(r, q)) < 0)
 			return rc;
-		return get_pass(r, &q->pass, &q->pass_len);
+		if ((rc = get_pass(r, &q->pass, &q->pass_len)) < 0)
+			return rc;
+		return get_kdf_profile(r, q);
 	case PFC_KS_IMPORT:
 		if ((rc = pfc_rbuf_get_lv32(r, PFC_KS_BUNDLE_MAX, &q->blob, &q->blob_len)) < 0)
 			return rc;
@@ -220,6 +232,7 @@ int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
 		pfc_wbuf_put_u16(w, q->count);
 		pfc_wbuf_put_bytes(w, q->versions, (size_t)q->count * 4);
 		pfc_wbuf_put_lv16(w, q->pass, q->pass_len);
+		pfc_wbuf_put_lv16(w, q->kdf_profile, q->kdf_profile_len);
 		break;
 	case PFC_KS_IMPORT:
 		pfc_wbuf_put_lv32(w, q->blob, q->blob_len);

@@ -25,12 +25,13 @@
 #include "keystore/blob.h"
 #include "keystore/passphrase.h"
 
-#define PFC_KS_PROTOCOL_VERSION	   1
+#define PFC_KS_PROTOCOL_VERSION	   2
 #define PFC_KS_FILE_ID_LEN	   16
 #define PFC_KS_GEN_MAX		   256		/* most file keys per generate request */
 #define PFC_KS_PASS_MAX		   PFC_PASS_MAX /* longest passphrase: the reader's */
 #define PFC_KS_MSG_MAX		   128		/* longest server message kept */
 #define PFC_KS_EXPORT_VERSIONS_MAX 1024		/* most versions one export request names */
+#define PFC_KS_KDF_NAME_MAX	   15		/* longest KDF profile name (EXPORT, STATUS) */
 
 #define PFC_KS_HDR_LEN	      4
 #define PFC_KS_FRAME_MAX      (256u * 1024u) /* type + fields */
@@ -112,6 +113,9 @@ struct pfc_ks_req {
 	size_t pass2_len;
 	uint16_t count;		 /* GENERATE: keys; EXPORT: versions */
 	const uint8_t *versions; /* EXPORT: count u32 LE */
+	const char
+	    *kdf_profile;	/* EXPORT: the bundle's Argon2id profile name, not NUL-terminated */
+	size_t kdf_profile_len; /* 0: the default for bundles */
 };
 
 /* Check a received length field: PFC_ERR_PROTOCOL if 0, PFC_ERR_TOO_LARGE

@@ -79,11 +79,15 @@ bool cli_is_mount_point(int dirfd, const char *name, const struct stat *st, dev_
 
 /* Where a passphrase comes from, in this order: fd >= 0, file, extpass, the file named by env,
  * the tty. */
+#define CLI_EXTPASS_MAX 64 /* --extpass values, at most (PFC_EXTPASS_ARGS_MAX) */
 struct cli_pass_src {
-	const char *file;    /* --passphrase-file */
-	int fd;		     /* --passphrase-fd, -1 if not given */
-	const char *env;     /* name of an env variable holding a file path, or NULL */
-	const char *extpass; /* --extpass: a /bin/sh command printing the passphrase, or NULL */
+	const char *file; /* --passphrase-file */
+	int fd;		  /* --passphrase-fd, -1 if not given */
+	const char *env;  /* name of an env variable holding a file path, or NULL */
+	/* --extpass, in order: one is split at spaces, several are the command's argv one
+	 * element each (keystore/extpass.h); no shell */
+	const char *extpass[CLI_EXTPASS_MAX];
+	size_t nextpass;
 };
 #define CLI_PASS_SRC_INIT                                                                          \
 	{                                                                                          \
@@ -99,6 +103,8 @@ int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confi
 		  size_t *len);
 /* Wipe and free (NULL is fine). */
 void cli_pass_free(char *p);
+/* The --extpass option (struct cli_opt's call; dest: a struct cli_pass_src): appends arg. */
+int cli_opt_extpass(const char *cmd, const char *arg, void *dest);
 
 /* ---- ks.c ---- */
 

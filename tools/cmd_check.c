@@ -61,7 +61,7 @@ struct worker_ctx {
 static bool keystore_down(int r)
 {
 	return r == PFC_ERR_UNREACHABLE || r == PFC_ERR_LOCKED || r == PFC_ERR_TIMEOUT ||
-	       r == PFC_ERR_DENIED || r == PFC_ERR_PROTOCOL;
+	       r == PFC_ERR_DENIED || r == PFC_ERR_PROTOCOL || r == PFC_ERR_UNTRUSTED;
 }
 
 /* Authenticate every stored block of an open file.  Reports problems. */

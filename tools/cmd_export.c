@@ -23,12 +23,19 @@
 
 static const char export_help[] =
     "Usage: pfcrypt export --key NAME [--versions 1,2,...] -o FILE\n"
-    "                      [--export-passphrase-file F] [--socket PATH]\n\n"
+    "                      [--export-passphrase-file F] [--kdf-profile P] [--socket PATH]\n\n"
     "Write master key NAME (all non-retired versions, or the listed ones) to FILE\n"
     "(created 0600; an existing FILE is never overwritten), encrypted under an\n"
     "export passphrase (asked twice on the terminal, or read from F).  Without\n"
     "that passphrase the bundle is useless.\n\n"
+    "  --kdf-profile P  the bundle's Argon2id cost, whatever the keystore's:\n"
+    "                   interactive, moderate (default), sensitive, or test\n"
+    "                   (INSECURE: test suites only)\n\n"
     "Exit: 0 written, 2 error.\n";
+
+/* The profiles of keystore/PROTOCOL.md section 7, checked before asking for
+ * the passphrase (the keystore checks again). */
+static const char *const kdf_profiles[] = {"test", "interactive", "moderate", "sensitive"};
 
 static const char import_help[] =
     "Usage: pfcrypt import FILE [--export-passphrase-file F] [--socket PATH]\n\n"
@@ -79,6 +86,17 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+static int opt_kdf(const char *cmd, const char *arg, void *dest)
+{
+	for (size_t i = 0; i < sizeof(kdf_profiles) / sizeof(kdf_profiles[0]); i++) {
+		if (!strcmp(arg, kdf_profiles[i])) {
+			*(const char **)dest = arg;
+			return 0;
+		}
+	}
+	return cli_usage(cmd, "--kdf-profile wants interactive, moderate, sensitive or test");
+}
+
 static int opt_versions(const char *cmd, const char *arg, void *dest)
 {
 	struct versions *v = dest;
@@ -110,10 +128,11 @@ static int write_bundle(const char *file, const uint8_t *bundle, size_t len)
 int cmd_export(int argc, char **argv)
 {
 	struct cli_pass_src src = {.fd = -1};
-	const char *key = NULL, *file = NULL;
+	const char *key = NULL, *file = NULL, *kdf = NULL;
 	struct versions vers = {.n = 0};
 	const struct cli_opt opts[] = {
 	    {.name = "key", .str = &key, .required = true},
+	    {.name = "kdf-profile", .call = opt_kdf, .dest = &kdf},
 	    {.name = "versions", .call = opt_versions, .dest = &vers},
 	    {.name = "export-passphrase-file", .str = &src.file},
 	    {.name = "output", .short_name = 'o', .str = &file, .required = true},
@@ -135,7 +154,7 @@ int cmd_export(int argc, char **argv)
 		return CLI_EXIT_SETUP;
 	r = cli_ks_open(&ks);
 	if (!r) {
-		r = pfc_ks_export(ks, key, vers.v, vers.n, pass, plen, &bundle, &blen);
+		r = pfc_ks_export(ks, key, vers.v, vers.n, pass, plen, kdf, &bundle, &blen);
 		r = r < 0 ? cli_ks_fail(ks, r, "master key %s", key) : 0;
 	}
 	if (!r)

@@ -26,7 +26,9 @@ static const char ks_help[] =
     "  unlock  [PASS]                    decrypt the store again\n"
     "  passwd  [PASS] [--new-passphrase-file F]   change the store passphrase\n\n"
     "PASS, the first given of: --passphrase-fd N | --passphrase-file F |\n"
-    "      --extpass CMD (the standard output of /bin/sh -c CMD, which must exit 0) |\n"
+    "      --extpass CMD (the standard output of CMD, which must exit 0 within 120 s;\n"
+    "      no shell: CMD is split at spaces, or, when --extpass is given more than once,\n"
+    "      each one is one argument: --extpass systemd-ask-password --extpass 'Pass:') |\n"
     "      a file named by env PFCRYPT_PASSPHRASE_FILE | a prompt on the terminal (no echo).\n"
     "Every subcommand takes --socket PATH (env PFCRYPT_SOCKET) and --help.\n"
     "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
@@ -48,7 +50,7 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 	const struct cli_opt opts[] = {
 	    {.name = "passphrase-file", .str = &o->pass.file},
 	    {.name = "passphrase-fd", .call = opt_fd, .dest = &o->pass.fd},
-	    {.name = "extpass", .str = &o->pass.extpass},
+	    {.name = "extpass", .call = cli_opt_extpass, .dest = &o->pass},
 	    {.name = "new-passphrase-file", .str = &o->new_pass_file},
 	    {.name = "store", .str = &o->store},
 	    {.name = "kdf-profile", .str = &o->kdf},

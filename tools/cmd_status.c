@@ -195,7 +195,7 @@ int cmd_status(int argc, char **argv)
 	struct pfc_ks_keyinfo *list = NULL;
 	size_t nl = 0;
 	const char *ks_error = NULL;
-	char errbuf[256], mnt[PATH_MAX];
+	char errbuf[512], mnt[PATH_MAX];
 	bool mounted;
 	int r;
 
@@ -211,7 +211,9 @@ int cmd_status(int argc, char **argv)
 	if (r == 0)
 		r = pfc_ks_list(ks, &list, &nl);
 	if (r < 0) {
-		snprintf(errbuf, sizeof(errbuf), "%s", pfc_strerror(r));
+		const char *why = r == PFC_ERR_UNTRUSTED ? pfc_ks_connect_message() : "";
+
+		snprintf(errbuf, sizeof(errbuf), "%s%s%s", pfc_strerror(r), *why ? ": " : "", why);
 		ks_error = errbuf;
 		nl = 0;
 	}

@@ -26,7 +26,7 @@ const char *cli_ks_socket(char *buf, size_t len)
 
 void cli_ks_err(struct pfc_ks *ks, const char *what, int err)
 {
-	const char *msg = ks ? pfc_ks_last_message(ks) : "";
+	const char *msg = ks ? pfc_ks_last_message(ks) : pfc_ks_connect_message();
 	const char *hint = "";
 
 	if (err == PFC_ERR_LOCKED)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * pass.c - the CLI's passphrases: --passphrase-fd, --passphrase-file, --extpass
- * CMD (the standard output of "/bin/sh -c CMD", as gocryptfs does: password
- * managers, systemd-ask-password), an env variable naming a file
+ * CMD (the standard output of CMD, run without a shell with a timeout, as
+ * gocryptfs v2 does: password managers, systemd-ask-password; the splitting
+ * rule is keystore/extpass.h's), an env variable naming a file
  * (PFCRYPT_PASSPHRASE_FILE), else a prompt on /dev/tty with echo off.  The
  * reading is keystore/passphrase.c's, shared with pfcrypt-keystore; this file
  * picks the source and words the errors.  The bytes live only in
@@ -18,6 +19,8 @@
 #include "keystore/passphrase.h"
 #include "tools/cli.h"
 
+_Static_assert(CLI_EXTPASS_MAX == PFC_EXTPASS_ARGS_MAX, "--extpass values: one per argv element");
+
 /* Which source is read (fd, file, extpass, the env's file, the tty), named for messages. */
 struct pick {
 	struct pfc_pass_src from;
@@ -29,8 +32,10 @@ static void pick(const struct cli_pass_src *src, struct pick *p)
 {
 	const char *e = src->env ? getenv(src->env) : NULL;
 
-	*p = (struct pick){.from = {.fd = src->fd, .file = src->file, .extpass = src->extpass}};
-	p->cmd = src->fd < 0 && !src->file && src->extpass;
+	*p = (struct pick){.from = {.fd = src->fd,
+				    .file = src->file,
+				    .extpass = {.args = src->extpass, .n = src->nextpass}}};
+	p->cmd = src->fd < 0 && !src->file && src->nextpass;
 	if (src->fd >= 0)
 		p->what = "passphrase fd";
 	else if (src->file)
@@ -48,12 +53,12 @@ static void pick(const struct cli_pass_src *src, struct pick *p)
 static void report(const struct pick *p, int rc, const struct pfc_pass_why *why)
 {
 	int sys = rc == PFC_ERR_INVAL ? EINVAL : why->sys;
+	struct pfc_extpass_why w = {why->status, why->sys};
+	char cause[512];
 
-	if (rc == PFC_ERR_IO && p->cmd) {
-		if (why->status < 0)
-			cli_err(p->what, "cannot run the command");
-		else
-			cli_err(p->what, "the command exited with status %d", why->status);
+	if (p->cmd && (rc == PFC_ERR_IO || rc == PFC_ERR_TIMEOUT || rc == PFC_ERR_INVAL)) {
+		pfc_extpass_describe(&p->from.extpass, rc, &w, cause, sizeof(cause));
+		cli_err(p->what, "%s", cause);
 	} else if (rc == PFC_ERR_TOO_LARGE) {
 		cli_err(p->what, "passphrase longer than %d bytes", PFC_PASS_MAX);
 	} else if (rc == PFC_ERR_NOMEM) {
@@ -108,4 +113,14 @@ int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confi
 void cli_pass_free(char *p)
 {
 	sodium_free(p); /* wipes; NULL is fine */
+}
+
+int cli_opt_extpass(const char *cmd, const char *arg, void *dest)
+{
+	struct cli_pass_src *src = dest;
+
+	if (src->nextpass == CLI_EXTPASS_MAX)
+		return cli_usage(cmd, "--extpass given more than %d times", CLI_EXTPASS_MAX);
+	src->extpass[src->nextpass++] = arg;
+	return 0;
 }

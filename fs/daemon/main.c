@@ -81,6 +81,11 @@ static void setup_volume(struct pfcd *d, int rootfd)
 		exit(2);
 	}
 	rc = pfc_ks_connect(d->socket_path, PFCD_KS_TIMEOUT_MS, &d->ks);
+	if (rc == PFC_ERR_UNTRUSTED) {
+		fprintf(stderr, "pfcryptfs: keystore %s: %s: %s\n", d->socket_path,
+			pfc_strerror(rc), pfc_ks_connect_message());
+		exit(2);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "pfcryptfs: keystore %s: %s\n", d->socket_path, pfc_strerror(rc));
 		exit(2);
@@ -91,8 +96,9 @@ static void setup_volume(struct pfcd *d, int rootfd)
 		fprintf(stderr, "pfcryptfs: out of locked memory\n");
 		exit(2);
 	}
-	if (step == PFC_STEP_UNWRAP && (rc == PFC_ERR_UNREACHABLE || rc == PFC_ERR_LOCKED ||
-					rc == PFC_ERR_TIMEOUT || rc == PFC_ERR_DENIED)) {
+	if (step == PFC_STEP_UNWRAP &&
+	    (rc == PFC_ERR_UNREACHABLE || rc == PFC_ERR_LOCKED || rc == PFC_ERR_TIMEOUT ||
+	     rc == PFC_ERR_DENIED || rc == PFC_ERR_UNTRUSTED)) {
 		fprintf(stderr, "pfcryptfs: keystore %s: %s\n", d->socket_path, pfc_strerror(rc));
 		exit(2);
 	}

@@ -27,13 +27,14 @@ HELLO, STATUS, CREATE, WRAP, UNWRAP, REWRAP, GENERATE, ROTATE, RETIRE, LIST, LOC
 REPLY = 0x80
 ERROR = 0xFF
 FRAME_MAX = 256 * 1024
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # fs/err.h, as positive numbers on the wire
 ERR = dict(INVAL=1, NOMEM=2, TRUNCATED=3, TOO_LARGE=4, BAD_MAGIC=5, UNKNOWN_VERSION=6, AUTH=7,
            CORRUPT=8, CIPHER_UNAVAILABLE=9, NAME_INVALID=10, NAME_TOO_LONG=11, IO=12,
            KEY_RETIRED=13, KEY_UNKNOWN=14, LOCKED=15, PROTOCOL=16, DENIED=17, EXISTS=18,
-           NOT_FOUND=19, TIMEOUT=20, UNREACHABLE=21, BAD_PASSPHRASE=22, CONFLICT=23, BUSY=24)
+           NOT_FOUND=19, TIMEOUT=20, UNREACHABLE=21, BAD_PASSPHRASE=22, CONFLICT=23, BUSY=24,
+           UNTRUSTED=25)
 ERR_NAME = {v: k for k, v in ERR.items()}
 
 
@@ -231,9 +232,11 @@ class Client:
     def passwd(self, old, new):
         self.call(PASSWD, lv16(old) + lv16(new)).end()
 
-    def export(self, name, versions, pw):
+    def export(self, name, versions, pw, kdf_profile="test"):
+        """The bundle; kdf_profile is its Argon2id cost ("" asks for the keystore's default for
+        bundles, "moderate"): the tests' is the cheap "test", asked for explicitly."""
         p = lv16(name) + struct.pack("<H", len(versions))
-        p += b"".join(struct.pack("<I", v) for v in versions) + lv16(pw)
+        p += b"".join(struct.pack("<I", v) for v in versions) + lv16(pw) + lv16(kdf_profile)
         r = self.call(EXPORT, p)
         b = r.lv32()
         r.end()
@@ -382,6 +385,18 @@ def kdf_subkey(root, subkey_id, ctx):
     return hashlib.blake2b(b"", digest_size=32, key=root,
                            salt=struct.pack("<Q", subkey_id) + bytes(8),
                            person=ctx + bytes(16 - len(ctx))).digest()
+
+
+KDF_PROFILES = {1: "test", 2: "interactive", 3: "moderate", 4: "sensitive"}  # PROTOCOL.md 5, 7
+
+
+def container_header(data):
+    """The Argon2id parameters a store file or bundle records (PROTOCOL.md section 5), no
+    passphrase needed: dict(magic, profile (name), opslimit, memlimit)."""
+    ver, alg, profile, ops, mem = struct.unpack("<HBBQQ", data[8:28])
+    assert ver == 1 and alg == 2, (ver, alg)
+    return dict(magic=data[:8], profile=KDF_PROFILES.get(profile, profile), opslimit=ops,
+                memlimit=mem)
 
 
 def open_container(data, magic, passphrase):

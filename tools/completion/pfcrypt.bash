@@ -22,7 +22,7 @@ _pfcrypt_opts()
 	rewrap) echo "--threads --socket --help" ;;
 	retire) echo "--key --version --force --socket --help" ;;
 	check) echo "--quick --json --threads --fold-dirids --socket --help" ;;
-	export) echo "--key --versions -o --export-passphrase-file --socket --help" ;;
+	export) echo "--key --versions -o --export-passphrase-file --kdf-profile --socket --help" ;;
 	import) echo "--export-passphrase-file --socket --help" ;;
 	path) echo "--backing --socket --help" ;;
 	salvage) echo "--backing --socket --help" ;;

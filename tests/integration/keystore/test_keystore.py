@@ -18,8 +18,8 @@ import time
 import unittest
 
 import taprun
-from ks import (ERR, ERROR, FRAME_MAX, HELLO, CREATE, WRAP, UNWRAP, IMPORT, Keystore,
-                KsError, frame, lv16, open_container, parse_bundle_plaintext,
+from ks import (ERR, ERROR, FRAME_MAX, HELLO, CREATE, WRAP, UNWRAP, IMPORT, PROTOCOL_VERSION,
+                Keystore, KsError, frame, lv16, open_container, parse_bundle_plaintext,
                 parse_store_plaintext)
 
 AD = b"pfcrypt/v1 file-key\0" + bytes(range(16)) + bytes(range(16, 32))
@@ -61,7 +61,7 @@ class Base(unittest.TestCase):
     def assert_serves(self):
         self.assertTrue(self.k.alive(), "daemon died:\n" + self.k.log())
         with self.k.client() as c:
-            self.assertEqual(c.hello()[0], 1)
+            self.assertEqual(c.hello()[0], PROTOCOL_VERSION)
 
     def raw(self):
         return self.k.client().s
@@ -215,7 +215,7 @@ class Malformed(Base):
             with self.assertRaises(KsError) as e:
                 c.call(CREATE, struct.pack("<H", 8) + b"abc")
             self.assertEqual(e.exception.name, "TRUNCATED")
-            self.assertEqual(c.hello()[0], 1, "same connection still usable")
+            self.assertEqual(c.hello()[0], PROTOCOL_VERSION, "same connection still usable")
         self.assert_serves()
 
     def test_unknown_type(self):
@@ -326,7 +326,7 @@ class PeerAndProcess(unittest.TestCase):
             self.assertIn("uid %d" % nobody.pw_uid, k.log())
             self.assertIn("refused", k.log())
             with k.client() as c:
-                self.assertEqual(c.hello()[0], 1)
+                self.assertEqual(c.hello()[0], PROTOCOL_VERSION)
 
     def test_core_dumps_disabled(self):
         with Keystore() as k:
@@ -341,7 +341,7 @@ class PeerAndProcess(unittest.TestCase):
             self.assertEqual(os.stat(f"/proc/{k.pid}/status").st_uid, 0,
                              "process is dumpable (PR_SET_DUMPABLE not 0)")
             with k.client() as c:  # root is allowed by a keystore owned by nobody
-                self.assertEqual(c.hello()[0], 1)
+                self.assertEqual(c.hello()[0], PROTOCOL_VERSION)
 
     def test_signals_wipe_exit_zero_and_remove_the_socket(self):
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -141,7 +141,7 @@ class Mounted(unittest.TestCase):
                 f.write("moving day\n")
             bundle = os.path.join(e.tmp, "keys.bundle")
             e.pfcrypt("export", "--key", KEY, "-o", bundle, "--export-passphrase-file", xpass,
-                      check=True)
+                      "--kdf-profile", "test", check=True)
             ks2 = e.keystore("ks2")
             p = e.pfcrypt("mount", e.backing, mnt, ks=ks2)
             self.assertEqual(p.returncode, 2, "mount without the keys must fail")

@@ -135,3 +135,34 @@ Test(keystore_bundle, unknown_names_and_versions)
 		     PFC_ERR_KEY_UNKNOWN);
 	pfc_wbuf_free(&w);
 }
+
+Test(keystore_bundle, cost_is_the_named_profile_by_default_moderate)
+{
+	struct pfc_kdf k;
+	struct pfc_wbuf out;
+	struct pfc_kdf hdr;
+
+	cr_assert_eq(pfc_bundle_kdf(NULL, 0, &k), 0);
+	cr_assert_eq(k.profile, PFC_KDF_MODERATE, "the default is the project's, not the store's");
+	cr_assert_eq(k.opslimit, 3);
+	cr_assert_eq(k.memlimit, 256u << 20);
+	cr_assert_eq(pfc_bundle_kdf("test", 4, &k), 0);
+	cr_assert_eq(k.profile, PFC_KDF_TEST);
+	cr_assert_eq(pfc_bundle_kdf("sensitive", 9, &k), 0);
+	cr_assert_eq(k.profile, PFC_KDF_SENSITIVE);
+	/* not NUL-terminated on the wire: the length counts */
+	cr_assert_eq(pfc_bundle_kdf("testing", 4, &k), 0);
+	cr_assert_eq(k.profile, PFC_KDF_TEST);
+	cr_assert_eq(pfc_bundle_kdf("bogus", 5, &k), PFC_ERR_INVAL);
+	cr_assert_eq(pfc_bundle_kdf("test\0x", 6, &k), PFC_ERR_INVAL);
+	cr_assert_eq(pfc_bundle_kdf("moderatemoderate", 16, &k), PFC_ERR_INVAL);
+	/* the header records the cost the bundle was sealed with */
+	cr_assert_eq(pfc_bundle_kdf("interactive", 11, &k), 0);
+	cr_assert_eq(pfc_wbuf_init(&out, 64, false), 0);
+	cr_assert_eq(pfc_bundle_export(&a, "vol", 3, NULL, 0, PW, sizeof(PW), &k, &out), 0);
+	cr_assert_eq(pfc_seal_header(PFC_SEAL_MAGIC_BUNDLE, out.p, out.len, &hdr), 0);
+	cr_assert_eq(hdr.profile, PFC_KDF_INTERACTIVE);
+	cr_assert_eq(hdr.opslimit, 2);
+	cr_assert_eq(hdr.memlimit, 64u << 20);
+	pfc_wbuf_free(&out);
+}

@@ -90,7 +90,8 @@ Test(passphrase, a_missing_file_is_an_io_error_with_its_errno)
 
 Test(passphrase, the_fd_wins_over_file_and_command)
 {
-	struct pfc_pass_src src = {.fd = -1, .file = "/nonexistent/pass", .extpass = "echo cmd"};
+	struct pfc_pass_src src = {
+	    .fd = -1, .file = "/nonexistent/pass", .extpass = {(const char *[]){"echo cmd"}, 1, 0}};
 	struct pfc_pass_why why;
 	size_t n = 0;
 
@@ -102,22 +103,35 @@ Test(passphrase, the_fd_wins_over_file_and_command)
 
 Test(passphrase, command_output_status_and_maximum)
 {
-	struct pfc_pass_src src = {.fd = -1, .extpass = "printf 'a\\n\\n'"};
+	const char *args[3] = {"printf", "a\n\n"};
+	struct pfc_pass_src src = {.fd = -1, .extpass = {args, 2, 0}};
 	struct pfc_pass_why why;
 	char cmd[64];
 	size_t n = 0;
 
 	cr_assert_eq(pfc_pass_read(&src, "", buf, &n, &why), 0);
 	cr_assert_eq(n, 2, "one newline dropped, like every source");
-	src.extpass = "exit 3";
+	args[0] = "sh";
+	args[1] = "-c";
+	args[2] = "exit 3";
+	src.extpass.n = 3;
 	cr_assert_eq(pfc_pass_read(&src, "", buf, &n, &why), PFC_ERR_IO);
 	cr_assert_eq(why.status, 3);
 	snprintf(cmd, sizeof(cmd), "head -c %d /dev/zero | tr '\\0' a; echo", PFC_PASS_MAX);
-	src.extpass = cmd;
+	args[2] = cmd;
 	cr_assert_eq(pfc_pass_read(&src, "", buf, &n, &why), 0, "the maximum and a newline");
 	cr_assert_eq(n, PFC_PASS_MAX);
 	snprintf(cmd, sizeof(cmd), "head -c %d /dev/zero | tr '\\0' a", PFC_PASS_MAX + 1);
 	cr_assert_eq(pfc_pass_read(&src, "", buf, &n, &why), PFC_ERR_TOO_LARGE);
-	src.extpass = "";
+	args[0] = "/nonexistent/program";
+	cr_assert_eq(pfc_pass_read(&src, "", buf, &n, &why), PFC_ERR_IO);
+	cr_assert_eq(why.status, -1);
+	cr_assert_eq(why.sys, ENOENT, "the exec's errno");
+	args[0] = "sleep";
+	args[1] = "1000";
+	src.extpass = (struct pfc_extpass){args, 2, 200};
+	cr_assert_eq(pfc_pass_read(&src, "", buf, &n, &why), PFC_ERR_TIMEOUT);
+	args[0] = "";
+	src.extpass.n = 1;
 	cr_assert_eq(pfc_pass_read(&src, "", buf, &n, &why), PFC_ERR_INVAL);
 }

@@ -57,7 +57,9 @@ static size_t all_requests(struct pfc_ks_req *q)
 				     .count = 2,
 				     .versions = VERS,
 				     .pass = (const uint8_t *)"x",
-				     .pass_len = 1};
+				     .pass_len = 1,
+				     .kdf_profile = "test",
+				     .kdf_profile_len = 4};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_IMPORT,
 				     .blob = (const uint8_t *)"bundle",
 				     .blob_len = 6,
@@ -99,6 +101,8 @@ Test(keystore_proto, every_request_round_trips)
 		same_bytes(d.blob, d.blob_len, q[i].blob, q[i].blob_len);
 		same_bytes(d.pass, d.pass_len, q[i].pass, q[i].pass_len);
 		same_bytes(d.pass2, d.pass2_len, q[i].pass2, q[i].pass2_len);
+		same_bytes(d.kdf_profile, d.kdf_profile_len, q[i].kdf_profile,
+			   q[i].kdf_profile_len);
 		if (q[i].key)
 			cr_assert_arr_eq(d.key, KEY, 32);
 		if (q[i].versions)

@@ -197,7 +197,7 @@ Test(keystore_server, full_session_through_the_client_library)
 	cr_assert_eq(list[0].state, PFC_KS_RETIRED);
 	cr_assert_eq(list[1].state, PFC_KS_PRIMARY);
 	pfc_ks_list_free(list);
-	cr_assert_eq(pfc_ks_export(ks, "vol", NULL, 0, "exp", 3, &bundle, &blen), 0);
+	cr_assert_eq(pfc_ks_export(ks, "vol", NULL, 0, "exp", 3, "test", &bundle, &blen), 0);
 	cr_assert_eq(pfc_ks_import(ks, bundle, blen, "exp", 3, &imported), 0);
 	cr_assert_eq(imported, 0);
 	cr_assert_eq(pfc_ks_import(ks, bundle, blen, "bad", 3, &imported), PFC_ERR_BAD_PASSPHRASE);
