@@ -91,11 +91,43 @@ static void file_err(const struct rewrap *rw, const char *rel, const char *fmt, 
 }
 
 /* One attempt: 0 done (rewrapped or skipped), 1 field changed under us, -1 failed (reported). */
+/*
+ * Compare-before-write, under the header lock (FORMAT.md 3): the header must
+ * still be h, the one we rewrapped, and no daemon may cut the file to 0 bytes
+ * between the compare and the write.  0 written, 1 changed meanwhile (or the
+ * lock is held: try again), -1 an error (reported).
+ */
+static int write_field(struct rewrap *rw, const char *rel, int fd, const struct pfc_header *h,
+		       const uint8_t field[PFC_HEADER_WRAPPED_FIELD_SIZE])
+{
+	uint8_t buf[PFC_HEADER_SIZE];
+	struct pfc_header again;
+	int r = pfc_header_lock(fd, PFC_HEADER_LOCK_WAIT_MS);
+
+	if (r < 0) {
+		if (r == PFC_ERR_BUSY)
+			return 1;
+		file_err(rw, rel, "cannot lock the header: %s", strerror(errno));
+		return -1;
+	}
+	if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
+	    pfc_header_parse(buf, sizeof(buf), &again) < 0 ||
+	    memcmp(again.file_id, h->file_id, PFC_ID_BYTES) ||
+	    again.wrapped_len != h->wrapped_len ||
+	    memcmp(again.wrapped, h->wrapped, h->wrapped_len))
+		return 1; /* the lock goes with the descriptor */
+	if (pwrite(fd, field, PFC_HEADER_WRAPPED_FIELD_SIZE, PFC_HEADER_WRAPPED_OFFSET) !=
+	    (ssize_t)PFC_HEADER_WRAPPED_FIELD_SIZE) {
+		file_err(rw, rel, "cannot write the header: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int rewrap_once(struct rewrap *rw, unsigned worker, const char *rel)
 {
-	struct pfc_header h, again;
+	struct pfc_header h;
 	uint8_t ad[PFC_AD_MAX], blob[PFC_WRAPPED_MAX], field[PFC_HEADER_WRAPPED_FIELD_SIZE];
-	uint8_t buf[PFC_HEADER_SIZE];
 	char name[PFC_KS_NAME_MAX + 1];
 	uint32_t ver;
 	size_t ad_len, blob_len;
@@ -146,26 +178,9 @@ static int rewrap_once(struct rewrap *rw, unsigned worker, const char *rel)
 		file_err(rw, rel, "cannot encode the new wrapped key: %s", pfc_strerror(r));
 		goto out;
 	}
-	/* Compare-before-write, under the header lock (FORMAT.md 3): the header
-	 * must still be the one we rewrapped, and no daemon may cut the file to
-	 * 0 bytes between the compare and the write. */
-	if ((r = pfc_header_lock(fd, PFC_HEADER_LOCK_WAIT_MS)) < 0) {
-		ret = r == PFC_ERR_BUSY ? 1 : -1;
-		if (ret < 0)
-			file_err(rw, rel, "cannot lock the header: %s", strerror(errno));
+	ret = write_field(rw, rel, fd, &h, field);
+	if (ret != 0)
 		goto out;
-	}
-	if (pread(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
-	    pfc_header_parse(buf, sizeof(buf), &again) < 0 ||
-	    memcmp(again.file_id, h.file_id, PFC_ID_BYTES) || again.wrapped_len != h.wrapped_len ||
-	    memcmp(again.wrapped, h.wrapped, h.wrapped_len)) {
-		ret = 1;
-		goto out;
-	}
-	if (pwrite(fd, field, sizeof(field), PFC_HEADER_WRAPPED_OFFSET) != (ssize_t)sizeof(field)) {
-		file_err(rw, rel, "cannot write the header: %s", strerror(errno));
-		goto out;
-	}
 	atomic_fetch_add(&rw->rewrapped, 1);
 	ret = 0;
 out:
