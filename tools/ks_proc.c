@@ -63,9 +63,21 @@ static int spawn(char **args, const char *pass, size_t len, char *err, size_t er
 		close(efd[1]);
 		return -1;
 	}
+	if (pass) {
+		/* Written before the fork, far below the pipe's capacity: it cannot
+		 * block, and no write can meet a child that has already exited
+		 * (EPIPE, and SIGPIPE would kill the CLI with status 141). */
+		(void)!write(pfd[1], pass, len);
+		close(pfd[1]);
+	}
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		if (pass)
+			close(pfd[0]);
+		close(efd[0]);
+		close(efd[1]);
 		return -1;
+	}
 	if (pid == 0) {
 		if (pass) {
 			if (pfd[0] == 3)
@@ -79,12 +91,8 @@ static int spawn(char **args, const char *pass, size_t len, char *err, size_t er
 		_exit(127);
 	}
 	close(efd[1]);
-	if (pass) {
+	if (pass)
 		close(pfd[0]);
-		/* A passphrase is far below the pipe capacity: this cannot block. */
-		(void)!write(pfd[1], pass, len);
-		close(pfd[1]);
-	}
 	/* EOF once the daemon has put /dev/null or its log file on its stderr. */
 	for (;;) {
 		char buf[512];
