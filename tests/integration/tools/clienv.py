@@ -137,6 +137,22 @@ class CliEnv:
         self.mounts.remove(mnt)
 
 
+def daemon_pids(mnt):
+    """pids of the pfcryptfs processes whose command line names mnt."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"pfcryptfs" and mnt.encode() in argv:
+            out.append(int(p))
+    return out
+
+
 def backing_files(backing):
     """{relative path: bytes} of every regular file in a backing tree."""
     out = {}

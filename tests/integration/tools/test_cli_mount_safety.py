@@ -12,22 +12,7 @@ import time
 
 import taprun
 import unittest
-from clienv import KEY, CliEnv
-
-
-def daemon_pid(mnt):
-    """The pid of the pfcryptfs serving mnt (its command line names the mountpoint)."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"pfcryptfs") and mnt.encode() in argv:
-            return int(pid)
-    raise AssertionError(f"no pfcryptfs for {mnt}")
+from clienv import KEY, CliEnv, daemon_pids
 
 
 def one_line(text):
@@ -85,7 +70,7 @@ class MountSafety(unittest.TestCase):
     def test_stale_mount_is_named_and_umount_z_clears_it(self):
         with CliEnv() as e:
             mnt = e.mounted_volume()
-            os.kill(daemon_pid(mnt), signal.SIGKILL)
+            os.kill(daemon_pids(mnt)[0], signal.SIGKILL)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 try:

@@ -32,7 +32,7 @@ if os.environ.get("PFC_RAILS_NS") != "1":
                                   sys.executable] + sys.argv)
 
 import taprun
-from clienv import WAIT_S, CliEnv, alive, program
+from clienv import WAIT_S, CliEnv, alive, program, daemon_pids
 
 CONF_LOCK_OFF = 0x7FFFFFFF - 1  # fs/daemon/rails.c RAILS_CONF_LOCK_OFF
 RAILS_WAIT_S = 5.0  # fs/daemon/rails.c RAILS_WAIT_MS: how long a held lock without a mount waits
@@ -43,22 +43,6 @@ def wait_mount(path, want=True, timeout=WAIT_S):
     while os.path.ismount(path) != want and time.monotonic() < deadline:
         time.sleep(0.02)
     return os.path.ismount(path) == want
-
-
-def daemon_pids(mnt):
-    """pids of the pfcryptfs processes whose command line names mnt."""
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and os.path.basename(argv[0]) == b"pfcryptfs" and mnt.encode() in argv:
-            out.append(int(p))
-    return out
 
 
 def ofd_lock(fd, start, length):
