@@ -28,6 +28,8 @@ struct pfc_ks {
 	struct pfc_wbuf req; /* secure; the request being sent, wiped after each */
 	uint8_t *rx;	     /* sodium_malloc'd reply buffer, wiped after each */
 	size_t rx_cap;
+	const char *proof; /* the caller's store passphrase (pfc_ks_set_proof), or NULL */
+	size_t proof_len;
 };
 
 /* Reply buffer size kept between requests. */
@@ -458,9 +460,20 @@ int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version)
 	return 0;
 }
 
+void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len)
+{
+	if (!ks)
+		return;
+	ks->proof = pass;
+	ks->proof_len = pass ? len : 0;
+}
+
 int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version)
 {
-	struct pfc_ks_req q = {.type = PFC_KS_RETIRE, .version = version};
+	struct pfc_ks_req q = {.type = PFC_KS_RETIRE,
+			       .version = version,
+			       .proof = (const uint8_t *)ks->proof,
+			       .proof_len = ks->proof_len};
 	struct pfc_ks_reply rep = {0};
 	int rc = set_name(&q, name);
 
@@ -529,8 +542,11 @@ int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old
 int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
 		  const char *export_pass, size_t pass_len, uint8_t **bundle, size_t *bundle_len)
 {
-	struct pfc_ks_req q = {
-	    .type = PFC_KS_EXPORT, .pass = (const uint8_t *)export_pass, .pass_len = pass_len};
+	struct pfc_ks_req q = {.type = PFC_KS_EXPORT,
+			       .pass = (const uint8_t *)export_pass,
+			       .pass_len = pass_len,
+			       .proof = (const uint8_t *)ks->proof,
+			       .proof_len = ks->proof_len};
 	struct pfc_ks_reply rep = {0};
 	uint8_t vbuf[4 * PFC_KS_EXPORT_VERSIONS_MAX];
 	struct pfc_wbuf v;

@@ -15,9 +15,11 @@
  *   PFC_ERR_AUTH          blob bytes, name, version or associated data altered
  *   PFC_ERR_EXISTS        create of an existing name
  *   PFC_ERR_BUSY          retire of the primary version
- *   PFC_ERR_BAD_PASSPHRASE  unlock / change-passphrase / import passphrase wrong
+ *   PFC_ERR_BAD_PASSPHRASE  unlock / change-passphrase / import passphrase or the
+ *                         proof of retire / export wrong
  *   PFC_ERR_CONFLICT      import would overwrite a version with different bytes
- *   PFC_ERR_DENIED        peer uid not allowed (neither the owner nor root)
+ *   PFC_ERR_DENIED        peer uid not allowed (neither the owner nor root); a
+ *                         request needing proof sent without it (pfc_ks_set_proof)
  *   PFC_ERR_INVAL, PFC_ERR_NAME_INVALID, PFC_ERR_TOO_LARGE, PFC_ERR_CORRUPT,
  *   PFC_ERR_PROTOCOL, PFC_ERR_IO (store write failed), PFC_ERR_NOMEM
  * and locally: PFC_ERR_UNREACHABLE (cannot connect), PFC_ERR_TIMEOUT (no
@@ -100,6 +102,15 @@ int pfc_ks_rewrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const
  */
 int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t *ad_prefix,
 			      size_t prefix_len, unsigned count, struct pfc_ks_filekey *out);
+
+/*
+ * The store passphrase that the requests needing proof (retire, export:
+ * PROTOCOL.md section 2.1) carry.  The pointer is kept, not copied: pass is
+ * the caller's locked memory and must outlive those requests; NULL clears.
+ * Without it those requests get PFC_ERR_DENIED; with a wrong one
+ * PFC_ERR_BAD_PASSPHRASE.  Not concurrently with a request.
+ */
+void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len);
 
 /* New random version max+1 becomes primary; the old primary becomes active. */
 int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version);

@@ -311,29 +311,51 @@ static int h_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 
 typedef int (*handler_fn)(struct pfc_ks_server *, const struct pfc_ks_req *, struct reply *);
 
+/* Who may ask for what: PROTOCOL.md section 2.1. */
 static const struct {
 	handler_fn fn;
 	bool needs_keys; /* refused with PFC_ERR_LOCKED while locked */
 	bool routine;	 /* logged at debug level when it succeeds (every file open) */
+	bool needs_pass; /* destroys or extracts keys: q->proof must be the store passphrase */
 } handlers[] = {
     /* clang-format off */
-	[PFC_KS_HELLO]    = {h_hello,    false, true},
-	[PFC_KS_STATUS]   = {h_status,   false, true},
-	[PFC_KS_CREATE]   = {h_create,   true,  false},
-	[PFC_KS_WRAP]     = {h_wrap,     true,  true},
-	[PFC_KS_UNWRAP]   = {h_unwrap,   true,  true},
-	[PFC_KS_REWRAP]   = {h_rewrap,   true,  true},
-	[PFC_KS_GENERATE] = {h_generate, true,  true},
-	[PFC_KS_ROTATE]   = {h_rotate,   true,  false},
-	[PFC_KS_RETIRE]   = {h_retire,   true,  false},
-	[PFC_KS_LIST]     = {h_list,     true,  true},
-	[PFC_KS_LOCK]     = {h_lock,     false, false},
-	[PFC_KS_UNLOCK]   = {h_unlock,   false, false},
-	[PFC_KS_PASSWD]   = {h_passwd,   true,  false},
-	[PFC_KS_EXPORT]   = {h_export,   true,  false},
-	[PFC_KS_IMPORT]   = {h_import,   true,  false},
+	[PFC_KS_HELLO]    = {h_hello,    false, true,  false},
+	[PFC_KS_STATUS]   = {h_status,   false, true,  false},
+	[PFC_KS_CREATE]   = {h_create,   true,  false, false},
+	[PFC_KS_WRAP]     = {h_wrap,     true,  true,  false},
+	[PFC_KS_UNWRAP]   = {h_unwrap,   true,  true,  false},
+	[PFC_KS_REWRAP]   = {h_rewrap,   true,  true,  false},
+	[PFC_KS_GENERATE] = {h_generate, true,  true,  false},
+	[PFC_KS_ROTATE]   = {h_rotate,   true,  false, false},
+	[PFC_KS_RETIRE]   = {h_retire,   true,  false, true},
+	[PFC_KS_LIST]     = {h_list,     true,  true,  false},
+	[PFC_KS_LOCK]     = {h_lock,     false, false, false},
+	[PFC_KS_UNLOCK]   = {h_unlock,   false, false, false},
+	[PFC_KS_PASSWD]   = {h_passwd,   true,  false, false}, /* checks its old passphrase */
+	[PFC_KS_EXPORT]   = {h_export,   true,  false, true},
+	[PFC_KS_IMPORT]   = {h_import,   true,  false, false},
     /* clang-format on */
 };
+
+/*
+ * The one check of a needs_pass request's proof, before its handler runs
+ * (keys loaded: the store key's check is what it is compared with).  why
+ * gets the reply's message.
+ */
+static int check_proof(struct pfc_ks_server *s, const struct pfc_ks_req *q, char *why, size_t n)
+{
+	int rc;
+
+	if (!q->proof) {
+		snprintf(why, n, "%s needs the store passphrase (protocol 2)",
+			 pfc_ks_type_name(q->type));
+		return PFC_ERR_DENIED;
+	}
+	rc = check_pass(s, q->proof, q->proof_len);
+	if (rc == PFC_ERR_BAD_PASSPHRASE)
+		snprintf(why, n, "wrong store passphrase: %s refused", pfc_ks_type_name(q->type));
+	return rc;
+}
 
 bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const uint8_t *body,
 		     size_t len, struct pfc_wbuf *out)
@@ -342,7 +364,7 @@ bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const
 	struct reply r = {out, 0, NULL};
 	bool close_after = false;
 	int rc = pfc_ks_req_decode(body, len, &q);
-	char extra[PFC_KS_NAME_MAX + 16] = "";
+	char extra[PFC_KS_NAME_MAX + 16] = "", why[PFC_KS_MSG_MAX] = "";
 	struct pfc_rbuf tr;
 	uint8_t type = 0;
 
@@ -357,6 +379,10 @@ bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const
 	}
 	if (handlers[q.type].needs_keys && s->locked) {
 		rc = PFC_ERR_LOCKED;
+		goto done;
+	}
+	if (handlers[q.type].needs_pass && (rc = check_proof(s, &q, why, sizeof(why))) < 0) {
+		r.msg = why[0] ? why : NULL;
 		goto done;
 	}
 	pfc_ks_frame_begin(out, q.type | PFC_KS_REPLY);

@@ -72,6 +72,15 @@ static int get_pass(struct pfc_rbuf *r, const uint8_t **p, size_t *n)
 	return pfc_rbuf_get_lv16(r, PFC_KS_PASS_MAX, p, n);
 }
 
+/* The trailing proof of a RETIRE or EXPORT: absent (NULL) when the frame ends
+ * before it, as a version-1 request does (refused by the dispatcher). */
+static int get_proof(struct pfc_rbuf *r, struct pfc_ks_req *q)
+{
+	if (pfc_rbuf_left(r) == 0)
+		return 0;
+	return get_pass(r, &q->proof, &q->proof_len);
+}
+
 /* EXPORT's count u32 versions, none 0; kept as a view into the frame. */
 static int get_versions(struct pfc_rbuf *r, struct pfc_ks_req *q)
 {
@@ -126,7 +135,9 @@ static int decode_fields(struct pfc_rbuf *r, struct pfc_ks_req *q)
 	case PFC_KS_RETIRE:
 		if ((rc = get_name(r, q)) < 0 || (rc = pfc_rbuf_get_u32(r, &q->version)) < 0)
 			return rc;
-		return q->version == 0 ? PFC_ERR_INVAL : 0;
+		if (q->version == 0)
+			return PFC_ERR_INVAL;
+		return get_proof(r, q);
 	case PFC_KS_UNLOCK:
 		return get_pass(r, &q->pass, &q->pass_len);
 	case PFC_KS_PASSWD:
@@ -136,9 +147,9 @@ static int decode_fields(struct pfc_rbuf *r, struct pfc_ks_req *q)
 	case PFC_KS_EXPORT:
 		if ((rc = get_name(r, q)) < 0 || (rc = pfc_rbuf_get_u16(r, &q->count)) < 0)
 			return rc;
-		if ((rc = get_versions(r, q)) < 0)
+		if ((rc = get_versions(r, q)) < 0 || (rc = get_pass(r, &q->pass, &q->pass_len)) < 0)
 			return rc;
-		return get_pass(r, &q->pass, &q->pass_len);
+		return get_proof(r, q);
 	case PFC_KS_IMPORT:
 		if ((rc = pfc_rbuf_get_lv32(r, PFC_KS_BUNDLE_MAX, &q->blob, &q->blob_len)) < 0)
 			return rc;
@@ -170,6 +181,14 @@ int pfc_ks_req_decode(const uint8_t *body, size_t len, struct pfc_ks_req *req)
 		return rc;
 	*req = q;
 	return 0;
+}
+
+/* The proof, if the caller has one: without it the request is a version-1
+ * one, which the server refuses with a clear reply. */
+static void put_proof(struct pfc_wbuf *w, const struct pfc_ks_req *q)
+{
+	if (q->proof)
+		pfc_wbuf_put_lv16(w, q->proof, q->proof_len);
 }
 
 int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
@@ -207,6 +226,7 @@ int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
 	case PFC_KS_RETIRE:
 		pfc_wbuf_put_lv16(w, q->name, q->name_len);
 		pfc_wbuf_put_u32(w, q->version);
+		put_proof(w, q);
 		break;
 	case PFC_KS_UNLOCK:
 		pfc_wbuf_put_lv16(w, q->pass, q->pass_len);
@@ -220,6 +240,7 @@ int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
 		pfc_wbuf_put_u16(w, q->count);
 		pfc_wbuf_put_bytes(w, q->versions, (size_t)q->count * 4);
 		pfc_wbuf_put_lv16(w, q->pass, q->pass_len);
+		put_proof(w, q);
 		break;
 	case PFC_KS_IMPORT:
 		pfc_wbuf_put_lv32(w, q->blob, q->blob_len);

@@ -25,7 +25,7 @@
 #include "keystore/blob.h"
 #include "keystore/passphrase.h"
 
-#define PFC_KS_PROTOCOL_VERSION	   1
+#define PFC_KS_PROTOCOL_VERSION	   2
 #define PFC_KS_FILE_ID_LEN	   16
 #define PFC_KS_GEN_MAX		   256		/* most file keys per generate request */
 #define PFC_KS_PASS_MAX		   PFC_PASS_MAX /* longest passphrase: the reader's */
@@ -112,6 +112,8 @@ struct pfc_ks_req {
 	size_t pass2_len;
 	uint16_t count;		 /* GENERATE: keys; EXPORT: versions */
 	const uint8_t *versions; /* EXPORT: count u32 LE */
+	const uint8_t *proof;	 /* RETIRE EXPORT: the store passphrase (PROTOCOL.md 2.1); */
+	size_t proof_len;	 /* decoded NULL when absent (a version-1 request) */
 };
 
 /* Check a received length field: PFC_ERR_PROTOCOL if 0, PFC_ERR_TOO_LARGE

@@ -23,11 +23,14 @@
 
 static const char export_help[] =
     "Usage: pfcrypt export --key NAME [--versions 1,2,...] -o FILE\n"
-    "                      [--export-passphrase-file F] [--socket PATH]\n\n"
+    "                      [--export-passphrase-file F] [PASS] [--socket PATH]\n\n"
     "Write master key NAME (all non-retired versions, or the listed ones) to FILE\n"
     "(created 0600; an existing FILE is never overwritten), encrypted under an\n"
     "export passphrase (asked twice on the terminal, or read from F).  Without\n"
-    "that passphrase the bundle is useless.\n\n"
+    "that passphrase the bundle is useless.  The keystore hands keys out only with\n"
+    "proof of its own passphrase (PASS, as for 'pfcrypt keystore unlock':\n"
+    "--passphrase-fd N | --passphrase-file F | --extpass CMD |\n"
+    "env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
     "Exit: 0 written, 2 error.\n";
 
 static const char import_help[] =
@@ -107,9 +110,31 @@ static int write_bundle(const char *file, const uint8_t *bundle, size_t len)
 	return 0;
 }
 
+/* Ask the keystore for the bundle, with proof of its passphrase from src. */
+static int ask(const struct cli_pass_src *src, const char *key, const struct versions *vers,
+	       const char *pass, size_t plen, uint8_t **bundle, size_t *blen)
+{
+	struct pfc_ks *ks = NULL;
+	char *proof = NULL;
+	size_t prlen;
+	int r;
+
+	if (cli_read_pass(src, "Keystore passphrase: ", false, &proof, &prlen))
+		return CLI_EXIT_SETUP;
+	r = cli_ks_open(&ks);
+	if (!r) {
+		pfc_ks_set_proof(ks, proof, prlen);
+		r = pfc_ks_export(ks, key, vers->v, vers->n, pass, plen, bundle, blen);
+		r = r < 0 ? cli_ks_fail(ks, r, "master key %s", key) : 0;
+	}
+	pfc_ks_close(ks);
+	cli_pass_free(proof);
+	return r;
+}
+
 int cmd_export(int argc, char **argv)
 {
-	struct cli_pass_src src = {.fd = -1};
+	struct cli_pass_src src = {.fd = -1}, store = CLI_PASS_SRC_INIT;
 	const char *key = NULL, *file = NULL;
 	struct versions vers = {.n = 0};
 	const struct cli_opt opts[] = {
@@ -117,13 +142,13 @@ int cmd_export(int argc, char **argv)
 	    {.name = "versions", .call = opt_versions, .dest = &vers},
 	    {.name = "export-passphrase-file", .str = &src.file},
 	    {.name = "output", .short_name = 'o', .str = &file, .required = true},
+	    CLI_OPTS_PASS(&store),
 	    {0}};
 	const struct cli_syntax syn = {.cmd = "export",
 				       .help = export_help,
 				       .opts = opts,
 				       .nargs = 0,
 				       .expected = "expected --key NAME -o FILE"};
-	struct pfc_ks *ks = NULL;
 	uint8_t *bundle = NULL;
 	size_t plen, blen = 0;
 	char *pass = NULL;
@@ -133,11 +158,7 @@ int cmd_export(int argc, char **argv)
 		return r;
 	if (cli_read_pass(&src, "Export passphrase: ", true, &pass, &plen))
 		return CLI_EXIT_SETUP;
-	r = cli_ks_open(&ks);
-	if (!r) {
-		r = pfc_ks_export(ks, key, vers.v, vers.n, pass, plen, &bundle, &blen);
-		r = r < 0 ? cli_ks_fail(ks, r, "master key %s", key) : 0;
-	}
+	r = ask(&store, key, &vers, pass, plen, &bundle, &blen);
 	if (!r)
 		r = write_bundle(file, bundle, blen);
 	if (!r)
@@ -145,7 +166,6 @@ int cmd_export(int argc, char **argv)
 	if (bundle)
 		pfc_ks_bundle_free(bundle);
 	cli_pass_free(pass);
-	pfc_ks_close(ks);
 	return r;
 }
 

@@ -32,30 +32,17 @@ static const char ks_help[] =
     "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
     "then PATH).  Exit: 0 ok, 2 error.\n";
 
-static int opt_fd(const char *cmd, const char *arg, void *dest)
-{
-	unsigned long v;
-
-	if (cli_parse_uint(arg, 0, 1 << 20, &v))
-		return cli_usage(cmd, "--passphrase-fd wants a file descriptor number");
-	*(int *)dest = (int)v;
-	return 0;
-}
-
 /* Parse the options of "keystore <sub>" (cmd) into o.  CLI_OPTS_GO or an exit code. */
 static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 {
-	const struct cli_opt opts[] = {
-	    {.name = "passphrase-file", .str = &o->pass.file},
-	    {.name = "passphrase-fd", .call = opt_fd, .dest = &o->pass.fd},
-	    {.name = "extpass", .str = &o->pass.extpass},
-	    {.name = "new-passphrase-file", .str = &o->new_pass_file},
-	    {.name = "store", .str = &o->store},
-	    {.name = "kdf-profile", .str = &o->kdf},
-	    {.name = "log-file", .str = &o->log_file},
-	    {.name = "locked", .flag = &o->locked},
-	    {.name = "json", .flag = &o->json},
-	    {0}};
+	const struct cli_opt opts[] = {CLI_OPTS_PASS(&o->pass),
+				       {.name = "new-passphrase-file", .str = &o->new_pass_file},
+				       {.name = "store", .str = &o->store},
+				       {.name = "kdf-profile", .str = &o->kdf},
+				       {.name = "log-file", .str = &o->log_file},
+				       {.name = "locked", .flag = &o->locked},
+				       {.name = "json", .flag = &o->json},
+				       {0}};
 	const struct cli_syntax syn = {
 	    .cmd = cmd, .help = ks_help, .opts = opts, .nargs = CLI_ARGS_ANY};
 	int r;

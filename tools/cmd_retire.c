@@ -26,13 +26,16 @@
 #include "tools/vol.h"
 
 static const char retire_help[] =
-    "Usage: pfcrypt retire --key NAME --version N [--force] BACKING... [--socket PATH]\n\n"
+    "Usage: pfcrypt retire --key NAME --version N [--force] BACKING...\n"
+    "                      [PASS] [--socket PATH]\n\n"
     "Destroy version N of master key NAME in the keystore (crypto-shredding): any\n"
     "file still wrapped under it, in a volume, a backup or a sync history, becomes\n"
     "permanently unreadable.  Refused while a volume given as BACKING still has\n"
     "files (or its name key) under NAME vN: run 'pfcrypt rewrap BACKING' first.\n"
     "Give every volume that uses NAME; without BACKING only --force retires.\n"
-    "The primary version cannot be retired (rotate first).\n\n"
+    "The primary version cannot be retired (rotate first).  The keystore asks for\n"
+    "proof of its passphrase (PASS, as for 'pfcrypt keystore unlock': --passphrase-fd N |\n"
+    "--passphrase-file F | --extpass CMD | env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
     "  --force        retire without checking (or despite live files)\n\n"
     "Exit: 0 retired, 1 refused (live files listed), 2 error.\n";
 
@@ -100,8 +103,31 @@ static int survey(char **paths, int n, const char *key, unsigned long ver, bool 
 	return 0;
 }
 
+/* Ask the keystore, with proof of its passphrase from src. */
+static int ask(const struct cli_pass_src *src, const char *key, unsigned long ver)
+{
+	struct pfc_ks *ks;
+	char *pass = NULL;
+	size_t plen;
+	int r;
+
+	if (cli_read_pass(src, "Keystore passphrase: ", false, &pass, &plen))
+		return CLI_EXIT_SETUP;
+	if ((r = cli_ks_open(&ks))) {
+		cli_pass_free(pass);
+		return r;
+	}
+	pfc_ks_set_proof(ks, pass, plen);
+	r = pfc_ks_retire(ks, key, (uint32_t)ver);
+	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", key, ver) : CLI_EXIT_OK;
+	pfc_ks_close(ks);
+	cli_pass_free(pass);
+	return r;
+}
+
 int cmd_retire(int argc, char **argv)
 {
+	struct cli_pass_src src = CLI_PASS_SRC_INIT;
 	const char *key = NULL;
 	unsigned long ver = 0;
 	bool force = false;
@@ -113,13 +139,13 @@ int cmd_retire(int argc, char **argv)
 					.bad = "--version wants a number >= 1",
 					.required = true},
 				       {.name = "force", .flag = &force},
+				       CLI_OPTS_PASS(&src),
 				       {0}};
 	const struct cli_syntax syn = {.cmd = "retire",
 				       .help = retire_help,
 				       .opts = opts,
 				       .nargs = CLI_ARGS_ANY,
 				       .expected = "expected --key NAME --version N"};
-	struct pfc_ks *ks;
 	long live = 0, mounts = 0;
 	int r;
 
@@ -140,11 +166,7 @@ int cmd_retire(int argc, char **argv)
 		    live, key, ver, mounts);
 		return CLI_EXIT_PROBLEMS;
 	}
-	if ((r = cli_ks_open(&ks)))
-		return r;
-	r = pfc_ks_retire(ks, key, (uint32_t)ver);
-	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", key, ver) : CLI_EXIT_OK;
-	pfc_ks_close(ks);
+	r = ask(&src, key, ver);
 	if (r == CLI_EXIT_OK)
 		printf("%s v%lu retired%s\n", key, ver,
 		       live ? " (live files made unreadable: --force)" : "");

@@ -27,7 +27,7 @@ HELLO, STATUS, CREATE, WRAP, UNWRAP, REWRAP, GENERATE, ROTATE, RETIRE, LIST, LOC
 REPLY = 0x80
 ERROR = 0xFF
 FRAME_MAX = 256 * 1024
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # fs/err.h, as positive numbers on the wire
 ERR = dict(INVAL=1, NOMEM=2, TRUNCATED=3, TOO_LARGE=4, BAD_MAGIC=5, UNKNOWN_VERSION=6, AUTH=7,
@@ -211,8 +211,12 @@ class Client:
         r.end()
         return v
 
-    def retire(self, name, version):
-        self.call(RETIRE, lv16(name) + struct.pack("<I", version)).end()
+    def retire(self, name, version, proof=None):
+        """proof: the store passphrase (PROTOCOL.md 2.1); None sends the version-1 request."""
+        p = lv16(name) + struct.pack("<I", version)
+        if proof is not None:
+            p += lv16(proof)
+        self.call(RETIRE, p).end()
 
     def list(self):
         """[(name, version, state, created, retired)], state 1 primary 2 active 3 retired"""
@@ -231,9 +235,12 @@ class Client:
     def passwd(self, old, new):
         self.call(PASSWD, lv16(old) + lv16(new)).end()
 
-    def export(self, name, versions, pw):
+    def export(self, name, versions, pw, proof=None):
+        """proof: the store passphrase (PROTOCOL.md 2.1); None sends the version-1 request."""
         p = lv16(name) + struct.pack("<H", len(versions))
         p += b"".join(struct.pack("<I", v) for v in versions) + lv16(pw)
+        if proof is not None:
+            p += lv16(proof)
         r = self.call(EXPORT, p)
         b = r.lv32()
         r.end()

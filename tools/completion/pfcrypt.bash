@@ -20,9 +20,11 @@ _pfcrypt_opts()
 	status) echo "--json --socket --help" ;;
 	rotate) echo "--key --socket --help" ;;
 	rewrap) echo "--threads --socket --help" ;;
-	retire) echo "--key --version --force --socket --help" ;;
+	retire) echo "--key --version --force --passphrase-file --passphrase-fd --extpass
+		--socket --help" ;;
 	check) echo "--quick --json --threads --fold-dirids --socket --help" ;;
-	export) echo "--key --versions -o --export-passphrase-file --socket --help" ;;
+	export) echo "--key --versions -o --export-passphrase-file --passphrase-file
+		--passphrase-fd --extpass --socket --help" ;;
 	import) echo "--export-passphrase-file --socket --help" ;;
 	esac
 }

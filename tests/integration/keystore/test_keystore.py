@@ -61,7 +61,7 @@ class Base(unittest.TestCase):
     def assert_serves(self):
         self.assertTrue(self.k.alive(), "daemon died:\n" + self.k.log())
         with self.k.client() as c:
-            self.assertEqual(c.hello()[0], 1)
+            self.assertEqual(c.hello()[0], 2)
 
     def raw(self):
         return self.k.client().s
@@ -119,12 +119,13 @@ class Session(Base):
             blob = c.wrap("vol", AD, key)
             c.rotate("vol")
             _, vers = parse_bundle_plaintext(
-                open_container(c.export("vol", [1], b"e"), b"PFCKSEXP", b"e"))
+                open_container(c.export("vol", [1], b"e", proof=self.k.passphrase), b"PFCKSEXP",
+                               b"e"))
             old = vers[0][2]
             with open(self.k.store, "rb") as f:
                 before = open_container(f.read(), b"PFCKSTOR", self.k.passphrase)
             self.assertIn(old, before)
-            c.retire("vol", 1)
+            c.retire("vol", 1, proof=self.k.passphrase)
             with self.assertRaises(KsError) as e:
                 c.unwrap(blob, AD)
             self.assertEqual(e.exception.name, "KEY_RETIRED")
@@ -136,7 +137,7 @@ class Session(Base):
             self.assertIsNone(entries[0][5])
             self.assertGreater(entries[0][4], 0, "tombstone keeps the retire date")
             with self.assertRaises(KsError) as e:
-                c.retire("vol", 2)
+                c.retire("vol", 2, proof=self.k.passphrase)
             self.assertEqual(e.exception.name, "BUSY")
         # and after a restart the version is still retired
         self.k.stop()
@@ -169,7 +170,7 @@ class Session(Base):
             c.create("vol")
             key = os.urandom(32)
             blob = c.wrap("vol", AD, key)
-            bundle = c.export("vol", [], b"export pass")
+            bundle = c.export("vol", [], b"export pass", proof=self.k.passphrase)
         with Keystore() as other:
             with other.client() as d:
                 with self.assertRaises(KsError) as e:
@@ -215,7 +216,7 @@ class Malformed(Base):
             with self.assertRaises(KsError) as e:
                 c.call(CREATE, struct.pack("<H", 8) + b"abc")
             self.assertEqual(e.exception.name, "TRUNCATED")
-            self.assertEqual(c.hello()[0], 1, "same connection still usable")
+            self.assertEqual(c.hello()[0], 2, "same connection still usable")
         self.assert_serves()
 
     def test_unknown_type(self):
@@ -326,7 +327,7 @@ class PeerAndProcess(unittest.TestCase):
             self.assertIn("uid %d" % nobody.pw_uid, k.log())
             self.assertIn("refused", k.log())
             with k.client() as c:
-                self.assertEqual(c.hello()[0], 1)
+                self.assertEqual(c.hello()[0], 2)
 
     def test_core_dumps_disabled(self):
         with Keystore() as k:
@@ -341,7 +342,7 @@ class PeerAndProcess(unittest.TestCase):
             self.assertEqual(os.stat(f"/proc/{k.pid}/status").st_uid, 0,
                              "process is dumpable (PR_SET_DUMPABLE not 0)")
             with k.client() as c:  # root is allowed by a keystore owned by nobody
-                self.assertEqual(c.hello()[0], 1)
+                self.assertEqual(c.hello()[0], 2)
 
     def test_signals_wipe_exit_zero_and_remove_the_socket(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -373,7 +374,7 @@ class PeerAndProcess(unittest.TestCase):
                     c.unwrap(blob, AD[:-1])
                 except KsError:
                     pass
-                bundle = c.export("vol", [], b"export-pass-xyz")
+                bundle = c.export("vol", [], b"export-pass-xyz", proof=b"log-test passphrase 1")
                 for _, _, mk in parse_bundle_plaintext(
                         open_container(bundle, b"PFCKSEXP", b"export-pass-xyz"))[1]:
                     secrets.append(mk)
@@ -385,7 +386,7 @@ class PeerAndProcess(unittest.TestCase):
                 c.passwd(b"log-test passphrase 1", b"log-test passphrase 2")
                 c.lock()
                 c.unlock(b"log-test passphrase 2")
-                c.retire("vol", 1)
+                c.retire("vol", 1, proof=b"log-test passphrase 2")
                 c.list()
             self.assertEqual(k.stop(), 0)
             with open(k.log_path, "rb") as f:

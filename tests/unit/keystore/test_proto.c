@@ -40,8 +40,12 @@ static size_t all_requests(struct pfc_ks_req *q)
 				     .ad_len = 6,
 				     .count = 64};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_ROTATE, .name = "a-b_c", .name_len = 5};
-	q[n++] =
-	    (struct pfc_ks_req){.type = PFC_KS_RETIRE, .name = "vol", .name_len = 3, .version = 3};
+	q[n++] = (struct pfc_ks_req){.type = PFC_KS_RETIRE,
+				     .name = "vol",
+				     .name_len = 3,
+				     .version = 3,
+				     .proof = (const uint8_t *)"store pw",
+				     .proof_len = 8};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_LIST};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_LOCK};
 	q[n++] = (struct pfc_ks_req){
@@ -57,7 +61,9 @@ static size_t all_requests(struct pfc_ks_req *q)
 				     .count = 2,
 				     .versions = VERS,
 				     .pass = (const uint8_t *)"x",
-				     .pass_len = 1};
+				     .pass_len = 1,
+				     .proof = (const uint8_t *)"store pw",
+				     .proof_len = 8};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_IMPORT,
 				     .blob = (const uint8_t *)"bundle",
 				     .blob_len = 6,
@@ -99,6 +105,7 @@ Test(keystore_proto, every_request_round_trips)
 		same_bytes(d.blob, d.blob_len, q[i].blob, q[i].blob_len);
 		same_bytes(d.pass, d.pass_len, q[i].pass, q[i].pass_len);
 		same_bytes(d.pass2, d.pass2_len, q[i].pass2, q[i].pass2_len);
+		same_bytes(d.proof, d.proof_len, q[i].proof, q[i].proof_len);
 		if (q[i].key)
 			cr_assert_arr_eq(d.key, KEY, 32);
 		if (q[i].versions)
@@ -120,6 +127,13 @@ Test(keystore_proto, every_truncation_of_every_request_is_refused)
 			memset(&d, 0x5a, sizeof(d));
 			int rc = pfc_ks_req_decode(w.p + 4, cut, &d);
 
+			if (q[i].proof && cut == w.len - 4 - 2 - q[i].proof_len) {
+				/* exactly a version-1 request: decoded without its proof,
+				 * for the dispatcher to refuse (PROTOCOL.md section 2) */
+				cr_assert_eq(rc, 0, "type %u without its proof", q[i].type);
+				cr_assert_null(d.proof);
+				continue;
+			}
 			cr_assert_lt(rc, 0, "type %u cut at %zu accepted", q[i].type, cut);
 			cr_assert_eq(d.type, 0x5a, "output touched on failure");
 		}
