@@ -468,10 +468,11 @@ void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len)
 	ks->proof_len = pass ? len : 0;
 }
 
-int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version)
+int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_RETIRE,
 			       .version = version,
+			       .flags = (uint8_t)flags,
 			       .proof = (const uint8_t *)ks->proof,
 			       .proof_len = ks->proof_len};
 	struct pfc_ks_reply rep = {0};
@@ -479,7 +480,7 @@ int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version)
 
 	if (rc < 0)
 		return rc;
-	if (version == 0)
+	if (version == 0 || (flags & ~PFC_KS_RETIRE_FLAGS))
 		return PFC_ERR_INVAL;
 	return request(ks, &q, false, &rep);
 }

@@ -114,10 +114,15 @@ void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len);
 
 /* New random version max+1 becomes primary; the old primary becomes active. */
 int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version);
-/* Destroy a version's key bytes (store rewritten without them; tombstone kept).
- * PFC_ERR_BUSY for the primary version, PFC_ERR_KEY_RETIRED if already retired.
- * Whether live files still use it is the CLI's check, not the keystore's. */
-int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version);
+/*
+ * Destroy a version's key bytes (store rewritten without them; tombstone
+ * kept); needs the proof (pfc_ks_set_proof).  PFC_ERR_BUSY for the primary
+ * version, and while a running client still wraps or unwraps under it
+ * (PROTOCOL.md 2.2; pfc_ks_last_message() says who) unless flags has
+ * PFC_KS_RETIRE_FORCE; PFC_ERR_KEY_RETIRED if already retired.  Whether live
+ * files still use it is the CLI's check (the keystore cannot see volumes).
+ */
+int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags);
 
 /* Every version of every name, sorted by name then version; *out is malloc'd,
  * free with pfc_ks_list_free(). */

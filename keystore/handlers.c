@@ -17,6 +17,7 @@
 #include "keystore/bundle.h"
 #include "keystore/handlers.h"
 #include "keystore/proto.h"
+#include "keystore/retire.h"
 #include "keystore/store.h"
 
 #ifndef PFC_KS_SW_VERSION
@@ -27,7 +28,9 @@
 struct reply {
 	struct pfc_wbuf *w;
 	size_t start;
-	const char *msg; /* error message (fixed text) */
+	const char *msg; /* error message (fixed text, or buf) */
+	const struct pfc_ks_peer *peer;
+	char buf[PFC_KS_MSG_MAX];
 };
 
 static uint64_t now_s(void)
@@ -69,6 +72,24 @@ static int check_pass(struct pfc_ks_server *s, const uint8_t *pass, size_t len)
 									  : PFC_ERR_BAD_PASSPHRASE;
 	pfc_skey_free(k);
 	return rc;
+}
+
+/* The entry a request's blob names (NULL if none: the blob was checked already). */
+static struct pfc_ks_entry *blob_entry(struct pfc_ks_server *s, const struct pfc_ks_req *q)
+{
+	char name[PFC_KS_NAME_MAX + 1];
+	uint32_t v;
+
+	if (pfc_blob_parse_name_version(q->blob, q->blob_len, name, &v) < 0)
+		return NULL;
+	return pfc_keyring_find(&s->kr, name, strlen(name), v);
+}
+
+/* Who used which version: what RETIRE looks at (retire.h). */
+static void note_use(const struct reply *r, struct pfc_ks_entry *e, uint8_t op)
+{
+	if (e)
+		pfc_ks_note_use(e, r->peer->pid, op, now_s());
 }
 
 static int h_hello(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
@@ -132,10 +153,16 @@ static int h_rotate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 
 static int h_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
+	const struct pfc_ks_entry *e = pfc_keyring_find(&s->kr, q->name, q->name_len, q->version);
 	struct pfc_keyring next;
 	int rc;
 
-	(void)r;
+	/* PROTOCOL.md 2.2: not while a running client still uses it, unless forced */
+	if (e && e->state == PFC_KS_ACTIVE && !(q->flags & PFC_KS_RETIRE_FORCE) &&
+	    (rc = pfc_ks_retire_check(e, now_s(), r->buf, sizeof(r->buf))) < 0) {
+		r->msg = r->buf;
+		return rc;
+	}
 	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
 		return rc;
 	rc = pfc_keyring_retire(&next, q->name, q->name_len, q->version, now_s());
@@ -155,6 +182,7 @@ static int h_wrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct re
 
 	if (rc < 0)
 		return rc;
+	note_use(r, pfc_keyring_primary(&s->kr, q->name, q->name_len), q->type);
 	pfc_ks_put_blob(r->w, blob, n);
 	return 0;
 }
@@ -169,6 +197,8 @@ static int h_unwrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	rc = pfc_keyring_unwrap(&s->kr, q->blob, q->blob_len, q->ad, q->ad_len, k);
 	if (rc == PFC_ERR_KEY_RETIRED)
 		r->msg = "master-key version retired: its key was destroyed";
+	if (rc == 0)
+		note_use(r, blob_entry(s, q), q->type);
 	return rc;
 }
 
@@ -194,6 +224,7 @@ static int h_generate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struc
 	rc = pfc_keyring_generate(&s->kr, q->name, q->name_len, q->ad, q->ad_len, q->count, fk);
 	if (rc < 0)
 		goto out;
+	note_use(r, pfc_keyring_primary(&s->kr, q->name, q->name_len), q->type);
 	pfc_ks_put_filekeys(r->w, fk, q->count);
 out:
 	sodium_free(fk);
@@ -361,7 +392,7 @@ bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const
 		     size_t len, struct pfc_wbuf *out)
 {
 	struct pfc_ks_req q;
-	struct reply r = {out, 0, NULL};
+	struct reply r = {.w = out, .peer = c};
 	bool close_after = false;
 	int rc = pfc_ks_req_decode(body, len, &q);
 	char extra[PFC_KS_NAME_MAX + 16] = "", why[PFC_KS_MSG_MAX] = "";

@@ -19,6 +19,15 @@
 #include "fs/buf.h"
 #include "keystore/proto.h"
 
+/* One client that the keystore answered a WRAP, UNWRAP or GENERATE for under
+ * a version (retire.h): in memory only, never in the store file. */
+struct pfc_ks_use {
+	uint64_t at; /* unix seconds of the last such answer; 0: slot free */
+	int32_t pid; /* the client's SO_PEERCRED pid */
+	uint8_t op;  /* the request type */
+};
+#define PFC_KS_USES 4 /* distinct clients remembered per version, most recent */
+
 struct pfc_ks_entry {
 	char name[PFC_KS_NAME_MAX + 1];
 	uint8_t state; /* enum pfc_ks_state */
@@ -26,6 +35,7 @@ struct pfc_ks_entry {
 	uint64_t created;
 	uint64_t retired;
 	uint8_t key[PFC_MASTER_KEY_LEN]; /* zero when retired */
+	struct pfc_ks_use use[PFC_KS_USES];
 };
 
 struct pfc_keyring {

@@ -137,7 +137,11 @@ static int decode_fields(struct pfc_rbuf *r, struct pfc_ks_req *q)
 			return rc;
 		if (q->version == 0)
 			return PFC_ERR_INVAL;
-		return get_proof(r, q);
+		if ((rc = get_proof(r, q)) < 0 || !q->proof)
+			return rc;
+		if ((rc = pfc_rbuf_get_u8(r, &q->flags)) < 0)
+			return rc;
+		return (q->flags & ~PFC_KS_RETIRE_FLAGS) ? PFC_ERR_INVAL : 0;
 	case PFC_KS_UNLOCK:
 		return get_pass(r, &q->pass, &q->pass_len);
 	case PFC_KS_PASSWD:
@@ -227,6 +231,8 @@ int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
 		pfc_wbuf_put_lv16(w, q->name, q->name_len);
 		pfc_wbuf_put_u32(w, q->version);
 		put_proof(w, q);
+		if (q->proof)
+			pfc_wbuf_put_u8(w, q->flags);
 		break;
 	case PFC_KS_UNLOCK:
 		pfc_wbuf_put_lv16(w, q->pass, q->pass_len);

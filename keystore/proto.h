@@ -114,7 +114,12 @@ struct pfc_ks_req {
 	const uint8_t *versions; /* EXPORT: count u32 LE */
 	const uint8_t *proof;	 /* RETIRE EXPORT: the store passphrase (PROTOCOL.md 2.1); */
 	size_t proof_len;	 /* decoded NULL when absent (a version-1 request) */
+	uint8_t flags;		 /* RETIRE: PFC_KS_RETIRE_* */
 };
+
+/* RETIRE's flags (PROTOCOL.md section 2.2); other bits are PFC_ERR_INVAL. */
+#define PFC_KS_RETIRE_FORCE 0x01u /* skip the keystore's in-use check */
+#define PFC_KS_RETIRE_FLAGS PFC_KS_RETIRE_FORCE
 
 /* Check a received length field: PFC_ERR_PROTOCOL if 0, PFC_ERR_TOO_LARGE
  * if past PFC_KS_FRAME_MAX. */

@@ -11,7 +11,9 @@
  * unless --force says to skip the check.  It also refuses while a BACKING is
  * mounted: its pfcryptfs may hold file keys it pre-generated (in a batch,
  * before the rotation) under N, and files it creates with them after the
- * retirement would be unreadable once it restarts.
+ * retirement would be unreadable once it restarts.  The keystore re-checks
+ * what it can see (PROTOCOL.md 2.2: no running client still uses N); --force
+ * skips both.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -36,7 +38,9 @@ static const char retire_help[] =
     "The primary version cannot be retired (rotate first).  The keystore asks for\n"
     "proof of its passphrase (PASS, as for 'pfcrypt keystore unlock': --passphrase-fd N |\n"
     "--passphrase-file F | --extpass CMD | env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
-    "  --force        retire without checking (or despite live files)\n\n"
+    "The keystore itself refuses while a running client (a mounted pfcryptfs) still\n"
+    "wraps or unwraps under N.\n\n"
+    "  --force        retire without checking (or despite live files or such a client)\n\n"
     "Exit: 0 retired, 1 refused (live files listed), 2 error.\n";
 
 /* Number of live objects under (key, ver) in the volume at path; -1 on error. */
@@ -104,7 +108,7 @@ static int survey(char **paths, int n, const char *key, unsigned long ver, bool 
 }
 
 /* Ask the keystore, with proof of its passphrase from src. */
-static int ask(const struct cli_pass_src *src, const char *key, unsigned long ver)
+static int ask(const struct cli_pass_src *src, const char *key, unsigned long ver, bool force)
 {
 	struct pfc_ks *ks;
 	char *pass = NULL;
@@ -118,7 +122,7 @@ static int ask(const struct cli_pass_src *src, const char *key, unsigned long ve
 		return r;
 	}
 	pfc_ks_set_proof(ks, pass, plen);
-	r = pfc_ks_retire(ks, key, (uint32_t)ver);
+	r = pfc_ks_retire(ks, key, (uint32_t)ver, force ? PFC_KS_RETIRE_FORCE : 0);
 	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", key, ver) : CLI_EXIT_OK;
 	pfc_ks_close(ks);
 	cli_pass_free(pass);
@@ -166,7 +170,7 @@ int cmd_retire(int argc, char **argv)
 		    live, key, ver, mounts);
 		return CLI_EXIT_PROBLEMS;
 	}
-	r = ask(&src, key, ver);
+	r = ask(&src, key, ver, force);
 	if (r == CLI_EXIT_OK)
 		printf("%s v%lu retired%s\n", key, ver,
 		       live ? " (live files made unreadable: --force)" : "");

@@ -25,6 +25,7 @@ import time
 HELLO, STATUS, CREATE, WRAP, UNWRAP, REWRAP, GENERATE, ROTATE, RETIRE, LIST, LOCK, \
     UNLOCK, PASSWD, EXPORT, IMPORT = range(1, 16)
 REPLY = 0x80
+RETIRE_FORCE = 0x01  # RETIRE flags (PROTOCOL.md 2.2)
 ERROR = 0xFF
 FRAME_MAX = 256 * 1024
 PROTOCOL_VERSION = 2
@@ -211,11 +212,12 @@ class Client:
         r.end()
         return v
 
-    def retire(self, name, version, proof=None):
-        """proof: the store passphrase (PROTOCOL.md 2.1); None sends the version-1 request."""
+    def retire(self, name, version, proof=None, force=False):
+        """proof: the store passphrase (PROTOCOL.md 2.1); None sends the version-1 request.
+        force: skip the keystore's in-use check (2.2)."""
         p = lv16(name) + struct.pack("<I", version)
         if proof is not None:
-            p += lv16(proof)
+            p += lv16(proof) + bytes([RETIRE_FORCE if force else 0])
         self.call(RETIRE, p).end()
 
     def list(self):

@@ -125,7 +125,7 @@ class Session(Base):
             with open(self.k.store, "rb") as f:
                 before = open_container(f.read(), b"PFCKSTOR", self.k.passphrase)
             self.assertIn(old, before)
-            c.retire("vol", 1, proof=self.k.passphrase)
+            c.retire("vol", 1, proof=self.k.passphrase, force=True)  # this process wrapped
             with self.assertRaises(KsError) as e:
                 c.unwrap(blob, AD)
             self.assertEqual(e.exception.name, "KEY_RETIRED")
@@ -386,7 +386,7 @@ class PeerAndProcess(unittest.TestCase):
                 c.passwd(b"log-test passphrase 1", b"log-test passphrase 2")
                 c.lock()
                 c.unlock(b"log-test passphrase 2")
-                c.retire("vol", 1, proof=b"log-test passphrase 2")
+                c.retire("vol", 1, proof=b"log-test passphrase 2", force=True)
                 c.list()
             self.assertEqual(k.stop(), 0)
             with open(k.log_path, "rb") as f:

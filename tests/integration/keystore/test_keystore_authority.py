@@ -8,6 +8,9 @@ with a wrong one, and works with the right one.
 Env (tests/meson.build): PFCRYPT_KEYSTORE, PYTHONPATH with tests/lib.
 """
 import os
+import subprocess
+import sys
+import textwrap
 import unittest
 
 import taprun
@@ -35,6 +38,25 @@ class Base(unittest.TestCase):
             fn(*args, **kw)
         self.assertEqual(e.exception.name, name, e.exception.msg)
         return e.exception.msg
+
+
+def child(sock, code, wait=False):
+    """Another client process running code (c: its ks.Client).  wait=False: it prints "ready"
+    and stays until its stdin closes (a mounted pfcryptfs, say); wait=True: it runs and exits."""
+    src = "import sys, ks\nc = ks.Client(sys.argv[1])\n" + textwrap.dedent(code)
+    if wait:
+        return subprocess.run([sys.executable, "-c", src, sock], check=True, timeout=60,
+                              capture_output=True).stdout
+    src += "\nprint('ready', flush=True)\nsys.stdin.read()\n"
+    p = subprocess.Popen([sys.executable, "-c", src, sock], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
+    assert p.stdout.readline() == b"ready\n"
+    return p
+
+
+def end(p):
+    p.stdin.close()
+    p.wait(timeout=30)
 
 
 class Proof(Base):
@@ -94,6 +116,44 @@ class Proof(Base):
             c.lock()
             self.refused(c.retire, "LOCKED", "vol", 1, proof=b"whatever")
             self.refused(c.export, "LOCKED", "vol", [], b"b")
+
+
+class InUse(Base):
+    """PROTOCOL.md 2.2: RETIRE is refused while a running client still uses the version."""
+
+    def test_a_running_client_that_unwrapped_under_the_version_blocks_its_retirement(self):
+        pw = self.k.passphrase
+        blob = bytes.fromhex(child(self.k.socket, """
+            c.create("vol")
+            print(c.wrap("vol", %r, bytes(32)).hex())
+            """ % AD, wait=True).decode().strip())
+        with self.k.client() as c:
+            c.rotate("vol")
+            # a client skipping the CLI's checks, while a "mount" still unwraps under v1
+            mount = child(self.k.socket, "c.unwrap(bytes.fromhex(%r), %r)" % (blob.hex(), AD))
+            try:
+                msg = self.refused(c.retire, "BUSY", "vol", 1, proof=pw)
+                self.assertIn("v1 was used to unwrap a file key", msg)
+                self.assertIn(f"by pid {mount.pid}, still running", msg)
+                self.assertEqual([s for _, _, s, _, _ in c.list()], [2, 1], "nothing changed")
+            finally:
+                end(mount)
+            # the wrapping client (exited) and REWRAP away from v1 do not count
+            _, nb = c.rewrap(blob, AD)
+            c.retire("vol", 1, proof=pw)
+            self.refused(c.unwrap, "KEY_RETIRED", blob, AD)
+            self.assertEqual(c.unwrap(nb, AD), bytes(32))
+
+    def test_force_retires_despite_a_running_client(self):
+        with self.k.client() as c:
+            c.create("vol")
+            blob = c.wrap("vol", AD, bytes(32))
+            c.rotate("vol")
+            c.unwrap(blob, AD)  # this test's own process: still running
+            self.refused(c.retire, "BUSY", "vol", 1, proof=self.k.passphrase)
+            c.retire("vol", 1, proof=self.k.passphrase, force=True)
+            self.refused(c.unwrap, "KEY_RETIRED", blob, AD)
+        self.assertIn("retire vol v1 -> PFC_ERR_BUSY", self.k.log())
 
 
 if __name__ == "__main__":

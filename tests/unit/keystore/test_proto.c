@@ -45,7 +45,8 @@ static size_t all_requests(struct pfc_ks_req *q)
 				     .name_len = 3,
 				     .version = 3,
 				     .proof = (const uint8_t *)"store pw",
-				     .proof_len = 8};
+				     .proof_len = 8,
+				     .flags = PFC_KS_RETIRE_FORCE};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_LIST};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_LOCK};
 	q[n++] = (struct pfc_ks_req){
@@ -106,6 +107,7 @@ Test(keystore_proto, every_request_round_trips)
 		same_bytes(d.pass, d.pass_len, q[i].pass, q[i].pass_len);
 		same_bytes(d.pass2, d.pass2_len, q[i].pass2, q[i].pass2_len);
 		same_bytes(d.proof, d.proof_len, q[i].proof, q[i].proof_len);
+		cr_assert_eq(d.flags, q[i].flags);
 		if (q[i].key)
 			cr_assert_arr_eq(d.key, KEY, 32);
 		if (q[i].versions)
@@ -120,14 +122,21 @@ Test(keystore_proto, every_truncation_of_every_request_is_refused)
 	size_t n = all_requests(q);
 
 	for (size_t i = 0; i < n; i++) {
+		struct pfc_ks_req v1 = q[i];
 		struct pfc_wbuf w;
+		size_t v1_len;
 
+		/* the same request without its proof: a version-1 frame */
+		v1.proof = NULL;
+		encode(&v1, &w);
+		v1_len = w.len - 4;
+		pfc_wbuf_free(&w);
 		encode(&q[i], &w);
 		for (size_t cut = 0; cut < w.len - 4; cut++) {
 			memset(&d, 0x5a, sizeof(d));
 			int rc = pfc_ks_req_decode(w.p + 4, cut, &d);
 
-			if (q[i].proof && cut == w.len - 4 - 2 - q[i].proof_len) {
+			if (q[i].proof && cut == v1_len) {
 				/* exactly a version-1 request: decoded without its proof,
 				 * for the dispatcher to refuse (PROTOCOL.md section 2) */
 				cr_assert_eq(rc, 0, "type %u without its proof", q[i].type);
@@ -205,6 +214,7 @@ Test(keystore_proto, bad_field_values)
 	const uint8_t gen257[] = {PFC_KS_GENERATE, 1, 0, 'a', 0, 0, 1, 1};
 	const uint8_t ret0[] = {PFC_KS_RETIRE, 1, 0, 'a', 0, 0, 0, 0};
 	const uint8_t exp0[] = {PFC_KS_EXPORT, 1, 0, 'a', 1, 0, 0, 0, 0, 0, 1, 0, 'x'};
+	const uint8_t retflags[] = {PFC_KS_RETIRE, 1, 0, 'a', 1, 0, 0, 0, 1, 0, 'p', 0x80};
 	uint8_t longname[3 + 33] = {PFC_KS_CREATE, 33, 0};
 	uint8_t bigad[1 + 2 + PFC_KS_AD_MAX + 1 + 2] = {PFC_KS_UNWRAP, 0, 0};
 
@@ -217,6 +227,7 @@ Test(keystore_proto, bad_field_values)
 	cr_assert_eq(pfc_ks_req_decode(gen257, sizeof(gen257), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(ret0, sizeof(ret0), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(exp0, sizeof(exp0), &d), PFC_ERR_INVAL);
+	cr_assert_eq(pfc_ks_req_decode(retflags, sizeof(retflags), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(bigad, sizeof(bigad), &d), PFC_ERR_TOO_LARGE);
 }
 
