@@ -39,6 +39,7 @@ static const struct err_desc descs[PFC_ERR_COUNT] = {
 	[22] = {"PFC_ERR_BAD_PASSPHRASE", "wrong passphrase", EACCES},
 	[23] = {"PFC_ERR_CONFLICT", "conflicts with existing different data", EEXIST},
 	[24] = {"PFC_ERR_BUSY", "in use", EBUSY},
+	[25] = {"PFC_ERR_KEY_RETIRING", "master-key version scheduled for destruction", ENOKEY},
 };
 
 static const struct err_desc *lookup(int err)

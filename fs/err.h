@@ -37,8 +37,9 @@ enum pfc_err {
 	PFC_ERR_BAD_PASSPHRASE = -22,	 /* wrong passphrase */
 	PFC_ERR_CONFLICT = -23,		 /* would overwrite different bytes */
 	PFC_ERR_BUSY = -24,		 /* in use (e.g. live files still under a version) */
+	PFC_ERR_KEY_RETIRING = -25,	 /* the master-key version is scheduled for destruction */
 };
-#define PFC_ERR_COUNT 25
+#define PFC_ERR_COUNT 26
 
 /* A short fixed English message; never contains data from the caller. */
 const char *pfc_strerror(int err);

@@ -468,11 +468,13 @@ void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len)
 	ks->proof_len = pass ? len : 0;
 }
 
-int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags)
+int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags,
+		  uint32_t delay, uint64_t *when)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_RETIRE,
 			       .version = version,
 			       .flags = (uint8_t)flags,
+			       .delay = delay,
 			       .proof = (const uint8_t *)ks->proof,
 			       .proof_len = ks->proof_len};
 	struct pfc_ks_reply rep = {0};
@@ -480,8 +482,27 @@ int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigne
 
 	if (rc < 0)
 		return rc;
-	if (version == 0 || (flags & ~PFC_KS_RETIRE_FLAGS))
+	if (version == 0 || (flags & ~PFC_KS_RETIRE_FLAGS) || delay > PFC_KS_RETIRE_DELAY_MAX)
 		return PFC_ERR_INVAL;
+	if ((rc = request(ks, &q, false, &rep)) < 0)
+		return rc;
+	if (when)
+		*when = rep.when;
+	return rep.state == PFC_KS_RETIRING ? 1 : 0;
+}
+
+int pfc_ks_cancel_retire(struct pfc_ks *ks, const char *name, uint32_t version)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_CANCEL_RETIRE, .version = version};
+	struct pfc_ks_reply rep = {0};
+	int rc = set_name(&q, name);
+
+	if (rc < 0)
+		return rc;
+	if (version == 0)
+		return PFC_ERR_INVAL;
+	q.proof = (const uint8_t *)ks->proof;
+	q.proof_len = ks->proof_len;
 	return request(ks, &q, false, &rep);
 }
 

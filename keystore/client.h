@@ -12,6 +12,7 @@
  *   PFC_ERR_LOCKED        the keystore holds no keys until unlocked
  *   PFC_ERR_KEY_UNKNOWN   no such master key name or version
  *   PFC_ERR_KEY_RETIRED   the blob's master-key version was retired (shredded)
+ *   PFC_ERR_KEY_RETIRING  the blob's version is scheduled for destruction
  *   PFC_ERR_AUTH          blob bytes, name, version or associated data altered
  *   PFC_ERR_EXISTS        create of an existing name
  *   PFC_ERR_BUSY          retire of the primary version
@@ -104,7 +105,7 @@ int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t
 			      size_t prefix_len, unsigned count, struct pfc_ks_filekey *out);
 
 /*
- * The store passphrase that the requests needing proof (retire, export:
+ * The store passphrase that the requests needing proof (retire, cancel-retire, export:
  * PROTOCOL.md section 2.1) carry.  The pointer is kept, not copied: pass is
  * the caller's locked memory and must outlive those requests; NULL clears.
  * Without it those requests get PFC_ERR_DENIED; with a wrong one
@@ -115,14 +116,23 @@ void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len);
 /* New random version max+1 becomes primary; the old primary becomes active. */
 int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version);
 /*
- * Destroy a version's key bytes (store rewritten without them; tombstone
- * kept); needs the proof (pfc_ks_set_proof).  PFC_ERR_BUSY for the primary
- * version, and while a running client still wraps or unwraps under it
- * (PROTOCOL.md 2.2; pfc_ks_last_message() says who) unless flags has
- * PFC_KS_RETIRE_FORCE; PFC_ERR_KEY_RETIRED if already retired.  Whether live
- * files still use it is the CLI's check (the keystore cannot see volumes).
+ * Retire a version; needs the proof (pfc_ks_set_proof).  delay 0 (at most
+ * PFC_KS_RETIRE_DELAY_MAX): destroy its key bytes now (store rewritten
+ * without them; tombstone kept), returns 0.  delay > 0: schedule that
+ * destruction delay seconds from now (PROTOCOL.md 2.2: unwraps under it fail
+ * with PFC_ERR_KEY_RETIRING meanwhile), returns 1.  *when (may be NULL): the
+ * time it was or will be destroyed.  PFC_ERR_BUSY for the primary version,
+ * and while a running client still wraps or unwraps under it
+ * (pfc_ks_last_message() says who) unless flags has PFC_KS_RETIRE_FORCE;
+ * PFC_ERR_KEY_RETIRED if already retired.  Whether live files still use it
+ * is the CLI's check (the keystore cannot see volumes).
  */
-int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags);
+int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags,
+		  uint32_t delay, uint64_t *when);
+/* A version scheduled for destruction becomes active again; needs the
+ * proof.  PFC_ERR_INVAL if it is not scheduled, PFC_ERR_KEY_RETIRED if
+ * already destroyed. */
+int pfc_ks_cancel_retire(struct pfc_ks *ks, const char *name, uint32_t version);
 
 /* Every version of every name, sorted by name then version; *out is malloc'd,
  * free with pfc_ks_list_free(). */

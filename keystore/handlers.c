@@ -19,6 +19,7 @@
 #include "keystore/proto.h"
 #include "keystore/retire.h"
 #include "keystore/store.h"
+#include "keystore/timers.h"
 
 #ifndef PFC_KS_SW_VERSION
 #define PFC_KS_SW_VERSION "pfcrypt-keystore 0.1.0"
@@ -38,8 +39,7 @@ static uint64_t now_s(void)
 	return (uint64_t)time(NULL);
 }
 
-/* Apply a mutation: done on a clone, written to the store, then swapped in. */
-static int commit(struct pfc_ks_server *s, struct pfc_keyring *next)
+int pfc_ks_commit(struct pfc_ks_server *s, struct pfc_keyring *next)
 {
 	int rc = pfc_store_save(s->store_path, next, s->sk);
 
@@ -127,7 +127,7 @@ static int h_create(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 		pfc_keyring_free(&next);
 		return rc;
 	}
-	if ((rc = commit(s, &next)) < 0)
+	if ((rc = pfc_ks_commit(s, &next)) < 0)
 		return rc;
 	pfc_wbuf_put_u32(r->w, 1);
 	return 0;
@@ -145,7 +145,7 @@ static int h_rotate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 		pfc_keyring_free(&next);
 		return rc;
 	}
-	if ((rc = commit(s, &next)) < 0)
+	if ((rc = pfc_ks_commit(s, &next)) < 0)
 		return rc;
 	pfc_wbuf_put_u32(r->w, v);
 	return 0;
@@ -158,20 +158,47 @@ static int h_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	int rc;
 
 	/* PROTOCOL.md 2.2: not while a running client still uses it, unless forced */
-	if (e && e->state == PFC_KS_ACTIVE && !(q->flags & PFC_KS_RETIRE_FORCE) &&
+	if (e && (e->state == PFC_KS_ACTIVE || e->state == PFC_KS_RETIRING) &&
+	    !(q->flags & PFC_KS_RETIRE_FORCE) &&
 	    (rc = pfc_ks_retire_check(e, now_s(), r->buf, sizeof(r->buf))) < 0) {
 		r->msg = r->buf;
 		return rc;
 	}
 	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
 		return rc;
-	rc = pfc_keyring_retire(&next, q->name, q->name_len, q->version, now_s());
+	rc = pfc_keyring_retire(&next, q->name, q->name_len, q->version, now_s(), q->delay);
 	if (rc < 0) {
 		r->msg = rc == PFC_ERR_BUSY ? "cannot retire the primary version" : NULL;
 		pfc_keyring_free(&next);
 		return rc;
 	}
-	return commit(s, &next);
+	if ((rc = pfc_ks_commit(s, &next)) < 0)
+		return rc;
+	e = pfc_keyring_find(&s->kr, q->name, q->name_len, q->version);
+	pfc_ks_put_retired(r->w, e->state, e->retired);
+	return 0;
+}
+
+static int h_cancel_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
+{
+	struct pfc_keyring next;
+	int rc;
+
+	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
+		return rc;
+	rc = pfc_keyring_cancel_retire(&next, q->name, q->name_len, q->version);
+	if (rc < 0) {
+		if (rc == PFC_ERR_INVAL)
+			snprintf(r->buf, sizeof(r->buf), "v%u is not scheduled for destruction",
+				 (unsigned)q->version);
+		else if (rc == PFC_ERR_KEY_RETIRED)
+			snprintf(r->buf, sizeof(r->buf), "too late: v%u was destroyed",
+				 (unsigned)q->version);
+		r->msg = r->buf[0] ? r->buf : NULL;
+		pfc_keyring_free(&next);
+		return rc;
+	}
+	return pfc_ks_commit(s, &next);
 }
 
 static int h_wrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
@@ -197,6 +224,17 @@ static int h_unwrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	rc = pfc_keyring_unwrap(&s->kr, q->blob, q->blob_len, q->ad, q->ad_len, k);
 	if (rc == PFC_ERR_KEY_RETIRED)
 		r->msg = "master-key version retired: its key was destroyed";
+	if (rc == PFC_ERR_KEY_RETIRING) {
+		const struct pfc_ks_entry *e = blob_entry(s, q);
+		char when[32];
+
+		pfc_ks_fmt_time(e ? e->retired : 0, when, sizeof(when));
+		snprintf(r->buf, sizeof(r->buf),
+			 "v%u scheduled for destruction at %s; pfcrypt keystore cancel-retire "
+			 "restores it",
+			 e ? (unsigned)e->version : 0, when);
+		r->msg = r->buf;
+	}
 	if (rc == 0)
 		note_use(r, blob_entry(s, q), q->type);
 	return rc;
@@ -334,7 +372,7 @@ static int h_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	}
 	if (n == 0)
 		pfc_keyring_free(&next);
-	else if ((rc = commit(s, &next)) < 0)
+	else if ((rc = pfc_ks_commit(s, &next)) < 0)
 		return rc;
 	pfc_wbuf_put_u32(r->w, n);
 	return 0;
@@ -365,6 +403,7 @@ static const struct {
 	[PFC_KS_PASSWD]   = {h_passwd,   true,  false, false}, /* checks its old passphrase */
 	[PFC_KS_EXPORT]   = {h_export,   true,  false, true},
 	[PFC_KS_IMPORT]   = {h_import,   true,  false, false},
+	[PFC_KS_CANCEL_RETIRE] = {h_cancel_retire, true, false, true},
     /* clang-format on */
 };
 
@@ -400,6 +439,7 @@ bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const
 	uint8_t type = 0;
 
 	pfc_wbuf_reset(out);
+	pfc_ks_tick(s); /* due destructions first (PROTOCOL.md 2.2) */
 	if (rc < 0) {
 		pfc_rbuf_init(&tr, body, len);
 		(void)pfc_rbuf_get_u8(&tr, &type); /* for the log; 0 if empty */
@@ -422,7 +462,7 @@ bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const
 		rc = pfc_ks_frame_end(out, 0);
 done:
 	/* who asked for what; the master-key name and version are not secret */
-	if (q.type == PFC_KS_RETIRE) {
+	if (q.type == PFC_KS_RETIRE || q.type == PFC_KS_CANCEL_RETIRE) {
 		snprintf(extra, sizeof(extra), " v%u", (unsigned)q.version);
 	} else if (q.blob && (q.type == PFC_KS_UNWRAP || q.type == PFC_KS_REWRAP)) {
 		char bn[PFC_KS_NAME_MAX + 1];

@@ -26,4 +26,8 @@ struct pfc_ks_peer {
 bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *peer, const uint8_t *body,
 		     size_t len, struct pfc_wbuf *out);
 
+/* Apply a mutation: next (a changed clone of s->kr) is written to the store,
+ * then replaces s->kr; on failure it is freed and s->kr is unchanged. */
+int pfc_ks_commit(struct pfc_ks_server *s, struct pfc_keyring *next);
+
 #endif

@@ -62,8 +62,21 @@ void pfc_keyring_counts(const struct pfc_keyring *kr, uint32_t *names, uint32_t 
 int pfc_keyring_create(struct pfc_keyring *kr, const char *name, size_t nlen, uint64_t now);
 int pfc_keyring_rotate(struct pfc_keyring *kr, const char *name, size_t nlen, uint64_t now,
 		       uint32_t *new_version);
+/*
+ * delay 0: destroy the version's key bytes now (tombstone, retired = now).
+ * delay > 0: make it retiring until now + delay (PROTOCOL.md 2.2); a retiring
+ * version gets the new deadline.  PFC_ERR_BUSY for the primary,
+ * PFC_ERR_KEY_RETIRED for a tombstone, PFC_ERR_KEY_UNKNOWN.
+ */
 int pfc_keyring_retire(struct pfc_keyring *kr, const char *name, size_t nlen, uint32_t version,
-		       uint64_t now);
+		       uint64_t now, uint32_t delay);
+/* A retiring version back to active; PFC_ERR_INVAL if it is not retiring. */
+int pfc_keyring_cancel_retire(struct pfc_keyring *kr, const char *name, size_t nlen,
+			      uint32_t version);
+/* The earliest deadline of a retiring version, 0 if none. */
+uint64_t pfc_keyring_next_deadline(const struct pfc_keyring *kr);
+/* Destroy every retiring version whose deadline is <= now; returns how many. */
+size_t pfc_keyring_expire(struct pfc_keyring *kr, uint64_t now);
 
 int pfc_keyring_wrap(const struct pfc_keyring *kr, const char *name, size_t nlen, const uint8_t *ad,
 		     size_t ad_len, const uint8_t key[PFC_BLOB_KEY_LEN], uint8_t *blob,

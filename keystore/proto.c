@@ -139,9 +139,17 @@ static int decode_fields(struct pfc_rbuf *r, struct pfc_ks_req *q)
 			return PFC_ERR_INVAL;
 		if ((rc = get_proof(r, q)) < 0 || !q->proof)
 			return rc;
-		if ((rc = pfc_rbuf_get_u8(r, &q->flags)) < 0)
+		if ((rc = pfc_rbuf_get_u8(r, &q->flags)) < 0 ||
+		    (rc = pfc_rbuf_get_u32(r, &q->delay)) < 0)
 			return rc;
-		return (q->flags & ~PFC_KS_RETIRE_FLAGS) ? PFC_ERR_INVAL : 0;
+		return (q->flags & ~PFC_KS_RETIRE_FLAGS) || q->delay > PFC_KS_RETIRE_DELAY_MAX
+			   ? PFC_ERR_INVAL
+			   : 0;
+	case PFC_KS_CANCEL_RETIRE:
+		if ((rc = get_name(r, q)) < 0 || (rc = pfc_rbuf_get_u32(r, &q->version)) < 0 ||
+		    (rc = get_pass(r, &q->proof, &q->proof_len)) < 0)
+			return rc;
+		return q->version == 0 ? PFC_ERR_INVAL : 0;
 	case PFC_KS_UNLOCK:
 		return get_pass(r, &q->pass, &q->pass_len);
 	case PFC_KS_PASSWD:
@@ -231,8 +239,15 @@ int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
 		pfc_wbuf_put_lv16(w, q->name, q->name_len);
 		pfc_wbuf_put_u32(w, q->version);
 		put_proof(w, q);
-		if (q->proof)
+		if (q->proof) {
 			pfc_wbuf_put_u8(w, q->flags);
+			pfc_wbuf_put_u32(w, q->delay);
+		}
+		break;
+	case PFC_KS_CANCEL_RETIRE:
+		pfc_wbuf_put_lv16(w, q->name, q->name_len);
+		pfc_wbuf_put_u32(w, q->version);
+		pfc_wbuf_put_lv16(w, q->proof, q->proof_len);
 		break;
 	case PFC_KS_UNLOCK:
 		pfc_wbuf_put_lv16(w, q->pass, q->pass_len);
@@ -272,11 +287,14 @@ int pfc_ks_error_encode(struct pfc_wbuf *w, int err, const char *msg)
 const char *pfc_ks_type_name(uint8_t type)
 {
 	static const char *const names[] = {
-	    [PFC_KS_HELLO] = "hello",	    [PFC_KS_STATUS] = "status", [PFC_KS_CREATE] = "create",
-	    [PFC_KS_WRAP] = "wrap",	    [PFC_KS_UNWRAP] = "unwrap", [PFC_KS_REWRAP] = "rewrap",
-	    [PFC_KS_GENERATE] = "generate", [PFC_KS_ROTATE] = "rotate", [PFC_KS_RETIRE] = "retire",
-	    [PFC_KS_LIST] = "list",	    [PFC_KS_LOCK] = "lock",	[PFC_KS_UNLOCK] = "unlock",
-	    [PFC_KS_PASSWD] = "passwd",	    [PFC_KS_EXPORT] = "export", [PFC_KS_IMPORT] = "import",
+	    [PFC_KS_HELLO] = "hello",	    [PFC_KS_STATUS] = "status",
+	    [PFC_KS_CREATE] = "create",	    [PFC_KS_WRAP] = "wrap",
+	    [PFC_KS_UNWRAP] = "unwrap",	    [PFC_KS_REWRAP] = "rewrap",
+	    [PFC_KS_GENERATE] = "generate", [PFC_KS_ROTATE] = "rotate",
+	    [PFC_KS_RETIRE] = "retire",	    [PFC_KS_LIST] = "list",
+	    [PFC_KS_LOCK] = "lock",	    [PFC_KS_UNLOCK] = "unlock",
+	    [PFC_KS_PASSWD] = "passwd",	    [PFC_KS_EXPORT] = "export",
+	    [PFC_KS_IMPORT] = "import",	    [PFC_KS_CANCEL_RETIRE] = "cancel-retire",
 	};
 
 	if (type == 0 || type > PFC_KS_TYPE_LAST)
@@ -366,6 +384,12 @@ void pfc_ks_put_keyinfo(struct pfc_wbuf *w, const char *name, size_t name_len, u
 	pfc_wbuf_put_u64(w, retired);
 }
 
+void pfc_ks_put_retired(struct pfc_wbuf *w, uint8_t state, uint64_t when)
+{
+	pfc_wbuf_put_u8(w, state);
+	pfc_wbuf_put_u64(w, when);
+}
+
 void pfc_ks_put_bundle(struct pfc_wbuf *w, const uint8_t *bundle, size_t len)
 {
 	pfc_wbuf_put_lv32(w, bundle, len);
@@ -452,7 +476,7 @@ static int get_keyinfo(struct pfc_rbuf *r, struct pfc_ks_keyinfo *k)
 	    (rc = pfc_rbuf_get_u64(r, &k->retired)) < 0)
 		return rc;
 	if (pfc_ks_name_check((const char *)p, nl) < 0 || st < PFC_KS_PRIMARY ||
-	    st > PFC_KS_RETIRED)
+	    st > PFC_KS_RETIRING)
 		return PFC_ERR_PROTOCOL;
 	memcpy(k->name, p, nl);
 	k->state = (enum pfc_ks_state)st;
@@ -499,6 +523,15 @@ static int get_bundle(struct pfc_rbuf *r, struct pfc_ks_reply *o)
 	return 0;
 }
 
+static int get_retired(struct pfc_rbuf *r, struct pfc_ks_reply *o)
+{
+	int rc;
+
+	if ((rc = pfc_rbuf_get_u8(r, &o->state)) < 0 || (rc = pfc_rbuf_get_u64(r, &o->when)) < 0)
+		return rc;
+	return o->state == PFC_KS_RETIRED || o->state == PFC_KS_RETIRING ? 0 : PFC_ERR_PROTOCOL;
+}
+
 static int reply_fields(uint8_t type, struct pfc_rbuf *r, struct pfc_ks_reply *o)
 {
 	switch (type) {
@@ -522,6 +555,8 @@ static int reply_fields(uint8_t type, struct pfc_rbuf *r, struct pfc_ks_reply *o
 	case PFC_KS_EXPORT:
 		return get_bundle(r, o);
 	case PFC_KS_RETIRE:
+		return get_retired(r, o);
+	case PFC_KS_CANCEL_RETIRE:
 	case PFC_KS_LOCK:
 	case PFC_KS_UNLOCK:
 	case PFC_KS_PASSWD:

@@ -30,6 +30,7 @@
 #include "keystore/handlers.h"
 #include "keystore/proto.h"
 #include "keystore/server.h"
+#include "keystore/timers.h"
 
 /* Frame buffer size kept per connection between requests. */
 #define BODY_KEEP 4096
@@ -281,11 +282,12 @@ int pfc_ks_server_listen(struct pfc_ks_server *s)
 }
 
 /* Fill pfd (the listening socket, then one per connection); *tsp the time to
- * the nearest deadline, NULL if none. */
+ * the nearest deadline (a connection's, or the timed event in wait_ms), NULL
+ * if none. */
 static void poll_set(struct pfc_ks_server *s, struct pollfd *pfd, struct timespec *ts,
-		     struct timespec **tsp)
+		     struct timespec **tsp, int64_t wait_ms)
 {
-	int64_t now = now_ms(), next = -1;
+	int64_t now = now_ms(), next = wait_ms >= 0 ? now + wait_ms : -1;
 
 	pfd[0] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
 	for (size_t i = 0; i < s->nconns; i++) {
@@ -349,7 +351,7 @@ int pfc_ks_server_run(struct pfc_ks_server *s, volatile sig_atomic_t *stop)
 		struct timespec ts, *tsp;
 		size_t n = s->nconns;
 
-		poll_set(s, pfd, &ts, &tsp);
+		poll_set(s, pfd, &ts, &tsp, pfc_ks_tick(s));
 		if (ppoll(pfd, n + 1, tsp, &empty) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -32,6 +32,9 @@ struct pfc_ks_server {
 	struct pfc_skey *sk; /* derived store key, kept to save without Argon2id */
 	struct pfc_kdf kdf;  /* store's KDF profile (read from the header even when locked) */
 
+	/* timed events (timers.c) */
+	uint64_t expire_retry_at; /* a failed destruction at a deadline is retried then */
+
 	/* runtime */
 	int listen_fd;
 	bool socket_inherited; /* listen_fd came from systemd: do not unlink the socket */

@@ -24,7 +24,10 @@ static const char ks_help[] =
     "  status  [--json]                  locked or not, keys and their versions\n"
     "  lock                              wipe every key from the keystore's memory\n"
     "  unlock  [PASS]                    decrypt the store again\n"
-    "  passwd  [PASS] [--new-passphrase-file F]   change the store passphrase\n\n"
+    "  passwd  [PASS] [--new-passphrase-file F]   change the store passphrase\n"
+    "  cancel-retire --key NAME --version N [PASS]\n"
+    "                                    keep a version scheduled for destruction\n"
+    "                                    (during the grace period of 'pfcrypt retire')\n\n"
     "PASS, the first given of: --passphrase-fd N | --passphrase-file F |\n"
     "      --extpass CMD (the standard output of /bin/sh -c CMD, which must exit 0) |\n"
     "      a file named by env PFCRYPT_PASSPHRASE_FILE | a prompt on the terminal (no echo).\n"
@@ -42,6 +45,12 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 				       {.name = "log-file", .str = &o->log_file},
 				       {.name = "locked", .flag = &o->locked},
 				       {.name = "json", .flag = &o->json},
+				       {.name = "key", .str = &o->key},
+				       {.name = "version",
+					.num = &o->version,
+					.min = 1,
+					.max = UINT32_MAX,
+					.bad = "--version wants a number >= 1"},
 				       {0}};
 	const struct cli_syntax syn = {
 	    .cmd = cmd, .help = ks_help, .opts = opts, .nargs = CLI_ARGS_ANY};
@@ -57,6 +66,31 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	}
 	return CLI_OPTS_GO;
+}
+
+/* One version in --json: created, retired (destroyed at), destroy_at (retiring). */
+static void print_json_key(const struct pfc_ks_keyinfo *k)
+{
+	bool retiring = k->state == PFC_KS_RETIRING;
+
+	printf(",\"version\":%u,\"state\":\"%s\",\"created\":%llu,\"retired\":%llu,"
+	       "\"destroy_at\":%llu}",
+	       k->version, cli_ks_state_name(k->state), (unsigned long long)k->created,
+	       (unsigned long long)(retiring ? 0 : k->retired),
+	       (unsigned long long)(retiring ? k->retired : 0));
+}
+
+static void print_key(const struct pfc_ks_keyinfo *k)
+{
+	char t[40];
+
+	if (k->state != PFC_KS_RETIRING) {
+		printf("  %-20s v%-4u %s\n", k->name, k->version, cli_ks_state_name(k->state));
+		return;
+	}
+	pfc_ks_fmt_time(k->retired, t, sizeof(t));
+	printf("  %-20s v%-4u retiring: destroyed at %s unless cancel-retire\n", k->name,
+	       k->version, t);
 }
 
 static int ks_status(const struct ks_opts *o)
@@ -89,11 +123,7 @@ static int ks_status(const struct ks_opts *o)
 		for (size_t i = 0; i < n; i++) {
 			printf("%s{\"name\":", i ? "," : "");
 			json_str(stdout, list[i].name);
-			printf(
-			    ",\"version\":%u,\"state\":\"%s\",\"created\":%llu,\"retired\":%llu}",
-			    list[i].version, cli_ks_state_name(list[i].state),
-			    (unsigned long long)list[i].created,
-			    (unsigned long long)list[i].retired);
+			print_json_key(&list[i]);
 		}
 		printf("]}\n");
 	} else {
@@ -103,8 +133,7 @@ static int ks_status(const struct ks_opts *o)
 			printf("keys:      %u names, %u usable versions, %u retired\n",
 			       st.key_count, st.version_count, st.retired_count);
 		for (size_t i = 0; i < n; i++)
-			printf("  %-20s v%-4u %s\n", list[i].name, list[i].version,
-			       cli_ks_state_name(list[i].state));
+			print_key(&list[i]);
 	}
 	pfc_ks_list_free(list);
 	pfc_ks_close(ks);
@@ -163,11 +192,38 @@ out:
 	return ret;
 }
 
+static int ks_cancel_retire(const struct ks_opts *o)
+{
+	struct pfc_ks *ks = NULL;
+	char *pass = NULL;
+	size_t len;
+	int r;
+
+	if (!o->key || !o->version)
+		return cli_usage("keystore cancel-retire", "expected --key NAME --version N");
+	if (cli_read_pass(&o->pass, "Keystore passphrase: ", false, &pass, &len))
+		return CLI_EXIT_SETUP;
+	if ((r = cli_ks_open(&ks))) {
+		cli_pass_free(pass);
+		return r;
+	}
+	pfc_ks_set_proof(ks, pass, len);
+	r = pfc_ks_cancel_retire(ks, o->key, (uint32_t)o->version);
+	if (r == 0)
+		printf("%s v%lu kept: no longer scheduled for destruction\n", o->key, o->version);
+	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", o->key, o->version) : CLI_EXIT_OK;
+	pfc_ks_close(ks);
+	cli_pass_free(pass);
+	return r;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct ks_opts *o);
-} subs[] = {{"init", ks_init}, {"start", ks_start},   {"stop", ks_stop},    {"status", ks_status},
-	    {"lock", ks_lock}, {"unlock", ks_unlock}, {"passwd", ks_passwd}};
+} subs[] = {{"init", ks_init},	   {"start", ks_start},
+	    {"stop", ks_stop},	   {"status", ks_status},
+	    {"lock", ks_lock},	   {"unlock", ks_unlock},
+	    {"passwd", ks_passwd}, {"cancel-retire", ks_cancel_retire}};
 
 int cmd_keystore(int argc, char **argv)
 {
@@ -186,6 +242,8 @@ int cmd_keystore(int argc, char **argv)
 		snprintf(cmd, sizeof(cmd), "keystore %s", sub);
 		if ((r = ks_parse(cmd, argc - 1, argv + 1, &o)) != CLI_OPTS_GO)
 			return r;
+		if ((o.key || o.version) && subs[i].fn != ks_cancel_retire)
+			return cli_usage(cmd, "--key and --version are for cancel-retire");
 		return subs[i].fn(&o);
 	}
 	return cli_usage("keystore", "unknown subcommand '%s'", sub);

@@ -27,12 +27,17 @@
 #include "tools/opts.h"
 #include "tools/vol.h"
 
+#define DEFAULT_DELAY (7u * 86400u) /* the grace period without --after or --now */
+
 static const char retire_help[] =
-    "Usage: pfcrypt retire --key NAME --version N [--force] BACKING...\n"
-    "                      [PASS] [--socket PATH]\n\n"
+    "Usage: pfcrypt retire --key NAME --version N [--after D | --now] [--force]\n"
+    "                      BACKING... [PASS] [--socket PATH]\n\n"
     "Destroy version N of master key NAME in the keystore (crypto-shredding): any\n"
     "file still wrapped under it, in a volume, a backup or a sync history, becomes\n"
-    "permanently unreadable.  Refused while a volume given as BACKING still has\n"
+    "permanently unreadable.  The destruction is scheduled, 7 days from now unless\n"
+    "--after says otherwise; meanwhile nothing unwraps under N (the error says so)\n"
+    "and 'pfcrypt keystore cancel-retire --key NAME --version N' restores it.  Refused while a "
+    "volume given as BACKING still has\n"
     "files (or its name key) under NAME vN: run 'pfcrypt rewrap BACKING' first.\n"
     "Give every volume that uses NAME; without BACKING only --force retires.\n"
     "The primary version cannot be retired (rotate first).  The keystore asks for\n"
@@ -40,6 +45,9 @@ static const char retire_help[] =
     "--passphrase-file F | --extpass CMD | env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
     "The keystore itself refuses while a running client (a mounted pfcryptfs) still\n"
     "wraps or unwraps under N.\n\n"
+    "  --after D      destroy after D: a number with unit s, m, h or d (default 7d,\n"
+    "                 at most 365d)\n"
+    "  --now          destroy now: no grace period, no way back\n"
     "  --force        retire without checking (or despite live files or such a client)\n\n"
     "Exit: 0 retired, 1 refused (live files listed), 2 error.\n";
 
@@ -107,11 +115,29 @@ static int survey(char **paths, int n, const char *key, unsigned long ver, bool 
 	return 0;
 }
 
+/* What was done, on standard output. */
+static void report(const char *key, unsigned long ver, int scheduled, uint64_t when, long live)
+{
+	char t[40];
+
+	if (!scheduled) {
+		printf("%s v%lu retired%s\n", key, ver,
+		       live ? " (live files made unreadable: --force)" : "");
+		return;
+	}
+	pfc_ks_fmt_time(when, t, sizeof(t));
+	printf("%s v%lu scheduled for destruction at %s; until then 'pfcrypt keystore "
+	       "cancel-retire --key %s --version %lu' restores it\n",
+	       key, ver, t, key, ver);
+}
+
 /* Ask the keystore, with proof of its passphrase from src. */
-static int ask(const struct cli_pass_src *src, const char *key, unsigned long ver, bool force)
+static int ask(const struct cli_pass_src *src, const char *key, unsigned long ver, bool force,
+	       uint32_t delay, long live)
 {
 	struct pfc_ks *ks;
 	char *pass = NULL;
+	uint64_t when = 0;
 	size_t plen;
 	int r;
 
@@ -122,7 +148,9 @@ static int ask(const struct cli_pass_src *src, const char *key, unsigned long ve
 		return r;
 	}
 	pfc_ks_set_proof(ks, pass, plen);
-	r = pfc_ks_retire(ks, key, (uint32_t)ver, force ? PFC_KS_RETIRE_FORCE : 0);
+	r = pfc_ks_retire(ks, key, (uint32_t)ver, force ? PFC_KS_RETIRE_FORCE : 0, delay, &when);
+	if (r >= 0)
+		report(key, ver, r, when, live);
 	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", key, ver) : CLI_EXIT_OK;
 	pfc_ks_close(ks);
 	cli_pass_free(pass);
@@ -132,9 +160,10 @@ static int ask(const struct cli_pass_src *src, const char *key, unsigned long ve
 int cmd_retire(int argc, char **argv)
 {
 	struct cli_pass_src src = CLI_PASS_SRC_INIT;
-	const char *key = NULL;
+	const char *key = NULL, *after = NULL;
 	unsigned long ver = 0;
-	bool force = false;
+	uint64_t delay = DEFAULT_DELAY;
+	bool force = false, now = false;
 	const struct cli_opt opts[] = {{.name = "key", .str = &key, .required = true},
 				       {.name = "version",
 					.num = &ver,
@@ -143,6 +172,8 @@ int cmd_retire(int argc, char **argv)
 					.bad = "--version wants a number >= 1",
 					.required = true},
 				       {.name = "force", .flag = &force},
+				       {.name = "after", .str = &after},
+				       {.name = "now", .flag = &now},
 				       CLI_OPTS_PASS(&src),
 				       {0}};
 	const struct cli_syntax syn = {.cmd = "retire",
@@ -155,6 +186,13 @@ int cmd_retire(int argc, char **argv)
 
 	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
 		return r;
+	if (after && now)
+		return cli_usage("retire", "--after and --now exclude each other");
+	if (after && pfc_parse_duration(after, PFC_KS_RETIRE_DELAY_MAX, &delay) < 0)
+		return cli_usage("retire", "--after wants a duration like 90s, 30m, 12h or 7d (at "
+					   "most 365d)");
+	if (now)
+		delay = 0;
 	if (optind == argc && !force)
 		return cli_usage("retire",
 				 "name the volumes that use %s (BACKING...) so that "
@@ -170,9 +208,5 @@ int cmd_retire(int argc, char **argv)
 		    live, key, ver, mounts);
 		return CLI_EXIT_PROBLEMS;
 	}
-	r = ask(&src, key, ver, force);
-	if (r == CLI_EXIT_OK)
-		printf("%s v%lu retired%s\n", key, ver,
-		       live ? " (live files made unreadable: --force)" : "");
-	return r;
+	return ask(&src, key, ver, force, (uint32_t)delay, live);
 }

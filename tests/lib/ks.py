@@ -23,7 +23,7 @@ import time
 
 # PROTOCOL.md section 2: request types (reply = type | 0x80, error = 0xFF)
 HELLO, STATUS, CREATE, WRAP, UNWRAP, REWRAP, GENERATE, ROTATE, RETIRE, LIST, LOCK, \
-    UNLOCK, PASSWD, EXPORT, IMPORT = range(1, 16)
+    UNLOCK, PASSWD, EXPORT, IMPORT, CANCEL_RETIRE = range(1, 17)
 REPLY = 0x80
 RETIRE_FORCE = 0x01  # RETIRE flags (PROTOCOL.md 2.2)
 ERROR = 0xFF
@@ -34,7 +34,8 @@ PROTOCOL_VERSION = 2
 ERR = dict(INVAL=1, NOMEM=2, TRUNCATED=3, TOO_LARGE=4, BAD_MAGIC=5, UNKNOWN_VERSION=6, AUTH=7,
            CORRUPT=8, CIPHER_UNAVAILABLE=9, NAME_INVALID=10, NAME_TOO_LONG=11, IO=12,
            KEY_RETIRED=13, KEY_UNKNOWN=14, LOCKED=15, PROTOCOL=16, DENIED=17, EXISTS=18,
-           NOT_FOUND=19, TIMEOUT=20, UNREACHABLE=21, BAD_PASSPHRASE=22, CONFLICT=23, BUSY=24)
+           NOT_FOUND=19, TIMEOUT=20, UNREACHABLE=21, BAD_PASSPHRASE=22, CONFLICT=23, BUSY=24,
+           KEY_RETIRING=25)
 ERR_NAME = {v: k for k, v in ERR.items()}
 
 
@@ -212,13 +213,20 @@ class Client:
         r.end()
         return v
 
-    def retire(self, name, version, proof=None, force=False):
-        """proof: the store passphrase (PROTOCOL.md 2.1); None sends the version-1 request.
-        force: skip the keystore's in-use check (2.2)."""
+    def retire(self, name, version, proof=None, force=False, delay=0):
+        """(state, time): 3 destroyed at time, 4 retiring until time.  proof: the store
+        passphrase (PROTOCOL.md 2.1); None sends the version-1 request.  force: skip the
+        keystore's in-use check; delay: seconds of grace (2.2)."""
         p = lv16(name) + struct.pack("<I", version)
         if proof is not None:
-            p += lv16(proof) + bytes([RETIRE_FORCE if force else 0])
-        self.call(RETIRE, p).end()
+            p += lv16(proof) + bytes([RETIRE_FORCE if force else 0]) + struct.pack("<I", delay)
+        r = self.call(RETIRE, p)
+        out = r.u8(), r.u64()
+        r.end()
+        return out
+
+    def cancel_retire(self, name, version, proof):
+        self.call(CANCEL_RETIRE, lv16(name) + struct.pack("<I", version) + lv16(proof)).end()
 
     def list(self):
         """[(name, version, state, created, retired)], state 1 primary 2 active 3 retired"""
@@ -433,9 +441,10 @@ def make_bundle(name, versions, passphrase):
 
 
 def parse_store_plaintext(pt):
-    """[(name, version, state, created, retired, key or None)] of a store plaintext."""
+    """[(name, version, state, created, retired, key or None)] of a store plaintext (payload
+    version 1 or 2; state 4 retiring: retired is its deadline)."""
     r = Reader(pt)
-    assert r.u8() == 1
+    assert r.u8() in (1, 2)
     out = []
     for _ in range(r.u32()):
         name = r.take(r.u8()).decode()

@@ -6,22 +6,22 @@
 # The option lists mirror each program's --help (the desktop test checks).
 
 _pfcrypt_subcommands="keystore init mount umount status rotate rewrap retire check export import"
-_pfcrypt_keystore_subcommands="init start stop status lock unlock passwd"
+_pfcrypt_keystore_subcommands="init start stop status lock unlock passwd cancel-retire"
 
 # Options of one pfcrypt subcommand ($1; keystore: $1 = "keystore").
 _pfcrypt_opts()
 {
 	case $1 in
 	keystore) echo "--store --kdf-profile --locked --log-file --json --passphrase-file
-		--passphrase-fd --extpass --new-passphrase-file --socket --help" ;;
+		--passphrase-fd --extpass --new-passphrase-file --key --version --socket --help" ;;
 	init) echo "--key --cipher --block-size --no-holes --socket --help" ;;
 	mount) echo "-f -o --socket --help" ;;
 	umount) echo "--help" ;;
 	status) echo "--json --socket --help" ;;
 	rotate) echo "--key --socket --help" ;;
 	rewrap) echo "--threads --socket --help" ;;
-	retire) echo "--key --version --force --passphrase-file --passphrase-fd --extpass
-		--socket --help" ;;
+	retire) echo "--key --version --after --now --force --passphrase-file --passphrase-fd
+		--extpass --socket --help" ;;
 	check) echo "--quick --json --threads --fold-dirids --socket --help" ;;
 	export) echo "--key --versions -o --export-passphrase-file --passphrase-file
 		--passphrase-fd --extpass --socket --help" ;;

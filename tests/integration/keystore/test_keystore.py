@@ -220,7 +220,7 @@ class Malformed(Base):
         self.assert_serves()
 
     def test_unknown_type(self):
-        for t in (0x00, 0x10, 0x81, 0xFE, 0xFF):
+        for t in (0x00, 0x11, 0x81, 0xFE, 0xFF):
             with self.raw() as s:
                 s.sendall(frame(t, b"xyz"))
                 self.assertEqual(error_code(recv_all(s)), ERR["PROTOCOL"], hex(t))

@@ -8,14 +8,16 @@ with a wrong one, and works with the right one.
 Env (tests/meson.build): PFCRYPT_KEYSTORE, PYTHONPATH with tests/lib.
 """
 import os
+import struct
 import subprocess
 import sys
 import textwrap
+import time
 import unittest
 
 import taprun
 from ks import (EXPORT, RETIRE, Keystore, KsError, lv16, open_container,
-                parse_bundle_plaintext)
+                parse_bundle_plaintext, parse_store_plaintext, seal_container)
 
 AD = b"pfcrypt/v1 file-key\0" + bytes(range(16)) + bytes(range(16, 32))
 
@@ -154,6 +156,108 @@ class InUse(Base):
             c.retire("vol", 1, proof=self.k.passphrase, force=True)
             self.refused(c.unwrap, "KEY_RETIRED", blob, AD)
         self.assertIn("retire vol v1 -> PFC_ERR_BUSY", self.k.log())
+
+
+class Grace(Base):
+    """PROTOCOL.md 2.2: a RETIRE with a delay schedules the destruction."""
+
+    def setUp(self):
+        super().setUp()
+        with self.k.client() as c:
+            c.create("vol")
+            self.key = os.urandom(32)
+            self.blob = c.wrap("vol", AD, self.key)
+            c.rotate("vol")
+        self.k.stop()  # forget that this process wrapped under v1 (in memory only)
+        self.k.start()
+
+    def store(self):
+        with open(self.k.store, "rb") as f:
+            return parse_store_plaintext(open_container(f.read(), b"PFCKSTOR",
+                                                        self.k.passphrase))
+
+    def test_scheduled_version_refuses_unwrap_until_cancelled(self):
+        pw = self.k.passphrase
+        with self.k.client() as c:
+            before = int(time.time())
+            state, when = c.retire("vol", 1, proof=pw, delay=3600)
+            self.assertEqual(state, 4)
+            self.assertTrue(before + 3600 <= when <= int(time.time()) + 3600, when)
+            msg = self.refused(c.unwrap, "KEY_RETIRING", self.blob, AD)
+            self.assertIn("v1 scheduled for destruction at ", msg)
+            self.assertIn(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when)), msg)
+            self.assertIn("pfcrypt keystore cancel-retire restores it", msg)
+            self.assertEqual([(v, st, r) for _, v, st, _, r in c.list()],
+                             [(1, 4, when), (2, 1, 0)])
+            self.assertEqual(c.status()["versions"], 2, "its key bytes are still there")
+            self.assertEqual(self.store()[0][2:5:2], (4, when), "the schedule is in the store")
+            self.assertIsNotNone(self.store()[0][5])
+            self.refused(c.cancel_retire, "BAD_PASSPHRASE", "vol", 1, b"guess")
+            c.cancel_retire("vol", 1, pw)
+            self.assertEqual(c.unwrap(self.blob, AD), self.key)
+            self.assertEqual(self.store()[0][2], 2, "active again, in the store too")
+            msg = self.refused(c.cancel_retire, "INVAL", "vol", 1, pw)
+            self.assertIn("v1 is not scheduled for destruction", msg)
+
+    def test_the_deadline_destroys_on_the_keystores_own_timer(self):
+        with self.k.client() as c:
+            state, when = c.retire("vol", 1, proof=self.k.passphrase, delay=2)
+            self.assertEqual(state, 4)
+        end = time.monotonic() + 20
+        while self.store()[0][2] != 3:  # no request meanwhile: the poll loop's timer
+            self.assertLess(time.monotonic(), end, "not destroyed after its deadline")
+            time.sleep(0.2)
+        entry = self.store()[0]
+        self.assertIsNone(entry[5], "key bytes gone from the store")
+        self.assertGreaterEqual(entry[4], when)
+        self.assertLessEqual(time.time() - when, 10)
+        with self.k.client() as c:
+            self.refused(c.unwrap, "KEY_RETIRED", self.blob, AD)
+            self.refused(c.cancel_retire, "KEY_RETIRED", "vol", 1, self.k.passphrase)
+        self.assertIn("vol v1: its grace period ended, destroying it", self.k.log())
+
+    def test_a_restart_keeps_the_schedule_and_a_deadline_passed_while_stopped_is_honoured(self):
+        pw = self.k.passphrase
+        with self.k.client() as c:
+            _, when = c.retire("vol", 1, proof=pw, delay=3600)
+        self.k.stop()
+        self.k.start()
+        with self.k.client() as c:
+            self.assertEqual([(v, st, r) for _, v, st, _, r in c.list()][0], (1, 4, when))
+            self.refused(c.unwrap, "KEY_RETIRING", self.blob, AD)
+            c.retire("vol", 1, proof=pw, delay=1)  # a new deadline, one second away
+        self.k.stop()
+        time.sleep(1.5)
+        self.k.start()
+        with self.k.client() as c:
+            self.assertEqual(c.list()[0][2], 3, "destroyed at the first chance after start")
+            self.refused(c.unwrap, "KEY_RETIRED", self.blob, AD)
+
+    def test_delay_0_destroys_now_and_too_long_a_delay_is_refused(self):
+        pw = self.k.passphrase
+        with self.k.client() as c:
+            self.refused(c.retire, "INVAL", "vol", 1, proof=pw, delay=365 * 86400 + 1)
+            state, when = c.retire("vol", 1, proof=pw, delay=0)
+            self.assertEqual(state, 3)
+            self.assertLessEqual(abs(time.time() - when), 5)
+            self.refused(c.unwrap, "KEY_RETIRED", self.blob, AD)
+
+    def test_a_version_1_store_still_loads_and_is_rewritten_as_version_2(self):
+        k1 = os.urandom(32)
+        pt = bytes([1]) + struct.pack("<I", 1) + bytes([3]) + b"old" + \
+            struct.pack("<IBQQ", 1, 1, 1_700_000_000, 0) + k1
+        self.k.stop()
+        with open(self.k.store, "wb") as f:
+            f.write(seal_container(b"PFCKSTOR", pt, self.k.passphrase))
+        self.k.start()
+        with self.k.client() as c:
+            self.assertEqual(c.list(), [("old", 1, 1, 1_700_000_000, 0)])
+            c.rotate("old")
+            c.retire("old", 1, proof=self.k.passphrase, delay=60)
+        with open(self.k.store, "rb") as f:
+            plain = open_container(f.read(), b"PFCKSTOR", self.k.passphrase)
+        self.assertEqual(plain[0], 2, "payload version 2")
+        self.assertEqual([e[2] for e in parse_store_plaintext(plain)], [4, 1])
 
 
 if __name__ == "__main__":

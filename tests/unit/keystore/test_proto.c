@@ -46,7 +46,8 @@ static size_t all_requests(struct pfc_ks_req *q)
 				     .version = 3,
 				     .proof = (const uint8_t *)"store pw",
 				     .proof_len = 8,
-				     .flags = PFC_KS_RETIRE_FORCE};
+				     .flags = PFC_KS_RETIRE_FORCE,
+				     .delay = 7 * 86400};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_LIST};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_LOCK};
 	q[n++] = (struct pfc_ks_req){
@@ -65,6 +66,12 @@ static size_t all_requests(struct pfc_ks_req *q)
 				     .pass_len = 1,
 				     .proof = (const uint8_t *)"store pw",
 				     .proof_len = 8};
+	q[n++] = (struct pfc_ks_req){.type = PFC_KS_CANCEL_RETIRE,
+				     .name = "vol",
+				     .name_len = 3,
+				     .version = 2,
+				     .proof = (const uint8_t *)"pw",
+				     .proof_len = 2};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_IMPORT,
 				     .blob = (const uint8_t *)"bundle",
 				     .blob_len = 6,
@@ -92,7 +99,7 @@ Test(keystore_proto, every_request_round_trips)
 	struct pfc_ks_req q[16], d;
 	size_t n = all_requests(q);
 
-	cr_assert_eq(n, 15, "one per request type");
+	cr_assert_eq(n, 16, "one per request type");
 	for (size_t i = 0; i < n; i++) {
 		struct pfc_wbuf w;
 
@@ -108,6 +115,7 @@ Test(keystore_proto, every_request_round_trips)
 		same_bytes(d.pass2, d.pass2_len, q[i].pass2, q[i].pass2_len);
 		same_bytes(d.proof, d.proof_len, q[i].proof, q[i].proof_len);
 		cr_assert_eq(d.flags, q[i].flags);
+		cr_assert_eq(d.delay, q[i].delay);
 		if (q[i].key)
 			cr_assert_arr_eq(d.key, KEY, 32);
 		if (q[i].versions)
@@ -128,6 +136,7 @@ Test(keystore_proto, every_truncation_of_every_request_is_refused)
 
 		/* the same request without its proof: a version-1 frame */
 		v1.proof = NULL;
+		v1.proof_len = 0;
 		encode(&v1, &w);
 		v1_len = w.len - 4;
 		pfc_wbuf_free(&w);
@@ -136,7 +145,8 @@ Test(keystore_proto, every_truncation_of_every_request_is_refused)
 			memset(&d, 0x5a, sizeof(d));
 			int rc = pfc_ks_req_decode(w.p + 4, cut, &d);
 
-			if (q[i].proof && cut == v1_len) {
+			if ((q[i].type == PFC_KS_RETIRE || q[i].type == PFC_KS_EXPORT) &&
+			    cut == v1_len) {
 				/* exactly a version-1 request: decoded without its proof,
 				 * for the dispatcher to refuse (PROTOCOL.md section 2) */
 				cr_assert_eq(rc, 0, "type %u without its proof", q[i].type);
@@ -214,7 +224,11 @@ Test(keystore_proto, bad_field_values)
 	const uint8_t gen257[] = {PFC_KS_GENERATE, 1, 0, 'a', 0, 0, 1, 1};
 	const uint8_t ret0[] = {PFC_KS_RETIRE, 1, 0, 'a', 0, 0, 0, 0};
 	const uint8_t exp0[] = {PFC_KS_EXPORT, 1, 0, 'a', 1, 0, 0, 0, 0, 0, 1, 0, 'x'};
-	const uint8_t retflags[] = {PFC_KS_RETIRE, 1, 0, 'a', 1, 0, 0, 0, 1, 0, 'p', 0x80};
+	const uint8_t retflags[] = {PFC_KS_RETIRE, 1,	 0, 'a', 1, 0, 0, 0, 1, 0,
+				    'p',	   0x80, 0, 0,	 0, 0};
+	/* a delay of 365 days + 1 s: 0x01e13381 */
+	const uint8_t retlong[] = {PFC_KS_RETIRE, 1, 0,	   'a',	 1,    0, 0, 0, 1, 0,
+				   'p',		  0, 0x81, 0x33, 0xe1, 1};
 	uint8_t longname[3 + 33] = {PFC_KS_CREATE, 33, 0};
 	uint8_t bigad[1 + 2 + PFC_KS_AD_MAX + 1 + 2] = {PFC_KS_UNWRAP, 0, 0};
 
@@ -228,6 +242,7 @@ Test(keystore_proto, bad_field_values)
 	cr_assert_eq(pfc_ks_req_decode(ret0, sizeof(ret0), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(exp0, sizeof(exp0), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(retflags, sizeof(retflags), &d), PFC_ERR_INVAL);
+	cr_assert_eq(pfc_ks_req_decode(retlong, sizeof(retlong), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(bigad, sizeof(bigad), &d), PFC_ERR_TOO_LARGE);
 }
 
