@@ -69,6 +69,9 @@ static void usage(FILE *f)
 	    "  --client-timeout MS    a client must finish a started frame, and take its reply,\n"
 	    "                         within MS milliseconds (default 5000)\n"
 	    "  --max-clients N        simultaneous connections (default 256)\n"
+	    "  --lifetime D           lock (wipe every key) once D has passed since the keys\n"
+	    "                         were loaded (start or unlock); D: a number with unit s,\n"
+	    "                         m, h or d, e.g. 8h (default: never)\n"
 	    "  -h, --help             this text\n"
 	    "  --version              print the version\n\n"
 	    "Socket activation: started by systemd with one listening socket (LISTEN_FDS=1),\n"
@@ -83,6 +86,7 @@ struct opts {
 	bool init, serve, locked, foreground, verbose;
 	int client_timeout;
 	long max_clients;
+	uint64_t lifetime;
 };
 
 /* The passphrase from --passphrase-file, --passphrase-fd, --extpass or the terminal. */
@@ -136,6 +140,7 @@ enum {
 	O_LOGFILE,
 	O_TIMEOUT,
 	O_MAXCL,
+	O_LIFETIME,
 	O_VERSION
 };
 
@@ -154,6 +159,7 @@ static const struct option long_opts[] = {
     {"verbose", no_argument, 0, 'v'},
     {"client-timeout", required_argument, 0, O_TIMEOUT},
     {"max-clients", required_argument, 0, O_MAXCL},
+    {"lifetime", required_argument, 0, O_LIFETIME},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, O_VERSION},
     {0, 0, 0, 0},
@@ -207,6 +213,8 @@ static int parse_value(int c, const char *arg, struct opts *o)
 		return 0;
 	case O_MAXCL:
 		return parse_long(arg, 1, 65536, &o->max_clients);
+	case O_LIFETIME:
+		return pfc_parse_duration(arg, 3650u * 86400u, &o->lifetime) < 0 ? -1 : 0;
 	default:
 		return -1;
 	}
@@ -442,6 +450,7 @@ static int serve(const struct opts *o, const struct paths *p, int act_fd, char *
 	s->socket_path = p->sock;
 	s->client_timeout_ms = o->client_timeout;
 	s->max_clients = (size_t)o->max_clients;
+	s->lifetime_s = o->lifetime;
 	s->owner = geteuid();
 	s->private_dir = !o->socket && !(getenv("PFCRYPT_SOCKET") && *getenv("PFCRYPT_SOCKET"));
 	if (load_store(o, p->store, s, pass, plen) || start_listening(s, act_fd, p->sock))

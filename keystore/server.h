@@ -22,9 +22,10 @@ struct pfc_ks_server {
 	const char *socket_path;
 	int client_timeout_ms; /* a started frame / pending reply must finish within this */
 	size_t max_clients;
-	uid_t owner;	  /* peers allowed: owner and root */
-	bool private_dir; /* the socket's directory is the default .../pfcrypt/: made 0700 even
-			   * if it exists; otherwise an existing directory is only checked */
+	uid_t owner;	     /* peers allowed: owner and root */
+	bool private_dir;    /* the socket's directory is the default .../pfcrypt/: made 0700 even
+			      * if it exists; otherwise an existing directory is only checked */
+	uint64_t lifetime_s; /* lock this long after each unlock (PROTOCOL.md 8); 0: never */
 
 	/* keys: valid only when !locked */
 	bool locked;
@@ -34,6 +35,7 @@ struct pfc_ks_server {
 
 	/* timed events (timers.c) */
 	uint64_t expire_retry_at; /* a failed destruction at a deadline is retried then */
+	uint64_t unlocked_at;	  /* CLOCK_BOOTTIME seconds of the unlock; 0 while locked */
 
 	/* runtime */
 	int listen_fd;

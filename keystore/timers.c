@@ -40,6 +40,32 @@ static void expire(struct pfc_ks_server *s, uint64_t now)
 	s->expire_retry_at = 0;
 }
 
+/* Seconds since boot, suspend included: a lifetime runs on while the machine sleeps. */
+static uint64_t boot_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec + 1; /* never 0: 0 is "locked" */
+}
+
+/* --lifetime: lock once that long has passed since the unlock (start or UNLOCK). */
+static void lifetime(struct pfc_ks_server *s, uint64_t up)
+{
+	if (s->locked) {
+		s->unlocked_at = 0;
+		return;
+	}
+	if (!s->unlocked_at)
+		s->unlocked_at = up;
+	if (s->lifetime_s && up - s->unlocked_at >= s->lifetime_s) {
+		pfc_info("lifetime of %llu s since the unlock is over: locking (keys wiped)",
+			 (unsigned long long)s->lifetime_s);
+		pfc_ks_server_lock(s);
+		s->unlocked_at = 0;
+	}
+}
+
 static int64_t until(uint64_t at, uint64_t now, int64_t best)
 {
 	int64_t ms = at > now ? (int64_t)(at - now) * 1000 : 0;
@@ -49,11 +75,14 @@ static int64_t until(uint64_t at, uint64_t now, int64_t best)
 
 int64_t pfc_ks_tick(struct pfc_ks_server *s)
 {
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = (uint64_t)time(NULL), up = boot_s();
 	int64_t wait = -1;
 	uint64_t due;
 
+	lifetime(s, up);
 	expire(s, now);
+	if (!s->locked && s->lifetime_s)
+		wait = until(s->unlocked_at + s->lifetime_s, up, wait);
 	if (!s->locked && (due = pfc_keyring_next_deadline(&s->kr)))
 		wait = until(due > s->expire_retry_at ? due : s->expire_retry_at, now, wait);
 	return wait > MAX_WAIT_MS ? MAX_WAIT_MS : wait;

@@ -2,7 +2,7 @@
 /*
  * timers.h - the keystore's timed events, run by the poll loop (server.c)
  * and before every request (handlers.c): retiring versions destroyed at their
- * deadline (PROTOCOL.md 2.2).
+ * deadline (PROTOCOL.md 2.2), the lock at the end of --lifetime (section 8).
  */
 #ifndef PFC_KS_TIMERS_H
 #define PFC_KS_TIMERS_H

@@ -260,5 +260,40 @@ class Grace(Base):
         self.assertEqual([e[2] for e in parse_store_plaintext(plain)], [4, 1])
 
 
+class Lifetime(Base):
+    """PROTOCOL.md 8: --lifetime D locks the keystore D after each unlock, like ssh-add -t."""
+    args = ("--lifetime", "2s")
+
+    def wait_log(self, text, limit=20):
+        end = time.monotonic() + limit
+        while text not in self.k.log():
+            self.assertLess(time.monotonic(), end, f"no {text!r} in the log:\n{self.k.log()}")
+            time.sleep(0.1)
+
+    def test_the_keystore_locks_itself_when_its_lifetime_is_over(self):
+        with self.k.client() as c:
+            c.create("vol")
+            blob = c.wrap("vol", AD, bytes(32))
+            t0 = time.monotonic()
+            c.unlock(self.k.passphrase)  # already unlocked: checks, does not extend
+        self.wait_log("lifetime of 2 s since the unlock is over: locking")  # no request needed
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        with self.k.client() as c:
+            self.assertTrue(c.status()["locked"])
+            self.refused(c.unwrap, "LOCKED", blob, AD)
+            c.unlock(self.k.passphrase)
+            self.assertEqual(c.unwrap(blob, AD), bytes(32))
+            time.sleep(2.5)
+            self.assertTrue(c.status()["locked"], "a new lifetime from the unlock, then locked")
+            self.refused(c.unwrap, "LOCKED", blob, AD)
+
+    def test_a_bad_lifetime_is_a_usage_error(self):
+        for bad in ("0", "8x", "h", "3651d"):
+            r = subprocess.run([self.k.binary, "--socket", self.k.socket + ".x", "--store",
+                                self.k.store, "--lifetime", bad, "-f"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, bad)
+
+
 if __name__ == "__main__":
     taprun.main()
