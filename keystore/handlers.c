@@ -15,6 +15,7 @@
 #include "fs/err.h"
 #include "fs/log.h"
 #include "keystore/bundle.h"
+#include "keystore/confirm.h"
 #include "keystore/handlers.h"
 #include "keystore/proto.h"
 #include "keystore/retire.h"
@@ -386,24 +387,27 @@ static const struct {
 	bool needs_keys; /* refused with PFC_ERR_LOCKED while locked */
 	bool routine;	 /* logged at debug level when it succeeds (every file open) */
 	bool needs_pass; /* destroys or extracts keys: q->proof must be the store passphrase */
+	bool confirm;	 /* hands keys out: asks --confirm-export's command first */
 } handlers[] = {
     /* clang-format off */
-	[PFC_KS_HELLO]    = {h_hello,    false, true,  false},
-	[PFC_KS_STATUS]   = {h_status,   false, true,  false},
-	[PFC_KS_CREATE]   = {h_create,   true,  false, false},
-	[PFC_KS_WRAP]     = {h_wrap,     true,  true,  false},
-	[PFC_KS_UNWRAP]   = {h_unwrap,   true,  true,  false},
-	[PFC_KS_REWRAP]   = {h_rewrap,   true,  true,  false},
-	[PFC_KS_GENERATE] = {h_generate, true,  true,  false},
-	[PFC_KS_ROTATE]   = {h_rotate,   true,  false, false},
-	[PFC_KS_RETIRE]   = {h_retire,   true,  false, true},
-	[PFC_KS_LIST]     = {h_list,     true,  true,  false},
-	[PFC_KS_LOCK]     = {h_lock,     false, false, false},
-	[PFC_KS_UNLOCK]   = {h_unlock,   false, false, false},
-	[PFC_KS_PASSWD]   = {h_passwd,   true,  false, false}, /* checks its old passphrase */
-	[PFC_KS_EXPORT]   = {h_export,   true,  false, true},
-	[PFC_KS_IMPORT]   = {h_import,   true,  false, false},
-	[PFC_KS_CANCEL_RETIRE] = {h_cancel_retire, true, false, true},
+	/*                        fn               keys   routine pass   confirm */
+	[PFC_KS_HELLO]         = {h_hello,         false, true,  false, false},
+	[PFC_KS_STATUS]        = {h_status,        false, true,  false, false},
+	[PFC_KS_CREATE]        = {h_create,        true,  false, false, false},
+	[PFC_KS_WRAP]          = {h_wrap,          true,  true,  false, false},
+	[PFC_KS_UNWRAP]        = {h_unwrap,        true,  true,  false, false},
+	[PFC_KS_REWRAP]        = {h_rewrap,        true,  true,  false, false},
+	[PFC_KS_GENERATE]      = {h_generate,      true,  true,  false, false},
+	[PFC_KS_ROTATE]        = {h_rotate,        true,  false, false, false},
+	[PFC_KS_RETIRE]        = {h_retire,        true,  false, true,  false},
+	[PFC_KS_LIST]          = {h_list,          true,  true,  false, false},
+	[PFC_KS_LOCK]          = {h_lock,          false, false, false, false},
+	[PFC_KS_UNLOCK]        = {h_unlock,        false, false, false, false},
+	/* PASSWD checks its old passphrase itself */
+	[PFC_KS_PASSWD]        = {h_passwd,        true,  false, false, false},
+	[PFC_KS_EXPORT]        = {h_export,        true,  false, true,  true},
+	[PFC_KS_IMPORT]        = {h_import,        true,  false, false, false},
+	[PFC_KS_CANCEL_RETIRE] = {h_cancel_retire, true,  false, true,  false},
     /* clang-format on */
 };
 
@@ -425,6 +429,29 @@ static int check_proof(struct pfc_ks_server *s, const struct pfc_ks_req *q, char
 	if (rc == PFC_ERR_BAD_PASSPHRASE)
 		snprintf(why, n, "wrong store passphrase: %s refused", pfc_ks_type_name(q->type));
 	return rc;
+}
+
+/* Confirm on use (PROTOCOL.md 8): the --confirm-export command must say yes. */
+static int confirm(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const struct pfc_ks_req *q,
+		   char *why, size_t n)
+{
+	char name[PFC_KS_NAME_MAX + 1], text[160];
+	struct pfc_ks_ask ask = {.text = text, .key = name, .pid = c->pid};
+
+	if (!s->confirm_export)
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)q->name_len, q->name);
+	if (q->count)
+		snprintf(text, sizeof(text),
+			 "export %u version(s) of master key %s, asked by uid %u "
+			 "pid %d",
+			 (unsigned)q->count, name, (unsigned)c->uid, (int)c->pid);
+	else
+		snprintf(text, sizeof(text),
+			 "export every live version of master key %s, asked by "
+			 "uid %u pid %d",
+			 name, (unsigned)c->uid, (int)c->pid);
+	return pfc_ks_confirm(s->confirm_export, &ask, PFC_KS_CONFIRM_TIMEOUT_MS, why, n);
 }
 
 bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const uint8_t *body,
@@ -452,7 +479,8 @@ bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const
 		rc = PFC_ERR_LOCKED;
 		goto done;
 	}
-	if (handlers[q.type].needs_pass && (rc = check_proof(s, &q, why, sizeof(why))) < 0) {
+	if ((handlers[q.type].needs_pass && (rc = check_proof(s, &q, why, sizeof(why))) < 0) ||
+	    (handlers[q.type].confirm && (rc = confirm(s, c, &q, why, sizeof(why))) < 0)) {
 		r.msg = why[0] ? why : NULL;
 		goto done;
 	}

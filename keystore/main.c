@@ -72,6 +72,8 @@ static void usage(FILE *f)
 	    "  --lifetime D           lock (wipe every key) once D has passed since the keys\n"
 	    "                         were loaded (start or unlock); D: a number with unit s,\n"
 	    "                         m, h or d, e.g. 8h (default: never)\n"
+	    "  --confirm-export CMD   before each export, run the shell command CMD (told what\n"
+	    "                         is asked in $PFCRYPT_CONFIRM); only exit 0 allows it\n"
 	    "  -h, --help             this text\n"
 	    "  --version              print the version\n\n"
 	    "Socket activation: started by systemd with one listening socket (LISTEN_FDS=1),\n"
@@ -87,6 +89,7 @@ struct opts {
 	int client_timeout;
 	long max_clients;
 	uint64_t lifetime;
+	const char *confirm_export;
 };
 
 /* The passphrase from --passphrase-file, --passphrase-fd, --extpass or the terminal. */
@@ -141,6 +144,7 @@ enum {
 	O_TIMEOUT,
 	O_MAXCL,
 	O_LIFETIME,
+	O_CONFIRM,
 	O_VERSION
 };
 
@@ -160,6 +164,7 @@ static const struct option long_opts[] = {
     {"client-timeout", required_argument, 0, O_TIMEOUT},
     {"max-clients", required_argument, 0, O_MAXCL},
     {"lifetime", required_argument, 0, O_LIFETIME},
+    {"confirm-export", required_argument, 0, O_CONFIRM},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, O_VERSION},
     {0, 0, 0, 0},
@@ -200,6 +205,9 @@ static int parse_value(int c, const char *arg, struct opts *o)
 		return 0;
 	case O_LOGFILE:
 		o->log_file = arg;
+		return 0;
+	case O_CONFIRM:
+		o->confirm_export = arg;
 		return 0;
 	case O_PFD:
 		if (parse_long(arg, 0, INT_MAX, &n) < 0)
@@ -451,6 +459,7 @@ static int serve(const struct opts *o, const struct paths *p, int act_fd, char *
 	s->client_timeout_ms = o->client_timeout;
 	s->max_clients = (size_t)o->max_clients;
 	s->lifetime_s = o->lifetime;
+	s->confirm_export = o->confirm_export;
 	s->owner = geteuid();
 	s->private_dir = !o->socket && !(getenv("PFCRYPT_SOCKET") && *getenv("PFCRYPT_SOCKET"));
 	if (load_store(o, p->store, s, pass, plen) || start_listening(s, act_fd, p->sock))

@@ -26,6 +26,7 @@ struct pfc_ks_server {
 	bool private_dir;    /* the socket's directory is the default .../pfcrypt/: made 0700 even
 			      * if it exists; otherwise an existing directory is only checked */
 	uint64_t lifetime_s; /* lock this long after each unlock (PROTOCOL.md 8); 0: never */
+	const char *confirm_export; /* command that must exit 0 before each EXPORT, or NULL */
 
 	/* keys: valid only when !locked */
 	bool locked;

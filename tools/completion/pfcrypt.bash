@@ -44,7 +44,7 @@ _pfcrypt_optarg()
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi
 		;;
-	--extpass) COMPREPLY=($(compgen -c -- "$cur")) ;;
+	--extpass | --confirm-export) COMPREPLY=($(compgen -c -- "$cur")) ;;
 	--cipher) COMPREPLY=($(compgen -W "aes256gcm xchacha20poly1305" -- "$cur")) ;;
 	--kdf-profile) COMPREPLY=($(compgen -W "interactive moderate sensitive test" -- "$cur")) ;;
 	--block-size) COMPREPLY=($(compgen -W "4096 8192 16384 32768 65536 131072 262144
@@ -123,7 +123,7 @@ _pfcrypt_keystore()
 	esac
 	COMPREPLY=($(compgen -W "--socket --store --init --serve --kdf-profile --passphrase-file
 		--passphrase-fd --extpass --locked --foreground --log-file --verbose
-		--client-timeout --max-clients --lifetime --help --version" -- "$cur"))
+		--client-timeout --max-clients --lifetime --confirm-export --help --version" -- "$cur"))
 	return 0
 }
 

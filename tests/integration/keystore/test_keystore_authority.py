@@ -295,5 +295,62 @@ class Lifetime(Base):
             self.assertEqual(r.returncode, 2, bad)
 
 
+class ConfirmExport(unittest.TestCase):
+    """PROTOCOL.md 8: --confirm-export CMD is asked before each EXPORT (ssh-add -c); exit 0
+    allows it, anything else refuses it."""
+
+    def start(self, cmd):
+        self.k = Keystore(args=("--confirm-export", cmd))
+        self.addCleanup(self.k.cleanup)
+        self.k.start()
+        with self.k.client() as c:
+            c.create("vol")
+        return self.k
+
+    def test_a_refusing_command_blocks_the_export(self):
+        k = self.start("exit 3")
+        with k.client() as c:
+            with self.assertRaises(KsError) as e:
+                c.export("vol", [], b"bundle pass", proof=k.passphrase)
+            self.assertEqual(e.exception.name, "DENIED")
+            self.assertIn("refused by the --confirm-export command (exit status 3)",
+                          e.exception.msg)
+            self.assertEqual(c.status()["versions"], 1, "the keystore goes on serving")
+        self.assertIn("export vol -> PFC_ERR_DENIED", k.log())
+
+    def test_the_command_is_told_what_is_asked_and_only_after_the_proof(self):
+        asked = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"pfcks-asked-{os.getpid()}")
+        self.addCleanup(lambda: os.path.exists(asked) and os.unlink(asked))
+        k = self.start(f'printf "%s|%s|%s\\n" "$PFCRYPT_CONFIRM" "$PFCRYPT_CONFIRM_KEY" '
+                       f'"$PFCRYPT_CONFIRM_PID" >> {asked}; test "$PFCRYPT_CONFIRM_KEY" = vol')
+        with k.client() as c:
+            c.create("other")
+            with self.assertRaises(KsError) as e:
+                c.export("vol", [], b"b", proof=b"wrong")
+            self.assertEqual(e.exception.name, "BAD_PASSPHRASE")
+            self.assertFalse(os.path.exists(asked), "asked before the proof was checked")
+            c.export("vol", [1], b"b", proof=k.passphrase)
+            with self.assertRaises(KsError) as e:
+                c.export("other", [], b"b", proof=k.passphrase)
+            self.assertIn("exit status 1", e.exception.msg)
+        with open(asked) as f:
+            lines = f.read().splitlines()
+        me = os.getpid()
+        self.assertEqual(lines, [
+            f"export 1 version(s) of master key vol, asked by uid {os.getuid()} pid {me}|vol|{me}",
+            f"export every live version of master key other, asked by uid {os.getuid()} "
+            f"pid {me}|other|{me}"])
+
+    def test_a_command_that_does_not_answer_is_a_refusal(self):
+        k = self.start("sleep 600")
+        t0 = time.monotonic()
+        with k.client(timeout=120) as c:
+            with self.assertRaises(KsError) as e:
+                c.export("vol", [], b"b", proof=k.passphrase)
+            self.assertIn("did not answer within 20 s", e.exception.msg)
+            self.assertEqual(c.status()["versions"], 1, "the keystore serves again")
+        self.assertLess(time.monotonic() - t0, 60)
+
+
 if __name__ == "__main__":
     taprun.main()
