@@ -122,7 +122,7 @@ int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version);
  * destruction delay seconds from now (PROTOCOL.md 2.2: unwraps under it fail
  * with PFC_ERR_KEY_RETIRING meanwhile), returns 1.  *when (may be NULL): the
  * time it was or will be destroyed.  PFC_ERR_BUSY for the primary version,
- * and while a running client still wraps or unwraps under it
+ * and while a client still connected or running wraps or unwraps under it
  * (pfc_ks_last_message() says who) unless flags has PFC_KS_RETIRE_FORCE;
  * PFC_ERR_KEY_RETIRED if already retired.  Whether live files still use it
  * is the CLI's check (the keystore cannot see volumes).

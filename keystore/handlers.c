@@ -87,10 +87,11 @@ static struct pfc_ks_entry *blob_entry(struct pfc_ks_server *s, const struct pfc
 }
 
 /* Who used which version: what RETIRE looks at (retire.h). */
-static void note_use(const struct reply *r, struct pfc_ks_entry *e, uint8_t op)
+static void note_use(const struct pfc_ks_server *s, const struct reply *r, struct pfc_ks_entry *e,
+		     uint8_t op)
 {
 	if (e)
-		pfc_ks_note_use(e, r->peer->pid, op, now_s());
+		pfc_ks_note_use(s, e, r->peer, op, now_s());
 }
 
 static int h_hello(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
@@ -161,7 +162,7 @@ static int h_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	/* PROTOCOL.md 2.2: not while a running client still uses it, unless forced */
 	if (e && (e->state == PFC_KS_ACTIVE || e->state == PFC_KS_RETIRING) &&
 	    !(q->flags & PFC_KS_RETIRE_FORCE) &&
-	    (rc = pfc_ks_retire_check(e, now_s(), r->buf, sizeof(r->buf))) < 0) {
+	    (rc = pfc_ks_retire_check(s, e, now_s(), r->buf, sizeof(r->buf))) < 0) {
 		r->msg = r->buf;
 		return rc;
 	}
@@ -210,7 +211,7 @@ static int h_wrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct re
 
 	if (rc < 0)
 		return rc;
-	note_use(r, pfc_keyring_primary(&s->kr, q->name, q->name_len), q->type);
+	note_use(s, r, pfc_keyring_primary(&s->kr, q->name, q->name_len), q->type);
 	pfc_ks_put_blob(r->w, blob, n);
 	return 0;
 }
@@ -237,7 +238,7 @@ static int h_unwrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 		r->msg = r->buf;
 	}
 	if (rc == 0)
-		note_use(r, blob_entry(s, q), q->type);
+		note_use(s, r, blob_entry(s, q), q->type);
 	return rc;
 }
 
@@ -263,7 +264,7 @@ static int h_generate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struc
 	rc = pfc_keyring_generate(&s->kr, q->name, q->name_len, q->ad, q->ad_len, q->count, fk);
 	if (rc < 0)
 		goto out;
-	note_use(r, pfc_keyring_primary(&s->kr, q->name, q->name_len), q->type);
+	note_use(s, r, pfc_keyring_primary(&s->kr, q->name, q->name_len), q->type);
 	pfc_ks_put_filekeys(r->w, fk, q->count);
 out:
 	sodium_free(fk);

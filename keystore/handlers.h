@@ -11,10 +11,12 @@
 #include "fs/buf.h"
 #include "keystore/server.h"
 
-/* Who sent a request (SO_PEERCRED), for the log. */
+/* Who sent a request (SO_PEERCRED: the pid is the one that connected), for
+ * the log and for the in-use record of RETIRE (retire.h). */
 struct pfc_ks_peer {
 	uid_t uid;
 	pid_t pid;
+	uint64_t conn; /* the connection's serial number (pfc_ks_conn_open) */
 };
 
 /*

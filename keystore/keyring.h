@@ -22,11 +22,12 @@
 /* One client that the keystore answered a WRAP, UNWRAP or GENERATE for under
  * a version (retire.h): in memory only, never in the store file. */
 struct pfc_ks_use {
-	uint64_t at; /* unix seconds of the last such answer; 0: slot free */
-	int32_t pid; /* the client's SO_PEERCRED pid */
-	uint8_t op;  /* the request type */
+	uint64_t at;   /* unix seconds of the last such answer; 0: slot free */
+	uint64_t conn; /* the client's connection (struct pfc_ks_peer) */
+	int32_t pid;   /* its SO_PEERCRED pid (the one that connected) */
+	uint8_t op;    /* the request type */
 };
-#define PFC_KS_USES 4 /* distinct clients remembered per version, most recent */
+#define PFC_KS_USES 8 /* connections remembered per version (the live ones are kept) */
 
 struct pfc_ks_entry {
 	char name[PFC_KS_NAME_MAX + 1];

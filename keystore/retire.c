@@ -9,30 +9,38 @@
 #include "keystore/proto.h"
 #include "keystore/retire.h"
 
-void pfc_ks_note_use(struct pfc_ks_entry *e, pid_t pid, uint8_t op, uint64_t now)
-{
-	struct pfc_ks_use *slot = &e->use[0];
-
-	if (pid <= 0)
-		return;
-	/* the client's own slot, else a free one, else the least recent */
-	for (size_t i = 0; i < PFC_KS_USES; i++) {
-		struct pfc_ks_use *u = &e->use[i];
-
-		if (u->at && u->pid == pid) {
-			slot = u;
-			break;
-		}
-		if (!u->at || (slot->at && u->at < slot->at))
-			slot = u;
-	}
-	*slot = (struct pfc_ks_use){.at = now ? now : 1, .pid = (int32_t)pid, .op = op};
-}
-
 /* Does process pid still run?  (EPERM: it does, as another user.) */
 static bool running(int32_t pid)
 {
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+/* Is the client of u still there: its connection open, or its process running?
+ * (A daemon that forked after connecting keeps the connection, not the pid.) */
+static bool present(const struct pfc_ks_server *s, const struct pfc_ks_use *u)
+{
+	return u->at && (pfc_ks_conn_open(s, u->conn) || running(u->pid));
+}
+
+void pfc_ks_note_use(const struct pfc_ks_server *s, struct pfc_ks_entry *e,
+		     const struct pfc_ks_peer *c, uint8_t op, uint64_t now)
+{
+	struct pfc_ks_use *slot = NULL, *gone = NULL, *oldest = &e->use[0];
+
+	for (size_t i = 0; i < PFC_KS_USES && !slot; i++) {
+		struct pfc_ks_use *u = &e->use[i];
+
+		if (!u->at || u->conn == c->conn)
+			slot = u;
+		else if (!present(s, u) && (!gone || u->at < gone->at))
+			gone = u;
+		else if (u->at < oldest->at)
+			oldest = u;
+	}
+	if (!slot)
+		slot = gone ? gone : oldest;
+	*slot = (struct pfc_ks_use){
+	    .at = now ? now : 1, .conn = c->conn, .pid = (int32_t)c->pid, .op = op};
 }
 
 static const char *what(uint8_t op)
@@ -47,20 +55,22 @@ static const char *what(uint8_t op)
 	}
 }
 
-int pfc_ks_retire_check(const struct pfc_ks_entry *e, uint64_t now, char *why, size_t n)
+int pfc_ks_retire_check(const struct pfc_ks_server *s, const struct pfc_ks_entry *e, uint64_t now,
+			char *why, size_t n)
 {
 	const struct pfc_ks_use *last = NULL;
 
 	for (size_t i = 0; i < PFC_KS_USES; i++) {
 		const struct pfc_ks_use *u = &e->use[i];
 
-		if (u->at && running(u->pid) && (!last || u->at > last->at))
+		if (present(s, u) && (!last || u->at > last->at))
 			last = u;
 	}
 	if (!last)
 		return 0;
 	snprintf(why, n,
-		 "v%u was used to %s %llu s ago by pid %d, still running (a mounted volume?)",
+		 "v%u was used to %s %llu s ago by a client still connected or running (pid %d; a "
+		 "mounted volume?)",
 		 (unsigned)e->version, what(last->op),
 		 (unsigned long long)(now > last->at ? now - last->at : 0), (int)last->pid);
 	return PFC_ERR_BUSY;

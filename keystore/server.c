@@ -39,6 +39,7 @@ struct ks_conn {
 	int fd;
 	uid_t uid;
 	pid_t pid;
+	uint64_t id; /* serial number, never reused while the server runs */
 	uint8_t hdr[PFC_KS_HDR_LEN];
 	size_t hdr_got;
 	uint8_t *body;	   /* sodium_malloc'd frame buffer, reused; wiped after each request */
@@ -125,6 +126,7 @@ static void accept_all(struct pfc_ks_server *s)
 		c->fd = fd;
 		c->uid = cr.uid;
 		c->pid = cr.pid;
+		c->id = ++s->next_conn;
 		pfc_debug("uid %u pid %d: connected", (unsigned)cr.uid, (int)cr.pid);
 	}
 }
@@ -201,7 +203,7 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	c->body_got += (uint32_t)n;
 	if (c->body_got < c->body_len)
 		return true;
-	if (pfc_ks_dispatch(s, &(struct pfc_ks_peer){c->uid, c->pid}, c->body, c->body_len,
+	if (pfc_ks_dispatch(s, &(struct pfc_ks_peer){c->uid, c->pid, c->id}, c->body, c->body_len,
 			    &c->out))
 		c->close_after = true;
 	sodium_memzero(c->body, c->body_len); /* passphrases and keys of the request */
@@ -213,6 +215,14 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	c->hdr_got = 0;
 	c->deadline_ms = now_ms() + timeout_ms; /* the reply must be taken in time too */
 	return conn_write(c);
+}
+
+bool pfc_ks_conn_open(const struct pfc_ks_server *s, uint64_t conn)
+{
+	for (size_t i = 0; i < s->nconns; i++)
+		if (s->conns[i].id == conn)
+			return true;
+	return false;
 }
 
 static int make_socket_dir(const char *sock, bool private_dir)

@@ -43,6 +43,7 @@ struct pfc_ks_server {
 	bool socket_inherited; /* listen_fd came from systemd: do not unlink the socket */
 	struct ks_conn *conns; /* array of max_clients */
 	size_t nconns;
+	uint64_t next_conn; /* serial number of the next connection accepted (from 1) */
 };
 
 /*
@@ -58,5 +59,7 @@ int pfc_ks_server_listen(struct pfc_ks_server *s);
 int pfc_ks_server_run(struct pfc_ks_server *s, volatile sig_atomic_t *stop);
 /* Wipe the keys (lock). */
 void pfc_ks_server_lock(struct pfc_ks_server *s);
+/* Is connection number conn (struct pfc_ks_peer) still open? */
+bool pfc_ks_conn_open(const struct pfc_ks_server *s, uint64_t conn);
 
 #endif

@@ -12,7 +12,8 @@
  * mounted: its pfcryptfs may hold file keys it pre-generated (in a batch,
  * before the rotation) under N, and files it creates with them after the
  * retirement would be unreadable once it restarts.  The keystore re-checks
- * what it can see (PROTOCOL.md 2.2: no running client still uses N); --force
+ * what it can see (PROTOCOL.md 2.2: no client still connected or running uses
+ * N); --force
  * skips both.
  */
 #include <limits.h>
@@ -43,8 +44,8 @@ static const char retire_help[] =
     "The primary version cannot be retired (rotate first).  The keystore asks for\n"
     "proof of its passphrase (PASS, as for 'pfcrypt keystore unlock': --passphrase-fd N |\n"
     "--passphrase-file F | --extpass CMD | env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
-    "The keystore itself refuses while a running client (a mounted pfcryptfs) still\n"
-    "wraps or unwraps under N.\n\n"
+    "The keystore itself refuses while a client that wrapped or unwrapped under N is\n"
+    "still connected or running (a mounted pfcryptfs).\n\n"
     "  --after D      destroy after D: a number with unit s, m, h or d (default 7d,\n"
     "                 at most 365d)\n"
     "  --now          destroy now: no grace period, no way back\n"

@@ -136,7 +136,7 @@ class InUse(Base):
             try:
                 msg = self.refused(c.retire, "BUSY", "vol", 1, proof=pw)
                 self.assertIn("v1 was used to unwrap a file key", msg)
-                self.assertIn(f"by pid {mount.pid}, still running", msg)
+                self.assertIn(f"still connected or running (pid {mount.pid};", msg)
                 self.assertEqual([s for _, _, s, _, _ in c.list()], [2, 1], "nothing changed")
             finally:
                 end(mount)
@@ -232,6 +232,16 @@ class Grace(Base):
         with self.k.client() as c:
             self.assertEqual(c.list()[0][2], 3, "destroyed at the first chance after start")
             self.refused(c.unwrap, "KEY_RETIRED", self.blob, AD)
+
+    def test_a_locked_keystore_destroys_when_next_unlocked(self):
+        with self.k.client() as c:
+            c.retire("vol", 1, proof=self.k.passphrase, delay=1)
+            c.lock()
+            time.sleep(1.5)
+            self.assertEqual(self.store()[0][2], 4, "locked: it cannot write the store")
+            c.unlock(self.k.passphrase)
+            self.assertEqual(c.list()[0][2], 3)
+            self.assertEqual(self.store()[0][2], 3)
 
     def test_delay_0_destroys_now_and_too_long_a_delay_is_refused(self):
         pw = self.k.passphrase

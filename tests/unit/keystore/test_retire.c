@@ -118,6 +118,7 @@ Test(keystore_retire, the_schedule_survives_the_store_plaintext_and_v1_has_no_re
 
 Test(keystore_retire, a_running_client_blocks_one_that_exited_does_not)
 {
+	struct pfc_ks_server srv = {0}; /* no connection open: only the pids count */
 	struct pfc_ks_entry *e = pfc_keyring_find(&kr, "vol", 3, 1);
 	char why[128];
 	pid_t child = fork();
@@ -127,23 +128,23 @@ Test(keystore_retire, a_running_client_blocks_one_that_exited_does_not)
 		pause();
 		_exit(0);
 	}
-	cr_assert_eq(pfc_ks_retire_check(e, 2000, why, sizeof(why)), 0, "never used");
-	pfc_ks_note_use(e, 0, 0x05, 1990); /* pid 0: another pid namespace, not kept */
-	cr_assert_eq(pfc_ks_retire_check(e, 2000, why, sizeof(why)), 0);
-	pfc_ks_note_use(e, child, 0x05, 1988);
-	cr_assert_eq(pfc_ks_retire_check(e, 2000, why, sizeof(why)), PFC_ERR_BUSY);
+	cr_assert_eq(pfc_ks_retire_check(&srv, e, 2000, why, sizeof(why)), 0, "never used");
+	pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, 0, 1}, 0x05, 1990); /* pid 0: unknown */
+	cr_assert_eq(pfc_ks_retire_check(&srv, e, 2000, why, sizeof(why)), 0);
+	pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, child, 2}, 0x05, 1988);
+	cr_assert_eq(pfc_ks_retire_check(&srv, e, 2000, why, sizeof(why)), PFC_ERR_BUSY);
 	cr_assert_not_null(strstr(why, "v1 was used to unwrap a file key 12 s ago"), "%s", why);
+	cr_assert_not_null(strstr(why, "still connected or running"), "%s", why);
 	kill(child, SIGKILL);
 	cr_assert_eq(waitpid(child, NULL, 0), child);
-	cr_assert_eq(pfc_ks_retire_check(e, 2000, why, sizeof(why)), 0, "exited: %s", why);
-	/* more clients than slots: the most recent ones are kept */
-	for (int i = 0; i < 2 * PFC_KS_USES; i++)
-		pfc_ks_note_use(e, 100000 + i, 0x07, 3000 + (uint64_t)i);
-	for (int i = 0; i < PFC_KS_USES; i++)
-		cr_assert_geq(e->use[i].pid, 100000 + PFC_KS_USES);
-	pfc_ks_note_use(e, getpid(), 0x04, 4000);
-	cr_assert_eq(pfc_ks_retire_check(e, 4000, why, sizeof(why)), PFC_ERR_BUSY);
-	cr_assert_not_null(strstr(why, "wrap a key 0 s ago"), "%s", why);
+	cr_assert_eq(pfc_ks_retire_check(&srv, e, 2000, why, sizeof(why)), 0, "exited: %s", why);
+	/* a running client's record is kept while the slots fill with gone ones */
+	pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, getpid(), 3}, 0x04, 3000);
+	for (int i = 0; i < 4 * PFC_KS_USES; i++)
+		pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, 0, 100 + (uint64_t)i}, 0x07,
+				3001 + (uint64_t)i);
+	cr_assert_eq(pfc_ks_retire_check(&srv, e, 4000, why, sizeof(why)), PFC_ERR_BUSY);
+	cr_assert_not_null(strstr(why, "wrap a key 1000 s ago"), "%s", why);
 }
 
 Test(keystore_retire, durations_and_times)
