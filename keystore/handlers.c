@@ -159,7 +159,7 @@ static int h_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	struct pfc_keyring next;
 	int rc;
 
-	/* PROTOCOL.md 2.2: not while a running client still uses it, unless forced */
+	/* PROTOCOL.md 2.2: not while a client still there uses it, unless forced */
 	if (e && (e->state == PFC_KS_ACTIVE || e->state == PFC_KS_RETIRING) &&
 	    !(q->flags & PFC_KS_RETIRE_FORCE) &&
 	    (rc = pfc_ks_retire_check(s, e, now_s(), r->buf, sizeof(r->buf))) < 0) {
@@ -436,22 +436,19 @@ static int check_proof(struct pfc_ks_server *s, const struct pfc_ks_req *q, char
 static int confirm(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const struct pfc_ks_req *q,
 		   char *why, size_t n)
 {
-	char name[PFC_KS_NAME_MAX + 1], text[160];
+	char name[PFC_KS_NAME_MAX + 1], who[48], text[160];
 	struct pfc_ks_ask ask = {.text = text, .key = name, .pid = c->pid};
 
 	if (!s->confirm_export)
 		return 0;
 	snprintf(name, sizeof(name), "%.*s", (int)q->name_len, q->name);
+	snprintf(who, sizeof(who), "uid %u pid %d", (unsigned)c->uid, (int)c->pid);
 	if (q->count)
-		snprintf(text, sizeof(text),
-			 "export %u version(s) of master key %s, asked by uid %u "
-			 "pid %d",
-			 (unsigned)q->count, name, (unsigned)c->uid, (int)c->pid);
+		snprintf(text, sizeof(text), "export %u version(s) of master key %s, asked by %s",
+			 (unsigned)q->count, name, who);
 	else
 		snprintf(text, sizeof(text),
-			 "export every live version of master key %s, asked by "
-			 "uid %u pid %d",
-			 name, (unsigned)c->uid, (int)c->pid);
+			 "export every live version of master key %s, asked by %s", name, who);
 	return pfc_ks_confirm(s->confirm_export, &ask, PFC_KS_CONFIRM_TIMEOUT_MS, why, n);
 }
 

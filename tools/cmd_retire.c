@@ -37,20 +37,20 @@ static const char retire_help[] =
     "file still wrapped under it, in a volume, a backup or a sync history, becomes\n"
     "permanently unreadable.  The destruction is scheduled, 7 days from now unless\n"
     "--after says otherwise; meanwhile nothing unwraps under N (the error says so)\n"
-    "and 'pfcrypt keystore cancel-retire --key NAME --version N' restores it.  Refused while a "
-    "volume given as BACKING still has\n"
-    "files (or its name key) under NAME vN: run 'pfcrypt rewrap BACKING' first.\n"
-    "Give every volume that uses NAME; without BACKING only --force retires.\n"
-    "The primary version cannot be retired (rotate first).  The keystore asks for\n"
-    "proof of its passphrase (PASS, as for 'pfcrypt keystore unlock': --passphrase-fd N |\n"
-    "--passphrase-file F | --extpass CMD | env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
-    "The keystore itself refuses while a client that wrapped or unwrapped under N is\n"
-    "still connected or running (a mounted pfcryptfs).\n\n"
+    "and 'pfcrypt keystore cancel-retire --key NAME --version N' restores it.\n\n"
+    "Refused while a volume given as BACKING still has files (or its name key)\n"
+    "under NAME vN: run 'pfcrypt rewrap BACKING' first.  Give every volume that\n"
+    "uses NAME; without BACKING only --force retires.  The primary version cannot\n"
+    "be retired (rotate first).  The keystore itself refuses while a client that\n"
+    "wrapped or unwrapped under N is still connected or running (a mounted\n"
+    "pfcryptfs), and asks for proof of its passphrase (PASS, as for 'pfcrypt\n"
+    "keystore unlock': --passphrase-fd N | --passphrase-file F | --extpass CMD |\n"
+    "env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
     "  --after D      destroy after D: a number with unit s, m, h or d (default 7d,\n"
     "                 at most 365d)\n"
     "  --now          destroy now: no grace period, no way back\n"
     "  --force        retire without checking (or despite live files or such a client)\n\n"
-    "Exit: 0 retired, 1 refused (live files listed), 2 error.\n";
+    "Exit: 0 retired or scheduled, 1 refused (live files listed), 2 error.\n";
 
 /* Number of live objects under (key, ver) in the volume at path; -1 on error. */
 static long live_under(const char *path, const char *key, uint32_t ver)
