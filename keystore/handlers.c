@@ -428,7 +428,7 @@ static int check_proof(struct pfc_ks_server *s, const struct pfc_ks_req *q, char
 	}
 	rc = check_pass(s, q->proof, q->proof_len);
 	if (rc == PFC_ERR_BAD_PASSPHRASE)
-		snprintf(why, n, "wrong store passphrase: %s refused", pfc_ks_type_name(q->type));
+		snprintf(why, n, "not the store passphrase: %s refused", pfc_ks_type_name(q->type));
 	return rc;
 }
 

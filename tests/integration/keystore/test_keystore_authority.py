@@ -77,7 +77,7 @@ class Proof(Base):
             msg = self.refused(c.retire, "DENIED", "vol", 1)
             self.assertIn("retire needs the store passphrase", msg)
             msg = self.refused(c.retire, "BAD_PASSPHRASE", "vol", 1, proof=b"a guess")
-            self.assertIn("wrong store passphrase", msg)
+            self.assertIn("not the store passphrase: retire refused", msg)
             self.refused(c.retire, "BAD_PASSPHRASE", "vol", 1, proof=b"")
             # nothing happened: v1 still unwraps, the connection still serves
             self.assertEqual(c.unwrap(blob, AD), key)

@@ -40,11 +40,11 @@ class Proof(unittest.TestCase):
             bundle = os.path.join(e.tmp, "bundle")
             line = one_line_error(self, e.pfcrypt("retire", "--key", KEY, "--version", "1",
                                                   "--force", "--passphrase-file", wrong))
-            self.assertIn("wrong store passphrase", line)
+            self.assertIn("wrong passphrase: not the store passphrase", line)
             line = one_line_error(self, e.pfcrypt("export", "--key", KEY, "-o", bundle,
                                                   "--export-passphrase-file", xpass,
                                                   "--passphrase-file", wrong))
-            self.assertIn("wrong store passphrase", line)
+            self.assertIn("wrong passphrase: not the store passphrase", line)
             self.assertFalse(os.path.exists(bundle))
             # no terminal, no source: a one-line error naming where it looked
             line = one_line_error(self, e.pfcrypt("retire", "--key", KEY, "--version", "1",
