@@ -4,11 +4,13 @@ CLI reads it like `keystore unlock` does (--passphrase-fd, --passphrase-file, --
 file, the terminal), a wrong one is a one-line refusal and nothing changes."""
 import json
 import os
+import re
 import subprocess
 import time
 
+import pfcfs
 import taprun
-from clienv import KEY, CliEnv
+from clienv import KEY, PASSPHRASE, CliEnv
 
 import unittest
 
@@ -122,6 +124,26 @@ class Grace(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             self.assertEqual(p.stdout, f"{KEY} v2 retired\n")
             self.assertEqual(states(e), ["retired", "retired", "primary"])
+
+
+class Lifetime(unittest.TestCase):
+    def test_keystore_start_passes_lifetime_to_the_daemon_which_locks_itself(self):
+        with CliEnv(keystore=False) as e:
+            k = pfcfs.Keystore(e.tmp, "ks", passphrase=PASSPHRASE, env=e.env)
+            e.keystores.append(k)
+            k.ctl("keystore", "init", "--store", k.store, "--passphrase-file", k.passfile,
+                  "--kdf-profile", "test", what="pfcrypt keystore init")
+            out = k.ctl("keystore", "start", "--store", k.store, "--passphrase-file", k.passfile,
+                        "--log-file", k.log, "--", "--lifetime", "1s",
+                        what="pfcrypt keystore start").stdout
+            k.pid = int(re.search(rb"\(pid (\d+)\)", out).group(1))
+            end = time.monotonic() + 20
+            while "state:     unlocked" in k.run("keystore", "status", check=True).stdout:
+                self.assertLess(time.monotonic(), end, "still unlocked after its lifetime")
+                time.sleep(0.2)
+            self.assertIn("state:     locked", k.run("keystore", "status").stdout)
+            k.run("keystore", "unlock", "--passphrase-file", k.passfile, check=True)
+            self.assertIn("state:     unlocked", k.run("keystore", "status").stdout)
 
 
 if __name__ == "__main__":
