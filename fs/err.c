@@ -40,6 +40,7 @@ static const struct err_desc descs[PFC_ERR_COUNT] = {
 	[23] = {"PFC_ERR_CONFLICT", "conflicts with existing different data", EEXIST},
 	[24] = {"PFC_ERR_BUSY", "in use", EBUSY},
 	[25] = {"PFC_ERR_UNTRUSTED", "keystore socket not trusted", ENOKEY},
+	[26] = {"PFC_ERR_KEY_RETIRING", "master-key version scheduled for destruction", ENOKEY},
 };
 
 static const struct err_desc *lookup(int err)

@@ -38,8 +38,9 @@ enum pfc_err {
 	PFC_ERR_CONFLICT = -23,		 /* would overwrite different bytes */
 	PFC_ERR_BUSY = -24,		 /* in use (e.g. live files still under a version) */
 	PFC_ERR_UNTRUSTED = -25,	 /* the keystore socket fails the client's checks */
+	PFC_ERR_KEY_RETIRING = -26,	 /* the master-key version is scheduled for destruction */
 };
-#define PFC_ERR_COUNT 26
+#define PFC_ERR_COUNT 27
 
 /* A short fixed English message; never contains data from the caller. */
 const char *pfc_strerror(int err);

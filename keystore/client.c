@@ -30,6 +30,8 @@ struct pfc_ks {
 	struct pfc_wbuf req;		/* secure; the request being sent, wiped after each */
 	uint8_t *rx;			/* sodium_malloc'd reply buffer, wiped after each */
 	size_t rx_cap;
+	const char *proof; /* the caller's store passphrase (pfc_ks_set_proof), or NULL */
+	size_t proof_len;
 };
 
 /* Why this thread's last pfc_ks_connect failed its socket checks. */
@@ -480,9 +482,40 @@ int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version)
 	return 0;
 }
 
-int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version)
+void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len)
 {
-	struct pfc_ks_req q = {.type = PFC_KS_RETIRE, .version = version};
+	if (!ks)
+		return;
+	ks->proof = pass;
+	ks->proof_len = pass ? len : 0;
+}
+
+int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags,
+		  uint32_t delay, uint64_t *when)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_RETIRE,
+			       .version = version,
+			       .flags = (uint8_t)flags,
+			       .delay = delay,
+			       .proof = (const uint8_t *)ks->proof,
+			       .proof_len = ks->proof_len};
+	struct pfc_ks_reply rep = {0};
+	int rc = set_name(&q, name);
+
+	if (rc < 0)
+		return rc;
+	if (version == 0 || (flags & ~PFC_KS_RETIRE_FLAGS) || delay > PFC_KS_RETIRE_DELAY_MAX)
+		return PFC_ERR_INVAL;
+	if ((rc = request(ks, &q, false, &rep)) < 0)
+		return rc;
+	if (when)
+		*when = rep.when;
+	return rep.state == PFC_KS_RETIRING ? 1 : 0;
+}
+
+int pfc_ks_cancel_retire(struct pfc_ks *ks, const char *name, uint32_t version)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_CANCEL_RETIRE, .version = version};
 	struct pfc_ks_reply rep = {0};
 	int rc = set_name(&q, name);
 
@@ -490,6 +523,8 @@ int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version)
 		return rc;
 	if (version == 0)
 		return PFC_ERR_INVAL;
+	q.proof = (const uint8_t *)ks->proof;
+	q.proof_len = ks->proof_len;
 	return request(ks, &q, false, &rep);
 }
 
@@ -555,6 +590,8 @@ int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions,
 	struct pfc_ks_req q = {.type = PFC_KS_EXPORT,
 			       .pass = (const uint8_t *)export_pass,
 			       .pass_len = pass_len,
+			       .proof = (const uint8_t *)ks->proof,
+			       .proof_len = ks->proof_len,
 			       .kdf_profile = kdf_profile,
 			       .kdf_profile_len = kdf_profile ? strlen(kdf_profile) : 0};
 	struct pfc_ks_reply rep = {0};

@@ -12,12 +12,15 @@
  *   PFC_ERR_LOCKED        the keystore holds no keys until unlocked
  *   PFC_ERR_KEY_UNKNOWN   no such master key name or version
  *   PFC_ERR_KEY_RETIRED   the blob's master-key version was retired (shredded)
+ *   PFC_ERR_KEY_RETIRING  the blob's version is scheduled for destruction
  *   PFC_ERR_AUTH          blob bytes, name, version or associated data altered
  *   PFC_ERR_EXISTS        create of an existing name
  *   PFC_ERR_BUSY          retire of the primary version
- *   PFC_ERR_BAD_PASSPHRASE  unlock / change-passphrase / import passphrase wrong
+ *   PFC_ERR_BAD_PASSPHRASE  unlock / change-passphrase / import passphrase or the
+ *                         proof of retire / export wrong
  *   PFC_ERR_CONFLICT      import would overwrite a version with different bytes
- *   PFC_ERR_DENIED        peer uid not allowed (neither the owner nor root)
+ *   PFC_ERR_DENIED        peer uid not allowed (neither the owner nor root); a
+ *                         request needing proof sent without it (pfc_ks_set_proof)
  *   PFC_ERR_INVAL, PFC_ERR_NAME_INVALID, PFC_ERR_TOO_LARGE, PFC_ERR_CORRUPT,
  *   PFC_ERR_PROTOCOL, PFC_ERR_IO (store write failed), PFC_ERR_NOMEM
  * and locally: PFC_ERR_UNREACHABLE (cannot connect), PFC_ERR_TIMEOUT (no
@@ -114,12 +117,35 @@ int pfc_ks_rewrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const
 int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t *ad_prefix,
 			      size_t prefix_len, unsigned count, struct pfc_ks_filekey *out);
 
+/*
+ * The store passphrase that the requests needing proof (retire, cancel-retire, export:
+ * PROTOCOL.md section 2.1) carry.  The pointer is kept, not copied: pass is
+ * the caller's locked memory and must outlive those requests; NULL clears.
+ * Without it those requests get PFC_ERR_DENIED; with a wrong one
+ * PFC_ERR_BAD_PASSPHRASE.  Not concurrently with a request.
+ */
+void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len);
+
 /* New random version max+1 becomes primary; the old primary becomes active. */
 int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version);
-/* Destroy a version's key bytes (store rewritten without them; tombstone kept).
- * PFC_ERR_BUSY for the primary version, PFC_ERR_KEY_RETIRED if already retired.
- * Whether live files still use it is the CLI's check, not the keystore's. */
-int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version);
+/*
+ * Retire a version; needs the proof (pfc_ks_set_proof).  delay 0 (at most
+ * PFC_KS_RETIRE_DELAY_MAX): destroy its key bytes now (store rewritten
+ * without them; tombstone kept), returns 0.  delay > 0: schedule that
+ * destruction delay seconds from now (PROTOCOL.md 2.2: unwraps under it fail
+ * with PFC_ERR_KEY_RETIRING meanwhile), returns 1.  *when (may be NULL): the
+ * time it was or will be destroyed.  PFC_ERR_BUSY for the primary version,
+ * and while a client still connected or running wraps or unwraps under it
+ * (pfc_ks_last_message() says who) unless flags has PFC_KS_RETIRE_FORCE;
+ * PFC_ERR_KEY_RETIRED if already retired.  Whether live files still use it
+ * is the CLI's check (the keystore cannot see volumes).
+ */
+int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags,
+		  uint32_t delay, uint64_t *when);
+/* A version scheduled for destruction becomes active again; needs the
+ * proof.  PFC_ERR_INVAL if it is not scheduled, PFC_ERR_KEY_RETIRED if
+ * already destroyed. */
+int pfc_ks_cancel_retire(struct pfc_ks *ks, const char *name, uint32_t version);
 
 /* Every version of every name, sorted by name then version; *out is malloc'd,
  * free with pfc_ks_list_free(). */
@@ -140,9 +166,10 @@ int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old
  * bundle encrypted under export_pass (Argon2id, PROTOCOL.md section 6) at the
  * cost of KDF profile kdf_profile ("test", "interactive", "moderate",
  * "sensitive"; NULL or "": the keystore's default for bundles, "moderate"),
- * whatever the store's.  *bundle is sodium_malloc'd; free it with
- * pfc_ks_bundle_free().  A retired version requested explicitly gives
- * PFC_ERR_KEY_RETIRED; an unknown profile PFC_ERR_INVAL.
+ * whatever the store's; needs the proof (pfc_ks_set_proof).  *bundle is
+ * sodium_malloc'd; free it with pfc_ks_bundle_free().  A retired version
+ * requested explicitly gives PFC_ERR_KEY_RETIRED; an unknown profile
+ * PFC_ERR_INVAL.
  */
 int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
 		  const char *export_pass, size_t pass_len, const char *kdf_profile,

@@ -15,9 +15,12 @@
 #include "fs/err.h"
 #include "fs/log.h"
 #include "keystore/bundle.h"
+#include "keystore/confirm.h"
 #include "keystore/handlers.h"
 #include "keystore/proto.h"
+#include "keystore/retire.h"
 #include "keystore/store.h"
+#include "keystore/timers.h"
 
 #ifndef PFC_KS_SW_VERSION
 #define PFC_KS_SW_VERSION "pfcrypt-keystore 0.1.0"
@@ -27,7 +30,9 @@
 struct reply {
 	struct pfc_wbuf *w;
 	size_t start;
-	const char *msg; /* error message (fixed text) */
+	const char *msg; /* error message (fixed text, or buf) */
+	const struct pfc_ks_peer *peer;
+	char buf[PFC_KS_MSG_MAX];
 };
 
 static uint64_t now_s(void)
@@ -35,8 +40,7 @@ static uint64_t now_s(void)
 	return (uint64_t)time(NULL);
 }
 
-/* Apply a mutation: done on a clone, written to the store, then swapped in. */
-static int commit(struct pfc_ks_server *s, struct pfc_keyring *next)
+int pfc_ks_commit(struct pfc_ks_server *s, struct pfc_keyring *next)
 {
 	int rc = pfc_store_save(s->store_path, next, s->sk);
 
@@ -69,6 +73,25 @@ static int check_pass(struct pfc_ks_server *s, const uint8_t *pass, size_t len)
 									  : PFC_ERR_BAD_PASSPHRASE;
 	pfc_skey_free(k);
 	return rc;
+}
+
+/* The entry a request's blob names (NULL if none: the blob was checked already). */
+static struct pfc_ks_entry *blob_entry(struct pfc_ks_server *s, const struct pfc_ks_req *q)
+{
+	char name[PFC_KS_NAME_MAX + 1];
+	uint32_t v;
+
+	if (pfc_blob_parse_name_version(q->blob, q->blob_len, name, &v) < 0)
+		return NULL;
+	return pfc_keyring_find(&s->kr, name, strlen(name), v);
+}
+
+/* Who used which version: what RETIRE looks at (retire.h). */
+static void note_use(const struct pfc_ks_server *s, const struct reply *r, struct pfc_ks_entry *e,
+		     uint8_t op)
+{
+	if (e)
+		pfc_ks_note_use(s, e, r->peer, op, now_s());
 }
 
 static int h_hello(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
@@ -106,7 +129,7 @@ static int h_create(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 		pfc_keyring_free(&next);
 		return rc;
 	}
-	if ((rc = commit(s, &next)) < 0)
+	if ((rc = pfc_ks_commit(s, &next)) < 0)
 		return rc;
 	pfc_wbuf_put_u32(r->w, 1);
 	return 0;
@@ -124,7 +147,7 @@ static int h_rotate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 		pfc_keyring_free(&next);
 		return rc;
 	}
-	if ((rc = commit(s, &next)) < 0)
+	if ((rc = pfc_ks_commit(s, &next)) < 0)
 		return rc;
 	pfc_wbuf_put_u32(r->w, v);
 	return 0;
@@ -132,19 +155,52 @@ static int h_rotate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 
 static int h_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
+	const struct pfc_ks_entry *e = pfc_keyring_find(&s->kr, q->name, q->name_len, q->version);
 	struct pfc_keyring next;
 	int rc;
 
-	(void)r;
+	/* PROTOCOL.md 2.2: not while a client still there uses it, unless forced */
+	if (e && (e->state == PFC_KS_ACTIVE || e->state == PFC_KS_RETIRING) &&
+	    !(q->flags & PFC_KS_RETIRE_FORCE) &&
+	    (rc = pfc_ks_retire_check(s, e, now_s(), r->buf, sizeof(r->buf))) < 0) {
+		r->msg = r->buf;
+		return rc;
+	}
 	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
 		return rc;
-	rc = pfc_keyring_retire(&next, q->name, q->name_len, q->version, now_s());
+	rc = pfc_keyring_retire(&next, q->name, q->name_len, q->version, now_s(), q->delay);
 	if (rc < 0) {
 		r->msg = rc == PFC_ERR_BUSY ? "cannot retire the primary version" : NULL;
 		pfc_keyring_free(&next);
 		return rc;
 	}
-	return commit(s, &next);
+	if ((rc = pfc_ks_commit(s, &next)) < 0)
+		return rc;
+	e = pfc_keyring_find(&s->kr, q->name, q->name_len, q->version);
+	pfc_ks_put_retired(r->w, e->state, e->retired);
+	return 0;
+}
+
+static int h_cancel_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
+{
+	struct pfc_keyring next;
+	int rc;
+
+	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
+		return rc;
+	rc = pfc_keyring_cancel_retire(&next, q->name, q->name_len, q->version);
+	if (rc < 0) {
+		if (rc == PFC_ERR_INVAL)
+			snprintf(r->buf, sizeof(r->buf), "v%u is not scheduled for destruction",
+				 (unsigned)q->version);
+		else if (rc == PFC_ERR_KEY_RETIRED)
+			snprintf(r->buf, sizeof(r->buf), "too late: v%u was destroyed",
+				 (unsigned)q->version);
+		r->msg = r->buf[0] ? r->buf : NULL;
+		pfc_keyring_free(&next);
+		return rc;
+	}
+	return pfc_ks_commit(s, &next);
 }
 
 static int h_wrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
@@ -155,6 +211,7 @@ static int h_wrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct re
 
 	if (rc < 0)
 		return rc;
+	note_use(s, r, pfc_keyring_primary(&s->kr, q->name, q->name_len), q->type);
 	pfc_ks_put_blob(r->w, blob, n);
 	return 0;
 }
@@ -169,6 +226,19 @@ static int h_unwrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	rc = pfc_keyring_unwrap(&s->kr, q->blob, q->blob_len, q->ad, q->ad_len, k);
 	if (rc == PFC_ERR_KEY_RETIRED)
 		r->msg = "master-key version retired: its key was destroyed";
+	if (rc == PFC_ERR_KEY_RETIRING) {
+		const struct pfc_ks_entry *e = blob_entry(s, q);
+		char when[32];
+
+		pfc_ks_fmt_time(e ? e->retired : 0, when, sizeof(when));
+		snprintf(r->buf, sizeof(r->buf),
+			 "v%u scheduled for destruction at %s; pfcrypt keystore cancel-retire "
+			 "restores it",
+			 e ? (unsigned)e->version : 0, when);
+		r->msg = r->buf;
+	}
+	if (rc == 0)
+		note_use(s, r, blob_entry(s, q), q->type);
 	return rc;
 }
 
@@ -194,6 +264,7 @@ static int h_generate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struc
 	rc = pfc_keyring_generate(&s->kr, q->name, q->name_len, q->ad, q->ad_len, q->count, fk);
 	if (rc < 0)
 		goto out;
+	note_use(s, r, pfc_keyring_primary(&s->kr, q->name, q->name_len), q->type);
 	pfc_ks_put_filekeys(r->w, fk, q->count);
 out:
 	sodium_free(fk);
@@ -308,7 +379,7 @@ static int h_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	}
 	if (n == 0)
 		pfc_keyring_free(&next);
-	else if ((rc = commit(s, &next)) < 0)
+	else if ((rc = pfc_ks_commit(s, &next)) < 0)
 		return rc;
 	pfc_wbuf_put_u32(r->w, n);
 	return 0;
@@ -316,42 +387,89 @@ static int h_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 
 typedef int (*handler_fn)(struct pfc_ks_server *, const struct pfc_ks_req *, struct reply *);
 
+/* Who may ask for what: PROTOCOL.md section 2.1. */
 static const struct {
 	handler_fn fn;
 	bool needs_keys; /* refused with PFC_ERR_LOCKED while locked */
 	bool routine;	 /* logged at debug level when it succeeds (every file open) */
+	bool needs_pass; /* destroys or extracts keys: q->proof must be the store passphrase */
+	bool confirm;	 /* hands keys out: asks --confirm-export's command first */
 } handlers[] = {
     /* clang-format off */
-	[PFC_KS_HELLO]    = {h_hello,    false, true},
-	[PFC_KS_STATUS]   = {h_status,   false, true},
-	[PFC_KS_CREATE]   = {h_create,   true,  false},
-	[PFC_KS_WRAP]     = {h_wrap,     true,  true},
-	[PFC_KS_UNWRAP]   = {h_unwrap,   true,  true},
-	[PFC_KS_REWRAP]   = {h_rewrap,   true,  true},
-	[PFC_KS_GENERATE] = {h_generate, true,  true},
-	[PFC_KS_ROTATE]   = {h_rotate,   true,  false},
-	[PFC_KS_RETIRE]   = {h_retire,   true,  false},
-	[PFC_KS_LIST]     = {h_list,     true,  true},
-	[PFC_KS_LOCK]     = {h_lock,     false, false},
-	[PFC_KS_UNLOCK]   = {h_unlock,   false, false},
-	[PFC_KS_PASSWD]   = {h_passwd,   true,  false},
-	[PFC_KS_EXPORT]   = {h_export,   true,  false},
-	[PFC_KS_IMPORT]   = {h_import,   true,  false},
+	/*                        fn               keys   routine pass   confirm */
+	[PFC_KS_HELLO]         = {h_hello,         false, true,  false, false},
+	[PFC_KS_STATUS]        = {h_status,        false, true,  false, false},
+	[PFC_KS_CREATE]        = {h_create,        true,  false, false, false},
+	[PFC_KS_WRAP]          = {h_wrap,          true,  true,  false, false},
+	[PFC_KS_UNWRAP]        = {h_unwrap,        true,  true,  false, false},
+	[PFC_KS_REWRAP]        = {h_rewrap,        true,  true,  false, false},
+	[PFC_KS_GENERATE]      = {h_generate,      true,  true,  false, false},
+	[PFC_KS_ROTATE]        = {h_rotate,        true,  false, false, false},
+	[PFC_KS_RETIRE]        = {h_retire,        true,  false, true,  false},
+	[PFC_KS_LIST]          = {h_list,          true,  true,  false, false},
+	[PFC_KS_LOCK]          = {h_lock,          false, false, false, false},
+	[PFC_KS_UNLOCK]        = {h_unlock,        false, false, false, false},
+	/* PASSWD checks its old passphrase itself */
+	[PFC_KS_PASSWD]        = {h_passwd,        true,  false, false, false},
+	[PFC_KS_EXPORT]        = {h_export,        true,  false, true,  true},
+	[PFC_KS_IMPORT]        = {h_import,        true,  false, false, false},
+	[PFC_KS_CANCEL_RETIRE] = {h_cancel_retire, true,  false, true,  false},
     /* clang-format on */
 };
+
+/*
+ * The one check of a needs_pass request's proof, before its handler runs
+ * (keys loaded: the store key's check is what it is compared with).  why
+ * gets the reply's message.
+ */
+static int check_proof(struct pfc_ks_server *s, const struct pfc_ks_req *q, char *why, size_t n)
+{
+	int rc;
+
+	if (!q->proof) {
+		snprintf(why, n, "%s needs the store passphrase (protocol 2)",
+			 pfc_ks_type_name(q->type));
+		return PFC_ERR_DENIED;
+	}
+	rc = check_pass(s, q->proof, q->proof_len);
+	if (rc == PFC_ERR_BAD_PASSPHRASE)
+		snprintf(why, n, "not the store passphrase: %s refused", pfc_ks_type_name(q->type));
+	return rc;
+}
+
+/* Confirm on use (PROTOCOL.md 8): the --confirm-export command must say yes. */
+static int confirm(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const struct pfc_ks_req *q,
+		   char *why, size_t n)
+{
+	char name[PFC_KS_NAME_MAX + 1], who[48], text[160];
+	struct pfc_ks_ask ask = {.text = text, .key = name, .pid = c->pid};
+
+	if (!s->confirm_export)
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)q->name_len, q->name);
+	snprintf(who, sizeof(who), "uid %u pid %d", (unsigned)c->uid, (int)c->pid);
+	if (q->count)
+		snprintf(text, sizeof(text), "export %u version(s) of master key %s, asked by %s",
+			 (unsigned)q->count, name, who);
+	else
+		snprintf(text, sizeof(text),
+			 "export every live version of master key %s, asked by %s", name, who);
+	return pfc_ks_confirm(s->confirm_export, &ask, PFC_KS_CONFIRM_TIMEOUT_MS, why, n);
+}
 
 bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const uint8_t *body,
 		     size_t len, struct pfc_wbuf *out)
 {
 	struct pfc_ks_req q;
-	struct reply r = {out, 0, NULL};
+	struct reply r = {.w = out, .peer = c};
 	bool close_after = false;
 	int rc = pfc_ks_req_decode(body, len, &q);
-	char extra[PFC_KS_NAME_MAX + 16] = "";
+	char extra[PFC_KS_NAME_MAX + 16] = "", why[PFC_KS_MSG_MAX] = "";
 	struct pfc_rbuf tr;
 	uint8_t type = 0;
 
 	pfc_wbuf_reset(out);
+	pfc_ks_tick(s); /* due destructions first (PROTOCOL.md 2.2) */
 	if (rc < 0) {
 		pfc_rbuf_init(&tr, body, len);
 		(void)pfc_rbuf_get_u8(&tr, &type); /* for the log; 0 if empty */
@@ -364,13 +482,18 @@ bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const
 		rc = PFC_ERR_LOCKED;
 		goto done;
 	}
+	if ((handlers[q.type].needs_pass && (rc = check_proof(s, &q, why, sizeof(why))) < 0) ||
+	    (handlers[q.type].confirm && (rc = confirm(s, c, &q, why, sizeof(why))) < 0)) {
+		r.msg = why[0] ? why : NULL;
+		goto done;
+	}
 	pfc_ks_frame_begin(out, q.type | PFC_KS_REPLY);
 	rc = handlers[q.type].fn(s, &q, &r);
 	if (rc >= 0)
 		rc = pfc_ks_frame_end(out, 0);
 done:
 	/* who asked for what; the master-key name and version are not secret */
-	if (q.type == PFC_KS_RETIRE) {
+	if (q.type == PFC_KS_RETIRE || q.type == PFC_KS_CANCEL_RETIRE) {
 		snprintf(extra, sizeof(extra), " v%u", (unsigned)q.version);
 	} else if (q.blob && (q.type == PFC_KS_UNWRAP || q.type == PFC_KS_REWRAP)) {
 		char bn[PFC_KS_NAME_MAX + 1];

@@ -11,10 +11,12 @@
 #include "fs/buf.h"
 #include "keystore/server.h"
 
-/* Who sent a request (SO_PEERCRED), for the log. */
+/* Who sent a request (SO_PEERCRED: the pid is the one that connected), for
+ * the log and for the in-use record of RETIRE (retire.h). */
 struct pfc_ks_peer {
 	uid_t uid;
 	pid_t pid;
+	uint64_t conn; /* the connection's serial number (pfc_ks_conn_open) */
 };
 
 /*
@@ -25,5 +27,9 @@ struct pfc_ks_peer {
  */
 bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *peer, const uint8_t *body,
 		     size_t len, struct pfc_wbuf *out);
+
+/* Apply a mutation: next (a changed clone of s->kr) is written to the store,
+ * then replaces s->kr; on failure it is freed and s->kr is unchanged. */
+int pfc_ks_commit(struct pfc_ks_server *s, struct pfc_keyring *next);
 
 #endif

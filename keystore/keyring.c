@@ -216,8 +216,15 @@ int pfc_keyring_rotate(struct pfc_keyring *kr, const char *name, size_t nlen, ui
 	return 0;
 }
 
+static void destroy(struct pfc_ks_entry *e, uint64_t now)
+{
+	sodium_memzero(e->key, sizeof(e->key));
+	e->state = PFC_KS_RETIRED;
+	e->retired = now;
+}
+
 int pfc_keyring_retire(struct pfc_keyring *kr, const char *name, size_t nlen, uint32_t version,
-		       uint64_t now)
+		       uint64_t now, uint32_t delay)
 {
 	struct pfc_ks_entry *e = pfc_keyring_find(kr, name, nlen, version);
 
@@ -227,10 +234,51 @@ int pfc_keyring_retire(struct pfc_keyring *kr, const char *name, size_t nlen, ui
 		return PFC_ERR_KEY_RETIRED;
 	if (e->state == PFC_KS_PRIMARY)
 		return PFC_ERR_BUSY;
-	sodium_memzero(e->key, sizeof(e->key));
-	e->state = PFC_KS_RETIRED;
-	e->retired = now;
+	if (delay == 0) {
+		destroy(e, now);
+	} else {
+		e->state = PFC_KS_RETIRING;
+		e->retired = now + delay;
+	}
 	return 0;
+}
+
+int pfc_keyring_cancel_retire(struct pfc_keyring *kr, const char *name, size_t nlen,
+			      uint32_t version)
+{
+	struct pfc_ks_entry *e = pfc_keyring_find(kr, name, nlen, version);
+
+	if (!e)
+		return PFC_ERR_KEY_UNKNOWN;
+	if (e->state == PFC_KS_RETIRED)
+		return PFC_ERR_KEY_RETIRED;
+	if (e->state != PFC_KS_RETIRING)
+		return PFC_ERR_INVAL;
+	e->state = PFC_KS_ACTIVE;
+	e->retired = 0;
+	return 0;
+}
+
+uint64_t pfc_keyring_next_deadline(const struct pfc_keyring *kr)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < kr->n; i++)
+		if (kr->e[i].state == PFC_KS_RETIRING && (!next || kr->e[i].retired < next))
+			next = kr->e[i].retired;
+	return next;
+}
+
+size_t pfc_keyring_expire(struct pfc_keyring *kr, uint64_t now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < kr->n; i++)
+		if (kr->e[i].state == PFC_KS_RETIRING && kr->e[i].retired <= now) {
+			destroy(&kr->e[i], now);
+			n++;
+		}
+	return n;
 }
 
 int pfc_keyring_wrap(const struct pfc_keyring *kr, const char *name, size_t nlen, const uint8_t *ad,
@@ -277,6 +325,8 @@ int pfc_keyring_unwrap(const struct pfc_keyring *kr, const uint8_t *blob, size_t
 
 	if ((rc = blob_entry(kr, blob, len, &e)) < 0)
 		return rc;
+	if (e->state == PFC_KS_RETIRING)
+		return PFC_ERR_KEY_RETIRING;
 	return pfc_blob_open(e->key, blob, len, ad, ad_len, key);
 }
 
@@ -348,11 +398,12 @@ int pfc_keyring_generate(const struct pfc_keyring *kr, const char *name, size_t 
 }
 
 /*
- * Plaintext v1: u8 payload version = 1, u32 count, count entries of
+ * Plaintext v2: u8 payload version = 2, u32 count, count entries of
  *   u8 name_len, name, u32 version, u8 state, u64 created, u64 retired,
- *   32-byte key only when state != retired.
+ *   32-byte key only when state != retired.  v1 is the same without the
+ *   retiring state (4); it is read, never written.
  */
-#define PAYLOAD_VERSION 1
+#define PAYLOAD_VERSION 2
 
 int pfc_keyring_serialize(const struct pfc_keyring *kr, struct pfc_wbuf *w)
 {
@@ -388,7 +439,7 @@ int pfc_keyring_parse(const uint8_t *p, size_t len, struct pfc_keyring *out)
 	pfc_rbuf_init(&r, p, len);
 	if ((rc = pfc_rbuf_get_u8(&r, &pv)) < 0 || (rc = pfc_rbuf_get_u32(&r, &n)) < 0)
 		goto out;
-	if (pv != PAYLOAD_VERSION) {
+	if (pv != PAYLOAD_VERSION && pv != 1) {
 		rc = PFC_ERR_UNKNOWN_VERSION;
 		goto out;
 	}
@@ -413,7 +464,8 @@ int pfc_keyring_parse(const uint8_t *p, size_t len, struct pfc_keyring *out)
 		    (rc = pfc_rbuf_get_u64(&r, &e->created)) < 0 ||
 		    (rc = pfc_rbuf_get_u64(&r, &e->retired)) < 0)
 			goto out;
-		if (e->version == 0 || e->state < PFC_KS_PRIMARY || e->state > PFC_KS_RETIRED ||
+		if (e->version == 0 || e->state < PFC_KS_PRIMARY ||
+		    e->state > (pv == 1 ? PFC_KS_RETIRED : PFC_KS_RETIRING) ||
 		    (e->state == PFC_KS_PRIMARY && pfc_keyring_primary(&kr, e->name, nl))) {
 			rc = PFC_ERR_CORRUPT;
 			goto out;

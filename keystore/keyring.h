@@ -19,6 +19,16 @@
 #include "fs/buf.h"
 #include "keystore/proto.h"
 
+/* One client that the keystore answered a WRAP, UNWRAP or GENERATE for under
+ * a version (retire.h): in memory only, never in the store file. */
+struct pfc_ks_use {
+	uint64_t at;   /* unix seconds of the last such answer; 0: slot free */
+	uint64_t conn; /* the client's connection (struct pfc_ks_peer) */
+	int32_t pid;   /* its SO_PEERCRED pid (the one that connected) */
+	uint8_t op;    /* the request type */
+};
+#define PFC_KS_USES 8 /* connections remembered per version (the live ones are kept) */
+
 struct pfc_ks_entry {
 	char name[PFC_KS_NAME_MAX + 1];
 	uint8_t state; /* enum pfc_ks_state */
@@ -26,6 +36,7 @@ struct pfc_ks_entry {
 	uint64_t created;
 	uint64_t retired;
 	uint8_t key[PFC_MASTER_KEY_LEN]; /* zero when retired */
+	struct pfc_ks_use use[PFC_KS_USES];
 };
 
 struct pfc_keyring {
@@ -52,8 +63,21 @@ void pfc_keyring_counts(const struct pfc_keyring *kr, uint32_t *names, uint32_t 
 int pfc_keyring_create(struct pfc_keyring *kr, const char *name, size_t nlen, uint64_t now);
 int pfc_keyring_rotate(struct pfc_keyring *kr, const char *name, size_t nlen, uint64_t now,
 		       uint32_t *new_version);
+/*
+ * delay 0: destroy the version's key bytes now (tombstone, retired = now).
+ * delay > 0: make it retiring until now + delay (PROTOCOL.md 2.2); a retiring
+ * version gets the new deadline.  PFC_ERR_BUSY for the primary,
+ * PFC_ERR_KEY_RETIRED for a tombstone, PFC_ERR_KEY_UNKNOWN.
+ */
 int pfc_keyring_retire(struct pfc_keyring *kr, const char *name, size_t nlen, uint32_t version,
-		       uint64_t now);
+		       uint64_t now, uint32_t delay);
+/* A retiring version back to active; PFC_ERR_INVAL if it is not retiring. */
+int pfc_keyring_cancel_retire(struct pfc_keyring *kr, const char *name, size_t nlen,
+			      uint32_t version);
+/* The earliest deadline of a retiring version, 0 if none. */
+uint64_t pfc_keyring_next_deadline(const struct pfc_keyring *kr);
+/* Destroy every retiring version whose deadline is <= now; returns how many. */
+size_t pfc_keyring_expire(struct pfc_keyring *kr, uint64_t now);
 
 int pfc_keyring_wrap(const struct pfc_keyring *kr, const char *name, size_t nlen, const uint8_t *ad,
 		     size_t ad_len, const uint8_t key[PFC_BLOB_KEY_LEN], uint8_t *blob,

@@ -71,6 +71,11 @@ static void usage(FILE *f)
 	    "  --client-timeout MS    a client must finish a started frame, and take its reply,\n"
 	    "                         within MS milliseconds (default 5000)\n"
 	    "  --max-clients N        simultaneous connections (default 256)\n"
+	    "  --lifetime D           lock (wipe every key) once D has passed since the keys\n"
+	    "                         were loaded (start or unlock); D: a number with unit s,\n"
+	    "                         m, h or d, e.g. 8h (default: never)\n"
+	    "  --confirm-export CMD   before each export, run the shell command CMD (told what\n"
+	    "                         is asked in $PFCRYPT_CONFIRM); only exit 0 allows it\n"
 	    "  -h, --help             this text\n"
 	    "  --version              print the version\n\n"
 	    "Socket activation: started by systemd with one listening socket (LISTEN_FDS=1),\n"
@@ -87,6 +92,8 @@ struct opts {
 	bool init, serve, locked, foreground, verbose;
 	int client_timeout;
 	long max_clients;
+	uint64_t lifetime;
+	const char *confirm_export;
 };
 
 /* The passphrase from --passphrase-file, --passphrase-fd, --extpass or the terminal. */
@@ -145,6 +152,8 @@ enum {
 	O_LOGFILE,
 	O_TIMEOUT,
 	O_MAXCL,
+	O_LIFETIME,
+	O_CONFIRM,
 	O_VERSION
 };
 
@@ -163,6 +172,8 @@ static const struct option long_opts[] = {
     {"verbose", no_argument, 0, 'v'},
     {"client-timeout", required_argument, 0, O_TIMEOUT},
     {"max-clients", required_argument, 0, O_MAXCL},
+    {"lifetime", required_argument, 0, O_LIFETIME},
+    {"confirm-export", required_argument, 0, O_CONFIRM},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, O_VERSION},
     {0, 0, 0, 0},
@@ -206,6 +217,9 @@ static int parse_value(int c, const char *arg, struct opts *o)
 	case O_LOGFILE:
 		o->log_file = arg;
 		return 0;
+	case O_CONFIRM:
+		o->confirm_export = arg;
+		return 0;
 	case O_PFD:
 		if (parse_long(arg, 0, INT_MAX, &n) < 0)
 			return -1;
@@ -218,6 +232,8 @@ static int parse_value(int c, const char *arg, struct opts *o)
 		return 0;
 	case O_MAXCL:
 		return parse_long(arg, 1, 65536, &o->max_clients);
+	case O_LIFETIME:
+		return pfc_parse_duration(arg, 3650u * 86400u, &o->lifetime) < 0 ? -1 : 0;
 	default:
 		return -1;
 	}
@@ -453,6 +469,8 @@ static int serve(const struct opts *o, const struct paths *p, int act_fd, char *
 	s->socket_path = p->sock;
 	s->client_timeout_ms = o->client_timeout;
 	s->max_clients = (size_t)o->max_clients;
+	s->lifetime_s = o->lifetime;
+	s->confirm_export = o->confirm_export;
 	s->owner = geteuid();
 	s->private_dir = !o->socket && !(getenv("PFCRYPT_SOCKET") && *getenv("PFCRYPT_SOCKET"));
 	if (load_store(o, p->store, s, pass, plen) || start_listening(s, act_fd, p->sock))

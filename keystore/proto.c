@@ -82,6 +82,16 @@ static int get_kdf_profile(struct pfc_rbuf *r, struct pfc_ks_req *q)
 	return rc;
 }
 
+/* The proof of a RETIRE or EXPORT, right after the version-1 fields: absent
+ * (NULL) when the frame ends before it, as a version-1 request does (refused
+ * by the dispatcher); the version-2 fields after it are then absent too. */
+static int get_proof(struct pfc_rbuf *r, struct pfc_ks_req *q)
+{
+	if (pfc_rbuf_left(r) == 0)
+		return 0;
+	return get_pass(r, &q->proof, &q->proof_len);
+}
+
 /* EXPORT's count u32 versions, none 0; kept as a view into the frame. */
 static int get_versions(struct pfc_rbuf *r, struct pfc_ks_req *q)
 {
@@ -136,6 +146,20 @@ static int decode_fields(struct pfc_rbuf *r, struct pfc_ks_req *q)
 	case PFC_KS_RETIRE:
 		if ((rc = get_name(r, q)) < 0 || (rc = pfc_rbuf_get_u32(r, &q->version)) < 0)
 			return rc;
+		if (q->version == 0)
+			return PFC_ERR_INVAL;
+		if ((rc = get_proof(r, q)) < 0 || !q->proof)
+			return rc;
+		if ((rc = pfc_rbuf_get_u8(r, &q->flags)) < 0 ||
+		    (rc = pfc_rbuf_get_u32(r, &q->delay)) < 0)
+			return rc;
+		return (q->flags & ~PFC_KS_RETIRE_FLAGS) || q->delay > PFC_KS_RETIRE_DELAY_MAX
+			   ? PFC_ERR_INVAL
+			   : 0;
+	case PFC_KS_CANCEL_RETIRE:
+		if ((rc = get_name(r, q)) < 0 || (rc = pfc_rbuf_get_u32(r, &q->version)) < 0 ||
+		    (rc = get_pass(r, &q->proof, &q->proof_len)) < 0)
+			return rc;
 		return q->version == 0 ? PFC_ERR_INVAL : 0;
 	case PFC_KS_UNLOCK:
 		return get_pass(r, &q->pass, &q->pass_len);
@@ -146,9 +170,9 @@ static int decode_fields(struct pfc_rbuf *r, struct pfc_ks_req *q)
 	case PFC_KS_EXPORT:
 		if ((rc = get_name(r, q)) < 0 || (rc = pfc_rbuf_get_u16(r, &q->count)) < 0)
 			return rc;
-		if ((rc = get_versions(r, q)) < 0)
+		if ((rc = get_versions(r, q)) < 0 || (rc = get_pass(r, &q->pass, &q->pass_len)) < 0)
 			return rc;
-		if ((rc = get_pass(r, &q->pass, &q->pass_len)) < 0)
+		if ((rc = get_proof(r, q)) < 0 || !q->proof)
 			return rc;
 		return get_kdf_profile(r, q);
 	case PFC_KS_IMPORT:
@@ -182,6 +206,14 @@ int pfc_ks_req_decode(const uint8_t *body, size_t len, struct pfc_ks_req *req)
 		return rc;
 	*req = q;
 	return 0;
+}
+
+/* The proof, if the caller has one: without it the request is a version-1
+ * one, which the server refuses with a clear reply. */
+static void put_proof(struct pfc_wbuf *w, const struct pfc_ks_req *q)
+{
+	if (q->proof)
+		pfc_wbuf_put_lv16(w, q->proof, q->proof_len);
 }
 
 int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
@@ -219,6 +251,16 @@ int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
 	case PFC_KS_RETIRE:
 		pfc_wbuf_put_lv16(w, q->name, q->name_len);
 		pfc_wbuf_put_u32(w, q->version);
+		put_proof(w, q);
+		if (q->proof) {
+			pfc_wbuf_put_u8(w, q->flags);
+			pfc_wbuf_put_u32(w, q->delay);
+		}
+		break;
+	case PFC_KS_CANCEL_RETIRE:
+		pfc_wbuf_put_lv16(w, q->name, q->name_len);
+		pfc_wbuf_put_u32(w, q->version);
+		pfc_wbuf_put_lv16(w, q->proof, q->proof_len);
 		break;
 	case PFC_KS_UNLOCK:
 		pfc_wbuf_put_lv16(w, q->pass, q->pass_len);
@@ -232,7 +274,9 @@ int pfc_ks_req_encode(struct pfc_wbuf *w, const struct pfc_ks_req *q)
 		pfc_wbuf_put_u16(w, q->count);
 		pfc_wbuf_put_bytes(w, q->versions, (size_t)q->count * 4);
 		pfc_wbuf_put_lv16(w, q->pass, q->pass_len);
-		pfc_wbuf_put_lv16(w, q->kdf_profile, q->kdf_profile_len);
+		put_proof(w, q);
+		if (q->proof)
+			pfc_wbuf_put_lv16(w, q->kdf_profile, q->kdf_profile_len);
 		break;
 	case PFC_KS_IMPORT:
 		pfc_wbuf_put_lv32(w, q->blob, q->blob_len);
@@ -258,11 +302,14 @@ int pfc_ks_error_encode(struct pfc_wbuf *w, int err, const char *msg)
 const char *pfc_ks_type_name(uint8_t type)
 {
 	static const char *const names[] = {
-	    [PFC_KS_HELLO] = "hello",	    [PFC_KS_STATUS] = "status", [PFC_KS_CREATE] = "create",
-	    [PFC_KS_WRAP] = "wrap",	    [PFC_KS_UNWRAP] = "unwrap", [PFC_KS_REWRAP] = "rewrap",
-	    [PFC_KS_GENERATE] = "generate", [PFC_KS_ROTATE] = "rotate", [PFC_KS_RETIRE] = "retire",
-	    [PFC_KS_LIST] = "list",	    [PFC_KS_LOCK] = "lock",	[PFC_KS_UNLOCK] = "unlock",
-	    [PFC_KS_PASSWD] = "passwd",	    [PFC_KS_EXPORT] = "export", [PFC_KS_IMPORT] = "import",
+	    [PFC_KS_HELLO] = "hello",	    [PFC_KS_STATUS] = "status",
+	    [PFC_KS_CREATE] = "create",	    [PFC_KS_WRAP] = "wrap",
+	    [PFC_KS_UNWRAP] = "unwrap",	    [PFC_KS_REWRAP] = "rewrap",
+	    [PFC_KS_GENERATE] = "generate", [PFC_KS_ROTATE] = "rotate",
+	    [PFC_KS_RETIRE] = "retire",	    [PFC_KS_LIST] = "list",
+	    [PFC_KS_LOCK] = "lock",	    [PFC_KS_UNLOCK] = "unlock",
+	    [PFC_KS_PASSWD] = "passwd",	    [PFC_KS_EXPORT] = "export",
+	    [PFC_KS_IMPORT] = "import",	    [PFC_KS_CANCEL_RETIRE] = "cancel-retire",
 	};
 
 	if (type == 0 || type > PFC_KS_TYPE_LAST)
@@ -352,6 +399,12 @@ void pfc_ks_put_keyinfo(struct pfc_wbuf *w, const char *name, size_t name_len, u
 	pfc_wbuf_put_u64(w, retired);
 }
 
+void pfc_ks_put_retired(struct pfc_wbuf *w, uint8_t state, uint64_t when)
+{
+	pfc_wbuf_put_u8(w, state);
+	pfc_wbuf_put_u64(w, when);
+}
+
 void pfc_ks_put_bundle(struct pfc_wbuf *w, const uint8_t *bundle, size_t len)
 {
 	pfc_wbuf_put_lv32(w, bundle, len);
@@ -438,7 +491,7 @@ static int get_keyinfo(struct pfc_rbuf *r, struct pfc_ks_keyinfo *k)
 	    (rc = pfc_rbuf_get_u64(r, &k->retired)) < 0)
 		return rc;
 	if (pfc_ks_name_check((const char *)p, nl) < 0 || st < PFC_KS_PRIMARY ||
-	    st > PFC_KS_RETIRED)
+	    st > PFC_KS_RETIRING)
 		return PFC_ERR_PROTOCOL;
 	memcpy(k->name, p, nl);
 	k->state = (enum pfc_ks_state)st;
@@ -485,6 +538,15 @@ static int get_bundle(struct pfc_rbuf *r, struct pfc_ks_reply *o)
 	return 0;
 }
 
+static int get_retired(struct pfc_rbuf *r, struct pfc_ks_reply *o)
+{
+	int rc;
+
+	if ((rc = pfc_rbuf_get_u8(r, &o->state)) < 0 || (rc = pfc_rbuf_get_u64(r, &o->when)) < 0)
+		return rc;
+	return o->state == PFC_KS_RETIRED || o->state == PFC_KS_RETIRING ? 0 : PFC_ERR_PROTOCOL;
+}
+
 static int reply_fields(uint8_t type, struct pfc_rbuf *r, struct pfc_ks_reply *o)
 {
 	switch (type) {
@@ -508,6 +570,8 @@ static int reply_fields(uint8_t type, struct pfc_rbuf *r, struct pfc_ks_reply *o
 	case PFC_KS_EXPORT:
 		return get_bundle(r, o);
 	case PFC_KS_RETIRE:
+		return get_retired(r, o);
+	case PFC_KS_CANCEL_RETIRE:
 	case PFC_KS_LOCK:
 	case PFC_KS_UNLOCK:
 	case PFC_KS_PASSWD:

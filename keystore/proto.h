@@ -23,6 +23,7 @@
 
 #include "fs/buf.h"
 #include "keystore/blob.h"
+#include "keystore/duration.h"
 #include "keystore/passphrase.h"
 
 #define PFC_KS_PROTOCOL_VERSION	   2
@@ -54,7 +55,8 @@ enum pfc_ks_type {
 	PFC_KS_PASSWD = 0x0D,
 	PFC_KS_EXPORT = 0x0E,
 	PFC_KS_IMPORT = 0x0F,
-	PFC_KS_TYPE_LAST = 0x0F,
+	PFC_KS_CANCEL_RETIRE = 0x10,
+	PFC_KS_TYPE_LAST = 0x10,
 	PFC_KS_REPLY = 0x80, /* reply type = request type | PFC_KS_REPLY */
 	PFC_KS_ERROR = 0xFF, /* u32 code (positive PFC_ERR_*), lv16 message */
 };
@@ -72,6 +74,8 @@ enum pfc_ks_state {
 	PFC_KS_PRIMARY = 1, /* wraps new keys; one per name */
 	PFC_KS_ACTIVE = 2,  /* unwraps and rewraps, never wraps */
 	PFC_KS_RETIRED = 3, /* tombstone: key bytes destroyed */
+	PFC_KS_RETIRING =
+	    4, /* destroyed at its deadline; unwraps fail meanwhile (PROTOCOL.md 2.2) */
 };
 
 struct pfc_ks_keyinfo {
@@ -79,7 +83,8 @@ struct pfc_ks_keyinfo {
 	uint32_t version;
 	enum pfc_ks_state state;
 	uint64_t created; /* unix seconds */
-	uint64_t retired; /* unix seconds, 0 unless retired */
+	uint64_t
+	    retired; /* unix seconds: destroyed (retired), to be destroyed (retiring), else 0 */
 };
 
 struct pfc_ks_filekey {
@@ -99,7 +104,7 @@ const char *pfc_ks_default_socket(char *buf, size_t len);
 /* A decoded request.  Which fields are set depends on type (PROTOCOL.md). */
 struct pfc_ks_req {
 	uint8_t type;
-	uint32_t version; /* HELLO: client protocol; RETIRE: key version */
+	uint32_t version; /* HELLO: client protocol; RETIRE CANCEL_RETIRE: key version */
 	const char *name; /* CREATE WRAP GENERATE ROTATE RETIRE EXPORT; validated */
 	size_t name_len;
 	const uint8_t *ad; /* WRAP UNWRAP REWRAP; GENERATE: the AD prefix */
@@ -113,10 +118,19 @@ struct pfc_ks_req {
 	size_t pass2_len;
 	uint16_t count;		 /* GENERATE: keys; EXPORT: versions */
 	const uint8_t *versions; /* EXPORT: count u32 LE */
+	const uint8_t *proof;	 /* RETIRE EXPORT: the store passphrase (PROTOCOL.md 2.1); */
+	size_t proof_len;	 /* decoded NULL when absent (a version-1 request) */
 	const char
 	    *kdf_profile;	/* EXPORT: the bundle's Argon2id profile name, not NUL-terminated */
 	size_t kdf_profile_len; /* 0: the default for bundles */
+	uint8_t flags;		/* RETIRE: PFC_KS_RETIRE_* */
+	uint32_t delay;		/* RETIRE: seconds until destruction, 0 = now */
 };
+
+/* RETIRE's flags (PROTOCOL.md section 2.2); other bits are PFC_ERR_INVAL. */
+#define PFC_KS_RETIRE_FORCE	0x01u /* skip the keystore's in-use check */
+#define PFC_KS_RETIRE_FLAGS	PFC_KS_RETIRE_FORCE
+#define PFC_KS_RETIRE_DELAY_MAX (365u * 86400u) /* longest grace period, seconds */
 
 /* Check a received length field: PFC_ERR_PROTOCOL if 0, PFC_ERR_TOO_LARGE
  * if past PFC_KS_FRAME_MAX. */
@@ -146,8 +160,8 @@ int pfc_ks_error_encode(struct pfc_wbuf *w, int err, const char *msg);
 /*
  * Reply encoders (server side): called between pfc_ks_frame_begin(type |
  * PFC_KS_REPLY) and pfc_ks_frame_end(); errors are the writer's, sticky.
- * CREATE, ROTATE, IMPORT reply one u32 (pfc_wbuf_put_u32); RETIRE, LOCK,
- * UNLOCK, PASSWD reply no fields.
+ * CREATE, ROTATE, IMPORT reply one u32 (pfc_wbuf_put_u32); CANCEL_RETIRE,
+ * LOCK, UNLOCK, PASSWD reply no fields.
  */
 void pfc_ks_put_hello(struct pfc_wbuf *w, const char *sw_version);
 void pfc_ks_put_status(struct pfc_wbuf *w, const struct pfc_ks_status *st);
@@ -162,6 +176,9 @@ void pfc_ks_put_filekeys(struct pfc_wbuf *w, const struct pfc_ks_filekey *fk, ui
 void pfc_ks_put_list_count(struct pfc_wbuf *w, uint32_t n);
 void pfc_ks_put_keyinfo(struct pfc_wbuf *w, const char *name, size_t name_len, uint32_t version,
 			uint8_t state, uint64_t created, uint64_t retired);
+/* RETIRE: the state it left the version in (retired, retiring) and when it
+ * was or will be destroyed. */
+void pfc_ks_put_retired(struct pfc_wbuf *w, uint8_t state, uint64_t when);
 /* EXPORT: the bundle (at most PFC_KS_BUNDLE_MAX bytes). */
 void pfc_ks_put_bundle(struct pfc_wbuf *w, const uint8_t *bundle, size_t len);
 
@@ -175,6 +192,7 @@ void pfc_ks_put_bundle(struct pfc_wbuf *w, const uint8_t *bundle, size_t len);
  *   GENERATE: filekeys (count entries; count set by the caller)
  *   LIST: list (malloc'd by the decoder, free()), n
  *   EXPORT: bundle (sodium_malloc'd by the decoder, sodium_free()), bundle_len
+ *   RETIRE: state (PFC_KS_RETIRED or PFC_KS_RETIRING), when
  */
 struct pfc_ks_reply {
 	uint32_t u32;
@@ -189,6 +207,8 @@ struct pfc_ks_reply {
 	size_t n;
 	uint8_t *bundle;
 	size_t bundle_len;
+	uint8_t state;
+	uint64_t when;
 };
 
 /*

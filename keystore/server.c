@@ -30,6 +30,7 @@
 #include "keystore/handlers.h"
 #include "keystore/proto.h"
 #include "keystore/server.h"
+#include "keystore/timers.h"
 
 /* Frame buffer size kept per connection between requests. */
 #define BODY_KEEP 4096
@@ -38,6 +39,7 @@ struct ks_conn {
 	int fd;
 	uid_t uid;
 	pid_t pid;
+	uint64_t id; /* serial number, never reused while the server runs */
 	uint8_t hdr[PFC_KS_HDR_LEN];
 	size_t hdr_got;
 	uint8_t *body;	   /* sodium_malloc'd frame buffer, reused; wiped after each request */
@@ -124,6 +126,7 @@ static void accept_all(struct pfc_ks_server *s)
 		c->fd = fd;
 		c->uid = cr.uid;
 		c->pid = cr.pid;
+		c->id = ++s->next_conn;
 		pfc_debug("uid %u pid %d: connected", (unsigned)cr.uid, (int)cr.pid);
 	}
 }
@@ -200,7 +203,7 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	c->body_got += (uint32_t)n;
 	if (c->body_got < c->body_len)
 		return true;
-	if (pfc_ks_dispatch(s, &(struct pfc_ks_peer){c->uid, c->pid}, c->body, c->body_len,
+	if (pfc_ks_dispatch(s, &(struct pfc_ks_peer){c->uid, c->pid, c->id}, c->body, c->body_len,
 			    &c->out))
 		c->close_after = true;
 	sodium_memzero(c->body, c->body_len); /* passphrases and keys of the request */
@@ -212,6 +215,14 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	c->hdr_got = 0;
 	c->deadline_ms = now_ms() + timeout_ms; /* the reply must be taken in time too */
 	return conn_write(c);
+}
+
+bool pfc_ks_conn_open(const struct pfc_ks_server *s, uint64_t conn)
+{
+	for (size_t i = 0; i < s->nconns; i++)
+		if (s->conns[i].id == conn)
+			return true;
+	return false;
 }
 
 static int make_socket_dir(const char *sock, bool private_dir)
@@ -281,11 +292,12 @@ int pfc_ks_server_listen(struct pfc_ks_server *s)
 }
 
 /* Fill pfd (the listening socket, then one per connection); *tsp the time to
- * the nearest deadline, NULL if none. */
+ * the nearest deadline (a connection's, or the timed event in wait_ms), NULL
+ * if none. */
 static void poll_set(struct pfc_ks_server *s, struct pollfd *pfd, struct timespec *ts,
-		     struct timespec **tsp)
+		     struct timespec **tsp, int64_t wait_ms)
 {
-	int64_t now = now_ms(), next = -1;
+	int64_t now = now_ms(), next = wait_ms >= 0 ? now + wait_ms : -1;
 
 	pfd[0] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
 	for (size_t i = 0; i < s->nconns; i++) {
@@ -349,7 +361,7 @@ int pfc_ks_server_run(struct pfc_ks_server *s, volatile sig_atomic_t *stop)
 		struct timespec ts, *tsp;
 		size_t n = s->nconns;
 
-		poll_set(s, pfd, &ts, &tsp);
+		poll_set(s, pfd, &ts, &tsp, pfc_ks_tick(s));
 		if (ppoll(pfd, n + 1, tsp, &empty) < 0) {
 			if (errno == EINTR)
 				continue;

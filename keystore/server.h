@@ -22,9 +22,11 @@ struct pfc_ks_server {
 	const char *socket_path;
 	int client_timeout_ms; /* a started frame / pending reply must finish within this */
 	size_t max_clients;
-	uid_t owner;	  /* peers allowed: owner and root */
-	bool private_dir; /* the socket's directory is the default .../pfcrypt/: made 0700 even
-			   * if it exists; otherwise an existing directory is only checked */
+	uid_t owner;	     /* peers allowed: owner and root */
+	bool private_dir;    /* the socket's directory is the default .../pfcrypt/: made 0700 even
+			      * if it exists; otherwise an existing directory is only checked */
+	uint64_t lifetime_s; /* lock this long after each unlock (PROTOCOL.md 8); 0: never */
+	const char *confirm_export; /* command that must exit 0 before each EXPORT, or NULL */
 
 	/* keys: valid only when !locked */
 	bool locked;
@@ -32,11 +34,16 @@ struct pfc_ks_server {
 	struct pfc_skey *sk; /* derived store key, kept to save without Argon2id */
 	struct pfc_kdf kdf;  /* store's KDF profile (read from the header even when locked) */
 
+	/* timed events (timers.c) */
+	uint64_t expire_retry_at; /* a failed destruction at a deadline is retried then */
+	uint64_t unlocked_at;	  /* CLOCK_BOOTTIME seconds of the unlock; 0 while locked */
+
 	/* runtime */
 	int listen_fd;
 	bool socket_inherited; /* listen_fd came from systemd: do not unlink the socket */
 	struct ks_conn *conns; /* array of max_clients */
 	size_t nconns;
+	uint64_t next_conn; /* serial number of the next connection accepted (from 1) */
 };
 
 /*
@@ -52,5 +59,7 @@ int pfc_ks_server_listen(struct pfc_ks_server *s);
 int pfc_ks_server_run(struct pfc_ks_server *s, volatile sig_atomic_t *stop);
 /* Wipe the keys (lock). */
 void pfc_ks_server_lock(struct pfc_ks_server *s);
+/* Is connection number conn (struct pfc_ks_peer) still open? */
+bool pfc_ks_conn_open(const struct pfc_ks_server *s, uint64_t conn);
 
 #endif

@@ -142,6 +142,11 @@ static void unwrap_problem(struct worker_ctx *wc, unsigned worker, const struct 
 	} else if (r == PFC_ERR_KEY_RETIRED) {
 		check_problem(ck, it->backing, it->plain,
 			      "unreadable: its master-key version %s v%u was retired", name, ver);
+	} else if (r == PFC_ERR_KEY_RETIRING) {
+		check_problem(ck, it->backing, it->plain,
+			      "unreadable: its master-key version %s v%u is scheduled for "
+			      "destruction (pfcrypt keystore cancel-retire restores it)",
+			      name, ver);
 	} else if (r == PFC_ERR_KEY_UNKNOWN) {
 		check_problem(ck, it->backing, it->plain,
 			      "unreadable: master key %s v%u is not in this keystore", name, ver);

@@ -23,11 +23,15 @@
 
 static const char export_help[] =
     "Usage: pfcrypt export --key NAME [--versions 1,2,...] -o FILE\n"
-    "                      [--export-passphrase-file F] [--kdf-profile P] [--socket PATH]\n\n"
+    "                      [--export-passphrase-file F] [--kdf-profile P] [PASS]\n"
+    "                      [--socket PATH]\n\n"
     "Write master key NAME (all non-retired versions, or the listed ones) to FILE\n"
     "(created 0600; an existing FILE is never overwritten), encrypted under an\n"
     "export passphrase (asked twice on the terminal, or read from F).  Without\n"
-    "that passphrase the bundle is useless.\n\n"
+    "that passphrase the bundle is useless.  The keystore hands keys out only with\n"
+    "proof of its own passphrase (PASS, as for 'pfcrypt keystore unlock':\n"
+    "--passphrase-fd N | --passphrase-file F | --extpass CMD |\n"
+    "env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
     "  --kdf-profile P  the bundle's Argon2id cost, whatever the keystore's:\n"
     "                   interactive, moderate (default), sensitive, or test\n"
     "                   (INSECURE: test suites only)\n\n"
@@ -125,9 +129,32 @@ static int write_bundle(const char *file, const uint8_t *bundle, size_t len)
 	return 0;
 }
 
+/* Ask the keystore for the bundle (at the cost of KDF profile kdf, NULL: the
+ * default for bundles), with proof of its passphrase from src. */
+static int ask(const struct cli_pass_src *src, const char *key, const struct versions *vers,
+	       const char *pass, size_t plen, const char *kdf, uint8_t **bundle, size_t *blen)
+{
+	struct pfc_ks *ks = NULL;
+	char *proof = NULL;
+	size_t prlen;
+	int r;
+
+	if (cli_read_pass(src, "Keystore passphrase: ", false, &proof, &prlen))
+		return CLI_EXIT_SETUP;
+	r = cli_ks_open(&ks);
+	if (!r) {
+		pfc_ks_set_proof(ks, proof, prlen);
+		r = pfc_ks_export(ks, key, vers->v, vers->n, pass, plen, kdf, bundle, blen);
+		r = r < 0 ? cli_ks_fail(ks, r, "master key %s", key) : 0;
+	}
+	pfc_ks_close(ks);
+	cli_pass_free(proof);
+	return r;
+}
+
 int cmd_export(int argc, char **argv)
 {
-	struct cli_pass_src src = {.fd = -1};
+	struct cli_pass_src src = {.fd = -1}, store = CLI_PASS_SRC_INIT;
 	const char *key = NULL, *file = NULL, *kdf = NULL;
 	struct versions vers = {.n = 0};
 	const struct cli_opt opts[] = {
@@ -136,13 +163,13 @@ int cmd_export(int argc, char **argv)
 	    {.name = "versions", .call = opt_versions, .dest = &vers},
 	    {.name = "export-passphrase-file", .str = &src.file},
 	    {.name = "output", .short_name = 'o', .str = &file, .required = true},
+	    CLI_OPTS_PASS(&store),
 	    {0}};
 	const struct cli_syntax syn = {.cmd = "export",
 				       .help = export_help,
 				       .opts = opts,
 				       .nargs = 0,
 				       .expected = "expected --key NAME -o FILE"};
-	struct pfc_ks *ks = NULL;
 	uint8_t *bundle = NULL;
 	size_t plen, blen = 0;
 	char *pass = NULL;
@@ -152,11 +179,7 @@ int cmd_export(int argc, char **argv)
 		return r;
 	if (cli_read_pass(&src, "Export passphrase: ", true, &pass, &plen))
 		return CLI_EXIT_SETUP;
-	r = cli_ks_open(&ks);
-	if (!r) {
-		r = pfc_ks_export(ks, key, vers.v, vers.n, pass, plen, kdf, &bundle, &blen);
-		r = r < 0 ? cli_ks_fail(ks, r, "master key %s", key) : 0;
-	}
+	r = ask(&store, key, &vers, pass, plen, kdf, &bundle, &blen);
 	if (!r)
 		r = write_bundle(file, bundle, blen);
 	if (!r)
@@ -164,7 +187,6 @@ int cmd_export(int argc, char **argv)
 	if (bundle)
 		pfc_ks_bundle_free(bundle);
 	cli_pass_free(pass);
-	pfc_ks_close(ks);
 	return r;
 }
 

@@ -24,7 +24,10 @@ static const char ks_help[] =
     "  status  [--json]                  locked or not, keys and their versions\n"
     "  lock                              wipe every key from the keystore's memory\n"
     "  unlock  [PASS]                    decrypt the store again\n"
-    "  passwd  [PASS] [--new-passphrase-file F]   change the store passphrase\n\n"
+    "  passwd  [PASS] [--new-passphrase-file F]   change the store passphrase\n"
+    "  cancel-retire --key NAME --version N [PASS]\n"
+    "                                    keep a version scheduled for destruction\n"
+    "                                    (during the grace period of 'pfcrypt retire')\n\n"
     "PASS, the first given of: --passphrase-fd N | --passphrase-file F |\n"
     "      --extpass CMD (the standard output of CMD, which must exit 0 within 120 s;\n"
     "      no shell: CMD is split at spaces, or, when --extpass is given more than once,\n"
@@ -34,30 +37,23 @@ static const char ks_help[] =
     "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
     "then PATH).  Exit: 0 ok, 2 error.\n";
 
-static int opt_fd(const char *cmd, const char *arg, void *dest)
-{
-	unsigned long v;
-
-	if (cli_parse_uint(arg, 0, 1 << 20, &v))
-		return cli_usage(cmd, "--passphrase-fd wants a file descriptor number");
-	*(int *)dest = (int)v;
-	return 0;
-}
-
 /* Parse the options of "keystore <sub>" (cmd) into o.  CLI_OPTS_GO or an exit code. */
 static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 {
-	const struct cli_opt opts[] = {
-	    {.name = "passphrase-file", .str = &o->pass.file},
-	    {.name = "passphrase-fd", .call = opt_fd, .dest = &o->pass.fd},
-	    {.name = "extpass", .call = cli_opt_extpass, .dest = &o->pass},
-	    {.name = "new-passphrase-file", .str = &o->new_pass_file},
-	    {.name = "store", .str = &o->store},
-	    {.name = "kdf-profile", .str = &o->kdf},
-	    {.name = "log-file", .str = &o->log_file},
-	    {.name = "locked", .flag = &o->locked},
-	    {.name = "json", .flag = &o->json},
-	    {0}};
+	const struct cli_opt opts[] = {CLI_OPTS_PASS(&o->pass),
+				       {.name = "new-passphrase-file", .str = &o->new_pass_file},
+				       {.name = "store", .str = &o->store},
+				       {.name = "kdf-profile", .str = &o->kdf},
+				       {.name = "log-file", .str = &o->log_file},
+				       {.name = "locked", .flag = &o->locked},
+				       {.name = "json", .flag = &o->json},
+				       {.name = "key", .str = &o->key},
+				       {.name = "version",
+					.num = &o->version,
+					.min = 1,
+					.max = UINT32_MAX,
+					.bad = "--version wants a number >= 1"},
+				       {0}};
 	const struct cli_syntax syn = {
 	    .cmd = cmd, .help = ks_help, .opts = opts, .nargs = CLI_ARGS_ANY};
 	int r;
@@ -72,6 +68,31 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	}
 	return CLI_OPTS_GO;
+}
+
+/* One version in --json: created, retired (destroyed at), destroy_at (retiring). */
+static void print_json_key(const struct pfc_ks_keyinfo *k)
+{
+	bool retiring = k->state == PFC_KS_RETIRING;
+
+	printf(",\"version\":%u,\"state\":\"%s\",\"created\":%llu,\"retired\":%llu,"
+	       "\"destroy_at\":%llu}",
+	       k->version, cli_ks_state_name(k->state), (unsigned long long)k->created,
+	       (unsigned long long)(retiring ? 0 : k->retired),
+	       (unsigned long long)(retiring ? k->retired : 0));
+}
+
+static void print_key(const struct pfc_ks_keyinfo *k)
+{
+	char t[40];
+
+	if (k->state != PFC_KS_RETIRING) {
+		printf("  %-20s v%-4u %s\n", k->name, k->version, cli_ks_state_name(k->state));
+		return;
+	}
+	pfc_ks_fmt_time(k->retired, t, sizeof(t));
+	printf("  %-20s v%-4u retiring: destroyed at %s unless cancel-retire\n", k->name,
+	       k->version, t);
 }
 
 static int ks_status(const struct ks_opts *o)
@@ -104,11 +125,7 @@ static int ks_status(const struct ks_opts *o)
 		for (size_t i = 0; i < n; i++) {
 			printf("%s{\"name\":", i ? "," : "");
 			json_str(stdout, list[i].name);
-			printf(
-			    ",\"version\":%u,\"state\":\"%s\",\"created\":%llu,\"retired\":%llu}",
-			    list[i].version, cli_ks_state_name(list[i].state),
-			    (unsigned long long)list[i].created,
-			    (unsigned long long)list[i].retired);
+			print_json_key(&list[i]);
 		}
 		printf("]}\n");
 	} else {
@@ -118,8 +135,7 @@ static int ks_status(const struct ks_opts *o)
 			printf("keys:      %u names, %u usable versions, %u retired\n",
 			       st.key_count, st.version_count, st.retired_count);
 		for (size_t i = 0; i < n; i++)
-			printf("  %-20s v%-4u %s\n", list[i].name, list[i].version,
-			       cli_ks_state_name(list[i].state));
+			print_key(&list[i]);
 	}
 	pfc_ks_list_free(list);
 	pfc_ks_close(ks);
@@ -178,11 +194,38 @@ out:
 	return ret;
 }
 
+static int ks_cancel_retire(const struct ks_opts *o)
+{
+	struct pfc_ks *ks = NULL;
+	char *pass = NULL;
+	size_t len;
+	int r;
+
+	if (!o->key || !o->version)
+		return cli_usage("keystore cancel-retire", "expected --key NAME --version N");
+	if (cli_read_pass(&o->pass, "Keystore passphrase: ", false, &pass, &len))
+		return CLI_EXIT_SETUP;
+	if ((r = cli_ks_open(&ks))) {
+		cli_pass_free(pass);
+		return r;
+	}
+	pfc_ks_set_proof(ks, pass, len);
+	r = pfc_ks_cancel_retire(ks, o->key, (uint32_t)o->version);
+	if (r == 0)
+		printf("%s v%lu kept: no longer scheduled for destruction\n", o->key, o->version);
+	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", o->key, o->version) : CLI_EXIT_OK;
+	pfc_ks_close(ks);
+	cli_pass_free(pass);
+	return r;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct ks_opts *o);
-} subs[] = {{"init", ks_init}, {"start", ks_start},   {"stop", ks_stop},    {"status", ks_status},
-	    {"lock", ks_lock}, {"unlock", ks_unlock}, {"passwd", ks_passwd}};
+} subs[] = {{"init", ks_init},	   {"start", ks_start},
+	    {"stop", ks_stop},	   {"status", ks_status},
+	    {"lock", ks_lock},	   {"unlock", ks_unlock},
+	    {"passwd", ks_passwd}, {"cancel-retire", ks_cancel_retire}};
 
 int cmd_keystore(int argc, char **argv)
 {
@@ -201,6 +244,8 @@ int cmd_keystore(int argc, char **argv)
 		snprintf(cmd, sizeof(cmd), "keystore %s", sub);
 		if ((r = ks_parse(cmd, argc - 1, argv + 1, &o)) != CLI_OPTS_GO)
 			return r;
+		if ((o.key || o.version) && subs[i].fn != ks_cancel_retire)
+			return cli_usage(cmd, "--key and --version are for cancel-retire");
 		return subs[i].fn(&o);
 	}
 	return cli_usage("keystore", "unknown subcommand '%s'", sub);

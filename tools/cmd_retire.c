@@ -11,7 +11,10 @@
  * unless --force says to skip the check.  It also refuses while a BACKING is
  * mounted: its pfcryptfs may hold file keys it pre-generated (in a batch,
  * before the rotation) under N, and files it creates with them after the
- * retirement would be unreadable once it restarts.
+ * retirement would be unreadable once it restarts.  The keystore re-checks
+ * what it can see (PROTOCOL.md 2.2: no client still connected or running uses
+ * N); --force
+ * skips both.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -25,16 +28,29 @@
 #include "tools/opts.h"
 #include "tools/vol.h"
 
+#define DEFAULT_DELAY (7u * 86400u) /* the grace period without --after or --now */
+
 static const char retire_help[] =
-    "Usage: pfcrypt retire --key NAME --version N [--force] BACKING... [--socket PATH]\n\n"
+    "Usage: pfcrypt retire --key NAME --version N [--after D | --now] [--force]\n"
+    "                      BACKING... [PASS] [--socket PATH]\n\n"
     "Destroy version N of master key NAME in the keystore (crypto-shredding): any\n"
     "file still wrapped under it, in a volume, a backup or a sync history, becomes\n"
-    "permanently unreadable.  Refused while a volume given as BACKING still has\n"
-    "files (or its name key) under NAME vN: run 'pfcrypt rewrap BACKING' first.\n"
-    "Give every volume that uses NAME; without BACKING only --force retires.\n"
-    "The primary version cannot be retired (rotate first).\n\n"
-    "  --force        retire without checking (or despite live files)\n\n"
-    "Exit: 0 retired, 1 refused (live files listed), 2 error.\n";
+    "permanently unreadable.  The destruction is scheduled, 7 days from now unless\n"
+    "--after says otherwise; meanwhile nothing unwraps under N (the error says so)\n"
+    "and 'pfcrypt keystore cancel-retire --key NAME --version N' restores it.\n\n"
+    "Refused while a volume given as BACKING still has files (or its name key)\n"
+    "under NAME vN: run 'pfcrypt rewrap BACKING' first.  Give every volume that\n"
+    "uses NAME; without BACKING only --force retires.  The primary version cannot\n"
+    "be retired (rotate first).  The keystore itself refuses while a client that\n"
+    "wrapped or unwrapped under N is still connected or running (a mounted\n"
+    "pfcryptfs), and asks for proof of its passphrase (PASS, as for 'pfcrypt\n"
+    "keystore unlock': --passphrase-fd N | --passphrase-file F | --extpass CMD |\n"
+    "env PFCRYPT_PASSPHRASE_FILE | the terminal).\n\n"
+    "  --after D      destroy after D: a number with unit s, m, h or d (default 7d,\n"
+    "                 at most 365d)\n"
+    "  --now          destroy now: no grace period, no way back\n"
+    "  --force        retire without checking (or despite live files or such a client)\n\n"
+    "Exit: 0 retired or scheduled, 1 refused (live files listed), 2 error.\n";
 
 /* Number of live objects under (key, ver) in the volume at path; -1 on error. */
 static long live_under(const char *path, const char *key, uint32_t ver)
@@ -100,11 +116,55 @@ static int survey(char **paths, int n, const char *key, unsigned long ver, bool 
 	return 0;
 }
 
+/* What was done, on standard output. */
+static void report(const char *key, unsigned long ver, int scheduled, uint64_t when, long live)
+{
+	char t[40];
+
+	if (!scheduled) {
+		printf("%s v%lu retired%s\n", key, ver,
+		       live ? " (live files made unreadable: --force)" : "");
+		return;
+	}
+	pfc_ks_fmt_time(when, t, sizeof(t));
+	printf("%s v%lu scheduled for destruction at %s; until then 'pfcrypt keystore "
+	       "cancel-retire --key %s --version %lu' restores it\n",
+	       key, ver, t, key, ver);
+}
+
+/* Ask the keystore, with proof of its passphrase from src. */
+static int ask(const struct cli_pass_src *src, const char *key, unsigned long ver, bool force,
+	       uint32_t delay, long live)
+{
+	struct pfc_ks *ks;
+	char *pass = NULL;
+	uint64_t when = 0;
+	size_t plen;
+	int r;
+
+	if (cli_read_pass(src, "Keystore passphrase: ", false, &pass, &plen))
+		return CLI_EXIT_SETUP;
+	if ((r = cli_ks_open(&ks))) {
+		cli_pass_free(pass);
+		return r;
+	}
+	pfc_ks_set_proof(ks, pass, plen);
+	r = pfc_ks_retire(ks, key, (uint32_t)ver, force ? PFC_KS_RETIRE_FORCE : 0, delay, &when);
+	if (r >= 0)
+		report(key, ver, r, when, live);
+	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", key, ver) : CLI_EXIT_OK;
+	pfc_ks_close(ks);
+	cli_pass_free(pass);
+	return r;
+}
+
 int cmd_retire(int argc, char **argv)
 {
-	const char *key = NULL;
+	struct cli_pass_src src = CLI_PASS_SRC_INIT;
+	const char *key = NULL, *after = NULL;
 	unsigned long ver = 0;
-	bool force = false;
+	uint64_t delay = DEFAULT_DELAY;
+	bool force = false, now = false;
 	const struct cli_opt opts[] = {{.name = "key", .str = &key, .required = true},
 				       {.name = "version",
 					.num = &ver,
@@ -113,18 +173,27 @@ int cmd_retire(int argc, char **argv)
 					.bad = "--version wants a number >= 1",
 					.required = true},
 				       {.name = "force", .flag = &force},
+				       {.name = "after", .str = &after},
+				       {.name = "now", .flag = &now},
+				       CLI_OPTS_PASS(&src),
 				       {0}};
 	const struct cli_syntax syn = {.cmd = "retire",
 				       .help = retire_help,
 				       .opts = opts,
 				       .nargs = CLI_ARGS_ANY,
 				       .expected = "expected --key NAME --version N"};
-	struct pfc_ks *ks;
 	long live = 0, mounts = 0;
 	int r;
 
 	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
 		return r;
+	if (after && now)
+		return cli_usage("retire", "--after and --now exclude each other");
+	if (after && pfc_parse_duration(after, PFC_KS_RETIRE_DELAY_MAX, &delay) < 0)
+		return cli_usage("retire", "--after wants a duration like 90s, 30m, 12h or 7d (at "
+					   "most 365d)");
+	if (now)
+		delay = 0;
 	if (optind == argc && !force)
 		return cli_usage("retire",
 				 "name the volumes that use %s (BACKING...) so that "
@@ -140,13 +209,5 @@ int cmd_retire(int argc, char **argv)
 		    live, key, ver, mounts);
 		return CLI_EXIT_PROBLEMS;
 	}
-	if ((r = cli_ks_open(&ks)))
-		return r;
-	r = pfc_ks_retire(ks, key, (uint32_t)ver);
-	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", key, ver) : CLI_EXIT_OK;
-	pfc_ks_close(ks);
-	if (r == CLI_EXIT_OK)
-		printf("%s v%lu retired%s\n", key, ver,
-		       live ? " (live files made unreadable: --force)" : "");
-	return r;
+	return ask(&src, key, ver, force, (uint32_t)delay, live);
 }

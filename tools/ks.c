@@ -61,7 +61,10 @@ int cli_ks_fail_socket(struct pfc_ks *ks, int err)
 
 const char *cli_ks_state_name(int state)
 {
-	return state == PFC_KS_PRIMARY ? "primary" : state == PFC_KS_ACTIVE ? "active" : "retired";
+	return state == PFC_KS_PRIMARY	  ? "primary"
+	       : state == PFC_KS_ACTIVE	  ? "active"
+	       : state == PFC_KS_RETIRING ? "retiring"
+					  : "retired";
 }
 
 int cli_ks_open(struct pfc_ks **out)

@@ -20,6 +20,8 @@ struct ks_opts {
 	const char *log_file;
 	bool locked;
 	bool json;
+	const char *key;       /* cancel-retire: --key NAME */
+	unsigned long version; /* cancel-retire: --version N (0: not given) */
 	int nextra;
 	char **extra; /* after "--": passed to the daemon as they are */
 };

@@ -105,3 +105,13 @@ int cli_opts_parse(const struct cli_syntax *s, int argc, char **argv)
 		return cli_usage(s->cmd, "%s", s->expected);
 	return CLI_OPTS_GO;
 }
+
+int cli_opt_pass_fd(const char *cmd, const char *arg, void *dest)
+{
+	unsigned long v;
+
+	if (cli_parse_uint(arg, 0, 1 << 20, &v))
+		return cli_usage(cmd, "--passphrase-fd wants a file descriptor number");
+	*(int *)dest = (int)v;
+	return 0;
+}

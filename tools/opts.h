@@ -40,6 +40,17 @@ struct cli_opt {
 		.bad = "--threads wants 1..256"                                                    \
 	}
 
+/* --passphrase-fd N into an int (a file descriptor number). */
+int cli_opt_pass_fd(const char *cmd, const char *arg, void *dest);
+
+/* The store passphrase's sources (like unlock's) into a struct cli_pass_src *p. */
+#define CLI_OPTS_PASS(p)                                                                           \
+	{.name = "passphrase-file", .str = &(p)->file},                                            \
+	    {.name = "passphrase-fd", .call = cli_opt_pass_fd, .dest = &(p)->fd},                  \
+	{                                                                                          \
+		.name = "extpass", .call = cli_opt_extpass, .dest = (p)                            \
+	}
+
 #define CLI_ARGS_ANY (-1)
 
 /* What a subcommand accepts. */

@@ -23,8 +23,9 @@ import time
 
 # PROTOCOL.md section 2: request types (reply = type | 0x80, error = 0xFF)
 HELLO, STATUS, CREATE, WRAP, UNWRAP, REWRAP, GENERATE, ROTATE, RETIRE, LIST, LOCK, \
-    UNLOCK, PASSWD, EXPORT, IMPORT = range(1, 16)
+    UNLOCK, PASSWD, EXPORT, IMPORT, CANCEL_RETIRE = range(1, 17)
 REPLY = 0x80
+RETIRE_FORCE = 0x01  # RETIRE flags (PROTOCOL.md 2.2)
 ERROR = 0xFF
 FRAME_MAX = 256 * 1024
 PROTOCOL_VERSION = 2
@@ -34,7 +35,7 @@ ERR = dict(INVAL=1, NOMEM=2, TRUNCATED=3, TOO_LARGE=4, BAD_MAGIC=5, UNKNOWN_VERS
            CORRUPT=8, CIPHER_UNAVAILABLE=9, NAME_INVALID=10, NAME_TOO_LONG=11, IO=12,
            KEY_RETIRED=13, KEY_UNKNOWN=14, LOCKED=15, PROTOCOL=16, DENIED=17, EXISTS=18,
            NOT_FOUND=19, TIMEOUT=20, UNREACHABLE=21, BAD_PASSPHRASE=22, CONFLICT=23, BUSY=24,
-           UNTRUSTED=25)
+           UNTRUSTED=25, KEY_RETIRING=26)
 ERR_NAME = {v: k for k, v in ERR.items()}
 
 
@@ -212,8 +213,20 @@ class Client:
         r.end()
         return v
 
-    def retire(self, name, version):
-        self.call(RETIRE, lv16(name) + struct.pack("<I", version)).end()
+    def retire(self, name, version, proof=None, force=False, delay=0):
+        """(state, time): 3 destroyed at time, 4 retiring until time.  proof: the store
+        passphrase (PROTOCOL.md 2.1); None sends the version-1 request.  force: skip the
+        keystore's in-use check; delay: seconds of grace (2.2)."""
+        p = lv16(name) + struct.pack("<I", version)
+        if proof is not None:
+            p += lv16(proof) + bytes([RETIRE_FORCE if force else 0]) + struct.pack("<I", delay)
+        r = self.call(RETIRE, p)
+        out = r.u8(), r.u64()
+        r.end()
+        return out
+
+    def cancel_retire(self, name, version, proof):
+        self.call(CANCEL_RETIRE, lv16(name) + struct.pack("<I", version) + lv16(proof)).end()
 
     def list(self):
         """[(name, version, state, created, retired)], state 1 primary 2 active 3 retired"""
@@ -232,11 +245,15 @@ class Client:
     def passwd(self, old, new):
         self.call(PASSWD, lv16(old) + lv16(new)).end()
 
-    def export(self, name, versions, pw, kdf_profile="test"):
+    def export(self, name, versions, pw, kdf_profile="test", proof=None):
         """The bundle; kdf_profile is its Argon2id cost ("" asks for the keystore's default for
-        bundles, "moderate"): the tests' is the cheap "test", asked for explicitly."""
+        bundles, "moderate"): the tests' is the cheap "test", asked for explicitly.  proof: the
+        store passphrase (PROTOCOL.md 2.1), sent before the profile; None sends the version-1
+        request (neither field)."""
         p = lv16(name) + struct.pack("<H", len(versions))
-        p += b"".join(struct.pack("<I", v) for v in versions) + lv16(pw) + lv16(kdf_profile)
+        p += b"".join(struct.pack("<I", v) for v in versions) + lv16(pw)
+        if proof is not None:
+            p += lv16(proof) + lv16(kdf_profile)
         r = self.call(EXPORT, p)
         b = r.lv32()
         r.end()
@@ -439,9 +456,10 @@ def make_bundle(name, versions, passphrase):
 
 
 def parse_store_plaintext(pt):
-    """[(name, version, state, created, retired, key or None)] of a store plaintext."""
+    """[(name, version, state, created, retired, key or None)] of a store plaintext (payload
+    version 1 or 2; state 4 retiring: retired is its deadline)."""
     r = Reader(pt)
-    assert r.u8() == 1
+    assert r.u8() in (1, 2)
     out = []
     for _ in range(r.u32()):
         name = r.take(r.u8()).decode()

@@ -80,7 +80,7 @@ class BrokenVolumes(unittest.TestCase):
         with ks.Client(cls.ks.sock) as c:
             for k in keys["keys"]:
                 if k["state"] == "retired":
-                    c.retire(k["name"], k["version"])
+                    c.retire(k["name"], k["version"], proof=keys["passphrase"].encode())
             states = {(n, v): s for n, v, s, _c, _r in c.list()}
         want = {(k["name"], k["version"]): {"primary": 1, "active": 2, "retired": 3}[k["state"]]
                 for k in keys["keys"]}

@@ -6,23 +6,25 @@
 # The option lists mirror each program's --help (the desktop test checks).
 
 _pfcrypt_subcommands="keystore init mount umount status rotate rewrap retire check export import path salvage"
-_pfcrypt_keystore_subcommands="init start stop status lock unlock passwd"
+_pfcrypt_keystore_subcommands="init start stop status lock unlock passwd cancel-retire"
 
 # Options of one pfcrypt subcommand ($1; keystore: $1 = "keystore").
 _pfcrypt_opts()
 {
 	case $1 in
 	keystore) echo "--store --kdf-profile --locked --log-file --json --passphrase-file
-		--passphrase-fd --extpass --new-passphrase-file --socket --help" ;;
+		--passphrase-fd --extpass --new-passphrase-file --key --version --socket --help" ;;
 	init) echo "--key --cipher --block-size --no-holes --socket --help" ;;
 	mount) echo "-f -o --socket --help" ;;
 	umount) echo "-z --lazy --help" ;;
 	status) echo "--json --socket --help" ;;
 	rotate) echo "--key --socket --help" ;;
 	rewrap) echo "--threads --socket --help" ;;
-	retire) echo "--key --version --force --socket --help" ;;
+	retire) echo "--key --version --after --now --force --passphrase-file --passphrase-fd
+		--extpass --socket --help" ;;
 	check) echo "--quick --json --threads --fold-dirids --socket --help" ;;
-	export) echo "--key --versions -o --export-passphrase-file --kdf-profile --socket --help" ;;
+	export) echo "--key --versions -o --export-passphrase-file --kdf-profile --passphrase-file
+		--passphrase-fd --extpass --socket --help" ;;
 	import) echo "--export-passphrase-file --socket --help" ;;
 	path) echo "--backing --socket --help" ;;
 	salvage) echo "--backing --socket --help" ;;
@@ -44,7 +46,7 @@ _pfcrypt_optarg()
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi
 		;;
-	--extpass) COMPREPLY=($(compgen -c -- "$cur")) ;;
+	--extpass | --confirm-export) COMPREPLY=($(compgen -c -- "$cur")) ;;
 	--cipher) COMPREPLY=($(compgen -W "aes256gcm xchacha20poly1305" -- "$cur")) ;;
 	--kdf-profile) COMPREPLY=($(compgen -W "interactive moderate sensitive test" -- "$cur")) ;;
 	--block-size) COMPREPLY=($(compgen -W "4096 8192 16384 32768 65536 131072 262144
@@ -119,11 +121,11 @@ _pfcrypt_keystore()
 
 	_pfcrypt_optarg "$prev" "$cur" "" && return 0
 	case $prev in
-	--client-timeout | --max-clients) return 0 ;;
+	--client-timeout | --max-clients | --lifetime) return 0 ;;
 	esac
 	COMPREPLY=($(compgen -W "--socket --store --init --serve --kdf-profile --passphrase-file
 		--passphrase-fd --extpass --locked --foreground --log-file --verbose
-		--client-timeout --max-clients --help --version" -- "$cur"))
+		--client-timeout --max-clients --lifetime --confirm-export --help --version" -- "$cur"))
 	return 0
 }
 

@@ -62,7 +62,11 @@ int main(int argc, char **argv)
 	step("rotate", pfc_ks_rotate(ks, argv[3], &v), 0);
 	step("rewrap", pfc_ks_rewrap(ks, blob, bl, ad, sizeof(ad), nb, &nl), 0);
 	step("rewrap again", pfc_ks_rewrap(ks, nb, nl, ad, sizeof(ad), nb, &nl), 1);
-	step("retire v1", pfc_ks_retire(ks, argv[3], 1), 0);
+	step("retire v1 without proof", pfc_ks_retire(ks, argv[3], 1, 0, 0, NULL), PFC_ERR_DENIED);
+	pfc_ks_set_proof(ks, argv[2], strlen(argv[2]));
+	/* this process itself unwrapped under v1 and still runs */
+	step("retire v1 in use", pfc_ks_retire(ks, argv[3], 1, 0, 0, NULL), PFC_ERR_BUSY);
+	step("retire v1", pfc_ks_retire(ks, argv[3], 1, PFC_KS_RETIRE_FORCE, 0, NULL), 0);
 	step("unwrap retired", pfc_ks_unwrap(ks, blob, bl, ad, sizeof(ad), out),
 	     PFC_ERR_KEY_RETIRED);
 	step("unwrap rewrapped", pfc_ks_unwrap(ks, nb, nl, ad, sizeof(ad), out), 0);

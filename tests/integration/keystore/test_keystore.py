@@ -119,12 +119,13 @@ class Session(Base):
             blob = c.wrap("vol", AD, key)
             c.rotate("vol")
             _, vers = parse_bundle_plaintext(
-                open_container(c.export("vol", [1], b"e"), b"PFCKSEXP", b"e"))
+                open_container(c.export("vol", [1], b"e", proof=self.k.passphrase), b"PFCKSEXP",
+                               b"e"))
             old = vers[0][2]
             with open(self.k.store, "rb") as f:
                 before = open_container(f.read(), b"PFCKSTOR", self.k.passphrase)
             self.assertIn(old, before)
-            c.retire("vol", 1)
+            c.retire("vol", 1, proof=self.k.passphrase, force=True)  # this process wrapped
             with self.assertRaises(KsError) as e:
                 c.unwrap(blob, AD)
             self.assertEqual(e.exception.name, "KEY_RETIRED")
@@ -136,7 +137,7 @@ class Session(Base):
             self.assertIsNone(entries[0][5])
             self.assertGreater(entries[0][4], 0, "tombstone keeps the retire date")
             with self.assertRaises(KsError) as e:
-                c.retire("vol", 2)
+                c.retire("vol", 2, proof=self.k.passphrase)
             self.assertEqual(e.exception.name, "BUSY")
         # and after a restart the version is still retired
         self.k.stop()
@@ -169,7 +170,7 @@ class Session(Base):
             c.create("vol")
             key = os.urandom(32)
             blob = c.wrap("vol", AD, key)
-            bundle = c.export("vol", [], b"export pass")
+            bundle = c.export("vol", [], b"export pass", proof=self.k.passphrase)
         with Keystore() as other:
             with other.client() as d:
                 with self.assertRaises(KsError) as e:
@@ -219,7 +220,7 @@ class Malformed(Base):
         self.assert_serves()
 
     def test_unknown_type(self):
-        for t in (0x00, 0x10, 0x81, 0xFE, 0xFF):
+        for t in (0x00, 0x11, 0x81, 0xFE, 0xFF):
             with self.raw() as s:
                 s.sendall(frame(t, b"xyz"))
                 self.assertEqual(error_code(recv_all(s)), ERR["PROTOCOL"], hex(t))
@@ -373,7 +374,7 @@ class PeerAndProcess(unittest.TestCase):
                     c.unwrap(blob, AD[:-1])
                 except KsError:
                     pass
-                bundle = c.export("vol", [], b"export-pass-xyz")
+                bundle = c.export("vol", [], b"export-pass-xyz", proof=b"log-test passphrase 1")
                 for _, _, mk in parse_bundle_plaintext(
                         open_container(bundle, b"PFCKSEXP", b"export-pass-xyz"))[1]:
                     secrets.append(mk)
@@ -385,7 +386,7 @@ class PeerAndProcess(unittest.TestCase):
                 c.passwd(b"log-test passphrase 1", b"log-test passphrase 2")
                 c.lock()
                 c.unlock(b"log-test passphrase 2")
-                c.retire("vol", 1)
+                c.retire("vol", 1, proof=b"log-test passphrase 2", force=True)
                 c.list()
             self.assertEqual(k.stop(), 0)
             with open(k.log_path, "rb") as f:

@@ -238,10 +238,12 @@ class ExportImport(unittest.TestCase):
             with open(xpass, "w") as f:
                 f.write("export passphrase 123\n")
             bundle = os.path.join(e.tmp, "bundle")
-            e.pfcrypt("export", "--key", KEY, "-o", bundle, "--export-passphrase-file", xpass,
+            e.pfcrypt("export", "--key", KEY, "--passphrase-file", e.ks.passfile, "-o", bundle,
+                      "--export-passphrase-file", xpass,
                       "--kdf-profile", "test", check=True)  # cheap: fast tests, asked for
             self.assertEqual(os.stat(bundle).st_mode & 0o777, 0o600)
-            one_line_error(self, e.pfcrypt("export", "--key", KEY, "-o", bundle,
+            one_line_error(self, e.pfcrypt("export", "--key", KEY, "--passphrase-file",
+                                           e.ks.passfile, "-o", bundle,
                                            "--export-passphrase-file", xpass,
                                            "--kdf-profile", "test"))  # never overwrites
             ks2 = e.keystore("ks2")
@@ -259,7 +261,8 @@ class ExportImport(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             # Only version 2 exported: files under v1 do not read there.
             b2 = os.path.join(e.tmp, "bundle2")
-            e.pfcrypt("export", "--key", KEY, "--versions", "2", "-o", b2,
+            e.pfcrypt("export", "--key", KEY, "--passphrase-file", e.ks.passfile, "--versions", "2",
+                      "-o", b2,
                       "--export-passphrase-file", xpass, "--kdf-profile", "test", check=True)
             ks3 = e.keystore("ks3")
             e.pfcrypt("import", b2, "--export-passphrase-file", xpass, ks=ks3, check=True)
@@ -290,7 +293,8 @@ class NoSecrets(unittest.TestCase):
             for args in (["status", e.backing], ["status", "--json", e.backing],
                          ["check", e.backing], ["check", "--json", e.backing],
                          ["rotate", "--key", KEY], ["rewrap", e.backing],
-                         ["export", "--key", KEY, "-o", os.path.join(e.tmp, "b"),
+                         ["export", "--key", KEY, "--passphrase-file", e.ks.passfile,
+                          "-o", os.path.join(e.tmp, "b"),
                           "--export-passphrase-file", xpass, "--kdf-profile", "test"],
                          ["import", os.path.join(e.tmp, "b"), "--export-passphrase-file", newpass],
                          ["keystore", "passwd", "--passphrase-file", e.ks.passfile,

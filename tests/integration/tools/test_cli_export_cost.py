@@ -9,7 +9,7 @@ import struct
 import unittest
 
 import taprun
-from clienv import KEY, CliEnv
+from clienv import KEY, PASSPHRASE, CliEnv
 from ks import EXPORT, Client, KsError, container_header, lv16
 
 MODERATE = dict(profile="moderate", opslimit=3, memlimit=256 << 20)
@@ -37,8 +37,8 @@ class ExportCost(unittest.TestCase):
 
     def export(self, name, *extra):
         out = os.path.join(self.e.tmp, name)
-        p = self.e.pfcrypt("export", "--key", KEY, "-o", out, "--export-passphrase-file",
-                           self.xpass, *extra)
+        p = self.e.pfcrypt("export", "--key", KEY, "--passphrase-file", self.e.ks.passfile,
+                           "-o", out, "--export-passphrase-file", self.xpass, *extra)
         return p, out
 
     def test_default_is_moderate_whatever_the_store(self):
@@ -67,27 +67,31 @@ class ExportCost(unittest.TestCase):
         self.assertFalse(os.path.exists(out))
 
     def test_protocol_field(self):
-        """EXPORT's last field (protocol version 2): the profile by name, empty for the
-        default; an unknown one is INVAL; a version-1 frame without it is TRUNCATED."""
+        """EXPORT's last field (protocol version 2, after the proof): the profile by name,
+        empty for the default; an unknown one is INVAL; a frame with its proof but without
+        the profile is TRUNCATED, a version-1 frame (neither) DENIED."""
+        pw = PASSPHRASE
         with Client(self.e.ks.sock) as c:
-            self.assertEqual(container_header(c.export(KEY, [], b"x", "test"))["profile"],
-                             "test")
+            self.assertEqual(
+                container_header(c.export(KEY, [], b"x", "test", proof=pw))["profile"], "test")
             with self.assertRaises(KsError) as err:
-                c.export(KEY, [], b"x", "bogus")
+                c.export(KEY, [], b"x", "bogus", proof=pw)
             self.assertEqual(err.exception.name, "INVAL")
             self.assertIn("unknown KDF profile", err.exception.msg)
             v1 = lv16(KEY) + struct.pack("<H", 0) + lv16(b"x")
             with self.assertRaises(KsError) as err:
-                c.call(EXPORT, v1)
+                c.call(EXPORT, v1 + lv16(pw))
             self.assertEqual(err.exception.name, "TRUNCATED")
+            with self.assertRaises(KsError) as err:
+                c.call(EXPORT, v1)
+            self.assertEqual(err.exception.name, "DENIED")
             with self.assertRaises(KsError) as err:  # the keystore closes after this one
-                c.export(KEY, [], b"x", "m" * 16)
+                c.export(KEY, [], b"x", "m" * 16, proof=pw)
             self.assertEqual(err.exception.name, "TOO_LARGE")
         with Client(self.e.ks.sock) as c:  # still serving
-            h = container_header(c.export(KEY, [], b"x", ""))
+            h = container_header(c.export(KEY, [], b"x", "", proof=pw))
             self.assertEqual((h["profile"], h["opslimit"], h["memlimit"]),
                              ("moderate", 3, 256 << 20))
-
 
 if __name__ == "__main__":
     taprun.main()

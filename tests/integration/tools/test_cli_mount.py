@@ -80,7 +80,8 @@ class Mounted(unittest.TestCase):
             self.assertGreaterEqual(writes[0], during, "100 writes while rewrap was held")
             self.assertEqual(set(versions(e.backing).values()), {2}, "every header under v2")
             # While mounted, the daemon may hold file keys pre-generated under v1: retire refuses.
-            p = e.pfcrypt("retire", "--key", KEY, "--version", "1", e.backing)
+            p = e.pfcrypt("retire", "--key", KEY,
+                          "--passphrase-file", e.ks.passfile, "--version", "1", e.backing)
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
             self.assertIn(f"mounted at {mnt}", p.stderr)
             for name, m in model.items():
@@ -111,7 +112,9 @@ class Mounted(unittest.TestCase):
             e.umount(mnt)
             e.pfcrypt("rotate", "--key", KEY, check=True)
             e.pfcrypt("rewrap", e.backing, check=True)
-            p = e.pfcrypt("retire", "--key", KEY, "--version", "1", e.backing)
+            p = e.pfcrypt("retire", "--key", KEY,
+                          "--passphrase-file", e.ks.passfile, "--version", "1",
+                          "--now", e.backing)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             with open(old_path, "wb") as f:
                 f.write(saved)  # the old copy comes back
@@ -140,8 +143,8 @@ class Mounted(unittest.TestCase):
             with open(xpass, "w") as f:
                 f.write("moving day\n")
             bundle = os.path.join(e.tmp, "keys.bundle")
-            e.pfcrypt("export", "--key", KEY, "-o", bundle, "--export-passphrase-file", xpass,
-                      "--kdf-profile", "test", check=True)
+            e.pfcrypt("export", "--key", KEY, "--passphrase-file", e.ks.passfile, "-o", bundle,
+                      "--export-passphrase-file", xpass, "--kdf-profile", "test", check=True)
             ks2 = e.keystore("ks2")
             p = e.pfcrypt("mount", e.backing, mnt, ks=ks2)
             self.assertEqual(p.returncode, 2, "mount without the keys must fail")

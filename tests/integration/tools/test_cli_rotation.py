@@ -164,7 +164,8 @@ class Retire(unittest.TestCase):
             # A sync client's history / a backup keeps the v1 copy of a file.
             saved = os.path.join(e.tmp, "saved-copy")
             shutil.copyfile(os.path.join(e.backing, live[0]), saved)
-            p = e.pfcrypt("retire", "--key", KEY, "--version", "1", e.backing)
+            p = e.pfcrypt("retire", "--key", KEY,
+                          "--passphrase-file", e.ks.passfile, "--version", "1", e.backing)
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
             for rel in live:
                 self.assertIn(os.path.join(e.backing, rel), p.stderr)
@@ -173,11 +174,16 @@ class Retire(unittest.TestCase):
             keys = json.loads(e.ks.run("keystore", "status", "--json").stdout)["keys"]
             self.assertEqual([k["state"] for k in keys], ["active", "primary"])
             # Without a volume to look at, only --force retires; the primary never.
-            self.assertEqual(e.pfcrypt("retire", "--key", KEY, "--version", "1").returncode, 2)
-            p = e.pfcrypt("retire", "--key", KEY, "--version", "2", "--force")
+            p = e.pfcrypt("retire", "--key", KEY, "--passphrase-file", e.ks.passfile,
+                          "--version", "1")
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            p = e.pfcrypt("retire", "--key", KEY,
+                          "--passphrase-file", e.ks.passfile, "--version", "2", "--force")
             self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
             e.pfcrypt("rewrap", e.backing, check=True)
-            p = e.pfcrypt("retire", "--key", KEY, "--version", "1", e.backing)
+            p = e.pfcrypt("retire", "--key", KEY,
+                          "--passphrase-file", e.ks.passfile, "--version", "1",
+                          "--now", e.backing)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             keys = json.loads(e.ks.run("keystore", "status", "--json").stdout)["keys"]
             self.assertEqual([k["state"] for k in keys], ["retired", "primary"])
@@ -197,7 +203,9 @@ class Retire(unittest.TestCase):
             e.init_volume()
             e.mkfiles(e.backing, {"a": b"a"})
             e.pfcrypt("rotate", "--key", KEY, check=True)
-            p = e.pfcrypt("retire", "--key", KEY, "--version", "1", "--force", e.backing)
+            p = e.pfcrypt("retire", "--key", KEY,
+                          "--passphrase-file", e.ks.passfile, "--version", "1", "--force",
+                          "--now", e.backing)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             p = e.pfcrypt("check", e.backing)
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)

@@ -76,7 +76,8 @@ class TruncateToZero(unittest.TestCase):
             # rotate, rewrap, retire v1: the old copy no longer opens, the live file does
             e.pfcrypt("rotate", "--key", KEY, check=True)
             e.pfcrypt("rewrap", e.backing, check=True)
-            p2 = e.pfcrypt("retire", "--key", KEY, "--version", "1", e.backing)
+            p2 = e.pfcrypt("retire", "--key", KEY, "--version", "1", "--now",
+                           "--passphrase-file", e.ks.passfile, e.backing)
             self.assertEqual(p2.returncode, 0, p2.stdout + p2.stderr)
             self.assertEqual(e.pfcrypt("check", e.backing).returncode, 0)
             e.mount(e.backing, mnt)

@@ -140,7 +140,8 @@ class BashCompletion(unittest.TestCase):
         self.assertEqual(self.complete("pfcrypt", ""), cmds)
         self.assertEqual(self.complete("pfcrypt", "--socket", "/s", "re"), {"rewrap", "retire"})
         self.assertEqual(self.complete("pfcrypt", "keystore", ""),
-                         {"init", "start", "stop", "status", "lock", "unlock", "passwd"})
+                         {"init", "start", "stop", "status", "lock", "unlock", "passwd",
+                          "cancel-retire"})
 
     def test_options_of_each_subcommand_are_those_of_help(self):
         for cmd in SUBCOMMANDS:

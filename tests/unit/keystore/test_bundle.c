@@ -98,10 +98,10 @@ Test(keystore_bundle, retired_versions_are_not_exported_nor_resurrected)
 
 	export(NULL, 0, &w);
 	cr_assert_eq(pfc_bundle_import(&b, w.p, w.len, PW, sizeof(PW), &n), 0);
-	cr_assert_eq(pfc_keyring_retire(&b, "vol", 3, 1, 9), 0);
+	cr_assert_eq(pfc_keyring_retire(&b, "vol", 3, 1, 9, 0), 0);
 	cr_assert_eq(pfc_bundle_import(&b, w.p, w.len, PW, sizeof(PW), &n), PFC_ERR_KEY_RETIRED);
 	cr_assert_eq(pfc_keyring_find(&b, "vol", 3, 1)->state, PFC_KS_RETIRED);
-	cr_assert_eq(pfc_keyring_retire(&a, "vol", 3, 1, 9), 0);
+	cr_assert_eq(pfc_keyring_retire(&a, "vol", 3, 1, 9, 0), 0);
 	cr_assert_eq(pfc_wbuf_init(&w2, 64, false), 0);
 	cr_assert_eq(pfc_bundle_export(&a, "vol", 3, v1, 1, PW, sizeof(PW), &kdf, &w2),
 		     PFC_ERR_KEY_RETIRED);

@@ -107,11 +107,11 @@ Test(keystore_keyring, retire_destroys_the_key)
 	cr_assert_eq(pfc_keyring_create(&kr, "vol", 3, 1), 0);
 	memcpy(mk1, pfc_keyring_find(&kr, "vol", 3, 1)->key, 32);
 	len = wrap("vol", blob);
-	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 1, 5), PFC_ERR_BUSY, "primary");
+	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 1, 5, 0), PFC_ERR_BUSY, "primary");
 	cr_assert_eq(pfc_keyring_rotate(&kr, "vol", 3, 2, &v), 0);
-	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 1, 5), 0);
-	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 1, 5), PFC_ERR_KEY_RETIRED);
-	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 7, 5), PFC_ERR_KEY_UNKNOWN);
+	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 1, 5, 0), 0);
+	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 1, 5, 0), PFC_ERR_KEY_RETIRED);
+	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 7, 5, 0), PFC_ERR_KEY_UNKNOWN);
 	cr_assert_eq(pfc_keyring_unwrap(&kr, blob, len, AD, sizeof(AD), out), PFC_ERR_KEY_RETIRED);
 	cr_assert_eq(pfc_keyring_rewrap(&kr, blob, len, AD, sizeof(AD), out, &len),
 		     PFC_ERR_KEY_RETIRED);
@@ -166,7 +166,7 @@ Test(keystore_keyring, serialize_parse_round_trip)
 	cr_assert_eq(pfc_keyring_create(&kr, "a", 1, 11), 0);
 	cr_assert_eq(pfc_keyring_rotate(&kr, "b", 1, 12, &v), 0);
 	cr_assert_eq(pfc_keyring_rotate(&kr, "b", 1, 13, &v), 0);
-	cr_assert_eq(pfc_keyring_retire(&kr, "b", 1, 2, 14), 0);
+	cr_assert_eq(pfc_keyring_retire(&kr, "b", 1, 2, 14, 0), 0);
 	cr_assert_eq(pfc_wbuf_init(&pt, 64, true), 0);
 	cr_assert_eq(pfc_keyring_serialize(&kr, &pt), 0);
 	cr_assert_eq(pfc_keyring_parse(pt.p, pt.len, &back), 0);

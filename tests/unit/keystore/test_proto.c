@@ -40,8 +40,14 @@ static size_t all_requests(struct pfc_ks_req *q)
 				     .ad_len = 6,
 				     .count = 64};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_ROTATE, .name = "a-b_c", .name_len = 5};
-	q[n++] =
-	    (struct pfc_ks_req){.type = PFC_KS_RETIRE, .name = "vol", .name_len = 3, .version = 3};
+	q[n++] = (struct pfc_ks_req){.type = PFC_KS_RETIRE,
+				     .name = "vol",
+				     .name_len = 3,
+				     .version = 3,
+				     .proof = (const uint8_t *)"store pw",
+				     .proof_len = 8,
+				     .flags = PFC_KS_RETIRE_FORCE,
+				     .delay = 7 * 86400};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_LIST};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_LOCK};
 	q[n++] = (struct pfc_ks_req){
@@ -58,8 +64,16 @@ static size_t all_requests(struct pfc_ks_req *q)
 				     .versions = VERS,
 				     .pass = (const uint8_t *)"x",
 				     .pass_len = 1,
+				     .proof = (const uint8_t *)"store pw",
+				     .proof_len = 8,
 				     .kdf_profile = "test",
 				     .kdf_profile_len = 4};
+	q[n++] = (struct pfc_ks_req){.type = PFC_KS_CANCEL_RETIRE,
+				     .name = "vol",
+				     .name_len = 3,
+				     .version = 2,
+				     .proof = (const uint8_t *)"pw",
+				     .proof_len = 2};
 	q[n++] = (struct pfc_ks_req){.type = PFC_KS_IMPORT,
 				     .blob = (const uint8_t *)"bundle",
 				     .blob_len = 6,
@@ -87,7 +101,7 @@ Test(keystore_proto, every_request_round_trips)
 	struct pfc_ks_req q[16], d;
 	size_t n = all_requests(q);
 
-	cr_assert_eq(n, 15, "one per request type");
+	cr_assert_eq(n, 16, "one per request type");
 	for (size_t i = 0; i < n; i++) {
 		struct pfc_wbuf w;
 
@@ -101,8 +115,11 @@ Test(keystore_proto, every_request_round_trips)
 		same_bytes(d.blob, d.blob_len, q[i].blob, q[i].blob_len);
 		same_bytes(d.pass, d.pass_len, q[i].pass, q[i].pass_len);
 		same_bytes(d.pass2, d.pass2_len, q[i].pass2, q[i].pass2_len);
+		same_bytes(d.proof, d.proof_len, q[i].proof, q[i].proof_len);
 		same_bytes(d.kdf_profile, d.kdf_profile_len, q[i].kdf_profile,
 			   q[i].kdf_profile_len);
+		cr_assert_eq(d.flags, q[i].flags);
+		cr_assert_eq(d.delay, q[i].delay);
 		if (q[i].key)
 			cr_assert_arr_eq(d.key, KEY, 32);
 		if (q[i].versions)
@@ -117,13 +134,29 @@ Test(keystore_proto, every_truncation_of_every_request_is_refused)
 	size_t n = all_requests(q);
 
 	for (size_t i = 0; i < n; i++) {
+		struct pfc_ks_req v1 = q[i];
 		struct pfc_wbuf w;
+		size_t v1_len;
 
+		/* the same request without its proof: a version-1 frame */
+		v1.proof = NULL;
+		v1.proof_len = 0;
+		encode(&v1, &w);
+		v1_len = w.len - 4;
+		pfc_wbuf_free(&w);
 		encode(&q[i], &w);
 		for (size_t cut = 0; cut < w.len - 4; cut++) {
 			memset(&d, 0x5a, sizeof(d));
 			int rc = pfc_ks_req_decode(w.p + 4, cut, &d);
 
+			if ((q[i].type == PFC_KS_RETIRE || q[i].type == PFC_KS_EXPORT) &&
+			    cut == v1_len) {
+				/* exactly a version-1 request: decoded without its proof,
+				 * for the dispatcher to refuse (PROTOCOL.md section 2) */
+				cr_assert_eq(rc, 0, "type %u without its proof", q[i].type);
+				cr_assert_null(d.proof);
+				continue;
+			}
 			cr_assert_lt(rc, 0, "type %u cut at %zu accepted", q[i].type, cut);
 			cr_assert_eq(d.type, 0x5a, "output touched on failure");
 		}
@@ -195,6 +228,11 @@ Test(keystore_proto, bad_field_values)
 	const uint8_t gen257[] = {PFC_KS_GENERATE, 1, 0, 'a', 0, 0, 1, 1};
 	const uint8_t ret0[] = {PFC_KS_RETIRE, 1, 0, 'a', 0, 0, 0, 0};
 	const uint8_t exp0[] = {PFC_KS_EXPORT, 1, 0, 'a', 1, 0, 0, 0, 0, 0, 1, 0, 'x'};
+	const uint8_t retflags[] = {PFC_KS_RETIRE, 1,	 0, 'a', 1, 0, 0, 0, 1, 0,
+				    'p',	   0x80, 0, 0,	 0, 0};
+	/* a delay of 365 days + 1 s: 0x01e13381 */
+	const uint8_t retlong[] = {PFC_KS_RETIRE, 1, 0,	   'a',	 1,    0, 0, 0, 1, 0,
+				   'p',		  0, 0x81, 0x33, 0xe1, 1};
 	uint8_t longname[3 + 33] = {PFC_KS_CREATE, 33, 0};
 	uint8_t bigad[1 + 2 + PFC_KS_AD_MAX + 1 + 2] = {PFC_KS_UNWRAP, 0, 0};
 
@@ -207,6 +245,8 @@ Test(keystore_proto, bad_field_values)
 	cr_assert_eq(pfc_ks_req_decode(gen257, sizeof(gen257), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(ret0, sizeof(ret0), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(exp0, sizeof(exp0), &d), PFC_ERR_INVAL);
+	cr_assert_eq(pfc_ks_req_decode(retflags, sizeof(retflags), &d), PFC_ERR_INVAL);
+	cr_assert_eq(pfc_ks_req_decode(retlong, sizeof(retlong), &d), PFC_ERR_INVAL);
 	cr_assert_eq(pfc_ks_req_decode(bigad, sizeof(bigad), &d), PFC_ERR_TOO_LARGE);
 }
 
@@ -243,6 +283,34 @@ Test(keystore_proto, known_bytes_of_a_wrap_request)
 	encode(&q, &w);
 	cr_assert_eq(w.len, sizeof(want));
 	cr_assert_arr_eq(w.p, want, sizeof(want));
+	pfc_wbuf_free(&w);
+}
+
+/* PROTOCOL.md section 2, EXPORT byte by byte: the version-1 fields, then the
+ * proof, then the bundle KDF profile. */
+Test(keystore_proto, known_bytes_of_an_export_request)
+{
+	struct pfc_ks_req q = {.type = PFC_KS_EXPORT,
+			       .name = "vol",
+			       .name_len = 3,
+			       .pass = (const uint8_t *)"ep",
+			       .pass_len = 2,
+			       .proof = (const uint8_t *)"sp",
+			       .proof_len = 2,
+			       .kdf_profile = "test",
+			       .kdf_profile_len = 4};
+	const uint8_t want[] = {0x16, 0, 0,   0,   PFC_KS_EXPORT, 3,   0, 'v', 'o', 'l',
+				0,    0, 2,   0,   'e',		  'p', 2, 0,   's', 'p',
+				4,    0, 't', 'e', 's',		  't'};
+	struct pfc_wbuf w;
+	struct pfc_ks_req d;
+
+	encode(&q, &w);
+	cr_assert_eq(w.len, sizeof(want));
+	cr_assert_arr_eq(w.p, want, sizeof(want));
+	cr_assert_eq(pfc_ks_req_decode(w.p + 4, w.len - 4, &d), 0);
+	same_bytes(d.proof, d.proof_len, q.proof, q.proof_len);
+	same_bytes(d.kdf_profile, d.kdf_profile_len, q.kdf_profile, q.kdf_profile_len);
 	pfc_wbuf_free(&w);
 }
 

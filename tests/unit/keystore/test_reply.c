@@ -118,7 +118,7 @@ Test(keystore_reply, list_round_trips_and_bad_state_is_refused)
 	memset(&rep, 0, sizeof(rep));
 	pfc_wbuf_reset(&w);
 	pfc_ks_put_list_count(&w, 1);
-	pfc_ks_put_keyinfo(&w, "vol", 3, 1, 4, 10, 0);
+	pfc_ks_put_keyinfo(&w, "vol", 3, 1, 5, 10, 0);
 	cr_assert_eq(decode(PFC_KS_LIST, &rep), PFC_ERR_PROTOCOL);
 	cr_assert_null(rep.list, "nothing allocated on failure");
 	pfc_wbuf_reset(&w);

@@ -186,8 +186,20 @@ Test(keystore_server, full_session_through_the_client_library)
 	cr_assert_eq(pfc_ks_unwrap(ks, b2, l2, ad, sizeof(ad), out), 0);
 	cr_assert_arr_eq(out, key, 32);
 	cr_assert_eq(pfc_ks_generate_file_keys(ks, "vol", ad, 20, 64, fk), 0);
-	cr_assert_eq(pfc_ks_retire(ks, "vol", 2), PFC_ERR_BUSY);
-	cr_assert_eq(pfc_ks_retire(ks, "vol", 1), 0);
+	/* retire and export need proof of the store passphrase (PROTOCOL.md 2.1) */
+	cr_assert_eq(pfc_ks_retire(ks, "vol", 1, 0, 0, NULL), PFC_ERR_DENIED);
+	cr_assert_eq(pfc_ks_export(ks, "vol", NULL, 0, "exp", 3, "test", &bundle, &blen),
+		     PFC_ERR_DENIED);
+	pfc_ks_set_proof(ks, "wrong", 5);
+	cr_assert_eq(pfc_ks_retire(ks, "vol", 1, 0, 0, NULL), PFC_ERR_BAD_PASSPHRASE);
+	cr_assert_eq(pfc_ks_export(ks, "vol", NULL, 0, "exp", 3, "test", &bundle, &blen),
+		     PFC_ERR_BAD_PASSPHRASE);
+	pfc_ks_set_proof(ks, PW, strlen(PW));
+	cr_assert_eq(pfc_ks_retire(ks, "vol", 2, 0, 0, NULL), PFC_ERR_BUSY);
+	/* this process unwrapped under v1 and still runs (PROTOCOL.md 2.2) */
+	cr_assert_eq(pfc_ks_retire(ks, "vol", 1, 0, 0, NULL), PFC_ERR_BUSY);
+	cr_assert_neq(strstr(pfc_ks_last_message(ks), "still connected or running"), NULL);
+	cr_assert_eq(pfc_ks_retire(ks, "vol", 1, PFC_KS_RETIRE_FORCE, 0, NULL), 0);
 	cr_assert_eq(pfc_ks_unwrap(ks, b1, l1, ad, sizeof(ad), out), PFC_ERR_KEY_RETIRED);
 	cr_assert_neq(strlen(pfc_ks_last_message(ks)), 0);
 	cr_assert_eq(pfc_err_to_errno(PFC_ERR_KEY_RETIRED), ENOKEY);

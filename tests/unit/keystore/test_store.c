@@ -191,7 +191,7 @@ Test(keystore_store, retired_key_bytes_are_gone_from_the_decrypted_file)
 	memcpy(old, kr.e[0].key, 32);
 	cr_assert_eq(pfc_keyring_rotate(&kr, "vol", 3, 2, &v), 0);
 	cr_assert_eq(pfc_store_save(path, &kr, sk), 0);
-	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 1, 3), 0);
+	cr_assert_eq(pfc_keyring_retire(&kr, "vol", 3, 1, 3, 0), 0);
 	cr_assert_eq(pfc_store_save(path, &kr, sk), 0);
 	n = file_bytes(&file);
 	cr_assert_eq(pfc_unseal(PFC_SEAL_MAGIC_STORE, sk, file, n, &pt), 0);
