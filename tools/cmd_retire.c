@@ -8,19 +8,21 @@
  * the command line (headers and the config's wrapped name key, no key
  * needed) and refuses while any is still under N, naming a few files.  The
  * keystore does not know which volumes exist, so BACKING paths are required
- * unless --force says to skip the check.  It also refuses while a BACKING is
- * mounted: its pfcryptfs may hold file keys it pre-generated (in a batch,
- * before the rotation) under N, and files it creates with them after the
- * retirement would be unreadable once it restarts.  The keystore re-checks
- * what it can see (PROTOCOL.md 2.2: no client still connected or running uses
- * N); --force
- * skips both.
+ * unless --force says to skip the check.  A mounted pfcryptfs may hold file
+ * keys it pre-generated (in a batch, before the rotation) under N, and files
+ * it creates with them after the retirement would be unreadable once it
+ * restarts: the keystore refuses that itself (PROTOCOL.md 2.2: no client
+ * still connected or running uses N), so a mount is refused only through
+ * that check, never for being mounted (an unrelated volume may be).  --force
+ * skips both checks.  The primary version is never retired, forced or not:
+ * said first, without offering --force.
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/err.h"
 #include "keystore/client.h"
 #include "tools/census.h"
 #include "tools/cli.h"
@@ -54,7 +56,8 @@ static const char retire_help[] =
     "                 at most 365d)\n"
     "  --now          destroy now: no grace period, no way back\n"
     "  --force        retire without checking (or despite live files or such a client)\n\n"
-    "Exit: 0 retired or scheduled, 1 refused (live files listed), 2 error.\n";
+    "Exit: 0 retired or scheduled, 1 refused (live files listed, the primary, or\n"
+    "in use by a client), 2 error.\n";
 
 /* Number of live objects under (key, ver) in the volume at path; -1 on error. */
 static long live_under(const char *path, const char *key, uint32_t ver)
@@ -99,8 +102,7 @@ static long live_under(const char *path, const char *key, uint32_t ver)
  * The live objects under (key, ver) in the volumes, and those mounted (each
  * reported).  0 and the counts, or CLI_EXIT_SETUP.
  */
-static int survey(char **paths, int n, const char *key, unsigned long ver, bool force, long *live,
-		  long *mounts)
+static int survey(char **paths, int n, const char *key, unsigned long ver, long *live)
 {
 	for (int i = 0; i < n; i++) {
 		char mnt[PATH_MAX];
@@ -109,13 +111,49 @@ static int survey(char **paths, int n, const char *key, unsigned long ver, bool 
 		if (k < 0)
 			return CLI_EXIT_SETUP;
 		*live += k;
-		if (!force && cli_volume_mounted(paths[i], mnt, sizeof(mnt))) {
-			cli_err(paths[i],
-				"mounted at %s: unmount it first (its pfcryptfs may hold file "
-				"keys pre-generated under %s v%lu)",
-				mnt, key, ver);
-			(*mounts)++;
-		}
+		/* A mount matters only with files under N: its pfcryptfs may also
+		 * hold keys pre-generated under N, which the keystore's own check
+		 * (a client still connected that used N) refuses anyway. */
+		if (k > 0 && cli_volume_mounted(paths[i], mnt, sizeof(mnt)))
+			cli_err(paths[i], "mounted at %s: unmount it, then 'pfcrypt rewrap %s'",
+				mnt, paths[i]);
+	}
+	return 0;
+}
+
+/*
+ * The version must exist and not be the primary: that refusal is the
+ * keystore's too, and --force cannot get past it, so it is said first, without
+ * offering --force.  0, CLI_EXIT_PROBLEMS (refused) or CLI_EXIT_SETUP.
+ */
+static int check_version(const char *key, unsigned long ver)
+{
+	struct pfc_ks_keyinfo *l = NULL;
+	struct pfc_ks *ks;
+	size_t n = 0;
+	int r, state = -1;
+
+	if ((r = cli_ks_open(&ks)))
+		return r;
+	r = pfc_ks_list(ks, &l, &n);
+	if (r < 0) {
+		r = cli_ks_fail(ks, r, "master key %s", key);
+		pfc_ks_close(ks);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(l[i].name, key) && l[i].version == ver)
+			state = (int)l[i].state;
+	pfc_ks_list_free(l);
+	pfc_ks_close(ks);
+	if (state < 0) {
+		cli_err("retire", "master key %s has no version %lu in this keystore", key, ver);
+		return CLI_EXIT_SETUP;
+	}
+	if (state == PFC_KS_PRIMARY) {
+		cli_err("retire", "cannot retire the primary version (%s v%lu): rotate first", key,
+			ver);
+		return CLI_EXIT_PROBLEMS;
 	}
 	return 0;
 }
@@ -156,7 +194,14 @@ static int ask(const struct cli_pass_src *src, const char *key, unsigned long ve
 	r = pfc_ks_retire(ks, key, (uint32_t)ver, force ? PFC_KS_RETIRE_FORCE : 0, delay, &when);
 	if (r >= 0)
 		report(key, ver, r, when, live);
-	r = r < 0 ? cli_ks_fail(ks, r, "master key %s v%lu", key, ver) : CLI_EXIT_OK;
+	if (r < 0) {
+		int busy = r == PFC_ERR_BUSY; /* the keystore's own check refused: exit 1 */
+
+		cli_ks_fail(ks, r, "master key %s v%lu", key, ver);
+		r = busy ? CLI_EXIT_PROBLEMS : CLI_EXIT_SETUP;
+	} else {
+		r = CLI_EXIT_OK;
+	}
 	pfc_ks_close(ks);
 	cli_pass_free(pass);
 	return r;
@@ -186,7 +231,7 @@ int cmd_retire(int argc, char **argv)
 				       .opts = opts,
 				       .nargs = CLI_ARGS_ANY,
 				       .expected = "expected --key NAME --version N"};
-	long live = 0, mounts = 0;
+	long live = 0;
 	int r;
 
 	if ((r = cli_opts_parse(&syn, argc, argv)) != CLI_OPTS_GO)
@@ -203,14 +248,15 @@ int cmd_retire(int argc, char **argv)
 				 "name the volumes that use %s (BACKING...) so that "
 				 "live files can be checked, or pass --force",
 				 key);
-	if ((r = survey(argv + optind, argc - optind, key, ver, force, &live, &mounts)))
+	if ((r = check_version(key, ver)))
 		return r;
-	if ((live || mounts) && !force) {
-		cli_err(
-		    "retire",
-		    "refused: %ld live objects still under %s v%lu, %ld volumes mounted (rewrap "
-		    "and unmount them, or --force to destroy them)",
-		    live, key, ver, mounts);
+	if ((r = survey(argv + optind, argc - optind, key, ver, &live)))
+		return r;
+	if (live && !force) {
+		cli_err("retire",
+			"refused: %ld live objects still under %s v%lu (rewrap them, or --force to "
+			"destroy them)",
+			live, key, ver);
 		return CLI_EXIT_PROBLEMS;
 	}
 	return ask(&src, key, ver, force, (uint32_t)delay, live);
