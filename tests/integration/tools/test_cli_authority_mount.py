@@ -80,5 +80,27 @@ class MountedClient(unittest.TestCase):
             e.umount(mnt)
             self.assertIn(f"unwrap {KEY} v1 -> PFC_ERR_KEY_RETIRING", open(e.ks.log).read())
 
+class UnrelatedMount(unittest.TestCase):
+    def test_a_mounted_volume_of_another_key_does_not_block_retire(self):
+        """issue 19 item 9: a mount refuses a retire only when it holds files under the version."""
+        with CliEnv() as e:
+            e.init_volume()
+            e.mkfiles(e.backing, {"a": b"a"})
+            other = os.path.join(e.tmp, "other")
+            e.pfcrypt("init", other, "--key", "otherkey", check=True)
+            mnt = os.path.join(e.tmp, "mnt-other")
+            e.mount(other, mnt)
+            with open(os.path.join(mnt, "x"), "wb") as f:
+                f.write(b"x")
+            e.pfcrypt("rotate", "--key", KEY, check=True)
+            e.pfcrypt("rewrap", e.backing, check=True)
+            p = e.pfcrypt("retire", "--key", KEY, "--version", "1", "--now",
+                          "--passphrase-file", e.ks.passfile, e.backing, other)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn(f"{KEY} v1 retired", p.stdout)
+            with open(os.path.join(mnt, "x"), "rb") as f:
+                self.assertEqual(f.read(), b"x")
+
+
 if __name__ == "__main__":
     taprun.main()
