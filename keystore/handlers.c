@@ -27,7 +27,8 @@
 struct reply {
 	struct pfc_wbuf *w;
 	size_t start;
-	const char *msg; /* error message (fixed text) */
+	const char *msg;	    /* error message (fixed text) */
+	struct pfc_ks_kdf_job *kdf; /* the derived keys of a request with a KDF plan, else NULL */
 };
 
 static uint64_t now_s(void)
@@ -55,20 +56,71 @@ void pfc_ks_server_lock(struct pfc_ks_server *s)
 	pfc_skey_free(s->sk);
 	s->sk = NULL;
 	s->locked = true;
+	s->key_epoch++;
 }
 
-/* Check a passphrase against the current store key (unlocked only). */
-static int check_pass(struct pfc_ks_server *s, const uint8_t *pass, size_t len)
+/*
+ * Check a passphrase, derived on the KDF worker under the store's parameters,
+ * against the store key (unlocked only; the key epoch has not changed since
+ * the plan, so the parameters are still the store's).
+ */
+static int check_pass(const struct pfc_ks_server *s, const struct pfc_skey *k)
 {
-	struct pfc_skey *k = NULL;
-	int rc = pfc_skey_derive(PFC_SEAL_MAGIC_STORE, pass, len, &s->sk->kdf, &k);
+	return sodium_memcmp(k->check, s->sk->check, sizeof(k->check)) == 0
+		   ? 0
+		   : PFC_ERR_BAD_PASSPHRASE;
+}
+
+/*
+ * KDF planners (PROTOCOL.md section 8.1): what a request derives on the KDF
+ * worker before its handler runs on the loop with the keys in r->kdf.  A
+ * handler opts in with its table entry's plan; plan_pass is the whole of it
+ * for a request whose q->pass is the store passphrase to check.
+ */
+typedef int (*plan_fn)(struct pfc_ks_server *, const struct pfc_ks_req *, struct reply *,
+		       struct pfc_ks_kdf_job *);
+
+/* q->pass is the store passphrase: derived under the store's parameters and
+ * checked by the dispatcher; the handler runs only if it is right. */
+static int plan_pass(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		     struct pfc_ks_kdf_job *j)
+{
+	(void)r;
+	if (s->locked)
+		return PFC_ERR_LOCKED;
+	j->verify = true;
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass, q->pass_len, &s->sk->kdf);
+}
+
+/* Locked: the key to open the store file with, under the file's parameters.
+ * Unlocked: the passphrase is only checked (plan_pass). */
+static int plan_unlock(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		       struct pfc_ks_kdf_job *j)
+{
+	struct pfc_kdf kdf;
+	int rc;
+
+	if (!s->locked)
+		return plan_pass(s, q, r, j);
+	if ((rc = pfc_store_kdf(s->store_path, &kdf)) < 0) {
+		r->msg = "cannot read the store file";
+		return rc;
+	}
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass, q->pass_len, &kdf);
+}
+
+/* The old passphrase checked (plan_pass), the new one under a fresh salt. */
+static int plan_passwd(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		       struct pfc_ks_kdf_job *j)
+{
+	struct pfc_kdf kdf;
+	int rc = plan_pass(s, q, r, j);
 
 	if (rc < 0)
 		return rc;
-	rc = sodium_memcmp(k->check, s->sk->check, sizeof(k->check)) == 0 ? 0
-									  : PFC_ERR_BAD_PASSPHRASE;
-	pfc_skey_free(k);
-	return rc;
+	kdf = s->sk->kdf;
+	pfc_kdf_new_salt(&kdf);
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass2, q->pass2_len, &kdf);
 }
 
 static int h_hello(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
@@ -221,46 +273,44 @@ static int h_lock(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct re
 	return 0;
 }
 
+/* plan_unlock derived r->kdf->key[0]; when unlocked the dispatcher has checked it. */
 static int h_unlock(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
 	struct pfc_keyring kr;
-	struct pfc_skey *sk = NULL;
 	int rc;
 
+	(void)q;
 	if (!s->locked)
-		return check_pass(s, q->pass, q->pass_len);
-	rc = pfc_store_load(s->store_path, q->pass, q->pass_len, &kr, &sk);
+		return 0;
+	rc = pfc_store_load_key(s->store_path, r->kdf->key[0], &kr);
 	if (rc < 0) {
 		if (rc != PFC_ERR_BAD_PASSPHRASE)
 			r->msg = "cannot read the store file";
 		return rc;
 	}
 	pfc_keyring_replace(&s->kr, &kr);
-	s->sk = sk;
-	s->kdf = sk->kdf;
+	s->sk = r->kdf->key[0];
+	r->kdf->key[0] = NULL;
+	s->kdf = s->sk->kdf;
 	s->locked = false;
+	s->key_epoch++;
 	return 0;
 }
 
+/* plan_passwd: the old passphrase is checked, r->kdf->key[1] is the new key. */
 static int h_passwd(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
-	struct pfc_skey *nk = NULL;
-	struct pfc_kdf kdf = s->sk->kdf;
+	struct pfc_skey *nk = r->kdf->key[1];
 	int rc;
 
-	(void)r;
-	if ((rc = check_pass(s, q->pass, q->pass_len)) < 0)
+	(void)q;
+	if ((rc = pfc_store_save(s->store_path, &s->kr, nk)) < 0)
 		return rc;
-	pfc_kdf_new_salt(&kdf);
-	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_STORE, q->pass2, q->pass2_len, &kdf, &nk)) < 0)
-		return rc;
-	if ((rc = pfc_store_save(s->store_path, &s->kr, nk)) < 0) {
-		pfc_skey_free(nk);
-		return rc;
-	}
 	pfc_skey_free(s->sk);
 	s->sk = nk;
+	r->kdf->key[1] = NULL;
 	s->kdf = nk->kdf;
+	s->key_epoch++;
 	return 0;
 }
 
@@ -315,80 +365,163 @@ static const struct {
 	handler_fn fn;
 	bool needs_keys; /* refused with PFC_ERR_LOCKED while locked */
 	bool routine;	 /* logged at debug level when it succeeds (every file open) */
+	plan_fn plan;	 /* NULL: no Argon2id; else what the KDF worker derives first */
 } handlers[] = {
     /* clang-format off */
-	[PFC_KS_HELLO]    = {h_hello,    false, true},
-	[PFC_KS_STATUS]   = {h_status,   false, true},
-	[PFC_KS_CREATE]   = {h_create,   true,  false},
-	[PFC_KS_WRAP]     = {h_wrap,     true,  true},
-	[PFC_KS_UNWRAP]   = {h_unwrap,   true,  true},
-	[PFC_KS_REWRAP]   = {h_rewrap,   true,  true},
-	[PFC_KS_GENERATE] = {h_generate, true,  true},
-	[PFC_KS_ROTATE]   = {h_rotate,   true,  false},
-	[PFC_KS_RETIRE]   = {h_retire,   true,  false},
-	[PFC_KS_LIST]     = {h_list,     true,  true},
-	[PFC_KS_LOCK]     = {h_lock,     false, false},
-	[PFC_KS_UNLOCK]   = {h_unlock,   false, false},
-	[PFC_KS_PASSWD]   = {h_passwd,   true,  false},
-	[PFC_KS_EXPORT]   = {h_export,   true,  false},
-	[PFC_KS_IMPORT]   = {h_import,   true,  false},
+	[PFC_KS_HELLO]    = {h_hello,    false, true,  NULL},
+	[PFC_KS_STATUS]   = {h_status,   false, true,  NULL},
+	[PFC_KS_CREATE]   = {h_create,   true,  false, NULL},
+	[PFC_KS_WRAP]     = {h_wrap,     true,  true,  NULL},
+	[PFC_KS_UNWRAP]   = {h_unwrap,   true,  true,  NULL},
+	[PFC_KS_REWRAP]   = {h_rewrap,   true,  true,  NULL},
+	[PFC_KS_GENERATE] = {h_generate, true,  true,  NULL},
+	[PFC_KS_ROTATE]   = {h_rotate,   true,  false, NULL},
+	[PFC_KS_RETIRE]   = {h_retire,   true,  false, NULL},
+	[PFC_KS_LIST]     = {h_list,     true,  true,  NULL},
+	[PFC_KS_LOCK]     = {h_lock,     false, false, NULL},
+	[PFC_KS_UNLOCK]   = {h_unlock,   false, false, plan_unlock},
+	[PFC_KS_PASSWD]   = {h_passwd,   true,  false, plan_passwd},
+	[PFC_KS_EXPORT]   = {h_export,   true,  false, NULL},
+	[PFC_KS_IMPORT]   = {h_import,   true,  false, NULL},
     /* clang-format on */
 };
 
-bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const uint8_t *body,
-		     size_t len, struct pfc_wbuf *out)
+/* Who asked for what, and the outcome; the master-key name and version are not secret. */
+static void log_request(const struct pfc_ks_peer *c, const struct pfc_ks_req *q, int rc)
 {
-	struct pfc_ks_req q;
-	struct reply r = {out, 0, NULL};
-	bool close_after = false;
-	int rc = pfc_ks_req_decode(body, len, &q);
 	char extra[PFC_KS_NAME_MAX + 16] = "";
+
+	if (q->type == PFC_KS_RETIRE) {
+		snprintf(extra, sizeof(extra), " v%u", (unsigned)q->version);
+	} else if (q->blob && (q->type == PFC_KS_UNWRAP || q->type == PFC_KS_REWRAP)) {
+		char bn[PFC_KS_NAME_MAX + 1];
+		uint32_t bv;
+
+		/* the blob's (name, version) header is not secret; the rest is not logged */
+		if (pfc_blob_parse_name_version(q->blob, q->blob_len, bn, &bv) == 0)
+			snprintf(extra, sizeof(extra), " %s v%u", bn, (unsigned)bv);
+	}
+	pfc_log(rc < 0 || !handlers[q->type].routine ? PFC_LOG_INFO : PFC_LOG_DEBUG,
+		"uid %u pid %d: %s%s%.*s%s -> %s", (unsigned)c->uid, (int)c->pid,
+		pfc_ks_type_name(q->type), q->name ? " " : "", (int)(q->name ? q->name_len : 0),
+		q->name ? q->name : "", extra, rc < 0 ? pfc_err_name(rc) : "ok");
+}
+
+/* Replace out with an error reply; after a framing error the stream cannot be
+ * trusted: reply, then close (nothing half-built goes out: just close). */
+static enum pfc_ks_next error_reply(struct pfc_wbuf *out, int rc, const char *msg)
+{
+	pfc_wbuf_reset(out);
+	if (pfc_ks_error_encode(out, rc, msg ? msg : pfc_strerror(rc)) < 0) {
+		pfc_wbuf_reset(out);
+		return PFC_KS_SEND_CLOSE;
+	}
+	return rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE ? PFC_KS_SEND_CLOSE : PFC_KS_SEND;
+}
+
+/* Decode a request; a malformed one is logged (its type byte only). */
+static int decode(const struct pfc_ks_peer *c, const uint8_t *body, size_t len,
+		  struct pfc_ks_req *q)
+{
+	int rc = pfc_ks_req_decode(body, len, q);
 	struct pfc_rbuf tr;
 	uint8_t type = 0;
 
-	pfc_wbuf_reset(out);
 	if (rc < 0) {
 		pfc_rbuf_init(&tr, body, len);
 		(void)pfc_rbuf_get_u8(&tr, &type); /* for the log; 0 if empty */
 		pfc_warn("uid %u pid %d: malformed %s request: %s", (unsigned)c->uid, (int)c->pid,
 			 pfc_ks_type_name(type), pfc_err_name(rc));
-		r.msg = "malformed request";
-		goto error;
 	}
-	if (handlers[q.type].needs_keys && s->locked) {
-		rc = PFC_ERR_LOCKED;
-		goto done;
-	}
-	pfc_ks_frame_begin(out, q.type | PFC_KS_REPLY);
-	rc = handlers[q.type].fn(s, &q, &r);
-	if (rc >= 0)
-		rc = pfc_ks_frame_end(out, 0);
-done:
-	/* who asked for what; the master-key name and version are not secret */
-	if (q.type == PFC_KS_RETIRE) {
-		snprintf(extra, sizeof(extra), " v%u", (unsigned)q.version);
-	} else if (q.blob && (q.type == PFC_KS_UNWRAP || q.type == PFC_KS_REWRAP)) {
-		char bn[PFC_KS_NAME_MAX + 1];
-		uint32_t bv;
+	return rc;
+}
 
-		/* the blob's (name, version) header is not secret; the rest is not logged */
-		if (pfc_blob_parse_name_version(q.blob, q.blob_len, bn, &bv) == 0)
-			snprintf(extra, sizeof(extra), " %s v%u", bn, (unsigned)bv);
+/* The request's KDF job, from its table entry's planner, into *job. */
+static int plan(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		struct pfc_ks_kdf_job **job)
+{
+	struct pfc_ks_kdf_job *j = pfc_ks_kdf_job_new();
+	int rc;
+
+	if (!j)
+		return PFC_ERR_NOMEM;
+	if ((rc = handlers[q->type].plan(s, q, r, j)) < 0) {
+		pfc_ks_kdf_job_free(j);
+		return rc;
 	}
-	pfc_log(rc < 0 || !handlers[q.type].routine ? PFC_LOG_INFO : PFC_LOG_DEBUG,
-		"uid %u pid %d: %s%s%.*s%s -> %s", (unsigned)c->uid, (int)c->pid,
-		pfc_ks_type_name(q.type), q.name ? " " : "", (int)(q.name ? q.name_len : 0),
-		q.name ? q.name : "", extra, rc < 0 ? pfc_err_name(rc) : "ok");
-	if (rc >= 0)
-		return false;
-error:
+	j->epoch = s->key_epoch;
+	*job = j;
+	return 0;
+}
+
+/* Check the derived passphrase if the plan said so, run the handler, log, reply. */
+static enum pfc_ks_next run(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
+			    const struct pfc_ks_req *q, struct pfc_wbuf *out,
+			    struct pfc_ks_kdf_job *job, int *result)
+{
+	struct reply r = {out, 0, NULL, job};
+	int rc = 0;
+
 	pfc_wbuf_reset(out);
-	if (pfc_ks_error_encode(out, rc, r.msg ? r.msg : pfc_strerror(rc)) < 0) {
-		pfc_wbuf_reset(out); /* nothing half-built goes out: just close */
-		close_after = true;
+	if (job && (rc = job->rc) == 0 && job->verify)
+		rc = check_pass(s, job->key[0]);
+	if (rc == 0) {
+		pfc_ks_frame_begin(out, q->type | PFC_KS_REPLY);
+		rc = handlers[q->type].fn(s, q, &r);
+		if (rc >= 0)
+			rc = pfc_ks_frame_end(out, 0);
 	}
-	/* after a framing error the stream cannot be trusted: reply, then close */
-	if (rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE)
-		close_after = true;
-	return close_after;
+	log_request(c, q, rc);
+	*result = rc < 0 ? rc : 0;
+	return rc < 0 ? error_reply(out, rc, r.msg) : PFC_KS_SEND;
+}
+
+enum pfc_ks_next pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
+				 const uint8_t *body, size_t len, struct pfc_wbuf *out,
+				 struct pfc_ks_kdf_job **job, int *result)
+{
+	struct reply r = {out, 0, NULL, NULL};
+	struct pfc_ks_req q;
+	int rc;
+
+	*job = NULL;
+	if ((rc = decode(c, body, len, &q)) < 0) {
+		*result = rc;
+		return error_reply(out, rc, "malformed request");
+	}
+	if (handlers[q.type].needs_keys && s->locked)
+		rc = PFC_ERR_LOCKED;
+	else if (handlers[q.type].plan && (rc = plan(s, &q, &r, job)) == 0)
+		return PFC_KS_DERIVE;
+	if (rc < 0) {
+		log_request(c, &q, rc);
+		*result = rc;
+		return error_reply(out, rc, r.msg);
+	}
+	return run(s, c, &q, out, NULL, result);
+}
+
+enum pfc_ks_next pfc_ks_dispatch_kdf(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
+				     const uint8_t *body, size_t len, struct pfc_wbuf *out,
+				     struct pfc_ks_kdf_job **job, int *result)
+{
+	struct pfc_ks_kdf_job *j = *job;
+	enum pfc_ks_next nx;
+	struct pfc_ks_req q;
+	int rc;
+
+	*job = NULL;
+	/* locked, unlocked or re-keyed since the plan: its parameters may be stale */
+	if (j->epoch != s->key_epoch) {
+		pfc_ks_kdf_job_free(j);
+		return pfc_ks_dispatch(s, c, body, len, out, job, result);
+	}
+	if ((rc = decode(c, body, len, &q)) < 0) { /* it decoded before: cannot happen */
+		pfc_ks_kdf_job_free(j);
+		*result = rc;
+		return error_reply(out, rc, "malformed request");
+	}
+	nx = run(s, c, &q, out, j, result);
+	pfc_ks_kdf_job_free(j);
+	return nx;
 }

@@ -10,6 +10,7 @@
 
 #include "fs/buf.h"
 #include "keystore/server.h"
+#include "keystore/server_kdf.h"
 
 /* Who sent a request (SO_PEERCRED), for the log. */
 struct pfc_ks_peer {
@@ -17,13 +18,34 @@ struct pfc_ks_peer {
 	pid_t pid;
 };
 
+/* What the server does next with a request (pfc_ks_dispatch, pfc_ks_dispatch_kdf). */
+enum pfc_ks_next {
+	PFC_KS_SEND,	   /* the reply is in out: send it */
+	PFC_KS_SEND_CLOSE, /* send the reply in out (empty: nothing), then close (framing errors) */
+	PFC_KS_DERIVE,	   /* run *job on the KDF worker, then call pfc_ks_dispatch_kdf() */
+};
+
 /*
- * Build the one reply to body (a complete frame without its length) in out,
- * which is reset first: the handler's reply, or an error reply.  Returns true
- * if the connection must be closed once the reply is sent (framing errors;
- * out left empty if not even the error reply could be built).
+ * Decode body (a complete frame without its length) and check the lock state.
+ * A request whose handler needs no Argon2id is handled at once: its one reply
+ * (or an error reply) goes into out, which is reset first.  A request whose
+ * table entry has a KDF planner gets its derivations in *job (sodium_malloc'd;
+ * the passphrases copied) and PFC_KS_DERIVE: the frame must stay intact until
+ * pfc_ks_dispatch_kdf().  *result is the request's outcome (0 or a PFC_ERR_*).
  */
-bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *peer, const uint8_t *body,
-		     size_t len, struct pfc_wbuf *out);
+enum pfc_ks_next pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *peer,
+				 const uint8_t *body, size_t len, struct pfc_wbuf *out,
+				 struct pfc_ks_kdf_job **job, int *result);
+/*
+ * The same request once *job has run: the passphrase is checked (when the plan
+ * said so) and the handler builds the reply with the derived keys.  *job is
+ * freed and set to NULL; if the keys changed meanwhile (lock, unlock, passwd
+ * since the plan) the request is planned again and PFC_KS_DERIVE returned with
+ * a new *job.  *result as above: PFC_ERR_BAD_PASSPHRASE is what the server's
+ * failure backoff counts, 0 resets it.
+ */
+enum pfc_ks_next pfc_ks_dispatch_kdf(struct pfc_ks_server *s, const struct pfc_ks_peer *peer,
+				     const uint8_t *body, size_t len, struct pfc_wbuf *out,
+				     struct pfc_ks_kdf_job **job, int *result);
 
 #endif

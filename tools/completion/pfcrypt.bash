@@ -117,11 +117,11 @@ _pfcrypt_keystore()
 
 	_pfcrypt_optarg "$prev" "$cur" "" && return 0
 	case $prev in
-	--client-timeout | --max-clients) return 0 ;;
+	--client-timeout | --idle-timeout | --max-clients) return 0 ;;
 	esac
 	COMPREPLY=($(compgen -W "--socket --store --init --serve --kdf-profile --passphrase-file
 		--passphrase-fd --extpass --locked --foreground --log-file --verbose
-		--client-timeout --max-clients --help --version" -- "$cur"))
+		--client-timeout --idle-timeout --max-clients --help --version" -- "$cur"))
 	return 0
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -30,6 +31,8 @@ static const char PW[] = "server test pass";
 static struct pfc_ks_server srv;
 static pthread_t thr;
 static volatile sig_atomic_t stop;
+static int64_t idle_ms;	    /* the next start_server()'s idle timeout (0: none) */
+static uint32_t init_fails; /* and its failure count, as if after that many wrong passphrases */
 
 static void on_usr1(int sig)
 {
@@ -50,6 +53,8 @@ static void start_server(void)
 	srv.socket_path = sock;
 	srv.client_timeout_ms = 300;
 	srv.max_clients = 8;
+	srv.idle_timeout_ms = idle_ms;
+	srv.backoff.fails = init_fails;
 	srv.owner = geteuid();
 	cr_assert_eq(pfc_store_load(store, (const uint8_t *)PW, strlen(PW), &srv.kr, &srv.sk), 0);
 	srv.kdf = srv.sk->kdf;
@@ -320,14 +325,56 @@ Test(keystore_server, stalled_client_does_not_delay_others_and_is_dropped)
 	still_serves();
 }
 
-Test(keystore_server, too_many_clients_are_refused_then_served)
+static const uint8_t HELLO[] = {5, 0, 0, 0, PFC_KS_HELLO, 1, 0, 0, 0};
+
+static void hello_raw(int fd)
 {
+	uint32_t code = 0;
+
+	cr_assert_eq(send(fd, HELLO, sizeof(HELLO), 0), (ssize_t)sizeof(HELLO));
+	cr_assert_eq(read_reply(fd, &code), PFC_KS_HELLO | PFC_KS_REPLY);
+}
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+Test(keystore_server, a_full_table_closes_the_longest_idle_connection)
+{
+	int fds[8], extra;
+
+	for (int i = 0; i < 8; i++) {
+		fds[i] = raw();
+		hello_raw(fds[i]); /* fds[0] is idle the longest, fds[7] the shortest */
+		usleep(5000);
+	}
+	extra = raw(); /* over max_clients: fds[0] makes room */
+	hello_raw(extra);
+	cr_assert(closed_by_server(fds[0]), "the longest-idle connection was closed");
+	for (int i = 1; i < 8; i++)
+		hello_raw(fds[i]);
+	close(extra);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	still_serves();
+}
+
+Test(keystore_server, a_full_table_of_busy_connections_refuses_the_next)
+{
+	const uint8_t half[] = {40, 0, 0, 0, PFC_KS_WRAP};
 	int fds[8], extra;
 	uint32_t code = 0;
 
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 8; i++) {
 		fds[i] = raw();
-	extra = raw(); /* accepted after the 8 (backlog order), over max_clients */
+		cr_assert_eq(send(fds[i], half, sizeof(half), 0), (ssize_t)sizeof(half));
+	}
+	usleep(50000); /* let the server read the partial frames: none is idle */
+	extra = raw();
 	cr_assert_eq(read_reply(extra, &code), PFC_KS_ERROR);
 	cr_assert_eq(code, -PFC_ERR_BUSY);
 	cr_assert(closed_by_server(extra));
@@ -335,6 +382,96 @@ Test(keystore_server, too_many_clients_are_refused_then_served)
 	for (int i = 0; i < 8; i++)
 		close(fds[i]);
 	still_serves();
+}
+
+Test(keystore_server, an_idle_connection_is_closed_and_the_client_reconnects)
+{
+	struct pfc_ks *ks;
+	int64_t t0;
+	uint32_t v;
+	int fd, busy;
+
+	stop_server();
+	idle_ms = 300;
+	start_server();
+	idle_ms = 0;
+	ks = conn();
+	fd = raw();
+	busy = raw();
+	hello_raw(fd);
+	cr_assert_eq(pfc_ks_hello(ks, &v), 0);
+	t0 = ms_now();
+	for (int i = 0; i < 8; i++) { /* 800 ms, never 300 ms idle */
+		hello_raw(busy);
+		usleep(100000);
+	}
+	cr_assert(closed_by_server(fd), "idle connection closed");
+	cr_assert_geq(ms_now() - t0, 250, "not before the idle timeout");
+	hello_raw(busy); /* the active one stays */
+	cr_assert_eq(pfc_ks_hello(ks, &v), 0, "the client library reconnects transparently");
+	close(fd);
+	close(busy);
+	pfc_ks_close(ks);
+}
+
+/* How long a wrong UNLOCK takes to be answered (ms). */
+static int64_t wrong_unlock(struct pfc_ks *ks)
+{
+	int64_t t0 = ms_now();
+
+	cr_assert_eq(pfc_ks_unlock(ks, "wrong", 5), PFC_ERR_BAD_PASSPHRASE);
+	return ms_now() - t0;
+}
+
+Test(keystore_server, wrong_passphrases_are_answered_later_and_later)
+{
+	struct pfc_ks *ks = conn();
+	int64_t t;
+
+	for (int k = 1; k <= 3; k++) {
+		t = wrong_unlock(ks);
+		cr_assert_geq(t, 100 * k - 5, "failure %d answered after %lld ms", k, (long long)t);
+	}
+	cr_assert_eq(pfc_ks_unlock(ks, PW, strlen(PW)), 0);
+	t = wrong_unlock(ks);
+	cr_assert(t >= 95 && t < 400, "a success starts the count over: %lld ms", (long long)t);
+	cr_assert_eq(pfc_ks_change_passphrase(ks, "wrong", 5, "n", 1), PFC_ERR_BAD_PASSPHRASE);
+	cr_assert_geq(wrong_unlock(ks), 300 - 5, "PASSWD's wrong passphrase counts too");
+	pfc_ks_close(ks);
+}
+
+static void *slow_wrong_unlock(void *arg)
+{
+	struct pfc_ks *ks = conn();
+	int64_t *t = arg;
+
+	*t = wrong_unlock(ks);
+	pfc_ks_close(ks);
+	return NULL;
+}
+
+Test(keystore_server, a_held_failure_delays_passphrase_checks_but_nothing_else)
+{
+	struct pfc_ks *ks;
+	int64_t held = 0, t0;
+	pthread_t t;
+	uint32_t v;
+
+	stop_server();
+	init_fails = 29; /* the next failure waits 3 s */
+	start_server();
+	init_fails = 0;
+	ks = conn();
+	pthread_create(&t, NULL, slow_wrong_unlock, &held);
+	usleep(200000);
+	t0 = ms_now();
+	cr_assert_eq(pfc_ks_hello(ks, &v), 0);
+	cr_assert_lt(ms_now() - t0, 1000, "served while a failure is held");
+	cr_assert_eq(pfc_ks_unlock(ks, PW, strlen(PW)), 0);
+	cr_assert_geq(ms_now() - t0, 2500, "the next passphrase check waited for the delay");
+	pthread_join(t, NULL);
+	cr_assert_geq(held, 2900, "the failure's own reply was held (%lld ms)", (long long)held);
+	pfc_ks_close(ks);
 }
 
 struct sharer {
