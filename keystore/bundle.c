@@ -143,6 +143,22 @@ static int import_entry(struct pfc_keyring *kr, struct pfc_rbuf *r, struct pfc_k
 int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 		      const uint8_t *pass, size_t pass_len, uint32_t *imported)
 {
+	struct pfc_skey *sk = NULL;
+	struct pfc_kdf kdf;
+	int rc;
+
+	if ((rc = pfc_seal_header(PFC_SEAL_MAGIC_BUNDLE, bundle, len, &kdf)) < 0)
+		return rc;
+	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, &kdf, &sk)) < 0)
+		return rc;
+	rc = pfc_bundle_import_key(kr, bundle, len, sk, imported);
+	pfc_skey_free(sk);
+	return rc;
+}
+
+int pfc_bundle_import_key(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
+			  const struct pfc_skey *sk, uint32_t *imported)
+{
 	struct pfc_ks_entry *e = NULL;
 	struct pfc_wbuf pt = {0};
 	struct pfc_rbuf r;
@@ -153,7 +169,7 @@ int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 	bool new_name;
 	int rc;
 
-	rc = pfc_unseal_pass(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, bundle, len, &pt, NULL);
+	rc = pfc_unseal(PFC_SEAL_MAGIC_BUNDLE, sk, bundle, len, &pt);
 	if (rc < 0)
 		return rc;
 	e = sodium_malloc(sizeof(*e));

@@ -29,5 +29,9 @@ int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nle
  */
 int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 		      const uint8_t *pass, size_t pass_len, uint32_t *imported);
+/* The same with the bundle key already derived (pfc_skey_derive with the
+ * parameters of the bundle's header, pfc_seal_header): no Argon2id here. */
+int pfc_bundle_import_key(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
+			  const struct pfc_skey *sk, uint32_t *imported);
 
 #endif

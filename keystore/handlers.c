@@ -109,6 +109,21 @@ static int plan_unlock(struct pfc_ks_server *s, const struct pfc_ks_req *q, stru
 	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass, q->pass_len, &kdf);
 }
 
+/* The bundle passphrase under the bundle's own parameters (its header says;
+ * up to 16 passes and 4 GiB, which is why this must not run on the loop). */
+static int plan_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		       struct pfc_ks_kdf_job *j)
+{
+	struct pfc_kdf kdf;
+	int rc = pfc_seal_header(PFC_SEAL_MAGIC_BUNDLE, q->blob, q->blob_len, &kdf);
+
+	(void)s;
+	(void)r;
+	if (rc < 0)
+		return rc;
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_BUNDLE, q->pass, q->pass_len, &kdf);
+}
+
 /* The old passphrase checked (plan_pass), the new one under a fresh salt. */
 static int plan_passwd(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
 		       struct pfc_ks_kdf_job *j)
@@ -334,6 +349,7 @@ static int h_export(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	return rc;
 }
 
+/* plan_import derived r->kdf->key[0] from the bundle passphrase. */
 static int h_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
 {
 	struct pfc_keyring next;
@@ -342,7 +358,7 @@ static int h_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 
 	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
 		return rc;
-	rc = pfc_bundle_import(&next, q->blob, q->blob_len, q->pass, q->pass_len, &n);
+	rc = pfc_bundle_import_key(&next, q->blob, q->blob_len, r->kdf->key[0], &n);
 	if (rc < 0) {
 		if (rc == PFC_ERR_CONFLICT)
 			r->msg = "a version in the bundle differs from the one here";
@@ -382,7 +398,7 @@ static const struct {
 	[PFC_KS_UNLOCK]   = {h_unlock,   false, false, plan_unlock},
 	[PFC_KS_PASSWD]   = {h_passwd,   true,  false, plan_passwd},
 	[PFC_KS_EXPORT]   = {h_export,   true,  false, NULL},
-	[PFC_KS_IMPORT]   = {h_import,   true,  false, NULL},
+	[PFC_KS_IMPORT]   = {h_import,   true,  false, plan_import},
     /* clang-format on */
 };
 
