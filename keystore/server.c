@@ -262,6 +262,7 @@ static bool conn_request(struct pfc_ks_server *s, struct ks_conn *c)
 static bool conn_kdf_done(struct pfc_ks_server *s, struct ks_conn *c)
 {
 	struct pfc_ks_kdf_job *job = c->job;
+	uint64_t seq = c->job_seq;
 	int result = 0;
 	enum pfc_ks_next nx;
 
@@ -269,9 +270,14 @@ static bool conn_kdf_done(struct pfc_ks_server *s, struct ks_conn *c)
 	c->job_sent = false;
 	nx = pfc_ks_dispatch_kdf(s, &(struct pfc_ks_peer){c->uid, c->pid}, c->body, c->body_len,
 				 &c->out, &job, &result);
-	if (nx != PFC_KS_DERIVE && result == PFC_ERR_BAD_PASSPHRASE)
+	if (nx == PFC_KS_DERIVE) { /* planned again: it keeps its place in the line */
+		conn_next(s, c, nx, job);
+		c->job_seq = seq;
+		return true;
+	}
+	if (result == PFC_ERR_BAD_PASSPHRASE)
 		c->hold_ms = pfc_ks_backoff_fail(&s->backoff, now_ms());
-	else if (nx != PFC_KS_DERIVE && result == 0)
+	else if (result == 0)
 		pfc_ks_backoff_ok(&s->backoff);
 	return conn_next(s, c, nx, job);
 }

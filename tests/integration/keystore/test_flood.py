@@ -20,7 +20,7 @@ import time
 import unittest
 
 import taprun
-from ks import ERR, Keystore, KsError, seal_container
+from ks import ERR, REPLY, UNLOCK, Keystore, KsError, frame, lv16, seal_container
 
 WRONG = b"not the passphrase"
 
@@ -77,6 +77,22 @@ class KdfOffTheLoop(unittest.TestCase):
             self.assertLess(statistics.median(lat), 0.2, f"STATUS round trips {lat}")
             self.assertLess(max(lat), 0.5, f"STATUS round trips {lat}")
             self.assertFalse(probe.status()["locked"])
+
+
+    def test_a_lock_while_an_unlock_derives_makes_it_derive_again(self):
+        # UNLOCK while unlocked is planned as a check against the store key; a LOCK answered
+        # meanwhile wipes that key, so the UNLOCK is planned again (open the store file) and
+        # unlocks: no stale comparison, no crash
+        with Keystore(profile="moderate") as k, k.client() as a, k.client() as b:
+            a.send_raw(frame(UNLOCK, lv16(k.passphrase)))
+            time.sleep(0.2)
+            self.assertLess(timed(b.lock), 0.3, "LOCK answered while the KDF runs")
+            self.assertTrue(b.status()["locked"])
+            t, body = a.recv_frame()
+            self.assertEqual(t, UNLOCK | REPLY, body)
+            self.assertFalse(b.status()["locked"])
+            self.assertTrue(k.alive())
+            self.assertIn("unlock -> ok", k.log())
 
 
 class BundleKdfOffTheLoop(unittest.TestCase):
