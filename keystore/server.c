@@ -57,6 +57,7 @@ struct ks_conn {
 	int64_t deadline_ms;	    /* 0: idle (no partial frame, no pending reply) */
 	bool close_after;	    /* close once the reply is sent */
 	int64_t last_ms;	    /* the accept, or the last byte in or out: idleness */
+	uint64_t last_seq;	    /* the same as a count: the least recent is the longest idle */
 	struct pfc_ks_kdf_job *job; /* the request's derivations, waiting or on the worker */
 	bool job_sent;		    /* job is on the worker: it is freed when reaped */
 	uint64_t job_seq;	    /* arrival order while waiting */
@@ -72,6 +73,16 @@ static int64_t now_ms(void)
 }
 
 /* ---- connections ---- */
+
+/* Activity on c: a byte in or out, or its accept.  The counter orders events
+ * of the same millisecond (a burst of accepts).  The loop's alone. */
+static void touch(struct ks_conn *c)
+{
+	static uint64_t seq;
+
+	c->last_ms = now_ms();
+	c->last_seq = ++seq;
+}
 
 static void conn_close(struct pfc_ks_server *s, size_t i)
 {
@@ -121,7 +132,7 @@ static bool evict_idle(struct pfc_ks_server *s)
 	for (size_t i = 0; i < s->nconns; i++) {
 		const struct ks_conn *c = &s->conns[i];
 
-		if (conn_idle(c) && (best == SIZE_MAX || c->last_ms < s->conns[best].last_ms) &&
+		if (conn_idle(c) && (best == SIZE_MAX || c->last_seq < s->conns[best].last_seq) &&
 		    !has_input(c->fd))
 			best = i;
 	}
@@ -176,7 +187,7 @@ static void accept_all(struct pfc_ks_server *s)
 		c->fd = fd;
 		c->uid = cr.uid;
 		c->pid = cr.pid;
-		c->last_ms = now_ms();
+		touch(c);
 		pfc_debug("uid %u pid %d: connected", (unsigned)cr.uid, (int)cr.pid);
 	}
 }
@@ -197,7 +208,7 @@ static bool conn_write(struct ks_conn *c)
 		if (n <= 0)
 			return false;
 		c->out_sent += (size_t)n;
-		c->last_ms = now_ms();
+		touch(c);
 	}
 	pfc_wbuf_reset(&c->out); /* wipes the reply */
 	if (pfc_wbuf_cap(&c->out) > 4 * BODY_KEEP) {
@@ -293,7 +304,7 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 			return true;
 		if (n <= 0)
 			return false;
-		c->last_ms = now_ms();
+		touch(c);
 		if (c->hdr_got == 0)
 			c->deadline_ms = c->last_ms + timeout_ms;
 		c->hdr_got += (size_t)n;
@@ -324,7 +335,7 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	if (n <= 0)
 		return false;
 	c->body_got += (uint32_t)n;
-	c->last_ms = now_ms();
+	touch(c);
 	if (c->body_got < c->body_len)
 		return true;
 	return conn_request(s, c);
