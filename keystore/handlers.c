@@ -89,6 +89,7 @@ static int plan_pass(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct
 	if (s->locked)
 		return PFC_ERR_LOCKED;
 	j->verify = true;
+	j->store_pass = true;
 	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass, q->pass_len, &s->sk->kdf);
 }
 
@@ -106,6 +107,7 @@ static int plan_unlock(struct pfc_ks_server *s, const struct pfc_ks_req *q, stru
 		r->msg = "cannot read the store file";
 		return rc;
 	}
+	j->store_pass = true;
 	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass, q->pass_len, &kdf);
 }
 
@@ -121,6 +123,17 @@ static int plan_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, stru
 	(void)r;
 	if (rc < 0)
 		return rc;
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_BUNDLE, q->pass, q->pass_len, &kdf);
+}
+
+/* The export passphrase under the store's parameters and a fresh salt. */
+static int plan_export(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		       struct pfc_ks_kdf_job *j)
+{
+	struct pfc_kdf kdf = s->sk->kdf;
+
+	(void)r;
+	pfc_kdf_new_salt(&kdf);
 	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_BUNDLE, q->pass, q->pass_len, &kdf);
 }
 
@@ -339,8 +352,8 @@ static int h_export(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 		return PFC_ERR_TOO_LARGE;
 	if ((rc = pfc_ks_req_versions(q, vers)) < 0 || (rc = pfc_wbuf_init(&b, 512, false)) < 0)
 		return rc;
-	rc = pfc_bundle_export(&s->kr, q->name, q->name_len, vers, q->count, q->pass, q->pass_len,
-			       &s->sk->kdf, &b);
+	rc =
+	    pfc_bundle_export_key(&s->kr, q->name, q->name_len, vers, q->count, r->kdf->key[0], &b);
 	if (rc == 0 && pfc_wbuf_len(&b) > PFC_KS_BUNDLE_MAX)
 		rc = PFC_ERR_TOO_LARGE;
 	if (rc == 0)
@@ -397,7 +410,7 @@ static const struct {
 	[PFC_KS_LOCK]     = {h_lock,     false, false, NULL},
 	[PFC_KS_UNLOCK]   = {h_unlock,   false, false, plan_unlock},
 	[PFC_KS_PASSWD]   = {h_passwd,   true,  false, plan_passwd},
-	[PFC_KS_EXPORT]   = {h_export,   true,  false, NULL},
+	[PFC_KS_EXPORT]   = {h_export,   true,  false, plan_export},
 	[PFC_KS_IMPORT]   = {h_import,   true,  false, plan_import},
     /* clang-format on */
 };
@@ -473,7 +486,7 @@ static int plan(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct repl
 /* Check the derived passphrase if the plan said so, run the handler, log, reply. */
 static enum pfc_ks_next run(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
 			    const struct pfc_ks_req *q, struct pfc_wbuf *out,
-			    struct pfc_ks_kdf_job *job, int *result)
+			    struct pfc_ks_kdf_job *job, enum pfc_ks_verdict *verdict)
 {
 	struct reply r = {out, 0, NULL, job};
 	int rc = 0;
@@ -488,38 +501,39 @@ static enum pfc_ks_next run(struct pfc_ks_server *s, const struct pfc_ks_peer *c
 			rc = pfc_ks_frame_end(out, 0);
 	}
 	log_request(c, q, rc);
-	*result = rc < 0 ? rc : 0;
+	if (rc == PFC_ERR_BAD_PASSPHRASE)
+		*verdict = PFC_KS_PASS_WRONG;
+	else if (rc >= 0 && job && job->store_pass)
+		*verdict = PFC_KS_STORE_PASS_OK;
 	return rc < 0 ? error_reply(out, rc, r.msg) : PFC_KS_SEND;
 }
 
 enum pfc_ks_next pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
 				 const uint8_t *body, size_t len, struct pfc_wbuf *out,
-				 struct pfc_ks_kdf_job **job, int *result)
+				 struct pfc_ks_kdf_job **job, enum pfc_ks_verdict *verdict)
 {
 	struct reply r = {out, 0, NULL, NULL};
 	struct pfc_ks_req q;
 	int rc;
 
 	*job = NULL;
-	if ((rc = decode(c, body, len, &q)) < 0) {
-		*result = rc;
+	*verdict = PFC_KS_NO_VERDICT;
+	if ((rc = decode(c, body, len, &q)) < 0)
 		return error_reply(out, rc, "malformed request");
-	}
 	if (handlers[q.type].needs_keys && s->locked)
 		rc = PFC_ERR_LOCKED;
 	else if (handlers[q.type].plan && (rc = plan(s, &q, &r, job)) == 0)
 		return PFC_KS_DERIVE;
 	if (rc < 0) {
 		log_request(c, &q, rc);
-		*result = rc;
 		return error_reply(out, rc, r.msg);
 	}
-	return run(s, c, &q, out, NULL, result);
+	return run(s, c, &q, out, NULL, verdict);
 }
 
 enum pfc_ks_next pfc_ks_dispatch_kdf(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
 				     const uint8_t *body, size_t len, struct pfc_wbuf *out,
-				     struct pfc_ks_kdf_job **job, int *result)
+				     struct pfc_ks_kdf_job **job, enum pfc_ks_verdict *verdict)
 {
 	struct pfc_ks_kdf_job *j = *job;
 	enum pfc_ks_next nx;
@@ -527,17 +541,17 @@ enum pfc_ks_next pfc_ks_dispatch_kdf(struct pfc_ks_server *s, const struct pfc_k
 	int rc;
 
 	*job = NULL;
+	*verdict = PFC_KS_NO_VERDICT;
 	/* locked, unlocked or re-keyed since the plan: its parameters may be stale */
 	if (j->epoch != s->key_epoch) {
 		pfc_ks_kdf_job_free(j);
-		return pfc_ks_dispatch(s, c, body, len, out, job, result);
+		return pfc_ks_dispatch(s, c, body, len, out, job, verdict);
 	}
 	if ((rc = decode(c, body, len, &q)) < 0) { /* it decoded before: cannot happen */
 		pfc_ks_kdf_job_free(j);
-		*result = rc;
 		return error_reply(out, rc, "malformed request");
 	}
-	nx = run(s, c, &q, out, j, result);
+	nx = run(s, c, &q, out, j, verdict);
 	pfc_ks_kdf_job_free(j);
 	return nx;
 }

@@ -25,27 +25,33 @@ enum pfc_ks_next {
 	PFC_KS_DERIVE,	   /* run *job on the KDF worker, then call pfc_ks_dispatch_kdf() */
 };
 
+/* What a request said about a passphrase, for the server's failure backoff. */
+enum pfc_ks_verdict {
+	PFC_KS_NO_VERDICT,    /* none judged (or the request failed for another reason) */
+	PFC_KS_PASS_WRONG,    /* BAD_PASSPHRASE (the store's or a bundle's): one more failure */
+	PFC_KS_STORE_PASS_OK, /* the store passphrase proved right: the count starts over */
+};
+
 /*
  * Decode body (a complete frame without its length) and check the lock state.
  * A request whose handler needs no Argon2id is handled at once: its one reply
  * (or an error reply) goes into out, which is reset first.  A request whose
  * table entry has a KDF planner gets its derivations in *job (sodium_malloc'd;
  * the passphrases copied) and PFC_KS_DERIVE: the frame must stay intact until
- * pfc_ks_dispatch_kdf().  *result is the request's outcome (0 or a PFC_ERR_*).
+ * pfc_ks_dispatch_kdf().  *verdict is PFC_KS_NO_VERDICT.
  */
 enum pfc_ks_next pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *peer,
 				 const uint8_t *body, size_t len, struct pfc_wbuf *out,
-				 struct pfc_ks_kdf_job **job, int *result);
+				 struct pfc_ks_kdf_job **job, enum pfc_ks_verdict *verdict);
 /*
  * The same request once *job has run: the passphrase is checked (when the plan
  * said so) and the handler builds the reply with the derived keys.  *job is
  * freed and set to NULL; if the keys changed meanwhile (lock, unlock, passwd
  * since the plan) the request is planned again and PFC_KS_DERIVE returned with
- * a new *job.  *result as above: PFC_ERR_BAD_PASSPHRASE is what the server's
- * failure backoff counts, 0 resets it.
+ * a new *job.  *verdict: what the request said about its passphrase.
  */
 enum pfc_ks_next pfc_ks_dispatch_kdf(struct pfc_ks_server *s, const struct pfc_ks_peer *peer,
 				     const uint8_t *body, size_t len, struct pfc_wbuf *out,
-				     struct pfc_ks_kdf_job **job, int *result);
+				     struct pfc_ks_kdf_job **job, enum pfc_ks_verdict *verdict);
 
 #endif

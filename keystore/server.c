@@ -261,9 +261,9 @@ static bool conn_next(struct pfc_ks_server *s, struct ks_conn *c, enum pfc_ks_ne
 static bool conn_request(struct pfc_ks_server *s, struct ks_conn *c)
 {
 	struct pfc_ks_kdf_job *job = NULL;
-	int result = 0;
+	enum pfc_ks_verdict verdict;
 	enum pfc_ks_next nx = pfc_ks_dispatch(s, &(struct pfc_ks_peer){c->uid, c->pid}, c->body,
-					      c->body_len, &c->out, &job, &result);
+					      c->body_len, &c->out, &job, &verdict);
 
 	return conn_next(s, c, nx, job);
 }
@@ -274,21 +274,21 @@ static bool conn_kdf_done(struct pfc_ks_server *s, struct ks_conn *c)
 {
 	struct pfc_ks_kdf_job *job = c->job;
 	uint64_t seq = c->job_seq;
-	int result = 0;
+	enum pfc_ks_verdict verdict;
 	enum pfc_ks_next nx;
 
 	c->job = NULL;
 	c->job_sent = false;
 	nx = pfc_ks_dispatch_kdf(s, &(struct pfc_ks_peer){c->uid, c->pid}, c->body, c->body_len,
-				 &c->out, &job, &result);
+				 &c->out, &job, &verdict);
 	if (nx == PFC_KS_DERIVE) { /* planned again: it keeps its place in the line */
 		conn_next(s, c, nx, job);
 		c->job_seq = seq;
 		return true;
 	}
-	if (result == PFC_ERR_BAD_PASSPHRASE)
+	if (verdict == PFC_KS_PASS_WRONG)
 		c->hold_ms = pfc_ks_backoff_fail(&s->backoff, now_ms());
-	else if (result == 0)
+	else if (verdict == PFC_KS_STORE_PASS_OK)
 		pfc_ks_backoff_ok(&s->backoff);
 	return conn_next(s, c, nx, job);
 }

@@ -72,8 +72,9 @@ struct pfc_ks_kdf_job {
 	struct pfc_skey *key[PFC_KS_KDF_MAX]; /* out: key[i] derived from in[i] */
 	int rc;				      /* out: 0, or the first derivation's error */
 	/* set by the planner, read by the dispatcher (handlers.c) */
-	bool verify;	/* key[0] must match the store key before the handler runs */
-	uint64_t epoch; /* the server's key epoch the plan was made under */
+	bool verify;	 /* key[0] must match the store key before the handler runs */
+	bool store_pass; /* in[0] is the store passphrase: success proves it right */
+	uint64_t epoch;	 /* the server's key epoch the plan was made under */
 };
 
 /* A zeroed job in sodium_malloc memory; NULL if out of memory. */

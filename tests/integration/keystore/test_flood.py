@@ -96,38 +96,53 @@ class KdfOffTheLoop(unittest.TestCase):
 
 
 class BundleKdfOffTheLoop(unittest.TestCase):
+    """EXPORT and IMPORT derive a bundle key: on the worker too."""
+
+    def test_status_is_answered_at_once_while_exports_derive_bundle_keys(self):
+        with Keystore(profile="moderate") as k, k.client() as probe:
+            probe.create("vol")
+            lat = self.probe_during(k, lambda c: c.export("vol", [], b"export passphrase"),
+                                    probe)
+            self.assertLess(statistics.median(lat), 0.2, f"STATUS round trips {lat}")
+            self.assertLess(max(lat), 0.5, f"STATUS round trips {lat}")
+
+    def probe_during(self, k, request, probe, n=2):
+        """STATUS round trips on probe while n clients send request(client) in a loop."""
+        stop, tries, errors = threading.Event(), [0], []
+
+        def sender():
+            with k.client(timeout=120) as c:
+                while not stop.is_set():
+                    try:
+                        request(c)
+                    except KsError as e:
+                        if e.code != ERR["BAD_PASSPHRASE"]:
+                            errors.append(str(e))
+                    tries[0] += 1
+
+        threads = [threading.Thread(target=sender) for _ in range(n)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        lat = []
+        try:
+            for _ in range(10):
+                lat.append(timed(probe.status))
+                time.sleep(0.15)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=120)
+        self.assertEqual(errors, [])
+        self.assertGreaterEqual(tries[0], 1)
+        return lat
+
     def test_status_is_answered_at_once_while_imports_derive_a_costly_bundle_key(self):
         # a bundle's header sets its own Argon2id cost (here 4 passes over 256 MiB)
         bundle = seal_container(b"PFCKSEXP", b"\0" * 8, b"the export passphrase", opslimit=4,
                                 memlimit=256 << 20, profile=3)
         with Keystore() as k, k.client() as probe:
-            stop, tries, errors = threading.Event(), [0], []
-
-            def importer():
-                with k.client(timeout=120) as c:
-                    while not stop.is_set():
-                        try:
-                            c.import_(bundle, b"wrong")
-                        except KsError as e:
-                            if e.code != ERR["BAD_PASSPHRASE"]:
-                                errors.append(str(e))
-                        tries[0] += 1
-
-            threads = [threading.Thread(target=importer) for _ in range(2)]
-            for t in threads:
-                t.start()
-            time.sleep(0.5)
-            lat = []
-            try:
-                for _ in range(10):
-                    lat.append(timed(probe.status))
-                    time.sleep(0.15)
-            finally:
-                stop.set()
-                for t in threads:
-                    t.join(timeout=120)
-            self.assertEqual(errors, [])
-            self.assertGreaterEqual(tries[0], 1)
+            lat = self.probe_during(k, lambda c: c.import_(bundle, b"wrong"), probe)
             self.assertLess(statistics.median(lat), 0.2, f"STATUS round trips {lat}")
             self.assertLess(max(lat), 0.5, f"STATUS round trips {lat}")
 

@@ -440,6 +440,24 @@ Test(keystore_server, wrong_passphrases_are_answered_later_and_later)
 	pfc_ks_close(ks);
 }
 
+Test(keystore_server, only_a_right_store_passphrase_starts_the_count_over)
+{
+	struct pfc_ks *ks = conn();
+	uint8_t *bundle = NULL;
+	uint32_t n = 0;
+	size_t blen;
+
+	cr_assert_eq(pfc_ks_create_key(ks, "vol"), 0);
+	for (int k = 1; k <= 3; k++)
+		cr_assert_geq(wrong_unlock(ks), 100 * k - 5);
+	/* an export and an import under a passphrase of one's own choosing prove nothing */
+	cr_assert_eq(pfc_ks_export(ks, "vol", NULL, 0, "exp", 3, &bundle, &blen), 0);
+	cr_assert_eq(pfc_ks_import(ks, bundle, blen, "exp", 3, &n), 0);
+	pfc_ks_bundle_free(bundle);
+	cr_assert_geq(wrong_unlock(ks), 400 - 5, "the count went on");
+	pfc_ks_close(ks);
+}
+
 static void *slow_wrong_unlock(void *arg)
 {
 	struct pfc_ks *ks = conn();
