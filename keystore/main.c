@@ -71,7 +71,7 @@ static void usage(FILE *f)
 	    "  --idle-timeout S       close a connection idle (between requests) for S seconds\n"
 	    "                         (default 300; 0: never); clients reconnect by themselves\n"
 	    "  --max-clients N        simultaneous connections (default 256); when all are\n"
-	    "                         taken, the longest-idle one is closed to make room\n"
+	    "                         taken, the least recently active one makes room\n"
 	    "  -h, --help             this text\n"
 	    "  --version              print the version\n\n"
 	    "Socket activation: started by systemd with one listening socket (LISTEN_FDS=1),\n"

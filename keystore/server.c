@@ -14,8 +14,8 @@
  * others are served, and when the job comes back the handler finishes on the
  * loop.  A wrong passphrase's reply is held for the failure delay (a timer,
  * never a sleep), and no passphrase check starts before it has passed.  An
- * idle connection is closed after --idle-timeout, and the longest-idle one
- * makes room when --max-clients are connected.  PROTOCOL.md section 8.1.
+ * idle connection is closed after --idle-timeout, and the least recently
+ * active one makes room when --max-clients are connected.  PROTOCOL.md 8.1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -123,22 +123,34 @@ static bool has_input(int fd)
 	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
 
-/* Close the longest-idle connection to make room for a new one; false if none
- * is idle.  Its client reconnects on its next request (keystore/client.h). */
-static bool evict_idle(struct pfc_ks_server *s)
+/* May c be closed to make room?  Not while its KDF runs or its reply is being
+ * sent (it is the server's turn); idle, mid-frame (the client's turn), waiting
+ * for the worker or holding a failure's reply, yes. */
+static bool conn_evictable(const struct ks_conn *c)
+{
+	return !(c->job && c->job_sent) && !(pfc_wbuf_len(&c->out) && !c->hold_ms);
+}
+
+/* Close the least recently active connection to make room for a new one;
+ * false if none may go.  Its client reconnects on its next request
+ * (keystore/client.h).  A connection in use (pfcryptfs asks every 2 s) is
+ * closed only after as many newer ones as the table holds. */
+static bool evict_one(struct pfc_ks_server *s)
 {
 	size_t best = SIZE_MAX;
 
 	for (size_t i = 0; i < s->nconns; i++) {
 		const struct ks_conn *c = &s->conns[i];
 
-		if (conn_idle(c) && (best == SIZE_MAX || c->last_seq < s->conns[best].last_seq) &&
+		if (conn_evictable(c) &&
+		    (best == SIZE_MAX || c->last_seq < s->conns[best].last_seq) &&
 		    !has_input(c->fd))
 			best = i;
 	}
 	if (best == SIZE_MAX)
 		return false;
-	pfc_info("uid %u pid %d: closed, idle the longest, to make room (--max-clients %zu)",
+	pfc_info("uid %u pid %d: closed, the least recently active, to make room (--max-clients "
+		 "%zu)",
 		 (unsigned)s->conns[best].uid, (int)s->conns[best].pid, s->max_clients);
 	conn_close(s, best);
 	return true;
@@ -169,8 +181,8 @@ static void accept_all(struct pfc_ks_server *s)
 			close(fd);
 			continue;
 		}
-		if (s->nconns >= s->max_clients && !evict_idle(s)) {
-			pfc_warn("uid %u pid %d: refused (too many clients, none idle)",
+		if (s->nconns >= s->max_clients && !evict_one(s)) {
+			pfc_warn("uid %u pid %d: refused (too many clients, all busy)",
 				 (unsigned)cr.uid, (int)cr.pid);
 			refuse(fd, PFC_ERR_BUSY, "too many clients");
 			close(fd);

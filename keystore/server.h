@@ -24,7 +24,7 @@ struct pfc_ks_server {
 	const char *socket_path;
 	int client_timeout_ms;	 /* a started frame / pending reply must finish within this */
 	int64_t idle_timeout_ms; /* an idle connection is closed after this; 0: never */
-	size_t max_clients;	 /* when full, the longest-idle connection makes room */
+	size_t max_clients;	 /* when full, the least recently active connection makes room */
 	uid_t owner;		 /* peers allowed: owner and root */
 	bool private_dir; /* the socket's directory is the default .../pfcrypt/: made 0700 even
 			   * if it exists; otherwise an existing directory is only checked */

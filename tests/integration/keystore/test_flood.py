@@ -240,61 +240,118 @@ class IdleConnections(unittest.TestCase):
             k.cleanup()
 
 
-class MountDuringFlood(unittest.TestCase):
-    """pfcryptfs's one connection: its UNWRAPs are answered during an UNLOCK flood, and when the
-    keystore closes it as idle the daemon reconnects without a word.  (The daemon asks STATUS
-    every 2 s, so only an idle timeout under that closes its connection: 1 s here.)"""
+def content(i):
+    return b"file %d\n" % i * (i + 1)
 
-    def mount(self, k, backing, mnt, err):
-        d = subprocess.Popen([os.environ["PFCRYPTFS"], "-f", backing, mnt, "--socket", k.socket],
-                             stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+
+class MountDuringFlood(unittest.TestCase):
+    """pfcryptfs's one connection: its UNWRAPs are answered during an UNLOCK flood and while
+    stalled connections fill the table, and when the keystore closes it (idle, or to make room)
+    the daemon reconnects without a word.  (The daemon asks STATUS every 2 s, so only an idle
+    timeout under that closes its connection: 1 s here.)"""
+
+    def mount(self, k):
+        self.daemon = subprocess.Popen([os.environ["PFCRYPTFS"], "-f", self.backing, self.mnt,
+                                        "--socket", k.socket], stdin=subprocess.DEVNULL,
+                                       stdout=self.err, stderr=self.err)
         end = time.monotonic() + 30
-        while not os.path.ismount(mnt):
-            self.assertIsNone(d.poll(), "pfcryptfs exited before mounting")
+        while not os.path.ismount(self.mnt):
+            self.assertIsNone(self.daemon.poll(), "pfcryptfs exited before mounting")
             self.assertLess(time.monotonic(), end, "not mounted after 30 s")
             time.sleep(0.02)
-        return d
 
-    def unmount(self, d, mnt):
-        subprocess.run(["fusermount3", "-u", mnt], check=True, timeout=30)
-        self.assertEqual(d.wait(timeout=30), 0)
+    def unmount(self):
+        d, self.daemon = self.daemon, None
+        if d is not None:
+            subprocess.run(["fusermount3", "-u", self.mnt], check=True, timeout=30)
+            self.assertEqual(d.wait(timeout=30), 0)
+
+    def volume(self, k, n):
+        """A volume of n files, mounted afresh: every first open asks the keystore."""
+        tmp = tempfile.mkdtemp(prefix="pfc-flood-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", tmp], check=False)
+        self.backing, self.mnt = os.path.join(tmp, "backing"), os.path.join(tmp, "mnt")
+        os.mkdir(self.mnt)
+        self.err = open(os.path.join(tmp, "daemon.log"), "wb+")
+        self.addCleanup(self.err.close)
+        subprocess.run([os.environ["PFCRYPT"], "--socket", k.socket, "init", "--key", "vol",
+                        self.backing], check=True, capture_output=True, timeout=60)
+        self.mount(k)
+        self.addCleanup(self.unmount)
+        for i in range(n):
+            with open(os.path.join(self.mnt, f"f{i}"), "wb") as f:
+                f.write(content(i))
+        self.unmount()
+        self.mount(k)
+
+    def read(self, i):
+        t0 = time.monotonic()
+        with open(os.path.join(self.mnt, f"f{i}"), "rb") as f:
+            self.assertEqual(f.read(), content(i))
+        return time.monotonic() - t0
+
+    def daemon_log(self):
+        self.err.seek(0)
+        log = self.err.read().decode(errors="replace")
+        self.assertNotIn("warning", log)
+        self.assertNotIn("error", log)
 
     def test_files_open_during_an_unlock_flood_and_after_an_idle_close(self):
-        tmp = tempfile.mkdtemp(prefix="pfc-flood-")
-        backing, mnt = os.path.join(tmp, "backing"), os.path.join(tmp, "mnt")
-        os.mkdir(mnt)
-        with Keystore(profile="moderate", args=["--idle-timeout", "1"]) as k, \
-                open(os.path.join(tmp, "daemon.log"), "wb+") as err:
-            subprocess.run([os.environ["PFCRYPT"], "--socket", k.socket, "init", "--key", "vol",
-                            backing], check=True, capture_output=True, timeout=60)
-            d = self.mount(k, backing, mnt, err)
-            for i in range(200):
-                with open(os.path.join(mnt, f"f{i}"), "wb") as f:
-                    f.write(b"file %d\n" % i * (i + 1))
-            self.unmount(d, mnt)
-            d = self.mount(k, backing, mnt, err)  # empty key cache: every open asks the keystore
+        with Keystore(profile="moderate", args=["--idle-timeout", "1"]) as k:
+            self.volume(k, 200)
+            pid = self.daemon.pid
+            with Hammer(k) as h:
+                lat = [self.read(i) for i in range(100)]
+            self.assertEqual(h.errors, [])
+            self.assertLess(max(lat), 1.0, f"slowest first open {max(lat):.3f} s")
+            time.sleep(2.5)  # the keystore closes the daemon's idle connection
+            for i in range(100, 200):
+                self.read(i)
+            self.unmount()
+            self.daemon_log()
+            self.assertIn(f"pid {pid}: idle", k.log(), "the daemon's connection was closed")
+
+    def test_files_open_while_stalled_connections_fill_the_table(self):
+        # 32 slots; two threads keep them full of half-sent frames, new ones all the time: the
+        # daemon's connection (the only idle one) is closed to make room, and it gets back in
+        # because a stalled frame is the client's turn, not the server's
+        with Keystore(args=["--max-clients", "32"]) as k:
+            self.volume(k, 150)
+            pid = self.daemon.pid
+            stop, opened = threading.Event(), [0]
+
+            def staller():
+                held = []
+                while not stop.is_set():
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    try:
+                        s.connect(k.socket)
+                        s.sendall(b"\x64\0\0\0\x01")  # 100 bytes announced, 1 sent
+                        opened[0] += 1
+                    except OSError:
+                        pass
+                    held.append(s)
+                    if len(held) > 40:
+                        held.pop(0).close()
+                    time.sleep(0.002)
+                for s in held:
+                    s.close()
+
+            threads = [threading.Thread(target=staller) for _ in range(2)]
+            for t in threads:
+                t.start()
             try:
-                lat = []
-                with Hammer(k) as h:
-                    for i in range(100):
-                        t0 = time.monotonic()
-                        with open(os.path.join(mnt, f"f{i}"), "rb") as f:
-                            self.assertEqual(f.read(), b"file %d\n" % i * (i + 1))
-                        lat.append(time.monotonic() - t0)
-                self.assertEqual(h.errors, [])
-                self.assertLess(max(lat), 1.0, f"slowest first open {max(lat):.3f} s")
-                time.sleep(2.5)  # the keystore closes the daemon's idle connection
-                for i in range(100, 200):
-                    with open(os.path.join(mnt, f"f{i}"), "rb") as f:
-                        self.assertEqual(f.read(), b"file %d\n" % i * (i + 1))
+                time.sleep(0.5)
+                lat = [self.read(i) for i in range(150)]
             finally:
-                self.unmount(d, mnt)
-            err.seek(0)
-            log = err.read().decode(errors="replace")
-            self.assertNotIn("warning", log)
-            self.assertNotIn("error", log)
-            self.assertIn(f"pid {d.pid}: idle", k.log(), "the daemon's connection was closed")
-        subprocess.run(["rm", "-rf", tmp], check=False)
+                stop.set()
+                for t in threads:
+                    t.join(timeout=60)
+            self.assertGreater(opened[0], 100)
+            self.assertLess(max(lat), 1.0, f"slowest first open {max(lat):.3f} s")
+            self.unmount()
+            self.daemon_log()
+            self.assertIn(f"pid {pid}: closed, the least recently active", k.log())
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ static const char PW[] = "server test pass";
 static struct pfc_ks_server srv;
 static pthread_t thr;
 static volatile sig_atomic_t stop;
-static int64_t idle_ms;	    /* the next start_server()'s idle timeout (0: none) */
+static int client_ms = 300; /* the next start_server()'s client timeout */
+static int64_t idle_ms;	    /* and its idle timeout (0: none) */
 static uint32_t init_fails; /* and its failure count, as if after that many wrong passphrases */
 
 static void on_usr1(int sig)
@@ -51,7 +52,7 @@ static void start_server(void)
 	memset(&srv, 0, sizeof(srv));
 	srv.store_path = store;
 	srv.socket_path = sock;
-	srv.client_timeout_ms = 300;
+	srv.client_timeout_ms = client_ms;
 	srv.max_clients = 8;
 	srv.idle_timeout_ms = idle_ms;
 	srv.backoff.fails = init_fails;
@@ -363,17 +364,47 @@ Test(keystore_server, a_full_table_closes_the_longest_idle_connection)
 	still_serves();
 }
 
-Test(keystore_server, a_full_table_of_busy_connections_refuses_the_next)
+Test(keystore_server, a_full_table_of_stalled_frames_closes_the_stalest)
 {
 	const uint8_t half[] = {40, 0, 0, 0, PFC_KS_WRAP};
 	int fds[8], extra;
-	uint32_t code = 0;
 
 	for (int i = 0; i < 8; i++) {
 		fds[i] = raw();
 		cr_assert_eq(send(fds[i], half, sizeof(half), 0), (ssize_t)sizeof(half));
+		usleep(5000);
 	}
-	usleep(50000); /* let the server read the partial frames: none is idle */
+	usleep(50000);
+	extra = raw(); /* mid-frame is the client's turn: the stalest makes room */
+	hello_raw(extra);
+	cr_assert(closed_by_server(fds[0]));
+	close(extra);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	still_serves();
+}
+
+Test(keystore_server, a_full_table_of_replies_not_taken_refuses_the_next)
+{
+	/* GENERATE vol, no AD prefix, 256 keys: a 30 KB reply */
+	const uint8_t gen[] = {10, 0, 0, 0, PFC_KS_GENERATE, 3, 0, 'v', 'o', 'l', 0, 0, 0, 1};
+	struct pfc_ks *ks;
+	int fds[8], extra;
+	uint32_t code = 0;
+
+	stop_server();
+	client_ms = 10000; /* the replies not taken stay that long */
+	start_server();
+	client_ms = 300;
+	ks = conn();
+	cr_assert_eq(pfc_ks_create_key(ks, "vol"), 0);
+	pfc_ks_close(ks);
+	for (int i = 0; i < 8; i++) {
+		fds[i] = raw();
+		for (int k = 0; k < 16; k++) /* more replies than the socket holds: never read */
+			cr_assert_eq(send(fds[i], gen, sizeof(gen), 0), (ssize_t)sizeof(gen));
+	}
+	usleep(300000); /* every connection is now stuck sending a reply: none may go */
 	extra = raw();
 	cr_assert_eq(read_reply(extra, &code), PFC_KS_ERROR);
 	cr_assert_eq(code, -PFC_ERR_BUSY);
