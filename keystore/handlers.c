@@ -74,23 +74,35 @@ static int check_pass(const struct pfc_ks_server *s, const struct pfc_skey *k)
 /*
  * KDF planners (PROTOCOL.md section 8.1): what a request derives on the KDF
  * worker before its handler runs on the loop with the keys in r->kdf.  A
- * handler opts in with its table entry's plan; plan_pass is the whole of it
- * for a request whose q->pass is the store passphrase to check.
+ * handler opts in with its table entry's plan.  A request that carries the
+ * store passphrase as proof needs only plan_pass (the passphrase in q->pass)
+ * or a planner that starts with add_store_pass (another field; more keys
+ * after it): the dispatcher then checks it before the handler ever runs.
  */
 typedef int (*plan_fn)(struct pfc_ks_server *, const struct pfc_ks_req *, struct reply *,
 		       struct pfc_ks_kdf_job *);
 
-/* q->pass is the store passphrase: derived under the store's parameters and
- * checked by the dispatcher; the handler runs only if it is right. */
+/* The store passphrase, as the job's first derivation (key[0]), under the
+ * store's parameters: checked by the dispatcher; a wrong one is
+ * BAD_PASSPHRASE after the failure delay, and the handler does not run. */
+static int add_store_pass(struct pfc_ks_server *s, const uint8_t *pass, size_t len,
+			  struct pfc_ks_kdf_job *j)
+{
+	if (s->locked)
+		return PFC_ERR_LOCKED;
+	if (j->n != 0)
+		return PFC_ERR_INVAL;
+	j->verify = true;
+	j->store_pass = true;
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, pass, len, &s->sk->kdf);
+}
+
+/* q->pass is the store passphrase, the request's proof. */
 static int plan_pass(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
 		     struct pfc_ks_kdf_job *j)
 {
 	(void)r;
-	if (s->locked)
-		return PFC_ERR_LOCKED;
-	j->verify = true;
-	j->store_pass = true;
-	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass, q->pass_len, &s->sk->kdf);
+	return add_store_pass(s, q->pass, q->pass_len, j);
 }
 
 /* Locked: the key to open the store file with, under the file's parameters.
