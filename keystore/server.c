@@ -509,9 +509,9 @@ static void poll_serve(struct pfc_ks_server *s, const struct pollfd *pfd, size_t
 
 		if (ev & (POLLERR | POLLNVAL))
 			keep = false;
+		/* gave up waiting: a job on the worker is dropped when it is done */
 		else if ((c->job || c->hold_ms) && (ev & POLLHUP))
-			keep =
-			    false; /* gave up waiting: a job on the worker is dropped when done */
+			keep = false;
 		else if (ev & POLLOUT)
 			keep = conn_write(c);
 		else if (ev & (POLLIN | POLLHUP))

@@ -501,10 +501,12 @@ static void *slow_wrong_unlock(void *arg)
 
 Test(keystore_server, a_held_failure_delays_passphrase_checks_but_nothing_else)
 {
+	const uint8_t unlock[] = {4, 0, 0, 0, PFC_KS_UNLOCK, 1, 0, 'x'};
 	struct pfc_ks *ks;
 	int64_t held = 0, t0;
 	pthread_t t;
 	uint32_t v;
+	int fd;
 
 	stop_server();
 	init_fails = 29; /* the next failure waits 3 s */
@@ -516,6 +518,11 @@ Test(keystore_server, a_held_failure_delays_passphrase_checks_but_nothing_else)
 	t0 = ms_now();
 	cr_assert_eq(pfc_ks_hello(ks, &v), 0);
 	cr_assert_lt(ms_now() - t0, 1000, "served while a failure is held");
+	/* a client that asks, waits in line, and hangs up: its request is dropped */
+	fd = raw();
+	cr_assert_eq(send(fd, unlock, sizeof(unlock), 0), (ssize_t)sizeof(unlock));
+	usleep(50000);
+	close(fd);
 	cr_assert_eq(pfc_ks_unlock(ks, PW, strlen(PW)), 0);
 	cr_assert_geq(ms_now() - t0, 2500, "the next passphrase check waited for the delay");
 	pthread_join(t, NULL);
