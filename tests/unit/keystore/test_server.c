@@ -440,6 +440,9 @@ Test(keystore_server, an_idle_connection_is_closed_and_the_client_reconnects)
 	cr_assert_geq(ms_now() - t0, 250, "not before the idle timeout");
 	hello_raw(busy); /* the active one stays */
 	cr_assert_eq(pfc_ks_hello(ks, &v), 0, "the client library reconnects transparently");
+	usleep(500000);
+	/* not idempotent, so resent only if never sent: the close is seen when sending */
+	cr_assert_eq(pfc_ks_create_key(ks, "vol"), 0, "a create after an idle close");
 	close(fd);
 	close(busy);
 	pfc_ks_close(ks);
