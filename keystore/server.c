@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * server.c - the keystore's poll loop and its connections (the request
- * handlers are in handlers.c).
+ * handlers are in handlers.c, the listening socket in server_listen.c, the
+ * KDF worker and the failure backoff in server_kdf.c).
  *
  * Shape (after ssh-agent): read the 4-byte length, cap it, read the whole
  * frame into sodium_malloc memory, decode it, dispatch to one handler that
@@ -19,16 +20,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -351,72 +348,6 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	if (c->body_got < c->body_len)
 		return true;
 	return conn_request(s, c);
-}
-
-static int make_socket_dir(const char *sock, bool private_dir)
-{
-	char tmp[PATH_MAX];
-	struct stat st;
-	char *dir;
-
-	if (strlen(sock) >= sizeof(tmp))
-		return PFC_ERR_INVAL;
-	strcpy(tmp, sock);
-	dir = dirname(tmp);
-	if (mkdir(dir, 0700) == 0)
-		return 0;
-	if (errno != EEXIST || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return PFC_ERR_IO;
-	/* the default directory (.../pfcrypt/) is ours alone: tighten it to 0700 */
-	if (private_dir && st.st_uid == geteuid() && (st.st_mode & 0777) != 0700) {
-		if (chmod(dir, 0700) < 0)
-			return PFC_ERR_IO;
-		st.st_mode = (st.st_mode & ~(mode_t)0777) | 0700;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-		pfc_err_log("socket directory %s must belong to uid %u and not be writable by "
-			    "others",
-			    dir, (unsigned)geteuid());
-		return PFC_ERR_DENIED;
-	}
-	return 0;
-}
-
-int pfc_ks_server_listen(struct pfc_ks_server *s)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	mode_t old;
-	int fd, rc;
-
-	if (strlen(s->socket_path) >= sizeof(sa.sun_path))
-		return PFC_ERR_NAME_TOO_LONG;
-	strcpy(sa.sun_path, s->socket_path);
-	if ((rc = make_socket_dir(s->socket_path, s->private_dir)) < 0)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return PFC_ERR_IO;
-	/* a socket file already there: live keystore -> refuse; stale -> replace */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
-		close(fd);
-		return PFC_ERR_BUSY;
-	}
-	if (errno == ECONNREFUSED)
-		unlink(s->socket_path);
-	close(fd);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return PFC_ERR_IO;
-	old = umask(0177); /* the socket is created 0600 */
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0 || chmod(s->socket_path, 0600) < 0 || listen(fd, 128) < 0) {
-		rc = errno == EADDRINUSE ? PFC_ERR_BUSY : PFC_ERR_IO;
-		close(fd);
-		return rc;
-	}
-	s->listen_fd = fd;
-	return 0;
 }
 
 /* The events to poll a connection for: none while its request waits for the
