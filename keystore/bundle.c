@@ -27,13 +27,11 @@ int pfc_bundle_kdf(const char *name, size_t len, struct pfc_kdf *kdf)
 	return pfc_kdf_from_name(buf, kdf);
 }
 
-int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nlen,
-		      const uint32_t *versions, size_t n, const uint8_t *pass, size_t pass_len,
-		      const struct pfc_kdf *kdf, struct pfc_wbuf *out)
+/* The plaintext of a bundle of name's versions (n == 0: every non-retired one)
+ * into *pt, a secure writer this function initialises (freed on failure). */
+static int build_payload(const struct pfc_keyring *kr, const char *name, size_t nlen,
+			 const uint32_t *versions, size_t n, struct pfc_wbuf *pt)
 {
-	struct pfc_skey *sk = NULL;
-	struct pfc_kdf k = *kdf;
-	struct pfc_wbuf pt;
 	size_t count = 0, count_off;
 	int rc;
 
@@ -41,13 +39,13 @@ int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nle
 		return rc;
 	if (n > BUNDLE_MAX_VERSIONS)
 		return PFC_ERR_TOO_LARGE;
-	if ((rc = pfc_wbuf_init(&pt, 256, true)) < 0)
+	if ((rc = pfc_wbuf_init(pt, 256, true)) < 0)
 		return rc;
-	pfc_wbuf_put_u8(&pt, BUNDLE_PAYLOAD_VERSION);
-	pfc_wbuf_put_u8(&pt, (uint8_t)nlen);
-	pfc_wbuf_put_bytes(&pt, name, nlen);
-	count_off = pfc_wbuf_len(&pt);
-	pfc_wbuf_put_u16(&pt, 0);
+	pfc_wbuf_put_u8(pt, BUNDLE_PAYLOAD_VERSION);
+	pfc_wbuf_put_u8(pt, (uint8_t)nlen);
+	pfc_wbuf_put_bytes(pt, name, nlen);
+	count_off = pfc_wbuf_len(pt);
+	pfc_wbuf_put_u16(pt, 0);
 	for (size_t i = 0; i < kr->n; i++) {
 		const struct pfc_ks_entry *e = &kr->e[i];
 		bool want = n == 0;
@@ -60,36 +58,66 @@ int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nle
 			continue;
 		if (e->state == PFC_KS_RETIRED) {
 			rc = PFC_ERR_KEY_RETIRED;
-			goto out;
+			goto fail;
 		}
-		pfc_wbuf_put_u32(&pt, e->version);
-		pfc_wbuf_put_u64(&pt, e->created);
-		pfc_wbuf_put_bytes(&pt, e->key, sizeof(e->key));
+		pfc_wbuf_put_u32(pt, e->version);
+		pfc_wbuf_put_u64(pt, e->created);
+		pfc_wbuf_put_bytes(pt, e->key, sizeof(e->key));
 		count++;
 	}
 	/* every explicitly requested version must exist */
 	for (size_t j = 0; j < n; j++)
 		if (!pfc_keyring_find(kr, name, nlen, versions[j])) {
 			rc = PFC_ERR_KEY_UNKNOWN;
-			goto out;
+			goto fail;
 		}
 	if (count == 0) {
 		rc = PFC_ERR_KEY_UNKNOWN;
-		goto out;
+		goto fail;
 	}
 	if (count > BUNDLE_MAX_VERSIONS) {
 		rc = PFC_ERR_TOO_LARGE;
-		goto out;
+		goto fail;
 	}
-	pfc_wbuf_patch_u16(&pt, count_off, (uint16_t)count);
-	if ((rc = pfc_wbuf_error(&pt)) < 0)
-		goto out;
+	pfc_wbuf_patch_u16(pt, count_off, (uint16_t)count);
+	if ((rc = pfc_wbuf_error(pt)) < 0)
+		goto fail;
+	return 0;
+fail:
+	pfc_wbuf_free(pt);
+	return rc;
+}
+
+int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nlen,
+		      const uint32_t *versions, size_t n, const uint8_t *pass, size_t pass_len,
+		      const struct pfc_kdf *kdf, struct pfc_wbuf *out)
+{
+	struct pfc_skey *sk = NULL;
+	struct pfc_kdf k = *kdf;
+	struct pfc_wbuf pt;
+	int rc;
+
+	if ((rc = build_payload(kr, name, nlen, versions, n, &pt)) < 0)
+		return rc;
 	pfc_kdf_new_salt(&k);
-	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, &k, &sk)) < 0)
-		goto out;
-	rc = pfc_seal(PFC_SEAL_MAGIC_BUNDLE, sk, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt), out);
-out:
+	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, &k, &sk)) == 0)
+		rc =
+		    pfc_seal(PFC_SEAL_MAGIC_BUNDLE, sk, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt), out);
 	pfc_skey_free(sk);
+	pfc_wbuf_free(&pt);
+	return rc;
+}
+
+int pfc_bundle_export_key(const struct pfc_keyring *kr, const char *name, size_t nlen,
+			  const uint32_t *versions, size_t n, const struct pfc_skey *sk,
+			  struct pfc_wbuf *out)
+{
+	struct pfc_wbuf pt;
+	int rc;
+
+	if ((rc = build_payload(kr, name, nlen, versions, n, &pt)) < 0)
+		return rc;
+	rc = pfc_seal(PFC_SEAL_MAGIC_BUNDLE, sk, pfc_wbuf_data(&pt), pfc_wbuf_len(&pt), out);
 	pfc_wbuf_free(&pt);
 	return rc;
 }
@@ -156,6 +184,22 @@ static int import_entry(struct pfc_keyring *kr, struct pfc_rbuf *r, struct pfc_k
 int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 		      const uint8_t *pass, size_t pass_len, uint32_t *imported)
 {
+	struct pfc_skey *sk = NULL;
+	struct pfc_kdf kdf;
+	int rc;
+
+	if ((rc = pfc_seal_header(PFC_SEAL_MAGIC_BUNDLE, bundle, len, &kdf)) < 0)
+		return rc;
+	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, &kdf, &sk)) < 0)
+		return rc;
+	rc = pfc_bundle_import_key(kr, bundle, len, sk, imported);
+	pfc_skey_free(sk);
+	return rc;
+}
+
+int pfc_bundle_import_key(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
+			  const struct pfc_skey *sk, uint32_t *imported)
+{
 	struct pfc_ks_entry *e = NULL;
 	struct pfc_wbuf pt = {0};
 	struct pfc_rbuf r;
@@ -166,7 +210,7 @@ int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 	bool new_name;
 	int rc;
 
-	rc = pfc_unseal_pass(PFC_SEAL_MAGIC_BUNDLE, pass, pass_len, bundle, len, &pt, NULL);
+	rc = pfc_unseal(PFC_SEAL_MAGIC_BUNDLE, sk, bundle, len, &pt);
 	if (rc < 0)
 		return rc;
 	e = sodium_malloc(sizeof(*e));

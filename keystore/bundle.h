@@ -33,6 +33,11 @@ int pfc_bundle_kdf(const char *name, size_t len, struct pfc_kdf *kdf);
 int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nlen,
 		      const uint32_t *versions, size_t n, const uint8_t *pass, size_t pass_len,
 		      const struct pfc_kdf *kdf, struct pfc_wbuf *out);
+/* The same sealed under sk, a bundle key already derived (pfc_skey_derive with
+ * PFC_SEAL_MAGIC_BUNDLE and a fresh salt; its parameters go into the header). */
+int pfc_bundle_export_key(const struct pfc_keyring *kr, const char *name, size_t nlen,
+			  const uint32_t *versions, size_t n, const struct pfc_skey *sk,
+			  struct pfc_wbuf *out);
 /*
  * Add a bundle's versions to kr (the caller passes a clone and keeps it only on
  * success).  Same bytes already present: skipped.  Different bytes:
@@ -41,5 +46,9 @@ int pfc_bundle_export(const struct pfc_keyring *kr, const char *name, size_t nle
  */
 int pfc_bundle_import(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
 		      const uint8_t *pass, size_t pass_len, uint32_t *imported);
+/* The same with the bundle key already derived (pfc_skey_derive with the
+ * parameters of the bundle's header, pfc_seal_header): no Argon2id here. */
+int pfc_bundle_import_key(struct pfc_keyring *kr, const uint8_t *bundle, size_t len,
+			  const struct pfc_skey *sk, uint32_t *imported);
 
 #endif

@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
  * handlers.c - the keystore's request handlers: decode a frame, check the
- * lock state, run the one handler of its type, which builds exactly one reply
- * with proto.c's encoders (or an error reply), log who asked for what.  The
+ * lock state, plan the request's Argon2id work for the KDF worker when its
+ * table entry has a planner (the store passphrase a request proves itself
+ * with is one of those derivations, checked here before the handler runs),
+ * run the one handler of its type, which builds exactly one reply with
+ * proto.c's encoders (or an error reply), log who asked for what.  The
+ * routine requests are here, key administration in handlers_admin.c; the
  * poll loop and the connections are server.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "fs/err.h"
 #include "fs/log.h"
 #include "keystore/bundle.h"
-#include "keystore/confirm.h"
-#include "keystore/handlers.h"
-#include "keystore/proto.h"
+#include "keystore/handlers_priv.h"
 #include "keystore/retire.h"
 #include "keystore/store.h"
 #include "keystore/timers.h"
@@ -26,20 +27,7 @@
 #define PFC_KS_SW_VERSION "pfcrypt-keystore 0.1.0"
 #endif
 
-/* A reply under construction: exactly one per request. */
-struct reply {
-	struct pfc_wbuf *w;
-	size_t start;
-	const char *msg; /* error message (fixed text, or buf) */
-	const struct pfc_ks_peer *peer;
-	char buf[PFC_KS_MSG_MAX];
-};
-
-static uint64_t now_s(void)
-{
-	return (uint64_t)time(NULL);
-}
-
+/* Apply a mutation (handlers.h): on a clone, written to the store, then swapped in. */
 int pfc_ks_commit(struct pfc_ks_server *s, struct pfc_keyring *next)
 {
 	int rc = pfc_store_save(s->store_path, next, s->sk);
@@ -59,20 +47,140 @@ void pfc_ks_server_lock(struct pfc_ks_server *s)
 	pfc_skey_free(s->sk);
 	s->sk = NULL;
 	s->locked = true;
+	s->key_epoch++;
 }
 
-/* Check a passphrase against the current store key (unlocked only). */
-static int check_pass(struct pfc_ks_server *s, const uint8_t *pass, size_t len)
+/*
+ * Check a passphrase, derived on the KDF worker under the store's parameters,
+ * against the store key (unlocked only; the key epoch has not changed since
+ * the plan, so the parameters are still the store's).
+ */
+static int check_pass(const struct pfc_ks_server *s, const struct pfc_skey *k)
 {
-	struct pfc_skey *k = NULL;
-	int rc = pfc_skey_derive(PFC_SEAL_MAGIC_STORE, pass, len, &s->sk->kdf, &k);
+	return sodium_memcmp(k->check, s->sk->check, sizeof(k->check)) == 0
+		   ? 0
+		   : PFC_ERR_BAD_PASSPHRASE;
+}
+
+/*
+ * KDF planners (PROTOCOL.md section 8.1): what a request derives on the KDF
+ * worker before its handler runs on the loop with the keys in r->kdf.  A
+ * handler opts in with its table entry's plan.  A request that carries the
+ * store passphrase as proof needs only plan_pass (the passphrase in q->pass),
+ * plan_proof (in q->proof: RETIRE, CANCEL_RETIRE) or a planner that starts
+ * with add_store_pass (more keys after it: plan_export): the dispatcher then
+ * checks it before the handler ever runs (PROTOCOL.md 2.1).
+ */
+typedef int (*plan_fn)(struct pfc_ks_server *, const struct pfc_ks_req *, struct reply *,
+		       struct pfc_ks_kdf_job *);
+
+/* The store passphrase, as the job's first derivation (key[0]), under the
+ * store's parameters: checked by the dispatcher; a wrong one is
+ * BAD_PASSPHRASE after the failure delay, and the handler does not run. */
+static int add_store_pass(struct pfc_ks_server *s, const uint8_t *pass, size_t len,
+			  struct pfc_ks_kdf_job *j)
+{
+	if (s->locked)
+		return PFC_ERR_LOCKED;
+	if (j->n != 0)
+		return PFC_ERR_INVAL;
+	j->verify = true;
+	j->store_pass = true;
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, pass, len, &s->sk->kdf);
+}
+
+/* q->pass is the store passphrase, the request's proof. */
+static int plan_pass(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		     struct pfc_ks_kdf_job *j)
+{
+	(void)r;
+	return add_store_pass(s, q->pass, q->pass_len, j);
+}
+
+/* Locked: the key to open the store file with, under the file's parameters.
+ * Unlocked: the passphrase is only checked (plan_pass). */
+static int plan_unlock(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		       struct pfc_ks_kdf_job *j)
+{
+	struct pfc_kdf kdf;
+	int rc;
+
+	if (!s->locked)
+		return plan_pass(s, q, r, j);
+	if ((rc = pfc_store_kdf(s->store_path, &kdf)) < 0) {
+		r->msg = "cannot read the store file";
+		return rc;
+	}
+	j->store_pass = true;
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass, q->pass_len, &kdf);
+}
+
+/* The bundle passphrase under the bundle's own parameters (its header says;
+ * up to 16 passes and 4 GiB, which is why this must not run on the loop). */
+static int plan_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		       struct pfc_ks_kdf_job *j)
+{
+	struct pfc_kdf kdf;
+	int rc = pfc_seal_header(PFC_SEAL_MAGIC_BUNDLE, q->blob, q->blob_len, &kdf);
+
+	(void)s;
+	(void)r;
+	if (rc < 0)
+		return rc;
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_BUNDLE, q->pass, q->pass_len, &kdf);
+}
+
+/* A request of protocol 1 carries no proof: refused, with what it lacks. */
+static int need_proof(const struct pfc_ks_req *q, struct reply *r)
+{
+	if (q->proof)
+		return 0;
+	snprintf(r->buf, sizeof(r->buf), "%s needs the store passphrase (protocol 2)",
+		 pfc_ks_type_name(q->type));
+	r->msg = r->buf;
+	return PFC_ERR_DENIED;
+}
+
+/* RETIRE, CANCEL_RETIRE (PROTOCOL.md 2.1): q->proof is the store passphrase. */
+static int plan_proof(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		      struct pfc_ks_kdf_job *j)
+{
+	int rc = need_proof(q, r);
+
+	return rc < 0 ? rc : add_store_pass(s, q->proof, q->proof_len, j);
+}
+
+/* EXPORT: its proof first (key[0], checked), then the export passphrase at
+ * the bundle's own cost (pfc_bundle_kdf: the requested profile, by default
+ * moderate, never the store's) with a fresh salt (key[1], the bundle key). */
+static int plan_export(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		       struct pfc_ks_kdf_job *j)
+{
+	struct pfc_kdf kdf;
+	int rc;
+
+	if (pfc_bundle_kdf(q->kdf_profile, q->kdf_profile_len, &kdf) < 0) {
+		r->msg = "unknown KDF profile for the bundle";
+		return PFC_ERR_INVAL;
+	}
+	if ((rc = plan_proof(s, q, r, j)) < 0)
+		return rc;
+	pfc_kdf_new_salt(&kdf);
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_BUNDLE, q->pass, q->pass_len, &kdf);
+}
+
+/* The old passphrase checked (plan_pass), the new one under a fresh salt. */
+static int plan_passwd(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		       struct pfc_ks_kdf_job *j)
+{
+	struct pfc_kdf kdf;
+	int rc = plan_pass(s, q, r, j);
 
 	if (rc < 0)
 		return rc;
-	rc = sodium_memcmp(k->check, s->sk->check, sizeof(k->check)) == 0 ? 0
-									  : PFC_ERR_BAD_PASSPHRASE;
-	pfc_skey_free(k);
-	return rc;
+	kdf = s->sk->kdf;
+	pfc_kdf_new_salt(&kdf);
+	return pfc_ks_kdf_job_add(j, PFC_SEAL_MAGIC_STORE, q->pass2, q->pass2_len, &kdf);
 }
 
 /* The entry a request's blob names (NULL if none: the blob was checked already). */
@@ -91,7 +199,7 @@ static void note_use(const struct pfc_ks_server *s, const struct reply *r, struc
 		     uint8_t op)
 {
 	if (e)
-		pfc_ks_note_use(s, e, r->peer, op, now_s());
+		pfc_ks_note_use(s, e, r->peer, op, pfc_ks_now_s());
 }
 
 static int h_hello(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
@@ -116,91 +224,6 @@ static int h_status(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct 
 	strcpy(st.kdf_profile, prof);
 	pfc_ks_put_status(r->w, &st);
 	return 0;
-}
-
-static int h_create(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	struct pfc_keyring next;
-	int rc;
-
-	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
-		return rc;
-	if ((rc = pfc_keyring_create(&next, q->name, q->name_len, now_s())) < 0) {
-		pfc_keyring_free(&next);
-		return rc;
-	}
-	if ((rc = pfc_ks_commit(s, &next)) < 0)
-		return rc;
-	pfc_wbuf_put_u32(r->w, 1);
-	return 0;
-}
-
-static int h_rotate(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	struct pfc_keyring next;
-	uint32_t v;
-	int rc;
-
-	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
-		return rc;
-	if ((rc = pfc_keyring_rotate(&next, q->name, q->name_len, now_s(), &v)) < 0) {
-		pfc_keyring_free(&next);
-		return rc;
-	}
-	if ((rc = pfc_ks_commit(s, &next)) < 0)
-		return rc;
-	pfc_wbuf_put_u32(r->w, v);
-	return 0;
-}
-
-static int h_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	const struct pfc_ks_entry *e = pfc_keyring_find(&s->kr, q->name, q->name_len, q->version);
-	struct pfc_keyring next;
-	int rc;
-
-	/* PROTOCOL.md 2.2: not while a client still there uses it, unless forced */
-	if (e && (e->state == PFC_KS_ACTIVE || e->state == PFC_KS_RETIRING) &&
-	    !(q->flags & PFC_KS_RETIRE_FORCE) &&
-	    (rc = pfc_ks_retire_check(s, e, now_s(), r->buf, sizeof(r->buf))) < 0) {
-		r->msg = r->buf;
-		return rc;
-	}
-	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
-		return rc;
-	rc = pfc_keyring_retire(&next, q->name, q->name_len, q->version, now_s(), q->delay);
-	if (rc < 0) {
-		r->msg = rc == PFC_ERR_BUSY ? "cannot retire the primary version" : NULL;
-		pfc_keyring_free(&next);
-		return rc;
-	}
-	if ((rc = pfc_ks_commit(s, &next)) < 0)
-		return rc;
-	e = pfc_keyring_find(&s->kr, q->name, q->name_len, q->version);
-	pfc_ks_put_retired(r->w, e->state, e->retired);
-	return 0;
-}
-
-static int h_cancel_retire(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	struct pfc_keyring next;
-	int rc;
-
-	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
-		return rc;
-	rc = pfc_keyring_cancel_retire(&next, q->name, q->name_len, q->version);
-	if (rc < 0) {
-		if (rc == PFC_ERR_INVAL)
-			snprintf(r->buf, sizeof(r->buf), "v%u is not scheduled for destruction",
-				 (unsigned)q->version);
-		else if (rc == PFC_ERR_KEY_RETIRED)
-			snprintf(r->buf, sizeof(r->buf), "too late: v%u was destroyed",
-				 (unsigned)q->version);
-		r->msg = r->buf[0] ? r->buf : NULL;
-		pfc_keyring_free(&next);
-		return rc;
-	}
-	return pfc_ks_commit(s, &next);
 }
 
 static int h_wrap(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
@@ -284,239 +307,219 @@ static int h_list(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct re
 	return 0;
 }
 
-static int h_lock(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	(void)q;
-	(void)r;
-	pfc_ks_server_lock(s);
-	return 0;
-}
-
-static int h_unlock(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	struct pfc_keyring kr;
-	struct pfc_skey *sk = NULL;
-	int rc;
-
-	if (!s->locked)
-		return check_pass(s, q->pass, q->pass_len);
-	rc = pfc_store_load(s->store_path, q->pass, q->pass_len, &kr, &sk);
-	if (rc < 0) {
-		if (rc != PFC_ERR_BAD_PASSPHRASE)
-			r->msg = "cannot read the store file";
-		return rc;
-	}
-	pfc_keyring_replace(&s->kr, &kr);
-	s->sk = sk;
-	s->kdf = sk->kdf;
-	s->locked = false;
-	return 0;
-}
-
-static int h_passwd(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	struct pfc_skey *nk = NULL;
-	struct pfc_kdf kdf = s->sk->kdf;
-	int rc;
-
-	(void)r;
-	if ((rc = check_pass(s, q->pass, q->pass_len)) < 0)
-		return rc;
-	pfc_kdf_new_salt(&kdf);
-	if ((rc = pfc_skey_derive(PFC_SEAL_MAGIC_STORE, q->pass2, q->pass2_len, &kdf, &nk)) < 0)
-		return rc;
-	if ((rc = pfc_store_save(s->store_path, &s->kr, nk)) < 0) {
-		pfc_skey_free(nk);
-		return rc;
-	}
-	pfc_skey_free(s->sk);
-	s->sk = nk;
-	s->kdf = nk->kdf;
-	return 0;
-}
-
-static int h_export(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	uint32_t vers[PFC_KS_EXPORT_VERSIONS_MAX];
-	struct pfc_kdf kdf; /* the bundle's own cost, never the store's */
-	struct pfc_wbuf b;
-	int rc;
-
-	if (q->count > PFC_KS_EXPORT_VERSIONS_MAX)
-		return PFC_ERR_TOO_LARGE;
-	if (pfc_bundle_kdf(q->kdf_profile, q->kdf_profile_len, &kdf) < 0) {
-		r->msg = "unknown KDF profile for the bundle";
-		return PFC_ERR_INVAL;
-	}
-	if ((rc = pfc_ks_req_versions(q, vers)) < 0 || (rc = pfc_wbuf_init(&b, 512, false)) < 0)
-		return rc;
-	rc = pfc_bundle_export(&s->kr, q->name, q->name_len, vers, q->count, q->pass, q->pass_len,
-			       &kdf, &b);
-	if (rc == 0 && pfc_wbuf_len(&b) > PFC_KS_BUNDLE_MAX)
-		rc = PFC_ERR_TOO_LARGE;
-	if (rc == 0)
-		pfc_ks_put_bundle(r->w, pfc_wbuf_data(&b), pfc_wbuf_len(&b));
-	pfc_wbuf_free(&b);
-	return rc;
-}
-
-static int h_import(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r)
-{
-	struct pfc_keyring next;
-	uint32_t n = 0;
-	int rc;
-
-	if ((rc = pfc_keyring_clone(&s->kr, &next)) < 0)
-		return rc;
-	rc = pfc_bundle_import(&next, q->blob, q->blob_len, q->pass, q->pass_len, &n);
-	if (rc < 0) {
-		if (rc == PFC_ERR_CONFLICT)
-			r->msg = "a version in the bundle differs from the one here";
-		else if (rc == PFC_ERR_KEY_RETIRED)
-			r->msg = "a version in the bundle is retired here";
-		pfc_keyring_free(&next);
-		return rc;
-	}
-	if (n == 0)
-		pfc_keyring_free(&next);
-	else if ((rc = pfc_ks_commit(s, &next)) < 0)
-		return rc;
-	pfc_wbuf_put_u32(r->w, n);
-	return 0;
-}
-
-typedef int (*handler_fn)(struct pfc_ks_server *, const struct pfc_ks_req *, struct reply *);
-
-/* Who may ask for what: PROTOCOL.md section 2.1. */
+/* Who may ask for what: PROTOCOL.md section 2.1.  A request that needs proof
+ * of the store passphrase has a planner that checks it (plan_proof,
+ * plan_export; PASSWD's old passphrase and UNLOCK's are their own proof). */
 static const struct {
 	handler_fn fn;
 	bool needs_keys; /* refused with PFC_ERR_LOCKED while locked */
 	bool routine;	 /* logged at debug level when it succeeds (every file open) */
-	bool needs_pass; /* destroys or extracts keys: q->proof must be the store passphrase */
-	bool confirm;	 /* hands keys out: asks --confirm-export's command first */
+	plan_fn plan;	 /* NULL: no Argon2id; else what the KDF worker derives first */
+	bool confirm;	 /* hands keys out: the worker asks --confirm-export's command */
 } handlers[] = {
     /* clang-format off */
-	/*                        fn               keys   routine pass   confirm */
-	[PFC_KS_HELLO]         = {h_hello,         false, true,  false, false},
-	[PFC_KS_STATUS]        = {h_status,        false, true,  false, false},
-	[PFC_KS_CREATE]        = {h_create,        true,  false, false, false},
-	[PFC_KS_WRAP]          = {h_wrap,          true,  true,  false, false},
-	[PFC_KS_UNWRAP]        = {h_unwrap,        true,  true,  false, false},
-	[PFC_KS_REWRAP]        = {h_rewrap,        true,  true,  false, false},
-	[PFC_KS_GENERATE]      = {h_generate,      true,  true,  false, false},
-	[PFC_KS_ROTATE]        = {h_rotate,        true,  false, false, false},
-	[PFC_KS_RETIRE]        = {h_retire,        true,  false, true,  false},
-	[PFC_KS_LIST]          = {h_list,          true,  true,  false, false},
-	[PFC_KS_LOCK]          = {h_lock,          false, false, false, false},
-	[PFC_KS_UNLOCK]        = {h_unlock,        false, false, false, false},
-	/* PASSWD checks its old passphrase itself */
-	[PFC_KS_PASSWD]        = {h_passwd,        true,  false, false, false},
-	[PFC_KS_EXPORT]        = {h_export,        true,  false, true,  true},
-	[PFC_KS_IMPORT]        = {h_import,        true,  false, false, false},
-	[PFC_KS_CANCEL_RETIRE] = {h_cancel_retire, true,  false, true,  false},
+	/*                        fn                      keys   routine plan         confirm */
+	[PFC_KS_HELLO]         = {h_hello,                false, true,  NULL,        false},
+	[PFC_KS_STATUS]        = {h_status,               false, true,  NULL,        false},
+	[PFC_KS_CREATE]        = {pfc_ks_h_create,        true,  false, NULL,        false},
+	[PFC_KS_WRAP]          = {h_wrap,                 true,  true,  NULL,        false},
+	[PFC_KS_UNWRAP]        = {h_unwrap,               true,  true,  NULL,        false},
+	[PFC_KS_REWRAP]        = {h_rewrap,               true,  true,  NULL,        false},
+	[PFC_KS_GENERATE]      = {h_generate,             true,  true,  NULL,        false},
+	[PFC_KS_ROTATE]        = {pfc_ks_h_rotate,        true,  false, NULL,        false},
+	[PFC_KS_RETIRE]        = {pfc_ks_h_retire,        true,  false, plan_proof,  false},
+	[PFC_KS_LIST]          = {h_list,                 true,  true,  NULL,        false},
+	[PFC_KS_LOCK]          = {pfc_ks_h_lock,          false, false, NULL,        false},
+	[PFC_KS_UNLOCK]        = {pfc_ks_h_unlock,        false, false, plan_unlock, false},
+	[PFC_KS_PASSWD]        = {pfc_ks_h_passwd,        true,  false, plan_passwd, false},
+	[PFC_KS_EXPORT]        = {pfc_ks_h_export,        true,  false, plan_export, true},
+	[PFC_KS_IMPORT]        = {pfc_ks_h_import,        true,  false, plan_import, false},
+	[PFC_KS_CANCEL_RETIRE] = {pfc_ks_h_cancel_retire, true,  false, plan_proof,  false},
     /* clang-format on */
 };
 
-/*
- * The one check of a needs_pass request's proof, before its handler runs
- * (keys loaded: the store key's check is what it is compared with).  why
- * gets the reply's message.
- */
-static int check_proof(struct pfc_ks_server *s, const struct pfc_ks_req *q, char *why, size_t n)
+/* Who asked for what, and the outcome; the master-key name and version are not secret. */
+static void log_request(const struct pfc_ks_peer *c, const struct pfc_ks_req *q, int rc)
 {
-	int rc;
+	char extra[PFC_KS_NAME_MAX + 16] = "";
 
-	if (!q->proof) {
-		snprintf(why, n, "%s needs the store passphrase (protocol 2)",
-			 pfc_ks_type_name(q->type));
-		return PFC_ERR_DENIED;
+	if (q->type == PFC_KS_RETIRE || q->type == PFC_KS_CANCEL_RETIRE) {
+		snprintf(extra, sizeof(extra), " v%u", (unsigned)q->version);
+	} else if (q->blob && (q->type == PFC_KS_UNWRAP || q->type == PFC_KS_REWRAP)) {
+		char bn[PFC_KS_NAME_MAX + 1];
+		uint32_t bv;
+
+		/* the blob's (name, version) header is not secret; the rest is not logged */
+		if (pfc_blob_parse_name_version(q->blob, q->blob_len, bn, &bv) == 0)
+			snprintf(extra, sizeof(extra), " %s v%u", bn, (unsigned)bv);
 	}
-	rc = check_pass(s, q->proof, q->proof_len);
-	if (rc == PFC_ERR_BAD_PASSPHRASE)
-		snprintf(why, n, "not the store passphrase: %s refused", pfc_ks_type_name(q->type));
-	return rc;
+	pfc_log(rc < 0 || !handlers[q->type].routine ? PFC_LOG_INFO : PFC_LOG_DEBUG,
+		"uid %u pid %d: %s%s%.*s%s -> %s", (unsigned)c->uid, (int)c->pid,
+		pfc_ks_type_name(q->type), q->name ? " " : "", (int)(q->name ? q->name_len : 0),
+		q->name ? q->name : "", extra, rc < 0 ? pfc_err_name(rc) : "ok");
 }
 
-/* Confirm on use (PROTOCOL.md 8): the --confirm-export command must say yes. */
-static int confirm(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const struct pfc_ks_req *q,
-		   char *why, size_t n)
+/* Replace out with an error reply; after a framing error the stream cannot be
+ * trusted: reply, then close (nothing half-built goes out: just close). */
+static enum pfc_ks_next error_reply(struct pfc_wbuf *out, int rc, const char *msg)
 {
-	char name[PFC_KS_NAME_MAX + 1], who[48], text[160];
-	struct pfc_ks_ask ask = {.text = text, .key = name, .pid = c->pid};
-
-	if (!s->confirm_export)
-		return 0;
-	snprintf(name, sizeof(name), "%.*s", (int)q->name_len, q->name);
-	snprintf(who, sizeof(who), "uid %u pid %d", (unsigned)c->uid, (int)c->pid);
-	if (q->count)
-		snprintf(text, sizeof(text), "export %u version(s) of master key %s, asked by %s",
-			 (unsigned)q->count, name, who);
-	else
-		snprintf(text, sizeof(text),
-			 "export every live version of master key %s, asked by %s", name, who);
-	return pfc_ks_confirm(s->confirm_export, &ask, PFC_KS_CONFIRM_TIMEOUT_MS, why, n);
+	pfc_wbuf_reset(out);
+	if (pfc_ks_error_encode(out, rc, msg ? msg : pfc_strerror(rc)) < 0) {
+		pfc_wbuf_reset(out);
+		return PFC_KS_SEND_CLOSE;
+	}
+	return rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE ? PFC_KS_SEND_CLOSE : PFC_KS_SEND;
 }
 
-bool pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const uint8_t *body,
-		     size_t len, struct pfc_wbuf *out)
+/* Decode a request; a malformed one is logged (its type byte only). */
+static int decode(const struct pfc_ks_peer *c, const uint8_t *body, size_t len,
+		  struct pfc_ks_req *q)
 {
-	struct pfc_ks_req q;
-	struct reply r = {.w = out, .peer = c};
-	bool close_after = false;
-	int rc = pfc_ks_req_decode(body, len, &q);
-	char extra[PFC_KS_NAME_MAX + 16] = "", why[PFC_KS_MSG_MAX] = "";
+	int rc = pfc_ks_req_decode(body, len, q);
 	struct pfc_rbuf tr;
 	uint8_t type = 0;
 
-	pfc_wbuf_reset(out);
-	pfc_ks_tick(s); /* due destructions first (PROTOCOL.md 2.2) */
 	if (rc < 0) {
 		pfc_rbuf_init(&tr, body, len);
 		(void)pfc_rbuf_get_u8(&tr, &type); /* for the log; 0 if empty */
 		pfc_warn("uid %u pid %d: malformed %s request: %s", (unsigned)c->uid, (int)c->pid,
 			 pfc_ks_type_name(type), pfc_err_name(rc));
-		r.msg = "malformed request";
-		goto error;
 	}
-	if (handlers[q.type].needs_keys && s->locked) {
-		rc = PFC_ERR_LOCKED;
-		goto done;
-	}
-	if ((handlers[q.type].needs_pass && (rc = check_proof(s, &q, why, sizeof(why))) < 0) ||
-	    (handlers[q.type].confirm && (rc = confirm(s, c, &q, why, sizeof(why))) < 0)) {
-		r.msg = why[0] ? why : NULL;
-		goto done;
-	}
-	pfc_ks_frame_begin(out, q.type | PFC_KS_REPLY);
-	rc = handlers[q.type].fn(s, &q, &r);
-	if (rc >= 0)
-		rc = pfc_ks_frame_end(out, 0);
-done:
-	/* who asked for what; the master-key name and version are not secret */
-	if (q.type == PFC_KS_RETIRE || q.type == PFC_KS_CANCEL_RETIRE) {
-		snprintf(extra, sizeof(extra), " v%u", (unsigned)q.version);
-	} else if (q.blob && (q.type == PFC_KS_UNWRAP || q.type == PFC_KS_REWRAP)) {
-		char bn[PFC_KS_NAME_MAX + 1];
-		uint32_t bv;
+	return rc;
+}
 
-		/* the blob's (name, version) header is not secret; the rest is not logged */
-		if (pfc_blob_parse_name_version(q.blob, q.blob_len, bn, &bv) == 0)
-			snprintf(extra, sizeof(extra), " %s v%u", bn, (unsigned)bv);
+/* Confirm on use (PROTOCOL.md 8): what the KDF worker asks the --confirm-export
+ * command once the proof (key[0]) has matched; never a secret. */
+static void plan_confirm(const struct pfc_ks_server *s, const struct pfc_ks_peer *c,
+			 const struct pfc_ks_req *q, struct pfc_ks_kdf_job *j)
+{
+	struct pfc_ks_kdf_confirm *cf = &j->confirm;
+	char who[48];
+
+	cf->cmd = s->confirm_export;
+	memcpy(cf->check, s->sk->check, sizeof(cf->check));
+	snprintf(cf->key, sizeof(cf->key), "%.*s", (int)q->name_len, q->name);
+	snprintf(who, sizeof(who), "uid %u pid %d", (unsigned)c->uid, (int)c->pid);
+	if (q->count)
+		snprintf(cf->text, sizeof(cf->text),
+			 "export %u version(s) of master key %s, asked by %s", (unsigned)q->count,
+			 cf->key, who);
+	else
+		snprintf(cf->text, sizeof(cf->text),
+			 "export every live version of master key %s, asked by %s", cf->key, who);
+	cf->pid = c->pid;
+}
+
+/* The request's KDF job, from its table entry's planner, into *job. */
+static int plan(struct pfc_ks_server *s, const struct pfc_ks_peer *c, const struct pfc_ks_req *q,
+		struct reply *r, struct pfc_ks_kdf_job **job)
+{
+	struct pfc_ks_kdf_job *j = pfc_ks_kdf_job_new();
+	int rc;
+
+	if (!j)
+		return PFC_ERR_NOMEM;
+	if ((rc = handlers[q->type].plan(s, q, r, j)) < 0) {
+		pfc_ks_kdf_job_free(j);
+		return rc;
 	}
-	pfc_log(rc < 0 || !handlers[q.type].routine ? PFC_LOG_INFO : PFC_LOG_DEBUG,
-		"uid %u pid %d: %s%s%.*s%s -> %s", (unsigned)c->uid, (int)c->pid,
-		pfc_ks_type_name(q.type), q.name ? " " : "", (int)(q.name ? q.name_len : 0),
-		q.name ? q.name : "", extra, rc < 0 ? pfc_err_name(rc) : "ok");
-	if (rc >= 0)
-		return false;
-error:
+	if (handlers[q->type].confirm && s->confirm_export && j->verify)
+		plan_confirm(s, c, q, j);
+	j->epoch = s->key_epoch;
+	*job = j;
+	return 0;
+}
+
+/* After the KDF: the store passphrase (when the plan said so: a wrong proof
+ * names the request it refused), then the --confirm-export command's answer. */
+static int check_job(struct pfc_ks_server *s, const struct pfc_ks_req *q, struct reply *r,
+		     const struct pfc_ks_kdf_job *job, bool *proved)
+{
+	int rc = job->rc;
+
+	if (rc == 0 && job->verify && (rc = check_pass(s, job->key[0])) < 0 && q->proof) {
+		snprintf(r->buf, sizeof(r->buf), "not the store passphrase: %s refused",
+			 pfc_ks_type_name(q->type));
+		r->msg = r->buf;
+	}
+	*proved = rc == 0 && job->verify;
+	if (rc == 0 && job->confirm.cmd && (rc = job->confirm.rc) < 0)
+		r->msg = job->confirm.why[0] ? job->confirm.why : NULL;
+	return rc;
+}
+
+/* Check what the job derived, run the handler, log, reply. */
+static enum pfc_ks_next run(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
+			    const struct pfc_ks_req *q, struct pfc_wbuf *out,
+			    struct pfc_ks_kdf_job *job, enum pfc_ks_verdict *verdict)
+{
+	struct reply r = {.w = out, .peer = c, .kdf = job};
+	bool proved = false;
+	int rc = 0;
+
 	pfc_wbuf_reset(out);
-	if (pfc_ks_error_encode(out, rc, r.msg ? r.msg : pfc_strerror(rc)) < 0) {
-		pfc_wbuf_reset(out); /* nothing half-built goes out: just close */
-		close_after = true;
+	if (job)
+		rc = check_job(s, q, &r, job, &proved);
+	if (rc == 0) {
+		pfc_ks_frame_begin(out, q->type | PFC_KS_REPLY);
+		rc = handlers[q->type].fn(s, q, &r);
+		if (rc >= 0)
+			rc = pfc_ks_frame_end(out, 0);
 	}
-	/* after a framing error the stream cannot be trusted: reply, then close */
-	if (rc == PFC_ERR_PROTOCOL || rc == PFC_ERR_TOO_LARGE)
-		close_after = true;
-	return close_after;
+	log_request(c, q, rc);
+	if (rc == PFC_ERR_BAD_PASSPHRASE)
+		*verdict = PFC_KS_PASS_WRONG;
+	else if (job && job->store_pass && (proved || rc >= 0))
+		*verdict = PFC_KS_STORE_PASS_OK;
+	return rc < 0 ? error_reply(out, rc, r.msg) : PFC_KS_SEND;
+}
+
+enum pfc_ks_next pfc_ks_dispatch(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
+				 const uint8_t *body, size_t len, struct pfc_wbuf *out,
+				 struct pfc_ks_kdf_job **job, enum pfc_ks_verdict *verdict)
+{
+	struct reply r = {.w = out, .peer = c};
+	struct pfc_ks_req q;
+	int rc;
+
+	*job = NULL;
+	*verdict = PFC_KS_NO_VERDICT;
+	pfc_ks_tick(s); /* due destructions first (PROTOCOL.md 2.2) */
+	if ((rc = decode(c, body, len, &q)) < 0)
+		return error_reply(out, rc, "malformed request");
+	if (handlers[q.type].needs_keys && s->locked)
+		rc = PFC_ERR_LOCKED;
+	else if (handlers[q.type].plan && (rc = plan(s, c, &q, &r, job)) == 0)
+		return PFC_KS_DERIVE;
+	if (rc < 0) {
+		log_request(c, &q, rc);
+		return error_reply(out, rc, r.msg);
+	}
+	return run(s, c, &q, out, NULL, verdict);
+}
+
+enum pfc_ks_next pfc_ks_dispatch_kdf(struct pfc_ks_server *s, const struct pfc_ks_peer *c,
+				     const uint8_t *body, size_t len, struct pfc_wbuf *out,
+				     struct pfc_ks_kdf_job **job, enum pfc_ks_verdict *verdict)
+{
+	struct pfc_ks_kdf_job *j = *job;
+	enum pfc_ks_next nx;
+	struct pfc_ks_req q;
+	int rc;
+
+	*job = NULL;
+	*verdict = PFC_KS_NO_VERDICT;
+	pfc_ks_tick(s); /* due destructions, the end of --lifetime (which bumps the epoch) */
+	/* locked, unlocked or re-keyed since the plan: its parameters may be stale */
+	if (j->epoch != s->key_epoch) {
+		pfc_ks_kdf_job_free(j);
+		return pfc_ks_dispatch(s, c, body, len, out, job, verdict);
+	}
+	if ((rc = decode(c, body, len, &q)) < 0) { /* it decoded before: cannot happen */
+		pfc_ks_kdf_job_free(j);
+		return error_reply(out, rc, "malformed request");
+	}
+	nx = run(s, c, &q, out, j, verdict);
+	pfc_ks_kdf_job_free(j);
+	return nx;
 }

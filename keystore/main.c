@@ -70,7 +70,10 @@ static void usage(FILE *f)
 	    "                         administration and failures are logged\n"
 	    "  --client-timeout MS    a client must finish a started frame, and take its reply,\n"
 	    "                         within MS milliseconds (default 5000)\n"
-	    "  --max-clients N        simultaneous connections (default 256)\n"
+	    "  --idle-timeout S       close a connection idle (between requests) for S seconds\n"
+	    "                         (default 300; 0: never); clients reconnect by themselves\n"
+	    "  --max-clients N        simultaneous connections (default 256); when all are\n"
+	    "                         taken, the least recently active one makes room\n"
 	    "  --lifetime D           lock (wipe every key) once D has passed since the keys\n"
 	    "                         were loaded (start or unlock); D: a number with unit s,\n"
 	    "                         m, h or d, e.g. 8h (default: never)\n"
@@ -91,7 +94,7 @@ struct opts {
 	int pass_fd;
 	bool init, serve, locked, foreground, verbose;
 	int client_timeout;
-	long max_clients;
+	long idle_timeout, max_clients;
 	uint64_t lifetime;
 	const char *confirm_export;
 };
@@ -154,6 +157,7 @@ enum {
 	O_MAXCL,
 	O_LIFETIME,
 	O_CONFIRM,
+	O_IDLE,
 	O_VERSION
 };
 
@@ -174,6 +178,7 @@ static const struct option long_opts[] = {
     {"max-clients", required_argument, 0, O_MAXCL},
     {"lifetime", required_argument, 0, O_LIFETIME},
     {"confirm-export", required_argument, 0, O_CONFIRM},
+    {"idle-timeout", required_argument, 0, O_IDLE},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, O_VERSION},
     {0, 0, 0, 0},
@@ -185,7 +190,7 @@ static int parse_long(const char *arg, long lo, long hi, long *v)
 	char *end;
 	long n = strtol(arg, &end, 10);
 
-	if (*end || n < lo || n > hi)
+	if (end == arg || *end || n < lo || n > hi)
 		return -1;
 	*v = n;
 	return 0;
@@ -234,6 +239,8 @@ static int parse_value(int c, const char *arg, struct opts *o)
 		return parse_long(arg, 1, 65536, &o->max_clients);
 	case O_LIFETIME:
 		return pfc_parse_duration(arg, 3650u * 86400u, &o->lifetime) < 0 ? -1 : 0;
+	case O_IDLE: /* at most a year */
+		return parse_long(arg, 0, 366L * 24 * 3600, &o->idle_timeout);
 	default:
 		return -1;
 	}
@@ -468,6 +475,7 @@ static int serve(const struct opts *o, const struct paths *p, int act_fd, char *
 	s->store_path = p->store;
 	s->socket_path = p->sock;
 	s->client_timeout_ms = o->client_timeout;
+	s->idle_timeout_ms = (int64_t)o->idle_timeout * 1000;
 	s->max_clients = (size_t)o->max_clients;
 	s->lifetime_s = o->lifetime;
 	s->confirm_export = o->confirm_export;
@@ -487,7 +495,8 @@ static int serve(const struct opts *o, const struct paths *p, int act_fd, char *
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.pass_fd = -1, .client_timeout = 5000, .max_clients = 256};
+	struct opts o = {
+	    .pass_fd = -1, .client_timeout = 5000, .idle_timeout = 300, .max_clients = 256};
 	struct pfc_ks_server s = {0};
 	struct paths p;
 	char *pass = NULL;

@@ -123,6 +123,17 @@ fail:
 	return rc;
 }
 
+/* The keyring out of an opened store's plaintext (a bad one is CORRUPT). */
+static int parse_plain(struct pfc_wbuf *pt, struct pfc_keyring *kr)
+{
+	int rc = pfc_keyring_parse(pfc_wbuf_data(pt), pfc_wbuf_len(pt), kr);
+
+	if (rc == PFC_ERR_TRUNCATED || rc == PFC_ERR_NAME_INVALID || rc == PFC_ERR_NAME_TOO_LONG ||
+	    rc == PFC_ERR_TOO_LARGE)
+		rc = PFC_ERR_CORRUPT;
+	return rc;
+}
+
 int pfc_store_load(const char *path, const uint8_t *pass, size_t pass_len, struct pfc_keyring *kr,
 		   struct pfc_skey **sk)
 {
@@ -137,18 +148,43 @@ int pfc_store_load(const char *path, const uint8_t *pass, size_t pass_len, struc
 		return rc;
 	if ((rc = pfc_unseal_pass(PFC_SEAL_MAGIC_STORE, pass, pass_len, buf, len, &pt, &k)) < 0)
 		goto out;
-	if ((rc = pfc_keyring_parse(pfc_wbuf_data(&pt), pfc_wbuf_len(&pt), &r)) < 0) {
-		if (rc == PFC_ERR_TRUNCATED || rc == PFC_ERR_NAME_INVALID ||
-		    rc == PFC_ERR_NAME_TOO_LONG || rc == PFC_ERR_TOO_LARGE)
-			rc = PFC_ERR_CORRUPT;
+	if ((rc = parse_plain(&pt, &r)) < 0)
 		goto out;
-	}
 	*kr = r;
 	*sk = k;
 	k = NULL;
 out:
 	pfc_wbuf_free(&pt);
 	pfc_skey_free(k);
+	free(buf);
+	return rc;
+}
+
+int pfc_store_kdf(const char *path, struct pfc_kdf *kdf)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = pfc_read_file(path, PFC_STORE_FILE_MAX, &buf, &len);
+
+	if (rc == 0)
+		rc = pfc_seal_header(PFC_SEAL_MAGIC_STORE, buf, len, kdf);
+	free(buf);
+	return rc;
+}
+
+int pfc_store_load_key(const char *path, const struct pfc_skey *sk, struct pfc_keyring *kr)
+{
+	struct pfc_wbuf pt = {0};
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = pfc_read_file(path, PFC_STORE_FILE_MAX, &buf, &len)) < 0)
+		return rc;
+	if ((rc = pfc_unseal(PFC_SEAL_MAGIC_STORE, sk, buf, len, &pt)) == 0) {
+		rc = parse_plain(&pt, kr);
+		pfc_wbuf_free(&pt);
+	}
 	free(buf);
 	return rc;
 }

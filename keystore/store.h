@@ -26,6 +26,12 @@
  * later saves (no Argon2id per write). */
 int pfc_store_load(const char *path, const uint8_t *pass, size_t pass_len, struct pfc_keyring *kr,
 		   struct pfc_skey **sk);
+/* The KDF parameters in path's header (no passphrase needed): what to derive
+ * the key of pfc_store_load_key() with.  Errors as pfc_store_load. */
+int pfc_store_kdf(const char *path, struct pfc_kdf *kdf);
+/* pfc_store_load with a key already derived (pfc_skey_derive with the header's
+ * parameters, e.g. on the KDF worker): no Argon2id here. */
+int pfc_store_load_key(const char *path, const struct pfc_skey *sk, struct pfc_keyring *kr);
 /* Atomically replace path with kr sealed under sk. */
 int pfc_store_save(const char *path, const struct pfc_keyring *kr, const struct pfc_skey *sk);
 /* Create a new empty store under pass with the given profile; PFC_ERR_EXISTS

@@ -121,11 +121,12 @@ _pfcrypt_keystore()
 
 	_pfcrypt_optarg "$prev" "$cur" "" && return 0
 	case $prev in
-	--client-timeout | --max-clients | --lifetime) return 0 ;;
+	--client-timeout | --idle-timeout | --max-clients | --lifetime) return 0 ;;
 	esac
 	COMPREPLY=($(compgen -W "--socket --store --init --serve --kdf-profile --passphrase-file
 		--passphrase-fd --extpass --locked --foreground --log-file --verbose
-		--client-timeout --max-clients --lifetime --confirm-export --help --version" -- "$cur"))
+		--client-timeout --idle-timeout --max-clients --lifetime --confirm-export --help
+		--version" -- "$cur"))
 	return 0
 }
 

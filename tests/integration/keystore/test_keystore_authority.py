@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import unittest
 
@@ -354,12 +355,27 @@ class ConfirmExport(unittest.TestCase):
     def test_a_command_that_does_not_answer_is_a_refusal(self):
         k = self.start("sleep 600")
         t0 = time.monotonic()
+        probes = []
+
+        def probe():
+            # the KDF worker waits for the command, not the loop (PROTOCOL.md 8)
+            time.sleep(2)
+            with k.client() as p:
+                for _ in range(3):
+                    t = time.monotonic()
+                    p.status()
+                    probes.append(time.monotonic() - t)
+        th = threading.Thread(target=probe)
+        th.start()
         with k.client(timeout=120) as c:
             with self.assertRaises(KsError) as e:
                 c.export("vol", [], b"b", proof=k.passphrase)
             self.assertIn("did not answer within 20 s", e.exception.msg)
             self.assertEqual(c.status()["versions"], 1, "the keystore serves again")
+        th.join(timeout=60)
         self.assertLess(time.monotonic() - t0, 60)
+        self.assertEqual(len(probes), 3)
+        self.assertLess(max(probes), 1.0, f"STATUS served while the command ran: {probes}")
 
 
 if __name__ == "__main__":

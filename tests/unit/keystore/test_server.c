@@ -2,160 +2,13 @@
 /*
  * test_server.c - keystore/server.c and keystore/client.c together: a server
  * on a thread of this process, a temp store with the "test" KDF profile, and
- * the client library (plus raw sockets for malformed input).  Runs in the
- * sanitizer build too.
+ * the client library (plus raw sockets for malformed input); server_fixture.h.
+ * The limits and fairness of PROTOCOL.md 8.1 are test_server_limits.c's.
+ * Runs in the sanitizer build too.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <criterion/criterion.h>
-#include <sodium.h>
-
-#include "fs/err.h"
-#include "fs/log.h"
-#include "keystore/client.h"
-#include "keystore/proto.h"
-#include "keystore/server.h"
-#include "keystore/store.h"
-
-static char dir[64], sock[128], store[128];
-static const char PW[] = "server test pass";
-static struct pfc_ks_server srv;
-static pthread_t thr;
-static volatile sig_atomic_t stop;
-
-static void on_usr1(int sig)
-{
-	(void)sig;
-}
-
-static void *serve(void *arg)
-{
-	(void)arg;
-	pfc_ks_server_run(&srv, &stop);
-	return NULL;
-}
-
-static void start_server(void)
-{
-	memset(&srv, 0, sizeof(srv));
-	srv.store_path = store;
-	srv.socket_path = sock;
-	srv.client_timeout_ms = 300;
-	srv.max_clients = 8;
-	srv.owner = geteuid();
-	cr_assert_eq(pfc_store_load(store, (const uint8_t *)PW, strlen(PW), &srv.kr, &srv.sk), 0);
-	srv.kdf = srv.sk->kdf;
-	cr_assert_eq(pfc_ks_server_listen(&srv), 0);
-	stop = 0;
-	cr_assert_eq(pthread_create(&thr, NULL, serve, NULL), 0);
-}
-
-static void stop_server(void)
-{
-	stop = 1;
-	pthread_kill(thr, SIGUSR1); /* interrupts ppoll; the flag is checked after */
-	pthread_join(thr, NULL);
-}
-
-static void setup(void)
-{
-	struct sigaction sa = {.sa_handler = on_usr1};
-	struct pfc_kdf kdf;
-	sigset_t set;
-
-	cr_assert_geq(sodium_init(), 0);
-	pfc_log_init("test_server", 0);
-	pfc_log_set_level(PFC_LOG_ERR);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* only ppoll unblocks it */
-	signal(SIGPIPE, SIG_IGN);
-	strcpy(dir, "/tmp/ks-srv-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(sock, sizeof(sock), "%s/run/ks.sock", dir);
-	snprintf(store, sizeof(store), "%s/keystore", dir);
-	cr_assert_eq(pfc_kdf_from_name("test", &kdf), 0);
-	cr_assert_eq(pfc_store_create(store, (const uint8_t *)PW, strlen(PW), &kdf), 0);
-	start_server();
-}
-
-static void teardown(void)
-{
-	char cmd[128];
-
-	stop_server();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
+#include "tests/unit/keystore/server_fixture.h"
 
 TestSuite(keystore_server, .init = setup, .fini = teardown);
-
-static struct pfc_ks *conn(void)
-{
-	struct pfc_ks *ks = NULL;
-
-	cr_assert_eq(pfc_ks_connect(sock, 5000, &ks), 0);
-	return ks;
-}
-
-static int raw(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = {5, 0};
-
-	strcpy(sa.sun_path, sock);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-/* Read one frame; return its type and the error code (if an error frame). */
-static int read_reply(int fd, uint32_t *code)
-{
-	uint8_t hdr[4], body[512];
-	uint32_t n;
-
-	if (recv(fd, hdr, 4, MSG_WAITALL) != 4)
-		return -1;
-	n = pfc_load_u32(hdr);
-	cr_assert(n >= 1 && n <= sizeof(body));
-	cr_assert_eq(recv(fd, body, n, MSG_WAITALL), (ssize_t)n);
-	if (body[0] == PFC_KS_ERROR)
-		*code = pfc_load_u32(body + 1);
-	return body[0];
-}
-
-static bool closed_by_server(int fd)
-{
-	uint8_t b;
-
-	ssize_t n = recv(fd, &b, 1, 0);
-
-	/* EOF, or a reset when the server closed with our unread bytes queued */
-	return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
-static void still_serves(void)
-{
-	struct pfc_ks *ks = conn();
-	uint32_t v = 0;
-
-	int rc = pfc_ks_hello(ks, &v);
-
-	cr_assert_eq(rc, 0, "hello: %s (%s)", pfc_err_name(rc), pfc_ks_last_message(ks));
-	cr_assert_eq(v, PFC_KS_PROTOCOL_VERSION);
-	pfc_ks_close(ks);
-}
 
 Test(keystore_server, full_session_through_the_client_library)
 {
@@ -329,23 +182,6 @@ Test(keystore_server, stalled_client_does_not_delay_others_and_is_dropped)
 	still_serves(); /* answered while the staller holds a partial frame */
 	cr_assert(closed_by_server(fd), "staller closed after the client timeout");
 	close(fd);
-	still_serves();
-}
-
-Test(keystore_server, too_many_clients_are_refused_then_served)
-{
-	int fds[8], extra;
-	uint32_t code = 0;
-
-	for (int i = 0; i < 8; i++)
-		fds[i] = raw();
-	extra = raw(); /* accepted after the 8 (backlog order), over max_clients */
-	cr_assert_eq(read_reply(extra, &code), PFC_KS_ERROR);
-	cr_assert_eq(code, -PFC_ERR_BUSY);
-	cr_assert(closed_by_server(extra));
-	close(extra);
-	for (int i = 0; i < 8; i++)
-		close(fds[i]);
 	still_serves();
 }
 

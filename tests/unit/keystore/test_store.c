@@ -260,3 +260,32 @@ Test(keystore_store, create_makes_missing_directories_0700)
 	cr_assert_eq(stat(d1, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0700);
 }
+
+Test(keystore_store, load_with_a_key_derived_elsewhere)
+{
+	struct pfc_keyring kr, back;
+	struct pfc_skey *sk = NULL, *k = NULL, *bad = NULL;
+	struct pfc_kdf kdf;
+
+	cr_assert_eq(pfc_store_load(path, PW, sizeof(PW), &kr, &sk), 0);
+	cr_assert_eq(pfc_keyring_create(&kr, "vol", 3, 7), 0);
+	cr_assert_eq(pfc_store_save(path, &kr, sk), 0);
+	/* the header's parameters, then the key derived from them (the KDF worker's part) */
+	cr_assert_eq(pfc_store_kdf(path, &kdf), 0);
+	cr_assert_arr_eq(kdf.salt, sk->kdf.salt, sizeof(kdf.salt));
+	cr_assert_eq(pfc_skey_derive(PFC_SEAL_MAGIC_STORE, PW, sizeof(PW), &kdf, &k), 0);
+	cr_assert_eq(pfc_store_load_key(path, k, &back), 0);
+	cr_assert_eq(back.n, 1);
+	cr_assert_arr_eq(back.e[0].key, kr.e[0].key, 32);
+	cr_assert_eq(pfc_skey_derive(PFC_SEAL_MAGIC_STORE, (const uint8_t *)"nope", 4, &kdf, &bad),
+		     0);
+	cr_assert_eq(pfc_store_load_key(path, bad, &back), PFC_ERR_BAD_PASSPHRASE);
+	write_bytes((const uint8_t *)"PFCKSTOR", 8); /* a truncated header */
+	cr_assert_eq(pfc_store_kdf(path, &kdf), PFC_ERR_TRUNCATED);
+	cr_assert_eq(pfc_store_load_key(path, k, &back), PFC_ERR_TRUNCATED);
+	pfc_keyring_free(&kr);
+	pfc_keyring_free(&back);
+	pfc_skey_free(sk);
+	pfc_skey_free(k);
+	pfc_skey_free(bad);
+}
