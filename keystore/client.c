@@ -15,24 +15,9 @@
 #include <sodium.h>
 
 #include "fs/err.h"
-#include "keystore/client.h"
-#include "keystore/proto.h"
-#include "keystore/sockcheck.h"
+#include "keystore/client_priv.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
-
-struct pfc_ks {
-	pthread_mutex_t mu; /* serialises requests; protects every field below */
-	int fd;		    /* -1 when disconnected (reconnected on the next request) */
-	int timeout_ms;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char msg[PFC_KS_CHECK_MSG_MAX]; /* the server's message, or a failed socket check's */
-	struct pfc_wbuf req;		/* secure; the request being sent, wiped after each */
-	uint8_t *rx;			/* sodium_malloc'd reply buffer, wiped after each */
-	size_t rx_cap;
-	const char *proof; /* the caller's store passphrase (pfc_ks_set_proof), or NULL */
-	size_t proof_len;
-};
 
 /* Why this thread's last pfc_ks_connect failed its socket checks. */
 static _Thread_local char connect_msg[PFC_KS_CHECK_MSG_MAX];
@@ -272,7 +257,7 @@ static int exchange(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempote
 }
 
 /* Lock, exchange, decode the reply's fields into out, wipe, unlock. */
-static int request(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent,
+int pfc_ks_request(struct pfc_ks *ks, const struct pfc_ks_req *q, bool idempotent,
 		   struct pfc_ks_reply *out)
 {
 	const uint8_t *fields = NULL;
@@ -348,7 +333,7 @@ int pfc_ks_hello(struct pfc_ks *ks, uint32_t *server_version)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_HELLO, .version = PFC_KS_PROTOCOL_VERSION};
 	struct pfc_ks_reply rep = {0};
-	int rc = request(ks, &q, true, &rep);
+	int rc = pfc_ks_request(ks, &q, true, &rep);
 
 	if (rc < 0)
 		return rc;
@@ -365,13 +350,13 @@ int pfc_ks_status(struct pfc_ks *ks, struct pfc_ks_status *st)
 
 	if (!st)
 		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, true, &rep)) < 0)
+	if ((rc = pfc_ks_request(ks, &q, true, &rep)) < 0)
 		return rc;
 	*st = rep.status;
 	return 0;
 }
 
-static int set_name(struct pfc_ks_req *q, const char *name)
+int pfc_ks_req_name(struct pfc_ks_req *q, const char *name)
 {
 	if (!name)
 		return PFC_ERR_INVAL;
@@ -384,9 +369,9 @@ int pfc_ks_create_key(struct pfc_ks *ks, const char *name)
 {
 	struct pfc_ks_req q = {.type = PFC_KS_CREATE};
 	struct pfc_ks_reply rep = {0};
-	int rc = set_name(&q, name);
+	int rc = pfc_ks_req_name(&q, name);
 
-	return rc < 0 ? rc : request(ks, &q, false, &rep);
+	return rc < 0 ? rc : pfc_ks_request(ks, &q, false, &rep);
 }
 
 static bool ad_ok(const uint8_t *ad, size_t len, size_t max)
@@ -400,13 +385,13 @@ int pfc_ks_wrap(struct pfc_ks *ks, const char *name, const uint8_t *ad, size_t a
 	struct pfc_ks_req q = {.type = PFC_KS_WRAP, .ad = ad, .ad_len = ad_len, .key = key};
 	uint8_t tmp[PFC_WRAPPED_MAX];
 	struct pfc_ks_reply rep = {.blob = tmp};
-	int rc = set_name(&q, name);
+	int rc = pfc_ks_req_name(&q, name);
 
 	if (rc < 0)
 		return rc;
 	if (!key || !blob || !blob_len || !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
 		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, true, &rep)) < 0)
+	if ((rc = pfc_ks_request(ks, &q, true, &rep)) < 0)
 		return rc;
 	memcpy(blob, tmp, rep.blob_len);
 	*blob_len = rep.blob_len;
@@ -423,7 +408,7 @@ int pfc_ks_unwrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const
 
 	if (!key || !blob || blob_len > PFC_WRAPPED_MAX || !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
 		return PFC_ERR_INVAL;
-	rc = request(ks, &q, true, &rep);
+	rc = pfc_ks_request(ks, &q, true, &rep);
 	if (rc < 0)
 		sodium_memzero(key, PFC_BLOB_KEY_LEN);
 	return rc;
@@ -441,7 +426,7 @@ int pfc_ks_rewrap(struct pfc_ks *ks, const uint8_t *blob, size_t blob_len, const
 	if (!blob || blob_len > PFC_WRAPPED_MAX || !new_blob || !new_len ||
 	    !ad_ok(ad, ad_len, PFC_KS_AD_MAX))
 		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, true, &rep)) < 0)
+	if ((rc = pfc_ks_request(ks, &q, true, &rep)) < 0)
 		return rc;
 	memcpy(new_blob, tmp, rep.blob_len);
 	*new_len = rep.blob_len;
@@ -456,187 +441,15 @@ int pfc_ks_generate_file_keys(struct pfc_ks *ks, const char *name, const uint8_t
 			       .ad_len = prefix_len,
 			       .count = (uint16_t)count};
 	struct pfc_ks_reply rep = {.filekeys = out, .count = count};
-	int rc = set_name(&q, name);
+	int rc = pfc_ks_req_name(&q, name);
 
 	if (rc < 0)
 		return rc;
 	if (!out || count == 0 || count > PFC_KS_GEN_MAX ||
 	    !ad_ok(ad_prefix, prefix_len, PFC_KS_AD_MAX - PFC_KS_FILE_ID_LEN))
 		return PFC_ERR_INVAL;
-	rc = request(ks, &q, true, &rep);
+	rc = pfc_ks_request(ks, &q, true, &rep);
 	if (rc < 0)
 		sodium_memzero(out, count * sizeof(*out));
 	return rc;
-}
-
-int pfc_ks_rotate(struct pfc_ks *ks, const char *name, uint32_t *new_version)
-{
-	struct pfc_ks_req q = {.type = PFC_KS_ROTATE};
-	struct pfc_ks_reply rep = {0};
-	int rc = set_name(&q, name);
-
-	if (rc < 0 || (rc = request(ks, &q, false, &rep)) < 0)
-		return rc;
-	if (new_version)
-		*new_version = rep.u32;
-	return 0;
-}
-
-void pfc_ks_set_proof(struct pfc_ks *ks, const char *pass, size_t len)
-{
-	if (!ks)
-		return;
-	ks->proof = pass;
-	ks->proof_len = pass ? len : 0;
-}
-
-int pfc_ks_retire(struct pfc_ks *ks, const char *name, uint32_t version, unsigned flags,
-		  uint32_t delay, uint64_t *when)
-{
-	struct pfc_ks_req q = {.type = PFC_KS_RETIRE,
-			       .version = version,
-			       .flags = (uint8_t)flags,
-			       .delay = delay,
-			       .proof = (const uint8_t *)ks->proof,
-			       .proof_len = ks->proof_len};
-	struct pfc_ks_reply rep = {0};
-	int rc = set_name(&q, name);
-
-	if (rc < 0)
-		return rc;
-	if (version == 0 || (flags & ~PFC_KS_RETIRE_FLAGS) || delay > PFC_KS_RETIRE_DELAY_MAX)
-		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, false, &rep)) < 0)
-		return rc;
-	if (when)
-		*when = rep.when;
-	return rep.state == PFC_KS_RETIRING ? 1 : 0;
-}
-
-int pfc_ks_cancel_retire(struct pfc_ks *ks, const char *name, uint32_t version)
-{
-	struct pfc_ks_req q = {.type = PFC_KS_CANCEL_RETIRE, .version = version};
-	struct pfc_ks_reply rep = {0};
-	int rc = set_name(&q, name);
-
-	if (rc < 0)
-		return rc;
-	if (version == 0)
-		return PFC_ERR_INVAL;
-	q.proof = (const uint8_t *)ks->proof;
-	q.proof_len = ks->proof_len;
-	return request(ks, &q, false, &rep);
-}
-
-int pfc_ks_list(struct pfc_ks *ks, struct pfc_ks_keyinfo **out, size_t *n)
-{
-	struct pfc_ks_req q = {.type = PFC_KS_LIST};
-	struct pfc_ks_reply rep = {0};
-	int rc;
-
-	if (!out || !n)
-		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, true, &rep)) < 0)
-		return rc;
-	*out = rep.list;
-	*n = rep.n;
-	return 0;
-}
-
-void pfc_ks_list_free(struct pfc_ks_keyinfo *list)
-{
-	free(list);
-}
-
-int pfc_ks_lock(struct pfc_ks *ks)
-{
-	struct pfc_ks_req q = {.type = PFC_KS_LOCK};
-	struct pfc_ks_reply rep = {0};
-
-	return request(ks, &q, true, &rep);
-}
-
-int pfc_ks_unlock(struct pfc_ks *ks, const char *pass, size_t len)
-{
-	struct pfc_ks_req q = {
-	    .type = PFC_KS_UNLOCK, .pass = (const uint8_t *)pass, .pass_len = len};
-	struct pfc_ks_reply rep = {0};
-
-	if ((!pass && len) || len > PFC_KS_PASS_MAX)
-		return PFC_ERR_INVAL;
-	return request(ks, &q, true, &rep);
-}
-
-int pfc_ks_change_passphrase(struct pfc_ks *ks, const char *old_pass, size_t old_len,
-			     const char *new_pass, size_t new_len)
-{
-	struct pfc_ks_req q = {.type = PFC_KS_PASSWD,
-			       .pass = (const uint8_t *)old_pass,
-			       .pass_len = old_len,
-			       .pass2 = (const uint8_t *)new_pass,
-			       .pass2_len = new_len};
-	struct pfc_ks_reply rep = {0};
-
-	if ((!old_pass && old_len) || (!new_pass && new_len) || old_len > PFC_KS_PASS_MAX ||
-	    new_len > PFC_KS_PASS_MAX || new_len == 0)
-		return PFC_ERR_INVAL;
-	return request(ks, &q, false, &rep);
-}
-
-int pfc_ks_export(struct pfc_ks *ks, const char *name, const uint32_t *versions, size_t nversions,
-		  const char *export_pass, size_t pass_len, const char *kdf_profile,
-		  uint8_t **bundle, size_t *bundle_len)
-{
-	struct pfc_ks_req q = {.type = PFC_KS_EXPORT,
-			       .pass = (const uint8_t *)export_pass,
-			       .pass_len = pass_len,
-			       .proof = (const uint8_t *)ks->proof,
-			       .proof_len = ks->proof_len,
-			       .kdf_profile = kdf_profile,
-			       .kdf_profile_len = kdf_profile ? strlen(kdf_profile) : 0};
-	struct pfc_ks_reply rep = {0};
-	uint8_t vbuf[4 * PFC_KS_EXPORT_VERSIONS_MAX];
-	struct pfc_wbuf v;
-	int rc = set_name(&q, name);
-
-	if (rc < 0)
-		return rc;
-	if (!bundle || !bundle_len || (nversions && !versions) ||
-	    nversions > PFC_KS_EXPORT_VERSIONS_MAX || (!export_pass && pass_len) || pass_len == 0 ||
-	    pass_len > PFC_KS_PASS_MAX || q.kdf_profile_len > PFC_KS_KDF_NAME_MAX)
-		return PFC_ERR_INVAL;
-	pfc_wbuf_init_fixed(&v, vbuf, sizeof(vbuf));
-	pfc_wbuf_put_u32_array(&v, versions, nversions);
-	q.count = (uint16_t)nversions;
-	q.versions = vbuf;
-	if ((rc = request(ks, &q, true, &rep)) < 0)
-		return rc;
-	*bundle = rep.bundle;
-	*bundle_len = rep.bundle_len;
-	return 0;
-}
-
-void pfc_ks_bundle_free(uint8_t *bundle)
-{
-	sodium_free(bundle);
-}
-
-int pfc_ks_import(struct pfc_ks *ks, const uint8_t *bundle, size_t len, const char *pass,
-		  size_t pass_len, uint32_t *imported)
-{
-	struct pfc_ks_req q = {.type = PFC_KS_IMPORT,
-			       .blob = bundle,
-			       .blob_len = len,
-			       .pass = (const uint8_t *)pass,
-			       .pass_len = pass_len};
-	struct pfc_ks_reply rep = {0};
-	int rc;
-
-	if (!bundle || len > PFC_KS_BUNDLE_MAX || (!pass && pass_len) || pass_len > PFC_KS_PASS_MAX)
-		return PFC_ERR_INVAL;
-	if ((rc = request(ks, &q, false, &rep)) < 0)
-		return rc;
-	if (imported)
-		*imported = rep.u32;
-	return 0;
 }
