@@ -17,6 +17,7 @@
 
 #include "fs/err.h"
 #include "fs/log.h"
+#include "keystore/keystate.h"
 #include "keystore/bundle.h"
 #include "keystore/handlers_priv.h"
 #include "keystore/retire.h"
@@ -28,28 +29,6 @@
 #endif
 
 /* Apply a mutation (handlers.h): on a clone, written to the store, then swapped in. */
-int pfc_ks_commit(struct pfc_ks_server *s, struct pfc_keyring *next)
-{
-	int rc = pfc_store_save(s->store_path, next, s->sk);
-
-	if (rc < 0) {
-		pfc_err_log("cannot write the store %s: %s", s->store_path, pfc_strerror(rc));
-		pfc_keyring_free(next);
-		return rc;
-	}
-	pfc_keyring_replace(&s->kr, next);
-	return 0;
-}
-
-void pfc_ks_server_lock(struct pfc_ks_server *s)
-{
-	pfc_keyring_free(&s->kr);
-	pfc_skey_free(s->sk);
-	s->sk = NULL;
-	s->locked = true;
-	s->key_epoch++;
-}
-
 /*
  * Check a passphrase, derived on the KDF worker under the store's parameters,
  * against the store key (unlocked only; the key epoch has not changed since

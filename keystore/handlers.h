@@ -57,8 +57,5 @@ enum pfc_ks_next pfc_ks_dispatch_kdf(struct pfc_ks_server *s, const struct pfc_k
 				     const uint8_t *body, size_t len, struct pfc_wbuf *out,
 				     struct pfc_ks_kdf_job **job, enum pfc_ks_verdict *verdict);
 
-/* Apply a mutation: next (a changed clone of s->kr) is written to the store,
- * then replaces s->kr; on failure it is freed and s->kr is unchanged. */
-int pfc_ks_commit(struct pfc_ks_server *s, struct pfc_keyring *next);
 
 #endif

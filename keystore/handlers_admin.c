@@ -13,6 +13,7 @@
 
 #include "fs/err.h"
 #include "fs/log.h"
+#include "keystore/keystate.h"
 #include "keystore/bundle.h"
 #include "keystore/handlers_priv.h"
 #include "keystore/retire.h"

@@ -15,11 +15,13 @@ static bool running(int32_t pid)
 	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* Is the client of u still there: its connection open, or its process running?
- * (A daemon that forked after connecting keeps the connection, not the pid.) */
+/* Is the client of u still there: its connection open (conn is cleared when it
+ * closes: pfc_ks_forget_conn), or its process running?  (A daemon that forked
+ * after connecting keeps the connection, not the pid.) */
 static bool present(const struct pfc_ks_server *s, const struct pfc_ks_use *u)
 {
-	return u->at && (pfc_ks_conn_open(s, u->conn) || running(u->pid));
+	(void)s;
+	return u->at && (u->conn != 0 || running(u->pid));
 }
 
 void pfc_ks_note_use(const struct pfc_ks_server *s, struct pfc_ks_entry *e,

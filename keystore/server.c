@@ -39,6 +39,7 @@
 
 #include "fs/err.h"
 #include "fs/log.h"
+#include "keystore/keystate.h"
 #include "keystore/handlers.h"
 #include "keystore/proto.h"
 #include "keystore/server.h"
@@ -96,6 +97,7 @@ static void conn_close(struct pfc_ks_server *s, size_t i)
 	if (c->job && !c->job_sent)
 		pfc_ks_kdf_job_free(c->job);
 	/* a job on the worker has no owner any more: kdf_reap frees it */
+	pfc_ks_forget_conn(s, c->id);
 	close(c->fd);
 	sodium_free(c->body);
 	pfc_wbuf_free(&c->out);
@@ -357,14 +359,6 @@ static bool conn_read(struct pfc_ks_server *s, struct ks_conn *c, int timeout_ms
 	if (c->body_got < c->body_len)
 		return true;
 	return conn_request(s, c);
-}
-
-bool pfc_ks_conn_open(const struct pfc_ks_server *s, uint64_t conn)
-{
-	for (size_t i = 0; i < s->nconns; i++)
-		if (s->conns[i].id == conn)
-			return true;
-	return false;
 }
 
 /* The events to poll a connection for: none while its request waits for the

@@ -65,9 +65,5 @@ int pfc_ks_server_listen(struct pfc_ks_server *s);
  * SIGINT must be blocked by the caller: they are unblocked only inside ppoll).
  * Then close every client, wipe the keys, remove the socket.  Returns 0. */
 int pfc_ks_server_run(struct pfc_ks_server *s, volatile sig_atomic_t *stop);
-/* Wipe the keys (lock). */
-void pfc_ks_server_lock(struct pfc_ks_server *s);
-/* Is connection number conn (struct pfc_ks_peer) still open? */
-bool pfc_ks_conn_open(const struct pfc_ks_server *s, uint64_t conn);
 
 #endif

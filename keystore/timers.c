@@ -5,7 +5,7 @@
 
 #include "fs/err.h"
 #include "fs/log.h"
-#include "keystore/handlers.h"
+#include "keystore/keystate.h"
 #include "keystore/keyring.h"
 #include "keystore/timers.h"
 

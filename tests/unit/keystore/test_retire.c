@@ -15,6 +15,7 @@
 #include "fs/err.h"
 #include "keystore/keyring.h"
 #include "keystore/duration.h"
+#include "keystore/keystate.h"
 #include "keystore/retire.h"
 
 static struct pfc_keyring kr;
@@ -118,7 +119,9 @@ Test(keystore_retire, the_schedule_survives_the_store_plaintext_and_v1_has_no_re
 
 Test(keystore_retire, a_running_client_blocks_one_that_exited_does_not)
 {
-	struct pfc_ks_server srv = {0}; /* no connection open: only the pids count */
+	/* connections "closed" at once (pfc_ks_forget_conn, as the loop does at a
+	 * close): then only the pids count */
+	struct pfc_ks_server srv = {.kr = kr};
 	struct pfc_ks_entry *e = pfc_keyring_find(&kr, "vol", 3, 1);
 	char why[128];
 	pid_t child = fork();
@@ -130,8 +133,10 @@ Test(keystore_retire, a_running_client_blocks_one_that_exited_does_not)
 	}
 	cr_assert_eq(pfc_ks_retire_check(&srv, e, 2000, why, sizeof(why)), 0, "never used");
 	pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, 0, 1}, 0x05, 1990); /* pid 0: unknown */
+	pfc_ks_forget_conn(&srv, 1);
 	cr_assert_eq(pfc_ks_retire_check(&srv, e, 2000, why, sizeof(why)), 0);
 	pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, child, 2}, 0x05, 1988);
+	pfc_ks_forget_conn(&srv, 2);
 	cr_assert_eq(pfc_ks_retire_check(&srv, e, 2000, why, sizeof(why)), PFC_ERR_BUSY);
 	cr_assert_not_null(strstr(why, "v1 was used to unwrap a file key 12 s ago"), "%s", why);
 	cr_assert_not_null(strstr(why, "still connected or running"), "%s", why);
@@ -140,11 +145,21 @@ Test(keystore_retire, a_running_client_blocks_one_that_exited_does_not)
 	cr_assert_eq(pfc_ks_retire_check(&srv, e, 2000, why, sizeof(why)), 0, "exited: %s", why);
 	/* a running client's record is kept while the slots fill with gone ones */
 	pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, getpid(), 3}, 0x04, 3000);
-	for (int i = 0; i < 4 * PFC_KS_USES; i++)
+	pfc_ks_forget_conn(&srv, 3);
+	for (int i = 0; i < 4 * PFC_KS_USES; i++) {
 		pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, 0, 100 + (uint64_t)i}, 0x07,
 				3001 + (uint64_t)i);
+		pfc_ks_forget_conn(&srv, 100 + (uint64_t)i);
+	}
 	cr_assert_eq(pfc_ks_retire_check(&srv, e, 4000, why, sizeof(why)), PFC_ERR_BUSY);
 	cr_assert_not_null(strstr(why, "wrap a key 1000 s ago"), "%s", why);
+	/* an open connection counts though its pid is gone (a daemon that forked) */
+	pfc_ks_note_use(&srv, e, &(struct pfc_ks_peer){0, 0, 7}, 0x05, 5000);
+	cr_assert_eq(pfc_ks_retire_check(&srv, e, 5001, why, sizeof(why)), PFC_ERR_BUSY);
+	cr_assert_not_null(strstr(why, "unwrap a file key 1 s ago"), "the open one: %s", why);
+	pfc_ks_forget_conn(&srv, 7);
+	cr_assert_eq(pfc_ks_retire_check(&srv, e, 5001, why, sizeof(why)), PFC_ERR_BUSY);
+	cr_assert_not_null(strstr(why, "wrap a key 2001 s ago"), "closed: the pid's: %s", why);
 }
 
 Test(keystore_retire, durations_and_times)
