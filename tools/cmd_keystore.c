@@ -30,7 +30,8 @@ static const char ks_help[] =
     "      no shell: CMD is split at spaces, or, when --extpass is given more than once,\n"
     "      each one is one argument: --extpass systemd-ask-password --extpass 'Pass:') |\n"
     "      a file named by env PFCRYPT_PASSPHRASE_FILE | a prompt on the terminal (no echo).\n"
-    "Every subcommand takes --socket PATH (env PFCRYPT_SOCKET) and --help.\n"
+    "Every subcommand takes --socket PATH (env PFCRYPT_SOCKET), -q, --quiet (no line\n"
+    "on success) and --help (its own usage: 'pfcrypt keystore unlock --help').\n"
     "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
     "then PATH).  Exit: 0 ok, 2 error.\n";
 
@@ -59,7 +60,7 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 	    {.name = "json", .flag = &o->json},
 	    {0}};
 	const struct cli_syntax syn = {
-	    .cmd = cmd, .help = ks_help, .opts = opts, .nargs = CLI_ARGS_ANY};
+	    .cmd = cmd, .help = ks_sub_help(cmd + 9, ks_help), .opts = opts, .nargs = CLI_ARGS_ANY};
 	int r;
 
 	*o = (struct ks_opts){.pass = CLI_PASS_SRC_INIT};
@@ -83,6 +84,8 @@ static int ks_status(const struct ks_opts *o)
 	size_t n = 0;
 	int r;
 
+	if (o->json)
+		return ks_status_json();
 	if ((r = cli_ks_open(&ks)))
 		return r;
 	cli_ks_socket(sock, sizeof(sock));
@@ -94,35 +97,25 @@ static int ks_status(const struct ks_opts *o)
 		pfc_ks_close(ks);
 		return CLI_EXIT_SETUP;
 	}
-	if (o->json) {
-		printf("{\"socket\":");
-		json_str(stdout, sock);
-		printf(",\"locked\":%s,\"protocol_version\":%u,\"kdf_profile\":",
-		       st.locked ? "true" : "false", st.protocol_version);
-		json_str(stdout, st.kdf_profile);
-		printf(",\"keys\":[");
-		for (size_t i = 0; i < n; i++) {
-			printf("%s{\"name\":", i ? "," : "");
-			json_str(stdout, list[i].name);
-			printf(
-			    ",\"version\":%u,\"state\":\"%s\",\"created\":%llu,\"retired\":%llu}",
-			    list[i].version, cli_ks_state_name(list[i].state),
-			    (unsigned long long)list[i].created,
-			    (unsigned long long)list[i].retired);
-		}
-		printf("]}\n");
-	} else {
-		printf("socket:    %s\nstate:     %s\nkdf:       %s\n", sock,
-		       st.locked ? "locked" : "unlocked", st.kdf_profile);
-		if (!st.locked)
-			printf("keys:      %u names, %u usable versions, %u retired\n",
-			       st.key_count, st.version_count, st.retired_count);
-		for (size_t i = 0; i < n; i++)
-			printf("  %-20s v%-4u %s\n", list[i].name, list[i].version,
-			       cli_ks_state_name(list[i].state));
-	}
+	printf("socket:    %s\nstate:     %s\nkdf:       %s\n", sock,
+	       st.locked ? "locked" : "unlocked", st.kdf_profile);
+	if (!st.locked)
+		printf("keys:      %u names, %u usable versions, %u retired\n", st.key_count,
+		       st.version_count, st.retired_count);
+	for (size_t i = 0; i < n; i++)
+		printf("  %-20s v%-4u %s\n", list[i].name, list[i].version,
+		       cli_ks_state_name(list[i].state));
 	pfc_ks_list_free(list);
 	pfc_ks_close(ks);
+	return CLI_EXIT_OK;
+}
+
+/* The one line after a request that worked: "keystore locked on SOCK".  CLI_EXIT_OK. */
+static int ks_done(const char *what)
+{
+	char sock[4096];
+
+	cli_say("keystore %s on %s", what, cli_ks_socket(sock, sizeof(sock)));
 	return CLI_EXIT_OK;
 }
 
@@ -141,7 +134,7 @@ static int ks_lock_unlock(const struct ks_opts *o, bool lock)
 	}
 	r = lock ? pfc_ks_lock(ks) : pfc_ks_unlock(ks, pass, len);
 	cli_pass_free(pass);
-	r = r < 0 ? cli_ks_fail_socket(ks, r) : CLI_EXIT_OK;
+	r = r < 0 ? cli_ks_fail_socket(ks, r) : ks_done(lock ? "locked" : "unlocked");
 	pfc_ks_close(ks);
 	return r;
 }
@@ -170,7 +163,7 @@ static int ks_passwd(const struct ks_opts *o)
 	if (cli_ks_open(&ks))
 		goto out;
 	r = pfc_ks_change_passphrase(ks, old, olen, new, nlen);
-	ret = r < 0 ? cli_ks_fail_socket(ks, r) : CLI_EXIT_OK;
+	ret = r < 0 ? cli_ks_fail_socket(ks, r) : ks_done("passphrase changed");
 out:
 	cli_pass_free(old);
 	cli_pass_free(new);

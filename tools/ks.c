@@ -36,19 +36,27 @@ static bool cli_ks_msg_repeats(int err, const char *msg)
 	return !strncmp(msg, text, n) && (msg[n] == '\0' || msg[n] == ':');
 }
 
-void cli_ks_err(struct pfc_ks *ks, const char *what, int err)
+const char *cli_ks_cause(struct pfc_ks *ks, int err, char *buf, size_t len)
 {
 	const char *msg = ks ? pfc_ks_last_message(ks) : pfc_ks_connect_message();
+
+	if (msg && *msg && !cli_ks_msg_repeats(err, msg))
+		snprintf(buf, len, "%s: %s", pfc_strerror(err), msg);
+	else
+		snprintf(buf, len, "%s", msg && *msg ? msg : pfc_strerror(err));
+	return buf;
+}
+
+void cli_ks_err(struct pfc_ks *ks, const char *what, int err)
+{
 	const char *hint = "";
+	char cause[1024];
 
 	if (err == PFC_ERR_LOCKED)
 		hint = " (run 'pfcrypt keystore unlock')";
 	else if (err == PFC_ERR_UNREACHABLE)
 		hint = " (is it running? 'pfcrypt keystore start')";
-	if (msg && *msg && !cli_ks_msg_repeats(err, msg))
-		cli_err(what, "%s: %s%s", pfc_strerror(err), msg, hint);
-	else
-		cli_err(what, "%s%s", msg && *msg ? msg : pfc_strerror(err), hint);
+	cli_err(what, "%s%s", cli_ks_cause(ks, err, cause, sizeof(cause)), hint);
 }
 
 int cli_ks_fail(struct pfc_ks *ks, int err, const char *fmt, ...)

@@ -191,7 +191,7 @@ int ks_init(const struct ks_opts *o)
 	args[n] = NULL;
 	r = spawn(args, pass, len, err, sizeof(err));
 	if (r == 0) {
-		printf("%s\n", last_line(err));
+		cli_say("%s", last_line(err));
 		ret = CLI_EXIT_OK;
 	} else if (!told_failure(r, bin, err)) {
 		cli_err(NULL, "pfcrypt-keystore --init failed");
@@ -287,7 +287,7 @@ static int confirm_started(const char *sock)
 		cli_ks_err(NULL, sock, r);
 		return CLI_EXIT_SETUP;
 	}
-	printf("keystore started (pid %ld) on %s\n", (long)socket_owner(sock), sock);
+	cli_say("keystore started (pid %ld) on %s", (long)socket_owner(sock), sock);
 	return 0;
 }
 
@@ -395,5 +395,14 @@ int ks_stop(const struct ks_opts *o)
 		}
 		poll(NULL, 0, 10);
 	}
+	cli_say("keystore stopped (pid %ld) on %s", (long)pid, sock);
 	return CLI_EXIT_OK;
+}
+
+pid_t ks_socket_pid(const char *path)
+{
+	char comm[64];
+	pid_t pid = socket_owner(path);
+
+	return pid > 0 && is_keystore(pid, comm, sizeof(comm)) ? pid : -1;
 }

@@ -2,8 +2,10 @@
 """A new user's first hour (issue 19 items 3, 5, 6, 7), tried as a gocryptfs user would: errors
 say their cause once; commands that change something say so in one line (and nothing with -q);
 scripts get JSON in every case."""
+import json
 import os
 import re
+import time
 
 import taprun
 import unittest
@@ -49,6 +51,103 @@ class ErrorsOnce(unittest.TestCase):
                 errs.append(p.stderr)
             self.assertIn("unknown master key or version", errs[0])
             self.assertIn("wrong passphrase", errs[3])
+
+
+class SaysWhatItDid(unittest.TestCase):
+
+    def test_mount_umount_and_keystore_commands_print_one_line(self):
+        with CliEnv() as e:
+            e.init_volume()
+            mnt = os.path.join(e.tmp, "mnt")
+            os.mkdir(mnt)
+            p = e.pfcrypt("mount", e.backing, mnt, check=True)
+            e.mounts.append(mnt)
+            self.assertEqual(p.stdout, f"mounted {e.backing} on {mnt}\n")
+            p = e.pfcrypt("umount", mnt, check=True)
+            e.mounts.remove(mnt)
+            self.assertEqual(p.stdout, f"unmounted {mnt}\n")
+            sock = e.ks.sock
+            pf = e.ks.passfile
+            for args, line in ((["keystore", "lock"], f"keystore locked on {sock}"),
+                               (["keystore", "unlock", "--passphrase-file", pf],
+                                f"keystore unlocked on {sock}"),
+                               (["keystore", "passwd", "--passphrase-file", pf,
+                                 "--new-passphrase-file", pf],
+                                f"keystore passphrase changed on {sock}")):
+                p = e.pfcrypt(*args, check=True)
+                self.assertEqual(p.stdout, line + "\n", args)
+            pid = e.ks.pid
+            p = e.pfcrypt("keystore", "stop", check=True)
+            e.ks.pid = None
+            self.assertEqual(p.stdout, f"keystore stopped (pid {pid}) on {sock}\n")
+
+    def test_quiet_prints_nothing_on_success(self):
+        with CliEnv() as e:
+            e.init_volume()
+            mnt = os.path.join(e.tmp, "mnt")
+            os.mkdir(mnt)
+            p = e.pfcrypt("-q", "mount", e.backing, mnt, check=True)
+            e.mounts.append(mnt)
+            self.assertEqual(p.stdout, "")
+            p = e.pfcrypt("umount", "--quiet", mnt, check=True)
+            e.mounts.remove(mnt)
+            self.assertEqual(p.stdout, "")
+            for args in (["keystore", "lock", "-q"],
+                         ["--quiet", "keystore", "unlock", "--passphrase-file", e.ks.passfile]):
+                self.assertEqual(e.pfcrypt(*args, check=True).stdout, "", args)
+            p = e.pfcrypt("-q", "umount", mnt)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("not mounted", p.stderr)
+
+    def test_keystore_subcommands_have_their_own_help(self):
+        with CliEnv(keystore=False) as e:
+            for sub in ("init", "start", "stop", "status", "lock", "unlock", "passwd"):
+                p = e.run([e.cli, "keystore", sub, "--help"], check=True)
+                self.assertTrue(p.stdout.startswith(f"Usage: pfcrypt keystore {sub}"), p.stdout)
+
+    def test_mount_v_is_o_verbose(self):
+        with CliEnv() as e:
+            e.init_volume()
+            mnt = os.path.join(e.tmp, "mnt")
+            os.mkdir(mnt)
+            log = os.path.join(e.tmp, "fs.log")
+            e.pfcrypt("mount", "-v", e.backing, mnt, "-o", f"log_file={log}", check=True)
+            e.mounts.append(mnt)
+            with open(os.path.join(mnt, "f"), "wb") as f:
+                f.write(b"x")
+            with open(os.path.join(mnt, "f"), "rb") as f:
+                f.read()
+            e.umount(mnt)
+            with open(log) as f:
+                self.assertIn("debug:", f.read())
+
+
+class KeystoreStatusJson(unittest.TestCase):
+
+    def status(self, e, ks=None):
+        p = e.pfcrypt("keystore", "status", "--json", ks=ks)
+        return p.returncode, json.loads(p.stdout)
+
+    def test_json_in_every_case(self):
+        with CliEnv() as e:
+            e.init_volume()
+            rc, j = self.status(e)
+            self.assertEqual(rc, 0)
+            self.assertEqual((j["reachable"], j["locked"], j["pid"], j["socket"]),
+                             (True, False, e.ks.pid, e.ks.sock))
+            self.assertEqual(os.path.realpath(j["store"]), os.path.realpath(e.ks.store))
+            self.assertIsInstance(j["uptime_s"], int)
+            self.assertIn({"name": KEY, "version": 1, "state": "primary"},
+                          [{k: v[k] for k in ("name", "version", "state")} for v in j["keys"]])
+            e.pfcrypt("keystore", "lock", check=True)
+            rc, j = self.status(e)
+            self.assertEqual((rc, j["reachable"], j["locked"], j["keys"], j["pid"]),
+                             (0, True, True, [], e.ks.pid))
+            e.pfcrypt("keystore", "stop", check=True)
+            e.ks.pid = None
+            rc, j = self.status(e)
+            self.assertEqual((rc, j["reachable"], j["locked"], j["pid"]), (2, False, None, None))
+            self.assertIn("unreachable", j["error"])
 
 
 if __name__ == "__main__":
