@@ -83,6 +83,8 @@ bool cli_is_mount_point(int dirfd, const char *name, const struct stat *st, dev_
 /* Where a passphrase comes from, in this order: fd >= 0, file, extpass, the file named by env,
  * the tty. */
 #define CLI_EXTPASS_MAX 64 /* --extpass values, at most (PFC_EXTPASS_ARGS_MAX) */
+#define CLI_PASS_SHORT	10 /* a new passphrase shorter than this (characters) is warned about */
+#define CLI_PASS_TRIES	3  /* a new passphrase on the terminal: attempts before giving up */
 struct cli_pass_src {
 	const char *file; /* --passphrase-file */
 	int fd;		  /* --passphrase-fd, -1 if not given */
@@ -99,7 +101,9 @@ struct cli_pass_src {
 
 /*
  * Read a passphrase into sodium_malloc'd memory (*out, *len; NUL-terminated).
- * One trailing newline is stripped.  On the tty: no echo; confirm asks twice.
+ * One trailing newline is stripped.  On the tty: no echo; confirm (a new
+ * passphrase) asks twice, again when the two differ (CLI_PASS_TRIES in all),
+ * and a short one (< CLI_PASS_SHORT characters) only after a warning and a yes.
  * Prints its own one-line error; returns 0 or CLI_EXIT_SETUP.
  */
 int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confirm, char **out,

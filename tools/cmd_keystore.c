@@ -17,7 +17,9 @@
 
 static const char ks_help[] =
     "Usage: pfcrypt keystore SUBCOMMAND [OPTIONS]\n\n"
-    "  init    [--store FILE] [--kdf-profile P] [PASS]   create a new empty key store\n"
+    "  init    [--store FILE] [--kdf-profile P] [--start [--log-file F]] [PASS]\n"
+    "                                    create a new empty key store (--start: and\n"
+    "                                    start it, the passphrase asked only twice)\n"
     "  start   [--store FILE] [--locked] [--log-file F] [PASS] [-- DAEMON-ARGS]\n"
     "                                    start pfcrypt-keystore in the background\n"
     "  stop                              stop the keystore serving the socket\n"
@@ -57,6 +59,7 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 	    {.name = "kdf-profile", .str = &o->kdf},
 	    {.name = "log-file", .str = &o->log_file},
 	    {.name = "locked", .flag = &o->locked},
+	    {.name = "start", .flag = &o->start},
 	    {.name = "json", .flag = &o->json},
 	    {0}};
 	const struct cli_syntax syn = {

@@ -20,6 +20,7 @@ struct ks_opts {
 	const char *kdf;
 	const char *log_file;
 	bool locked;
+	bool start; /* init --start: start the new store too, with the same passphrase */
 	bool json;
 	int nextra;
 	char **extra; /* after "--": passed to the daemon as they are */

@@ -20,11 +20,17 @@
 static const struct {
 	const char *sub, *help;
 } helps[] = {
-    {"init", "Usage: pfcrypt keystore init [--store FILE] [--kdf-profile P] [PASS]\n\n"
-	     "Create a new empty key store (the passphrase is asked twice on a terminal).\n\n"
-	     "  --store FILE       the store file (default $XDG_CONFIG_HOME/pfcrypt/keystore)\n"
-	     "  --kdf-profile P    Argon2id cost: interactive, moderate (default), "
-	     "sensitive\n" KS_COMMON_HELP "\n" KS_PASS_HELP "Exit: 0 created, 2 error.\n"},
+    {"init",
+     "Usage: pfcrypt keystore init [--store FILE] [--kdf-profile P] [--start [--log-file F]]\n"
+     "                             [PASS]\n\n"
+     "Create a new empty key store.  On a terminal the passphrase is typed twice (asked\n"
+     "again when the two differ); one under 10 characters is used only after a warning\n"
+     "and a yes.\n\n"
+     "  --store FILE       the store file (default $XDG_CONFIG_HOME/pfcrypt/keystore)\n"
+     "  --kdf-profile P    Argon2id cost: interactive, moderate (default), sensitive\n"
+     "  --start            then start the keystore on it with the same passphrase\n"
+     "  --log-file F       (with --start) the daemon logs to F\n" KS_COMMON_HELP "\n" KS_PASS_HELP
+     "Exit: 0 created (and started), 2 error.\n"},
     {"start", "Usage: pfcrypt keystore start [--store FILE] [--locked] [--log-file F] [PASS]\n"
 	      "                              [-- DAEMON-ARGS]\n\n"
 	      "Start pfcrypt-keystore in the background; prints 'keystore started (pid N) on\n"

@@ -46,7 +46,9 @@ static int usage(FILE *f)
 	      "                  started, stopped, locked, unlocked, passphrase changed);\n"
 	      "                  errors still print.  Also taken after the command name\n"
 	      "  -h, --help, --version\n\n"
-	      "Exit codes: 0 ok, 1 problems found or operation refused, 2 usage or setup error.\n",
+	      "Exit codes: 0 ok; 1 check found problems, retire refused, rewrap left files;\n"
+	      "2 usage or setup error, and every other refusal (init of a directory that is\n"
+	      "not empty, mount of an unsafe mountpoint).\n",
 	      f);
 	return f == stdout ? CLI_EXIT_OK : CLI_EXIT_SETUP;
 }

@@ -12,7 +12,7 @@ _pfcrypt_keystore_subcommands="init start stop status lock unlock passwd"
 _pfcrypt_opts()
 {
 	case $1 in
-	keystore) echo "--store --kdf-profile --locked --log-file --json --passphrase-file
+	keystore) echo "--store --kdf-profile --start --locked --log-file --json --passphrase-file
 		--passphrase-fd --extpass --new-passphrase-file --socket -q --quiet --help" ;;
 	init) echo "--key --cipher --block-size --no-holes --socket --help" ;;
 	mount) echo "-f -v --verbose -q --quiet -o --socket --help" ;;

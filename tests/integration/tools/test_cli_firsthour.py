@@ -4,7 +4,10 @@ say their cause once; commands that change something say so in one line (and not
 scripts get JSON in every case."""
 import json
 import os
+import pty
 import re
+import select
+import signal
 import time
 
 import taprun
@@ -51,6 +54,134 @@ class ErrorsOnce(unittest.TestCase):
                 errs.append(p.stderr)
             self.assertIn("unknown master key or version", errs[0])
             self.assertIn("wrong passphrase", errs[3])
+
+
+def converse(argv, env, script, timeout=60):
+    """Run argv on a new pseudo-terminal (its controlling tty, as a user's shell gives it) and
+    play script: (regex to wait for in what it printed since the last answer, line to type).
+    Returns (exit status, everything it printed)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    seen, out, reaped = 0, b"", False
+    deadline = time.monotonic() + timeout
+
+    def more():
+        nonlocal out
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return False
+        return True
+
+    try:
+        for want, answer in script:
+            while not re.search(want, out[seen:].decode(errors="replace")):
+                if time.monotonic() > deadline or not more() and not out[seen:]:
+                    raise AssertionError(f"never saw {want!r}: {out.decode(errors='replace')}")
+            seen = len(out)
+            time.sleep(0.05)  # the prompt is out; the terminal is in no-echo mode by now
+            os.write(fd, answer.encode() + b"\n")
+        while time.monotonic() < deadline:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                reaped = True
+                while more() and select.select([fd], [], [], 0)[0]:
+                    pass
+                return os.waitstatus_to_exitcode(st), out.decode(errors="replace")
+            more()
+        raise AssertionError(f"{argv} did not finish: {out.decode(errors='replace')}")
+    finally:
+        if not reaped:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+class FirstRun(unittest.TestCase):
+    """keystore init --start on a terminal: the new passphrase typed twice serves the start too;
+    a mismatch asks again; a short one gets a warning and a second confirmation."""
+
+    def first_run(self, e, script):
+        sock = os.path.join(e.tmp, "first", "ks.sock")
+        os.makedirs(os.path.dirname(sock), mode=0o700)
+        store = os.path.join(e.tmp, "first", "store")
+        env = dict(e.env, PFCRYPT_SOCKET=sock)
+        try:
+            rc, out = converse([e.cli, "keystore", "init", "--start", "--store", store,
+                                "--kdf-profile", "test"], env, script)
+            return rc, out, sock
+        except BaseException:
+            e.run([e.cli, "--socket", sock, "keystore", "stop"])
+            raise
+
+    def unlocks_with(self, e, sock, passphrase):
+        pf = os.path.join(e.tmp, "pf")
+        with open(pf, "w") as f:
+            f.write(passphrase + "\n")
+        return e.run([e.cli, "--socket", sock, "keystore", "unlock", "--passphrase-file", pf])
+
+    def test_asked_twice_and_again_on_mismatch(self):
+        with CliEnv(keystore=False) as e:
+            good = "a long enough first passphrase"
+            rc, out, sock = self.first_run(e, [
+                ("New keystore passphrase: ", good), ("Repeat passphrase: ", good + "x"),
+                (r"differ; again[\s\S]*New keystore passphrase: ", good),
+                ("Repeat passphrase: ", good)])
+            try:
+                self.assertEqual(rc, 0, out)
+                self.assertIn("keystore started (pid", out)
+                # asked twice in all for the good try (plus the first, mistyped, pair)
+                self.assertEqual(out.count("passphrase: "), 4, out)
+                self.assertNotIn(good, out)
+                self.assertEqual(self.unlocks_with(e, sock, good).returncode, 0)
+            finally:
+                e.run([e.cli, "--socket", sock, "keystore", "stop"])
+
+    def test_short_passphrase_warned_and_confirmed(self):
+        with CliEnv(keystore=False) as e:
+            rc, out, sock = self.first_run(e, [
+                ("New keystore passphrase: ", "short"), (r"Use it anyway\? \[y/N\]", "n"),
+                (r"New keystore passphrase: ", "tiny"), (r"Use it anyway\? \[y/N\]", "y"),
+                ("Repeat passphrase: ", "tiny")])
+            try:
+                self.assertEqual(rc, 0, out)
+                self.assertIn("warning: this passphrase has only 5 characters", out)
+                self.assertEqual(self.unlocks_with(e, sock, "tiny").returncode, 0)
+            finally:
+                e.run([e.cli, "--socket", sock, "keystore", "stop"])
+
+    def test_quickstart_asks_twice_and_names_completion(self):
+        with CliEnv(keystore=False) as e:
+            build = os.path.dirname(os.path.dirname(e.cli))
+            sock = os.path.join(e.tmp, "run", "ks.sock")
+            data = os.path.join(e.tmp, "data")  # no completion installed there
+            env = dict(e.env, PFCRYPT_QUICKSTART_BUILD_DIR=build, PFCRYPT_SOCKET=sock,
+                       PFCRYPT_STORE=os.path.join(e.tmp, "cfg", "keystore"),
+                       PFCRYPT_KDF_PROFILE="test", XDG_STATE_HOME=os.path.join(e.tmp, "state"),
+                       XDG_DATA_DIRS=data, XDG_DATA_HOME=data)
+            backing, mnt = os.path.join(e.tmp, "Private.enc"), os.path.join(e.tmp, "Private")
+            good = "the quick start passphrase"
+            qs = os.path.join(os.environ["PFC_SOURCE_ROOT"], "pfcrypt-quickstart")
+            try:
+                rc, out = converse([qs, backing, mnt], env, [
+                    ("New keystore passphrase: ", good), ("Repeat passphrase: ", good)])
+                e.mounts.append(mnt)
+                self.assertEqual(rc, 0, out)
+                self.assertEqual(out.count("passphrase: "), 2, out)
+                self.assertTrue(os.path.ismount(mnt), out)
+                self.assertIn(f"mounted {backing} on {mnt}", out)
+                m = re.search(r"tab completion for pfcrypt: source (\S+)", out)
+                self.assertTrue(m, out)
+                self.assertTrue(os.path.isfile(m.group(1)), m.group(1))
+            finally:
+                e.run([e.cli, "--socket", sock, "umount", mnt])
+                e.run([e.cli, "--socket", sock, "keystore", "stop"])
 
 
 class SaysWhatItDid(unittest.TestCase):
