@@ -7,7 +7,10 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
+import subprocess
+import tempfile
 import time
 
 import taprun
@@ -279,6 +282,91 @@ class KeystoreStatusJson(unittest.TestCase):
             rc, j = self.status(e)
             self.assertEqual((rc, j["reachable"], j["locked"], j["pid"]), (2, False, None, None))
             self.assertIn("unreachable", j["error"])
+
+
+UID = 54321  # a uid nobody uses here: /tmp/pfcrypt-54321 is this test's alone
+
+
+class NoRuntimeDir(unittest.TestCase):
+    """Without XDG_RUNTIME_DIR (su -, ssh) the default socket is /tmp/pfcrypt-$UID/keystore.sock
+    for the CLI, the keystore and pfcryptfs alike, as ssh-agent's; a directory there that is
+    someone else's or group/other-writable is refused, naming why; one that cannot be created
+    is named with what to set."""
+    SOCKDIR = f"/tmp/pfcrypt-{UID}"
+
+    def setUp(self):
+        shutil.rmtree(self.SOCKDIR, ignore_errors=True)
+        self.home = tempfile.mkdtemp(prefix="pfc-nort-")
+        os.chmod(self.home, 0o755)
+        os.chown(self.home, UID, UID)
+        self.pf = os.path.join(self.home, "pass")
+        with open(self.pf, "w") as f:
+            f.write("a passphrase for the other user\n")
+        os.chown(self.pf, UID, UID)
+
+    def tearDown(self):
+        self.as_user("keystore", "stop")
+        shutil.rmtree(self.SOCKDIR, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def as_user(self, *args, prog="PFCRYPT", extra_env=None):
+        env = {"PATH": os.environ["PATH"], "HOME": self.home,
+               "PFCRYPT_KEYSTORE_BIN": os.environ["PFCRYPT_KEYSTORE"]}
+        env.update(extra_env or {})
+        argv = ["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups",
+                os.environ[prog]] + list(args)
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+
+    def start(self):
+        return self.as_user("keystore", "init", "--start", "--store",
+                            os.path.join(self.home, "store"), "--kdf-profile", "test",
+                            "--passphrase-file", self.pf)
+
+    def test_falls_back_to_tmp_for_cli_keystore_and_pfcryptfs(self):
+        p = self.start()
+        sock = f"{self.SOCKDIR}/keystore.sock"
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(f"on {sock}", p.stdout)
+        st = os.stat(self.SOCKDIR)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (UID, 0o700))
+        p = self.as_user("keystore", "status", "--json")
+        self.assertEqual((p.returncode, json.loads(p.stdout)["socket"]), (0, sock), p.stderr)
+        backing, mnt = os.path.join(self.home, "b"), os.path.join(self.home, "m")
+        p = self.as_user("init", backing, "--key", "mine")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.as_user("keystore", "stop")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.as_user("keystore", "status")
+        self.assertIn(f"{sock}: keystore unreachable", p.stderr)
+        # pfcryptfs asks the same socket (here: nobody answers it any more)
+        os.mkdir(mnt)
+        os.chown(mnt, UID, UID)
+        p = self.as_user(backing, mnt, prog="PFCRYPTFS")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(f"keystore {sock}: keystore unreachable", p.stderr)
+
+    def test_refuses_a_directory_of_someone_else_or_writable_by_others(self):
+        os.mkdir(self.SOCKDIR, 0o700)  # root's
+        p = self.start()
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(f"socket directory {self.SOCKDIR}: owned by uid 0, not by you (uid {UID})",
+                      p.stderr)
+        os.chown(self.SOCKDIR, UID, UID)
+        os.chmod(self.SOCKDIR, 0o770)
+        p = self.as_user("keystore", "start", "--store", os.path.join(self.home, "store"),
+                         "--passphrase-file", self.pf)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(f"socket directory {self.SOCKDIR}: writable by group or others (mode 0770)",
+                      p.stderr)
+
+    def test_names_the_directory_it_cannot_create(self):
+        p = self.as_user("keystore", "init", "--start", "--store",
+                         os.path.join(self.home, "store"), "--kdf-profile", "test",
+                         "--passphrase-file", self.pf,
+                         extra_env={"XDG_RUNTIME_DIR": "/run/user/nosuch"})
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot create the socket directory /run/user/nosuch/pfcrypt", p.stderr)
+        self.assertIn("set XDG_RUNTIME_DIR", p.stderr)
 
 
 if __name__ == "__main__":
