@@ -44,6 +44,26 @@ static bool store_of(long pid, char *out, size_t len)
 	return found;
 }
 
+/* Else the store named on its command line ("--store FILE": pfcrypt keystore start makes it
+ * absolute); /proc/PID/cmdline stays readable when the daemon is not dumpable. */
+static bool store_of_cmdline(long pid, char *out, size_t len)
+{
+	char path[64], buf[8192];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (!strcmp(buf + i, "--store") && i + 8 < n && buf[i + 8] == '/')
+			return snprintf(out, len, "%s", buf + i + 8) < (int)len;
+	return false;
+}
+
 /* Seconds since process pid started (field 22 of /proc/PID/stat against /proc/uptime), or -1. */
 static long long uptime_of(long pid)
 {
@@ -84,7 +104,8 @@ static void print_process(const char *sock)
 		printf(",\"pid\":%ld,\"store\":", pid);
 	else
 		printf(",\"pid\":null,\"store\":");
-	if (pid > 0 && store_of(pid, store, sizeof(store)))
+	if (pid > 0 &&
+	    (store_of(pid, store, sizeof(store)) || store_of_cmdline(pid, store, sizeof(store))))
 		json_str(stdout, store);
 	else
 		printf("null");

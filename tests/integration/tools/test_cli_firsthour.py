@@ -330,7 +330,9 @@ class NoRuntimeDir(unittest.TestCase):
         st = os.stat(self.SOCKDIR)
         self.assertEqual((st.st_uid, st.st_mode & 0o777), (UID, 0o700))
         p = self.as_user("keystore", "status", "--json")
-        self.assertEqual((p.returncode, json.loads(p.stdout)["socket"]), (0, sock), p.stderr)
+        j = json.loads(p.stdout)
+        self.assertEqual((p.returncode, j["socket"], j["store"]),
+                         (0, sock, os.path.join(self.home, "store")), p.stderr)
         backing, mnt = os.path.join(self.home, "b"), os.path.join(self.home, "m")
         p = self.as_user("init", backing, "--key", "mine")
         self.assertEqual(p.returncode, 0, p.stderr)
