@@ -186,6 +186,25 @@ class FirstRun(unittest.TestCase):
                 e.run([e.cli, "--socket", sock, "umount", mnt])
                 e.run([e.cli, "--socket", sock, "keystore", "stop"])
 
+    def test_quickstart_failure_names_no_missing_log(self):
+        with CliEnv(keystore=False) as e:
+            pf = os.path.join(e.tmp, "pass")
+            with open(pf, "w") as f:
+                f.write("a quick start passphrase\n")
+            env = dict(e.env, PFCRYPT_QUICKSTART_BUILD_DIR=os.path.dirname(os.path.dirname(e.cli)),
+                       PFCRYPT_SOCKET=os.path.join(e.tmp, "no", "such", "ks.sock"),
+                       PFCRYPT_STORE=os.path.join(e.tmp, "cfg", "keystore"),
+                       PFCRYPT_PASSPHRASE_FILE=pf, PFCRYPT_KDF_PROFILE="test",
+                       XDG_STATE_HOME=os.path.join(e.tmp, "state"))
+            qs = os.path.join(os.environ["PFC_SOURCE_ROOT"], "pfcrypt-quickstart")
+            p = subprocess.run([qs, os.path.join(e.tmp, "b"), os.path.join(e.tmp, "m")], env=env,
+                               capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                               timeout=120, start_new_session=True)
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertIn("cannot create the socket directory", p.stderr)
+            for log in re.findall(r"\(log: ([^)]+)\)", p.stderr):
+                self.assertTrue(os.path.exists(log), f"names {log}, which does not exist")
+
 
 class SaysWhatItDid(unittest.TestCase):
 
@@ -251,7 +270,10 @@ class SaysWhatItDid(unittest.TestCase):
                 f.write(b"x")
             with open(os.path.join(mnt, "f"), "rb") as f:
                 f.read()
-            e.umount(mnt)
+            deadline = time.monotonic() + 10  # the kernel's RELEASE of f may still be on its way
+            while e.pfcrypt("umount", mnt).returncode != 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            e.mounts.remove(mnt)
             with open(log) as f:
                 self.assertIn("debug:", f.read())
 
