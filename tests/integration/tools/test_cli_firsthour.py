@@ -206,6 +206,28 @@ class FirstRun(unittest.TestCase):
                 self.assertTrue(os.path.exists(log), f"names {log}, which does not exist")
 
 
+class ExitCodesAgree(unittest.TestCase):
+    """init --help, README and what init does say the same: a refusal of init is exit 2."""
+
+    def test_init_refusal_is_2_in_help_readme_and_practice(self):
+        with CliEnv() as e:
+            h = e.run([e.cli, "init", "--help"], check=True).stdout
+            self.assertRegex(h, r"Exit: 0 created, 2 refused \(not empty, already a volume\)")
+            with open(os.path.join(os.environ["PFC_SOURCE_ROOT"], "README.md")) as f:
+                readme = " ".join(f.read().split())
+            m = re.search(r"Exit codes: 0 ok; 1 (.*?); 2 (.*?)\.", readme)
+            self.assertTrue(m, "README states the exit codes")
+            self.assertNotIn("init", m.group(1))
+            self.assertIn("`init` of a directory that is not empty or already a volume",
+                          m.group(2))
+            os.makedirs(e.backing)
+            with open(os.path.join(e.backing, "x"), "w") as f:
+                f.write("x")
+            self.assertEqual(e.pfcrypt("init", e.backing, "--key", KEY).returncode, 2)
+            top = e.run([e.cli, "--help"], check=True).stdout
+            self.assertIn("2 usage or setup error, and every other refusal (init of a", top)
+
+
 class SaysWhatItDid(unittest.TestCase):
 
     def test_mount_umount_and_keystore_commands_print_one_line(self):
