@@ -2,6 +2,7 @@
 """A new user's first hour (issue 19 items 3, 5, 6, 7), tried as a gocryptfs user would: errors
 say their cause once; commands that change something say so in one line (and nothing with -q);
 scripts get JSON in every case."""
+import errno
 import json
 import os
 import pty
@@ -204,6 +205,43 @@ class FirstRun(unittest.TestCase):
             self.assertIn("cannot create the socket directory", p.stderr)
             for log in re.findall(r"\(log: ([^)]+)\)", p.stderr):
                 self.assertTrue(os.path.exists(log), f"names {log}, which does not exist")
+
+
+class EnokeyCause(unittest.TestCase):
+    """An open that fails with ENOKEY: pfcrypt mount -f prints the cause and the master-key
+    version on the terminal, and pfcrypt status says the keystore's state."""
+
+    def test_mount_f_prints_the_cause_and_status_says_it(self):
+        with CliEnv() as e:
+            e.init_volume()
+            e.mkfiles(e.backing, {"f.txt": b"written without a mount: no key cached"})
+            mnt = os.path.join(e.tmp, "mnt")
+            os.mkdir(mnt)
+            fg = subprocess.Popen([e.cli, "--socket", e.ks.sock, "mount", "-f", e.backing, mnt],
+                                  env=e.env, stderr=subprocess.PIPE, text=True)
+            e.mounts.append(mnt)
+            try:
+                deadline = time.monotonic() + 30
+                while not os.path.ismount(mnt) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                e.pfcrypt("keystore", "lock", check=True)
+                with self.assertRaises(OSError) as cm:
+                    open(os.path.join(mnt, "f.txt"), "rb").close()
+                self.assertEqual(cm.exception.errno, errno.ENOKEY)
+                p = e.pfcrypt("status", mnt)
+                self.assertIn("keystore is locked", p.stdout)
+                j = json.loads(e.pfcrypt("status", "--json", mnt).stdout)
+                self.assertIn("locked", j["keystore"]["error"])
+                while e.pfcrypt("umount", mnt).returncode != 0 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                e.mounts.remove(mnt)
+                err = fg.communicate(timeout=30)[1]
+            finally:
+                if fg.poll() is None:
+                    fg.kill()
+                    fg.wait()
+            self.assertIn(f"cannot unwrap the file key (master key {KEY} v1): keystore is locked "
+                          f"(file {mnt}/f.txt)", err)
 
 
 class ExitCodesAgree(unittest.TestCase):
