@@ -46,6 +46,7 @@ static void usage(FILE *f)
 	    "Hold pfcrypt master keys and serve wrap/unwrap requests on a Unix socket.\n\n"
 	    "  --socket PATH          socket (default: $PFCRYPT_SOCKET, else\n"
 	    "                         $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, else\n"
+	    "                         /tmp/pfcrypt-$UID/keystore.sock, for root\n"
 	    "                         /run/pfcrypt/keystore.sock); its directory is made 0700\n"
 	    "  --store FILE           store file (default: $XDG_CONFIG_HOME/pfcrypt/keystore,\n"
 	    "                         else ~/.config/pfcrypt/keystore)\n"
@@ -390,6 +391,39 @@ static int load_store(const struct opts *o, const char *store, struct pfc_ks_ser
 	return 0;
 }
 
+/* The one line for a socket that could not be made (errno sys of the failed call): a
+ * directory that cannot be created is named, with what to set instead.  Returns 1. */
+static int listen_failed(const char *sock, int rc, int sys)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", sock);
+	if (strrchr(dir, '/'))
+		*strrchr(dir, '/') = '\0';
+	if (rc == PFC_ERR_IO && stat(dir, &st) < 0)
+		fprintf(stderr,
+			"pfcrypt-keystore: cannot create the socket directory %s: %s (set "
+			"XDG_RUNTIME_DIR to a directory of your own, or give --socket or "
+			"PFCRYPT_SOCKET)\n",
+			dir, strerror(sys));
+	else if (rc == PFC_ERR_DENIED && stat(dir, &st) == 0 && st.st_uid != geteuid())
+		fprintf(stderr,
+			"pfcrypt-keystore: socket directory %s: owned by uid %u, not by you (uid "
+			"%u): refused\n",
+			dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	else if (rc == PFC_ERR_DENIED && stat(dir, &st) == 0)
+		fprintf(stderr,
+			"pfcrypt-keystore: socket directory %s: writable by group or others (mode "
+			"%04o): refused\n",
+			dir, (unsigned)(st.st_mode & 07777));
+	else
+		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", sock,
+			rc == PFC_ERR_BUSY ? "a keystore is already listening there"
+					   : pfc_strerror(rc));
+	return 1;
+}
+
 /* The socket systemd passed, else our own.  0, or 1 after a message. */
 static int start_listening(struct pfc_ks_server *s, int act_fd, const char *sock)
 {
@@ -400,12 +434,8 @@ static int start_listening(struct pfc_ks_server *s, int act_fd, const char *sock
 		s->socket_inherited = true;
 		return 0;
 	}
-	if ((rc = pfc_ks_server_listen(s)) < 0) {
-		fprintf(stderr, "pfcrypt-keystore: %s: %s\n", sock,
-			rc == PFC_ERR_BUSY ? "a keystore is already listening there"
-					   : pfc_strerror(rc));
-		return 1;
-	}
+	if ((rc = pfc_ks_server_listen(s)) < 0)
+		return listen_failed(sock, rc, errno);
 	return 0;
 }
 

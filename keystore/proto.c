@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -328,6 +329,8 @@ const char *pfc_ks_default_socket(char *buf, size_t len)
 		n = snprintf(buf, len, "%s", env);
 	else if (xdg && *xdg)
 		n = snprintf(buf, len, "%s/pfcrypt/keystore.sock", xdg);
+	else if (geteuid() != 0) /* su -, ssh without a session: as ssh-agent, under /tmp */
+		n = snprintf(buf, len, "/tmp/pfcrypt-%u/keystore.sock", (unsigned)geteuid());
 	else
 		n = snprintf(buf, len, "/run/pfcrypt/keystore.sock");
 	return (n < 0 || (size_t)n >= len) ? NULL : buf;

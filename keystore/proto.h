@@ -96,7 +96,9 @@ struct pfc_ks_filekey {
 
 /*
  * Default socket path into buf (len bytes): $PFCRYPT_SOCKET if set, else
- * $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, else /run/pfcrypt/keystore.sock.
+ * $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, else /tmp/pfcrypt-$UID/keystore.sock
+ * (as ssh-agent; its directory 0700 and the caller's) or, for root,
+ * /run/pfcrypt/keystore.sock.
  * Returns buf, or NULL if it does not fit.
  */
 const char *pfc_ks_default_socket(char *buf, size_t len);

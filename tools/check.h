@@ -17,10 +17,18 @@
 
 #include "tools/vol.h"
 
+/* Where in a file a problem is: its block number and that block's backing offset, or -1. */
+struct check_at {
+	long long block, offset;
+};
+#define CHECK_NOWHERE ((struct check_at){-1, -1})
+
 struct check_item {
-	char *backing; /* relative to the backing root */
-	char *plain;   /* "/a/b", or NULL when a name on the way did not decrypt */
-	char *cause;   /* problems and notices only */
+	char *backing;	  /* relative to the backing root */
+	char *plain;	  /* "/a/b", or NULL when a name on the way did not decrypt */
+	char *cause;	  /* problems and notices only */
+	const char *code; /* problems and notices: the stable code (tools/CLI.md), a literal */
+	struct check_at at;
 };
 
 struct check_list {
@@ -43,11 +51,16 @@ struct check {
 	atomic_bool fatal;	    /* the keystore stopped answering: could not run */
 };
 
-/* Record a problem / notice (thread-safe).  plain may be NULL.  -1 on ENOMEM. */
-int check_problem(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-int check_notice(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Record a problem / notice with its code (tools/CLI.md "check codes"; a string literal)
+ * (thread-safe).  plain may be NULL.  -1 on ENOMEM. */
+int check_problem(struct check *ck, const char *code, const char *backing, const char *plain,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int check_notice(struct check *ck, const char *code, const char *backing, const char *plain,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A problem of one block of a file (at: its number and backing offset). */
+int check_block_problem(struct check *ck, const char *code, const struct check_item *file,
+			struct check_at at, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 void check_list_free(struct check_list *l);
 /*
  * When set (per thread), check_problem() adds to this list instead of

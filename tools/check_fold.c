@@ -120,8 +120,8 @@ int check_fold(struct check *ck, int dfd, const char *rel, const char *plain,
 	size_t n = 0, cap = 0, moved = 0, conflicts = 0, errors = 0;
 
 	if (!d)
-		return check_problem(ck, rel, plain, "cannot read directory to fold its ids: %s",
-				     strerror(errno));
+		return check_problem(ck, "fold_failed", rel, plain,
+				     "cannot read directory to fold its ids: %s", strerror(errno));
 	while ((de = readdir(d))) {
 		if (n == cap) {
 			char **nn = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof(*nn));
@@ -150,11 +150,11 @@ int check_fold(struct check *ck, int dfd, const char *rel, const char *plain,
 		if (r == 0)
 			r = move_entry(dfd, names[i], kind, &bn);
 		if (r == 1) {
-			check_notice(ck, rel, plain,
+			check_notice(ck, "fold_conflict", rel, plain,
 				     "cannot fold: a name exists under two directory ids");
 			conflicts++;
 		} else if (r < 0) {
-			check_problem(ck, rel, plain,
+			check_problem(ck, "fold_failed", rel, plain,
 				      "cannot fold a name into the primary directory id: %s",
 				      strerror(errno));
 			errors++;
@@ -168,8 +168,8 @@ int check_fold(struct check *ck, int dfd, const char *rel, const char *plain,
 	if (conflicts || errors)
 		return 0;
 	if (keep_primary_id(dfd, ids[primary]) < 0)
-		return check_problem(ck, rel, plain, "cannot remove the extra directory ids: %s",
-				     strerror(errno));
-	return check_notice(ck, rel, plain, "folded %zu directory ids into one (%zu names moved)",
-			    nids, moved);
+		return check_problem(ck, "fold_failed", rel, plain,
+				     "cannot remove the extra directory ids: %s", strerror(errno));
+	return check_notice(ck, "folded", rel, plain,
+			    "folded %zu directory ids into one (%zu names moved)", nids, moved);
 }

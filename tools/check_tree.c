@@ -23,7 +23,8 @@
 #include "tools/check.h"
 #include "tools/cli.h"
 
-static int list_add(struct check_list *l, const char *backing, const char *plain, char *cause)
+static int list_add_at(struct check_list *l, const char *backing, const char *plain, char *cause,
+		       const char *code, struct check_at at)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 64;
@@ -37,6 +38,8 @@ static int list_add(struct check_list *l, const char *backing, const char *plain
 	l->v[l->n].backing = strdup(backing);
 	l->v[l->n].plain = plain ? strdup(plain) : NULL;
 	l->v[l->n].cause = cause;
+	l->v[l->n].code = code;
+	l->v[l->n].at = at;
 	if (!l->v[l->n].backing || (plain && !l->v[l->n].plain)) {
 		free(l->v[l->n].backing);
 		free(l->v[l->n].plain);
@@ -46,8 +49,13 @@ static int list_add(struct check_list *l, const char *backing, const char *plain
 	return 0;
 }
 
-static int add_msg(struct check *ck, struct check_list *l, const char *backing, const char *plain,
-		   const char *fmt, va_list ap)
+static int list_add(struct check_list *l, const char *backing, const char *plain, char *cause)
+{
+	return list_add_at(l, backing, plain, cause, NULL, CHECK_NOWHERE);
+}
+
+static int add_msg(struct check *ck, struct check_list *l, const char *code, const char *backing,
+		   const char *plain, struct check_at at, const char *fmt, va_list ap)
 {
 	char *cause = NULL;
 	int r;
@@ -55,10 +63,10 @@ static int add_msg(struct check *ck, struct check_list *l, const char *backing, 
 	if (vasprintf(&cause, fmt, ap) < 0)
 		return -1;
 	if (l == &ck->problems && check_capture) {
-		r = list_add(check_capture, backing, plain, cause); /* this thread's own list */
+		r = list_add_at(check_capture, backing, plain, cause, code, at); /* this thread's */
 	} else {
 		pthread_mutex_lock(&ck->lock);
-		r = list_add(l, backing, plain, cause);
+		r = list_add_at(l, backing, plain, cause, code, at);
 		pthread_mutex_unlock(&ck->lock);
 	}
 	if (r < 0)
@@ -66,24 +74,38 @@ static int add_msg(struct check *ck, struct check_list *l, const char *backing, 
 	return r;
 }
 
-int check_problem(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
+int check_problem(struct check *ck, const char *code, const char *backing, const char *plain,
+		  const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = add_msg(ck, &ck->problems, backing, plain, fmt, ap);
+	r = add_msg(ck, &ck->problems, code, backing, plain, CHECK_NOWHERE, fmt, ap);
 	va_end(ap);
 	return r;
 }
 
-int check_notice(struct check *ck, const char *backing, const char *plain, const char *fmt, ...)
+int check_block_problem(struct check *ck, const char *code, const struct check_item *file,
+			struct check_at at, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = add_msg(ck, &ck->notices, backing, plain, fmt, ap);
+	r = add_msg(ck, &ck->problems, code, file->backing, file->plain, at, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int check_notice(struct check *ck, const char *code, const char *backing, const char *plain,
+		 const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = add_msg(ck, &ck->notices, code, backing, plain, CHECK_NOWHERE, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -96,7 +118,8 @@ int check_list_move(struct check *ck, struct check_list *from)
 
 	pthread_mutex_lock(&ck->lock);
 	for (size_t i = 0; i < from->n && r == 0; i++) {
-		r = list_add(&ck->problems, from->v[i].backing, from->v[i].plain, from->v[i].cause);
+		r = list_add_at(&ck->problems, from->v[i].backing, from->v[i].plain,
+				from->v[i].cause, from->v[i].code, from->v[i].at);
 		if (r == 0)
 			from->v[i].cause = NULL; /* now owned by ck->problems */
 	}
@@ -137,25 +160,27 @@ static bool entry_plain(struct check *ck, struct pfc_walk_dir *dir, const char *
 		return true;
 	}
 	if (e.step == PFC_ENTRY_STEP_TYPE)
-		check_problem(ck, brel, NULL,
+		check_problem(ck, "not_regular_file", brel, NULL,
 			      "long-name companion %s is not a regular file (%s): the name cannot "
 			      "be read",
 			      e.companion, pfc_file_type_name(e.companion_type));
 	else if (r == PFC_ERR_IO && e.step == PFC_ENTRY_STEP_OPEN)
-		check_problem(ck, brel, NULL, "long-name companion %s missing: %s", e.companion,
-			      strerror(errno));
+		check_problem(ck, "companion_missing", brel, NULL,
+			      "long-name companion %s missing: %s", e.companion, strerror(errno));
 	else if (r == PFC_ERR_IO)
-		check_problem(ck, brel, NULL, "cannot read long-name companion: %s",
-			      strerror(errno));
+		check_problem(ck, "companion_unreadable", brel, NULL,
+			      "cannot read long-name companion: %s", strerror(errno));
 	else if (e.step == PFC_ENTRY_STEP_PARSE)
-		check_problem(ck, brel, NULL, "long-name companion %s %s", e.companion,
+		check_problem(ck, r == PFC_ERR_AUTH ? "companion_mismatch" : "companion_malformed",
+			      brel, NULL, "long-name companion %s %s", e.companion,
 			      r == PFC_ERR_AUTH ? "does not match its long name" : "is malformed");
 	else if (e.step == PFC_ENTRY_STEP_MARKER)
-		check_problem(ck, brel, NULL,
+		check_problem(ck, "conflict_name_too_long", brel, NULL,
 			      "conflict copy: the name with its marker is longer than %d bytes",
 			      PFC_NAME_MAX);
 	else if (d->nids) /* else already reported once for the directory */
-		check_problem(ck, brel, NULL, "name does not decrypt: %s", pfc_strerror(r));
+		check_problem(ck, "name_undecryptable", brel, NULL, "name does not decrypt: %s",
+			      pfc_strerror(r));
 	return false;
 }
 
@@ -173,13 +198,15 @@ static int check_symlink(struct check *ck, int dfd, const char *name, const char
 
 	ck->symlinks++;
 	if (n < 0 || (size_t)n >= sizeof(link))
-		return check_problem(ck, brel, plain, "cannot read symlink: %s",
+		return check_problem(ck, "symlink_unreadable", brel, plain,
+				     "cannot read symlink: %s",
 				     n < 0 ? strerror(errno) : "target too long");
 	if (!pfc_symlink_ref_parse(link, (size_t)n, hash)) {
 		r = pfc_symlink_decrypt(ck->vk, link, (size_t)n, target, sizeof(target), &tlen);
 		sodium_memzero(target, sizeof(target));
 		if (r < 0)
-			return check_problem(ck, brel, plain, "symlink target does not decrypt: %s",
+			return check_problem(ck, "symlink_undecryptable", brel, plain,
+					     "symlink target does not decrypt: %s",
 					     pfc_strerror(r));
 		return 0;
 	}
@@ -188,7 +215,10 @@ static int check_symlink(struct check *ck, int dfd, const char *name, const char
 	r = pfc_symlink_companion_read(ck->v->fd, hash, content, sizeof(content), &clen);
 	if (r < 0)
 		return check_problem(
-		    ck, brel, plain, "symlink companion %s/%s %s%s%s", PFC_SYMLINKS_DIR, hash,
+		    ck,
+		    r == PFC_ERR_NOT_FOUND ? "symlink_companion_missing"
+					   : "symlink_companion_unreadable",
+		    brel, plain, "symlink companion %s/%s %s%s%s", PFC_SYMLINKS_DIR, hash,
 		    r == PFC_ERR_NOT_FOUND   ? "missing"
 		    : r == PFC_ERR_TOO_LARGE ? "too large"
 					     : "unreadable",
@@ -196,7 +226,7 @@ static int check_symlink(struct check *ck, int dfd, const char *name, const char
 	r = pfc_symlink_companion_open(ck->vk, hash, content, clen, target, sizeof(target), &tlen);
 	sodium_memzero(target, sizeof(target));
 	if (r < 0)
-		return check_problem(ck, brel, plain,
+		return check_problem(ck, "symlink_companion_bad", brel, plain,
 				     "symlink companion %s/%s does not authenticate (altered, or "
 				     "not this symlink's): %s",
 				     PFC_SYMLINKS_DIR, hash, pfc_strerror(r));
@@ -219,7 +249,7 @@ static int check_companions(struct check *ck)
 	fd = openat(ck->v->fd, PFC_SYMLINKS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0
-				       : check_problem(ck, PFC_SYMLINKS_DIR, NULL,
+				       : check_problem(ck, "io_error", PFC_SYMLINKS_DIR, NULL,
 						       "cannot open the symlink companion "
 						       "directory: %s",
 						       strerror(errno));
@@ -241,20 +271,20 @@ static int check_companions(struct check *ck)
 		snprintf(ref, sizeof(ref), "%s%.43s", PFC_SYMLINK_REF_PREFIX, de->d_name);
 		if (strlen(de->d_name) != PFC_SYMLINK_HASH_LEN ||
 		    !pfc_symlink_ref_parse(ref, strlen(ref), hash)) {
-			ret = check_problem(ck, brel, NULL,
+			ret = check_problem(ck, "foreign_entry", brel, NULL,
 					    "not a symlink companion name (foreign entry)");
 			continue;
 		}
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    !S_ISREG(st.st_mode)) {
-			ret = check_problem(ck, brel, NULL,
+			ret = check_problem(ck, "not_regular_file", brel, NULL,
 					    "symlink companion is not a regular file (%s)",
 					    pfc_file_type_name(st.st_mode));
 			continue;
 		}
 		if (!ck->symrefs.n ||
 		    !bsearch(&key, ck->symrefs.v, ck->symrefs.n, sizeof(key), cmp_str))
-			ret = check_problem(ck, brel, NULL,
+			ret = check_problem(ck, "symlink_companion_orphan", brel, NULL,
 					    "orphan symlink companion (no symlink refers to it)");
 	}
 	closedir(dir);
@@ -270,7 +300,8 @@ static int visit_special(struct check *ck, struct pfc_walk_dir *dir, const struc
 	if ((e->kind == PFC_ENTRY_LONGNAME_COMPANION || e->kind == PFC_ENTRY_CONFIG ||
 	     e->kind == PFC_ENTRY_DIRID) &&
 	    !S_ISREG(st->st_mode))
-		return check_problem(ck, e->rel, NULL, "%s is not a regular file (%s)",
+		return check_problem(ck, "not_regular_file", e->rel, NULL,
+				     "%s is not a regular file (%s)",
 				     e->kind == PFC_ENTRY_LONGNAME_COMPANION ? "long-name companion"
 				     : e->kind == PFC_ENTRY_DIRID	     ? "directory id file"
 									     : "config file",
@@ -283,22 +314,23 @@ static int visit_special(struct check *ck, struct pfc_walk_dir *dir, const struc
 		memcpy(lname, e->name, PFC_LONGNAME_LEN);
 		lname[PFC_LONGNAME_LEN] = '\0';
 		if (faccessat(dir->fd, lname, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-			check_problem(ck, e->rel, NULL, "orphan long-name companion (no entry %s)",
-				      lname);
+			check_problem(ck, "companion_orphan", e->rel, NULL,
+				      "orphan long-name companion (no entry %s)", lname);
 		return 0;
 	}
 	if (e->kind == PFC_ENTRY_SYMLINKS_DIR) {
 		if (!*dir->rel && S_ISDIR(st->st_mode))
 			return 0; /* its entries: check_companions() after the walk */
-		return check_problem(ck, e->rel, NULL,
+		return check_problem(ck, "foreign_entry", e->rel, NULL,
 				     "%s is not a directory at the root (foreign entry)",
 				     PFC_SYMLINKS_DIR);
 	}
 	/* A conflict copy is still one of our files: its contents get checked. */
 	if (e->kind == PFC_ENTRY_OTHER && !pfc_conflict_copy(e->name, NULL))
-		return check_problem(ck, e->rel, NULL,
+		return check_problem(ck, "foreign_entry", e->rel, NULL,
 				     "not a pfcrypt name (foreign entry, not checked)");
-	if (e->kind == PFC_ENTRY_OTHER && check_notice(ck, e->rel, NULL, "sync-conflict copy") < 0)
+	if (e->kind == PFC_ENTRY_OTHER &&
+	    check_notice(ck, "conflict_copy", e->rel, NULL, "sync-conflict copy") < 0)
 		return -1;
 	return 1;
 }
@@ -327,12 +359,12 @@ static int on_entry(void *ctx, struct pfc_walk_dir *dir, const struct pfc_walk_e
 	int r;
 
 	if (fstatat(dir->fd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT
-			   ? 0
-			   : check_problem(ck, e->rel, NULL, "cannot stat: %s", strerror(errno));
+		return errno == ENOENT ? 0
+				       : check_problem(ck, "io_error", e->rel, NULL,
+						       "cannot stat: %s", strerror(errno));
 	/* Whatever its name: another file system is not the volume's to walk. */
 	if (S_ISDIR(st.st_mode) && cli_is_mount_point(dir->fd, e->name, &st, dir->st.st_dev))
-		return check_problem(ck, e->rel, NULL,
+		return check_problem(ck, "mount_point", e->rel, NULL,
 				     "a mount point inside the volume (another file system is "
 				     "mounted there; not part of the volume, not walked)");
 	if ((r = visit_special(ck, dir, e, &st)) != 1)
@@ -369,8 +401,8 @@ static int on_enter(void *ctx, struct pfc_walk_dir *dir)
 	r = pfc_dirid_load_report(dir->fd, d->ids, PFC_DIRIDS_MAX, &d->nids, &primary, &odd);
 	if (r < 0) {
 		d->nids = 0;
-		check_problem(ck, rel, d->plain,
-			      "directory id %s %s: names in it cannot be decrypted",
+		check_problem(ck, r == PFC_ERR_NOT_FOUND && !odd.n ? "dirid_missing" : "dirid_bad",
+			      rel, d->plain, "directory id %s %s: names in it cannot be decrypted",
 			      r == PFC_ERR_NOT_FOUND && odd.n ? odd.name : PFC_DIRID_NAME,
 			      r != PFC_ERR_NOT_FOUND ? "unreadable"
 			      : odd.n		     ? "not a regular file"
@@ -382,7 +414,7 @@ static int on_enter(void *ctx, struct pfc_walk_dir *dir)
 		if (pfc_dirid_load_all(dir->fd, d->ids, PFC_DIRIDS_MAX, &d->nids, &primary) < 0)
 			d->nids = 0;
 	} else if (d->nids > 1) {
-		check_notice(ck, rel, d->plain,
+		check_notice(ck, "dirids_several", rel, d->plain,
 			     "%zu directory ids (a sync conflict); names under any of them decrypt "
 			     "(--fold-dirids folds them)",
 			     d->nids);
@@ -409,8 +441,9 @@ static int on_error(void *ctx, const char *rel, void *arg, enum pfc_walk_op op, 
 	};
 	const struct dirctx *d = arg;
 
-	return check_problem(ctx, *rel ? rel : ".", op == PFC_WALK_PATH ? NULL : d->plain, "%s: %s",
-			     what[op], strerror(err));
+	return check_problem(ctx, "io_error", *rel ? rel : ".",
+			     op == PFC_WALK_PATH ? NULL : d->plain, "%s: %s", what[op],
+			     strerror(err));
 }
 
 int check_tree(struct check *ck)

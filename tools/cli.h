@@ -34,6 +34,7 @@ enum {
 struct cli_global {
 	const char *socket;  /* --socket or PFCRYPT_SOCKET; NULL = client default */
 	char self_dir[4096]; /* directory of the running pfcrypt binary ("" if unknown) */
+	bool quiet;	     /* -q/--quiet: no line saying what was done (cli_say) */
 };
 extern struct cli_global cli_g;
 
@@ -41,6 +42,8 @@ extern struct cli_global cli_g;
 void cli_err(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usage error for subcommand cmd: one line, a hint, returns CLI_EXIT_SETUP. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The one line on stdout saying what a command did ("unmounted MNT"); nothing with -q. */
+void cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print help text to stdout; returns CLI_EXIT_OK. */
 int cli_help(const char *text);
 /* Parse a decimal unsigned in [min,max]; 0 ok, -1 bad. */
@@ -80,6 +83,8 @@ bool cli_is_mount_point(int dirfd, const char *name, const struct stat *st, dev_
 /* Where a passphrase comes from, in this order: fd >= 0, file, extpass, the file named by env,
  * the tty. */
 #define CLI_EXTPASS_MAX 64 /* --extpass values, at most (PFC_EXTPASS_ARGS_MAX) */
+#define CLI_PASS_SHORT	10 /* a new passphrase shorter than this (characters) is warned about */
+#define CLI_PASS_TRIES	3  /* a new passphrase on the terminal: attempts before giving up */
 struct cli_pass_src {
 	const char *file; /* --passphrase-file */
 	int fd;		  /* --passphrase-fd, -1 if not given */
@@ -96,7 +101,9 @@ struct cli_pass_src {
 
 /*
  * Read a passphrase into sodium_malloc'd memory (*out, *len; NUL-terminated).
- * One trailing newline is stripped.  On the tty: no echo; confirm asks twice.
+ * One trailing newline is stripped.  On the tty: no echo; confirm (a new
+ * passphrase) asks twice, again when the two differ (CLI_PASS_TRIES in all),
+ * and a short one (< CLI_PASS_SHORT characters) only after a warning and a yes.
  * Prints its own one-line error; returns 0 or CLI_EXIT_SETUP.
  */
 int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confirm, char **out,
@@ -112,6 +119,9 @@ int cli_opt_extpass(const char *cmd, const char *arg, void *dest);
 int cli_ks_open(struct pfc_ks **out);
 /* Print "pfcrypt: <what>: <cause> (<server message>)" for a keystore error. */
 void cli_ks_err(struct pfc_ks *ks, const char *what, int err);
+/* The cause of keystore error err in buf, once ("wrong passphrase", "E: the server's
+ * message" when that says more); ks NULL: of the last connect.  Returns buf. */
+const char *cli_ks_cause(struct pfc_ks *ks, int err, char *buf, size_t len);
 /* The socket path cli_g.socket resolves to (for messages). */
 const char *cli_ks_socket(char *buf, size_t len);
 /* cli_ks_err naming what (printf format); returns CLI_EXIT_SETUP. */

@@ -44,7 +44,10 @@ static const char check_help[] =
     "One line per problem: \"BACKING/path: /plaintext/path: cause\" (the plaintext\n"
     "path when known), then a summary.  A progress bar shows on a terminal.\n\n"
     "  --quick        headers and names only, no data blocks\n"
-    "  --json         one JSON object on stdout instead of lines\n"
+    "  --json         one JSON object on stdout instead of lines: each problem with\n"
+    "                 a stable code (block_auth, header_bad, name_undecryptable,\n"
+    "                 companion_orphan, ...: tools/CLI.md), its plaintext path, and\n"
+    "                 for a damaged block its number and backing offset\n"
     "  --threads N    parallel workers (default: number of CPUs)\n"
     "  --fold-dirids  fold the directory ids of a directory that has several (two\n"
     "                 machines made it before syncing) into one, renaming its\n"
@@ -64,6 +67,12 @@ static bool keystore_down(int r)
 	       r == PFC_ERR_DENIED || r == PFC_ERR_PROTOCOL || r == PFC_ERR_UNTRUSTED;
 }
 
+/* Block index of a file under layout l: its number and backing offset. */
+static struct check_at block_at(const struct pfc_layout *l, uint64_t index)
+{
+	return (struct check_at){(long long)index, (long long)pfc_layout_block_offset(l, index)};
+}
+
 /* Authenticate every stored block of an open file.  Reports problems. */
 static void check_blocks(struct check *ck, struct pfc_filekey *fk, int fd, uint64_t size,
 			 const struct check_item *it)
@@ -75,7 +84,7 @@ static void check_blocks(struct check *ck, struct pfc_filekey *fk, int fd, uint6
 	uint64_t index = 0, nblocks, bad = 0;
 
 	if (!st || !pt) {
-		check_problem(ck, it->backing, it->plain, "out of memory");
+		check_problem(ck, "check_failed", it->backing, it->plain, "out of memory");
 		goto out;
 	}
 	nblocks = (size - l->header_size + l->stored_block_size - 1) / l->stored_block_size;
@@ -89,7 +98,8 @@ static void check_blocks(struct check *ck, struct pfc_filekey *fk, int fd, uint6
 			ssize_t n = pread(fd, st + got, want - got, (off_t)(off + got));
 
 			if (n <= 0) {
-				check_problem(ck, it->backing, it->plain, "read error: %s",
+				check_problem(ck, "io_error", it->backing, it->plain,
+					      "read error: %s",
 					      n < 0 ? strerror(errno) : "file shrank");
 				goto out;
 			}
@@ -104,22 +114,25 @@ static void check_blocks(struct check *ck, struct pfc_filekey *fk, int fd, uint6
 			continue;
 		}
 		if (r != PFC_ERR_AUTH && r != PFC_ERR_TRUNCATED) {
-			check_problem(ck, it->backing, it->plain, "blocks: %s", pfc_strerror(r));
+			check_problem(ck, "block_error", it->backing, it->plain, "blocks: %s",
+				      pfc_strerror(r));
 			goto out;
 		}
 		if (bad_index < index)
 			bad_index = index;
 		atomic_fetch_add(&ck->blocks, bad_index - index);
 		if (bad++ < BAD_BLOCKS_SHOWN)
-			check_problem(ck, it->backing, it->plain, "block %llu %s",
-				      (unsigned long long)bad_index,
-				      r == PFC_ERR_TRUNCATED
-					  ? "is truncated (torn write at the end of the file)"
-					  : "does not authenticate (tampered or damaged)");
+			check_block_problem(
+			    ck, r == PFC_ERR_TRUNCATED ? "block_truncated" : "block_auth", it,
+			    block_at(l, bad_index), "block %llu %s", (unsigned long long)bad_index,
+			    r == PFC_ERR_TRUNCATED
+				? "is truncated (torn write at the end of the file)"
+				: "does not authenticate (tampered or damaged)");
 		index = bad_index + 1;
 	}
 	if (bad > BAD_BLOCKS_SHOWN)
-		check_problem(ck, it->backing, it->plain, "... and %llu more bad blocks",
+		check_problem(ck, "block_auth_more", it->backing, it->plain,
+			      "... and %llu more bad blocks",
 			      (unsigned long long)(bad - BAD_BLOCKS_SHOWN));
 out:
 	if (pt) {
@@ -140,7 +153,7 @@ static void unwrap_problem(struct worker_ctx *wc, unsigned worker, const struct 
 		if (!atomic_exchange(&ck->fatal, true))
 			cli_ks_err(wc->ks[worker], "keystore", r);
 	} else if (r == PFC_ERR_KEY_RETIRED) {
-		check_problem(ck, it->backing, it->plain,
+		check_problem(ck, "key_retired", it->backing, it->plain,
 			      "unreadable: its master-key version %s v%u was retired", name, ver);
 	} else if (r == PFC_ERR_KEY_RETIRING) {
 		check_problem(ck, it->backing, it->plain,
@@ -148,10 +161,10 @@ static void unwrap_problem(struct worker_ctx *wc, unsigned worker, const struct 
 			      "destruction (pfcrypt keystore cancel-retire restores it)",
 			      name, ver);
 	} else if (r == PFC_ERR_KEY_UNKNOWN) {
-		check_problem(ck, it->backing, it->plain,
+		check_problem(ck, "key_unknown", it->backing, it->plain,
 			      "unreadable: master key %s v%u is not in this keystore", name, ver);
 	} else {
-		check_problem(ck, it->backing, it->plain,
+		check_problem(ck, "key_unwrap", it->backing, it->plain,
 			      "file key does not unwrap (header tampered, or moved from "
 			      "another file or volume): %s",
 			      pfc_strerror(r));
@@ -180,7 +193,7 @@ static void check_file_once(struct worker_ctx *wc, unsigned worker, size_t i)
 		goto out;
 	if (fd < 0) {
 		if (errno != ENOENT) /* removed since the walk (mounted volume): fine */
-			check_problem(ck, it->backing, it->plain, "cannot open: %s",
+			check_problem(ck, "io_error", it->backing, it->plain, "cannot open: %s",
 				      strerror(errno));
 		goto out;
 	}
@@ -189,7 +202,7 @@ static void check_file_once(struct worker_ctx *wc, unsigned worker, size_t i)
 	n = pread(fd, hdr, sizeof(hdr), 0);
 	r = n < 0 ? PFC_ERR_IO : pfc_header_parse(hdr, (size_t)n, &h);
 	if (r < 0) {
-		check_problem(ck, it->backing, it->plain, "bad header: %s",
+		check_problem(ck, "header_bad", it->backing, it->plain, "bad header: %s",
 			      r == PFC_ERR_IO ? strerror(errno) : pfc_strerror(r));
 		goto out;
 	}
@@ -203,11 +216,12 @@ static void check_file_once(struct worker_ctx *wc, unsigned worker, size_t i)
 		goto out;
 	}
 	if (r < 0) {
-		check_problem(ck, it->backing, it->plain, "file key: %s", pfc_strerror(r));
+		check_problem(ck, "key_error", it->backing, it->plain, "file key: %s",
+			      pfc_strerror(r));
 		goto out;
 	}
 	if (pfc_header_verify_generation(&h, fk) < 0)
-		check_problem(ck, it->backing, it->plain,
+		check_problem(ck, "header_generation", it->backing, it->plain,
 			      "header generation field does not authenticate");
 	if (!ck->quick && (uint64_t)sb.st_size > ck->v->layout.header_size)
 		check_blocks(ck, fk, fd, (uint64_t)sb.st_size, it);
@@ -262,9 +276,12 @@ static void print_items_json(const char *key, const struct check_item *v, size_t
 			json_str(stdout, v[i].plain);
 		else
 			printf("null");
-		printf(",\"cause\":");
+		printf(",\"code\":\"%s\",\"cause\":", v[i].code ? v[i].code : "other");
 		json_str(stdout, v[i].cause);
-		printf("}");
+		if (v[i].at.block >= 0)
+			printf(",\"block\":%lld,\"offset\":%lld}", v[i].at.block, v[i].at.offset);
+		else
+			printf(",\"block\":null,\"offset\":null}");
 	}
 	printf("]");
 }
@@ -311,13 +328,13 @@ static int check_config(struct check *ck, struct pfc_ks *ks)
 	if (step == PFC_STEP_UNWRAP && keystore_down(r)) {
 		cli_ks_err(ks, "keystore", r);
 	} else if (step == PFC_STEP_UNWRAP) {
-		check_problem(ck, PFC_CONFIG_NAME, NULL, "volume name key does not unwrap: %s",
-			      pfc_strerror(r));
+		check_problem(ck, "config_key", PFC_CONFIG_NAME, NULL,
+			      "volume name key does not unwrap: %s", pfc_strerror(r));
 		return 1;
 	} else if (step == PFC_STEP_DERIVE) {
 		cli_err(ck->v->path, "cannot derive the volume keys: %s", pfc_strerror(r));
 	} else if (step == PFC_STEP_VERIFY) {
-		check_problem(ck, PFC_CONFIG_NAME, NULL,
+		check_problem(ck, "config_bad", PFC_CONFIG_NAME, NULL,
 			      "config does not authenticate (tampered or damaged)");
 		return 1;
 	}

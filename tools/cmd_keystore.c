@@ -17,7 +17,9 @@
 
 static const char ks_help[] =
     "Usage: pfcrypt keystore SUBCOMMAND [OPTIONS]\n\n"
-    "  init    [--store FILE] [--kdf-profile P] [PASS]   create a new empty key store\n"
+    "  init    [--store FILE] [--kdf-profile P] [--start [--log-file F]] [PASS]\n"
+    "                                    create a new empty key store (--start: and\n"
+    "                                    start it, the passphrase asked only twice)\n"
     "  start   [--store FILE] [--locked] [--log-file F] [PASS] [-- DAEMON-ARGS]\n"
     "                                    start pfcrypt-keystore in the background\n"
     "  stop                              stop the keystore serving the socket\n"
@@ -33,7 +35,8 @@ static const char ks_help[] =
     "      no shell: CMD is split at spaces, or, when --extpass is given more than once,\n"
     "      each one is one argument: --extpass systemd-ask-password --extpass 'Pass:') |\n"
     "      a file named by env PFCRYPT_PASSPHRASE_FILE | a prompt on the terminal (no echo).\n"
-    "Every subcommand takes --socket PATH (env PFCRYPT_SOCKET) and --help.\n"
+    "Every subcommand takes --socket PATH (env PFCRYPT_SOCKET), -q, --quiet (no line\n"
+    "on success) and --help (its own usage: 'pfcrypt keystore unlock --help').\n"
     "The program run is pfcrypt-keystore (env PFCRYPT_KEYSTORE_BIN, next to pfcrypt,\n"
     "then PATH).  Exit: 0 ok, 2 error.\n";
 
@@ -46,6 +49,7 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 				       {.name = "kdf-profile", .str = &o->kdf},
 				       {.name = "log-file", .str = &o->log_file},
 				       {.name = "locked", .flag = &o->locked},
+				       {.name = "start", .flag = &o->start},
 				       {.name = "json", .flag = &o->json},
 				       {.name = "key", .str = &o->key},
 				       {.name = "version",
@@ -55,7 +59,7 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 					.bad = "--version wants a number >= 1"},
 				       {0}};
 	const struct cli_syntax syn = {
-	    .cmd = cmd, .help = ks_help, .opts = opts, .nargs = CLI_ARGS_ANY};
+	    .cmd = cmd, .help = ks_sub_help(cmd + 9, ks_help), .opts = opts, .nargs = CLI_ARGS_ANY};
 	int r;
 
 	*o = (struct ks_opts){.pass = CLI_PASS_SRC_INIT};
@@ -68,18 +72,6 @@ static int ks_parse(const char *cmd, int argc, char **argv, struct ks_opts *o)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
 	}
 	return CLI_OPTS_GO;
-}
-
-/* One version in --json: created, retired (destroyed at), destroy_at (retiring). */
-static void print_json_key(const struct pfc_ks_keyinfo *k)
-{
-	bool retiring = k->state == PFC_KS_RETIRING;
-
-	printf(",\"version\":%u,\"state\":\"%s\",\"created\":%llu,\"retired\":%llu,"
-	       "\"destroy_at\":%llu}",
-	       k->version, cli_ks_state_name(k->state), (unsigned long long)k->created,
-	       (unsigned long long)(retiring ? 0 : k->retired),
-	       (unsigned long long)(retiring ? k->retired : 0));
 }
 
 static void print_key(const struct pfc_ks_keyinfo *k)
@@ -104,6 +96,8 @@ static int ks_status(const struct ks_opts *o)
 	size_t n = 0;
 	int r;
 
+	if (o->json)
+		return ks_status_json();
 	if ((r = cli_ks_open(&ks)))
 		return r;
 	cli_ks_socket(sock, sizeof(sock));
@@ -115,30 +109,24 @@ static int ks_status(const struct ks_opts *o)
 		pfc_ks_close(ks);
 		return CLI_EXIT_SETUP;
 	}
-	if (o->json) {
-		printf("{\"socket\":");
-		json_str(stdout, sock);
-		printf(",\"locked\":%s,\"protocol_version\":%u,\"kdf_profile\":",
-		       st.locked ? "true" : "false", st.protocol_version);
-		json_str(stdout, st.kdf_profile);
-		printf(",\"keys\":[");
-		for (size_t i = 0; i < n; i++) {
-			printf("%s{\"name\":", i ? "," : "");
-			json_str(stdout, list[i].name);
-			print_json_key(&list[i]);
-		}
-		printf("]}\n");
-	} else {
-		printf("socket:    %s\nstate:     %s\nkdf:       %s\n", sock,
-		       st.locked ? "locked" : "unlocked", st.kdf_profile);
-		if (!st.locked)
-			printf("keys:      %u names, %u usable versions, %u retired\n",
-			       st.key_count, st.version_count, st.retired_count);
-		for (size_t i = 0; i < n; i++)
-			print_key(&list[i]);
-	}
+	printf("socket:    %s\nstate:     %s\nkdf:       %s\n", sock,
+	       st.locked ? "locked" : "unlocked", st.kdf_profile);
+	if (!st.locked)
+		printf("keys:      %u names, %u usable versions, %u retired\n", st.key_count,
+		       st.version_count, st.retired_count);
+	for (size_t i = 0; i < n; i++)
+		print_key(&list[i]);
 	pfc_ks_list_free(list);
 	pfc_ks_close(ks);
+	return CLI_EXIT_OK;
+}
+
+/* The one line after a request that worked: "keystore locked on SOCK".  CLI_EXIT_OK. */
+static int ks_done(const char *what)
+{
+	char sock[4096];
+
+	cli_say("keystore %s on %s", what, cli_ks_socket(sock, sizeof(sock)));
 	return CLI_EXIT_OK;
 }
 
@@ -157,7 +145,7 @@ static int ks_lock_unlock(const struct ks_opts *o, bool lock)
 	}
 	r = lock ? pfc_ks_lock(ks) : pfc_ks_unlock(ks, pass, len);
 	cli_pass_free(pass);
-	r = r < 0 ? cli_ks_fail_socket(ks, r) : CLI_EXIT_OK;
+	r = r < 0 ? cli_ks_fail_socket(ks, r) : ks_done(lock ? "locked" : "unlocked");
 	pfc_ks_close(ks);
 	return r;
 }
@@ -186,7 +174,7 @@ static int ks_passwd(const struct ks_opts *o)
 	if (cli_ks_open(&ks))
 		goto out;
 	r = pfc_ks_change_passphrase(ks, old, olen, new, nlen);
-	ret = r < 0 ? cli_ks_fail_socket(ks, r) : CLI_EXIT_OK;
+	ret = r < 0 ? cli_ks_fail_socket(ks, r) : ks_done("passphrase changed");
 out:
 	cli_pass_free(old);
 	cli_pass_free(new);

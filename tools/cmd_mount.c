@@ -22,12 +22,16 @@
 #include "tools/opts.h"
 
 static const char mount_help[] =
-    "Usage: pfcrypt mount BACKING MNT [-f] [-o OPTS] [--socket PATH]\n\n"
+    "Usage: pfcrypt mount BACKING MNT [-f] [-v] [-o OPTS] [--socket PATH]\n\n"
     "Mount the volume in BACKING at MNT by running pfcryptfs (found through env\n"
     "PFCRYPT_FS_BIN, next to pfcrypt, then PATH).  The keystore must be running and\n"
     "unlocked: the volume's name key is unwrapped at mount time.  MNT must be an\n"
-    "empty directory that is not a mount point already.\n\n"
-    "  -f            stay in the foreground (pfcryptfs does not daemonise)\n"
+    "empty directory that is not a mount point already.  Prints\n"
+    "'mounted BACKING on MNT' (nothing with -q).\n\n"
+    "  -f            stay in the foreground (pfcryptfs does not daemonise; its log\n"
+    "                goes to the terminal)\n"
+    "  -v, --verbose log at debug level too, as -o verbose\n"
+    "  -q, --quiet   no line on success\n"
     "  -o OPTS       mount options passed to pfcryptfs (ro, allow_other, nonempty:\n"
     "                mount over a directory that is not empty, ...)\n"
     "  --socket PATH keystore socket (env PFCRYPT_SOCKET)\n"
@@ -37,12 +41,14 @@ static const char mount_help[] =
 static const char umount_help[] =
     "Usage: pfcrypt umount [-z] MNT\n\n"
     "Unmount the pfcrypt volume mounted at MNT (as root umount(2), else\n"
-    "fusermount3 -u).  Refuses a directory where nothing is mounted and a mount\n"
+    "fusermount3 -u) and print 'unmounted MNT' (nothing with -q).  Refuses a directory where "
+    "nothing is mounted and a mount\n"
     "that is not pfcrypt's.  While programs still use the mount it is busy: the\n"
     "message names them.\n\n"
     "  -z, --lazy    detach the mount now; it goes away when the last program\n"
     "                using it lets go (also clears a stale mount whose pfcryptfs\n"
     "                is gone: 'Transport endpoint is not connected')\n"
+    "  -q, --quiet   no line on success\n"
     "  -h, --help    this text\n\n"
     "Exit: 0 unmounted, 2 could not unmount.\n";
 
@@ -74,9 +80,11 @@ static int run(char *const argv[], bool quiet)
 int cmd_mount(int argc, char **argv)
 {
 	const char *opts = NULL;
-	bool fg = false;
-	const struct cli_opt own[] = {
-	    {.short_name = 'f', .flag = &fg}, {.short_name = 'o', .str = &opts}, {0}};
+	bool fg = false, verbose = false;
+	const struct cli_opt own[] = {{.short_name = 'f', .flag = &fg},
+				      {.short_name = 'o', .str = &opts},
+				      {.name = "verbose", .short_name = 'v', .flag = &verbose},
+				      {0}};
 	const struct cli_syntax syn = {.cmd = "mount",
 				       .help = mount_help,
 				       .opts = own,
@@ -98,6 +106,8 @@ int cmd_mount(int argc, char **argv)
 	args[n++] = argv[optind + 1];
 	if (fg)
 		args[n++] = "-f";
+	if (verbose)
+		args[n++] = "-v";
 	if (opts) {
 		args[n++] = "-o";
 		args[n++] = (char *)opts;
@@ -117,7 +127,10 @@ int cmd_mount(int argc, char **argv)
 	if (st < 0)
 		cli_err(bin, "cannot run: %s", strerror(errno));
 	free(bin);
-	return st == 0 ? CLI_EXIT_OK : CLI_EXIT_SETUP;
+	if (st != 0)
+		return CLI_EXIT_SETUP;
+	cli_say("mounted %s on %s", argv[optind], argv[optind + 1]);
+	return CLI_EXIT_OK;
 }
 
 /* Does link (a /proc/PID/... symlink) point at mnt or inside it? */
@@ -241,8 +254,13 @@ int cmd_umount(int argc, char **argv)
 		return CLI_EXIT_SETUP;
 	}
 	r = unmount(m.mountpoint, lazy);
-	if (r == 0)
+	if (r == 0) {
+		cli_say(lazy ? "unmounted %s (detached: it goes away when the last program using "
+			       "it lets go)"
+			     : "unmounted %s",
+			arg);
 		return CLI_EXIT_OK;
+	}
 	if (mount_users(m.mountpoint, users, sizeof(users)) > 0)
 		cli_err(arg, "busy: in use by %s (close them, or 'pfcrypt umount -z %s')", users,
 			arg);

@@ -4,8 +4,10 @@
  * thread) and reporting its errors in one line.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fs/err.h"
 #include "keystore/client.h"
@@ -24,19 +26,37 @@ const char *cli_ks_socket(char *buf, size_t len)
 	return buf;
 }
 
-void cli_ks_err(struct pfc_ks *ks, const char *what, int err)
+/* Does the keystore's message msg already say pfc_strerror(err) (the server sends
+ * that text when it has nothing more precise, or begins its own with it)? */
+static bool cli_ks_msg_repeats(int err, const char *msg)
+{
+	const char *text = pfc_strerror(err);
+	size_t n = strlen(text);
+
+	return !strncmp(msg, text, n) && (msg[n] == '\0' || msg[n] == ':');
+}
+
+const char *cli_ks_cause(struct pfc_ks *ks, int err, char *buf, size_t len)
 {
 	const char *msg = ks ? pfc_ks_last_message(ks) : pfc_ks_connect_message();
+
+	if (msg && *msg && !cli_ks_msg_repeats(err, msg))
+		snprintf(buf, len, "%s: %s", pfc_strerror(err), msg);
+	else
+		snprintf(buf, len, "%s", msg && *msg ? msg : pfc_strerror(err));
+	return buf;
+}
+
+void cli_ks_err(struct pfc_ks *ks, const char *what, int err)
+{
 	const char *hint = "";
+	char cause[1024];
 
 	if (err == PFC_ERR_LOCKED)
 		hint = " (run 'pfcrypt keystore unlock')";
 	else if (err == PFC_ERR_UNREACHABLE)
 		hint = " (is it running? 'pfcrypt keystore start')";
-	if (msg && *msg)
-		cli_err(what, "%s: %s%s", pfc_strerror(err), msg, hint);
-	else
-		cli_err(what, "%s%s", pfc_strerror(err), hint);
+	cli_err(what, "%s%s", cli_ks_cause(ks, err, cause, sizeof(cause)), hint);
 }
 
 int cli_ks_fail(struct pfc_ks *ks, int err, const char *fmt, ...)

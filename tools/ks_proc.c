@@ -172,12 +172,21 @@ static bool told_failure(int r, const char *bin, char *err)
 	return r < 0 || *err;
 }
 
+static bool already_running(const char *sock);
+static int start_with(const struct ks_opts *o, char *bin, const char *sock, const char *pass,
+		      size_t len);
+
 int ks_init(const struct ks_opts *o)
 {
-	char *bin = NULL, *pass = NULL, *args[16], err[1024];
+	char *bin = NULL, *pass = NULL, *args[16], err[1024], sock[PATH_MAX];
 	size_t len, n = 0;
 	int r, ret = CLI_EXIT_SETUP;
 
+	if (o->start && o->locked)
+		return cli_usage("keystore init",
+				 "--start starts the new store unlocked: no --locked");
+	if (o->start && already_running(cli_ks_socket(sock, sizeof(sock))))
+		return CLI_EXIT_SETUP;
 	if (!(bin = keystore_bin()))
 		return CLI_EXIT_SETUP;
 	if (cli_read_pass(&o->pass, "New keystore passphrase: ", true, &pass, &len))
@@ -199,8 +208,9 @@ int ks_init(const struct ks_opts *o)
 	args[n] = NULL;
 	r = spawn(args, pass, len, err, sizeof(err));
 	if (r == 0) {
-		printf("%s\n", last_line(err));
-		ret = CLI_EXIT_OK;
+		cli_say("%s", last_line(err));
+		/* --start: the passphrase just typed twice serves the start too (asked once) */
+		ret = o->start ? start_with(o, bin, sock, pass, len) : CLI_EXIT_OK;
 	} else if (!told_failure(r, bin, err)) {
 		cli_err(NULL, "pfcrypt-keystore --init failed");
 	}
@@ -295,14 +305,29 @@ static int confirm_started(const char *sock)
 		cli_ks_err(NULL, sock, r);
 		return CLI_EXIT_SETUP;
 	}
-	printf("keystore started (pid %ld) on %s\n", (long)socket_owner(sock), sock);
+	cli_say("keystore started (pid %ld) on %s", (long)socket_owner(sock), sock);
 	return 0;
+}
+
+/* Start the daemon of bin on sock, pass (len bytes; NULL if --locked) to it.  The exit code. */
+static int start_with(const struct ks_opts *o, char *bin, const char *sock, const char *pass,
+		      size_t len)
+{
+	struct start_paths paths;
+	char *args[24], err[1024];
+	int r;
+
+	start_args(o, bin, sock, &paths, args);
+	/* The daemon's first process exits once it listens, or with its error on stderr. */
+	r = spawn(args, pass, len, err, sizeof(err));
+	if (r != 0 && !told_failure(r, bin, err))
+		cli_err(sock, "the keystore did not start (exit status %d)", r);
+	return r != 0 ? CLI_EXIT_SETUP : confirm_started(sock);
 }
 
 int ks_start(const struct ks_opts *o)
 {
-	struct start_paths paths;
-	char sock[PATH_MAX], *bin, *pass = NULL, *args[24], err[1024];
+	char sock[PATH_MAX], *bin, *pass = NULL;
 	size_t len = 0;
 	int r;
 
@@ -313,14 +338,10 @@ int ks_start(const struct ks_opts *o)
 		free(bin);
 		return CLI_EXIT_SETUP;
 	}
-	start_args(o, bin, sock, &paths, args);
-	/* The daemon's first process exits once it listens, or with its error on stderr. */
-	r = spawn(args, pass, len, err, sizeof(err));
+	r = start_with(o, bin, sock, pass, len);
 	cli_pass_free(pass);
-	if (r != 0 && !told_failure(r, bin, err))
-		cli_err(sock, "the keystore did not start (exit status %d)", r);
 	free(bin);
-	return r != 0 ? CLI_EXIT_SETUP : confirm_started(sock);
+	return r;
 }
 
 /* Has pid exited?  A zombie counts: its parent (init, a subreaper) reaps it when it likes. */
@@ -403,5 +424,14 @@ int ks_stop(const struct ks_opts *o)
 		}
 		poll(NULL, 0, 10);
 	}
+	cli_say("keystore stopped (pid %ld) on %s", (long)pid, sock);
 	return CLI_EXIT_OK;
+}
+
+pid_t ks_socket_pid(const char *path)
+{
+	char comm[64];
+	pid_t pid = socket_owner(path);
+
+	return pid > 0 && is_keystore(pid, comm, sizeof(comm)) ? pid : -1;
 }

@@ -33,7 +33,7 @@ static const struct cli_cmd {
 
 static int usage(FILE *f)
 {
-	fputs("Usage: pfcrypt [--socket PATH] COMMAND [ARGS...]\n"
+	fputs("Usage: pfcrypt [-q] [--socket PATH] COMMAND [ARGS...]\n"
 	      "       pfcrypt COMMAND --help\n\n"
 	      "Commands:\n",
 	      f);
@@ -42,8 +42,13 @@ static int usage(FILE *f)
 	fputs("\nOptions:\n"
 	      "  --socket PATH   keystore socket (also env PFCRYPT_SOCKET; every command that\n"
 	      "                  talks to the keystore also takes it after the command name)\n"
+	      "  -q, --quiet     no line saying what was done (mounted, unmounted, keystore\n"
+	      "                  started, stopped, locked, unlocked, passphrase changed);\n"
+	      "                  errors still print.  Also taken after the command name\n"
 	      "  -h, --help, --version\n\n"
-	      "Exit codes: 0 ok, 1 problems found or operation refused, 2 usage or setup error.\n",
+	      "Exit codes: 0 ok; 1 check found problems, retire refused, rewrap left files;\n"
+	      "2 usage or setup error, and every other refusal (init of a directory that is\n"
+	      "not empty, mount of an unsafe mountpoint).\n",
 	      f);
 	return f == stdout ? CLI_EXIT_OK : CLI_EXIT_SETUP;
 }
@@ -82,6 +87,11 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--version")) {
 			printf("pfcrypt %s\n", PFC_VERSION);
 			return CLI_EXIT_OK;
+		}
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+			cli_g.quiet = true;
+			i++;
+			continue;
 		}
 		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
 			cli_g.socket = argv[i + 1];

@@ -9,6 +9,7 @@
 #define OPTS_MAX   24	  /* a command's own options; the most today is keystore's 10 */
 #define OPT_SOCKET 0x1000 /* getopt_long values of the shared options */
 #define OPT_HELP   'h'
+#define OPT_QUIET  0x1001
 #define OPT_FIRST  0x2000 /* getopt_long value of the command's option i: OPT_FIRST + i */
 
 static bool takes_arg(const struct cli_opt *o)
@@ -39,8 +40,10 @@ static int build(const struct cli_syntax *s, struct option *lo, char *shorts, si
 		}
 	}
 	lo[k++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	lo[k++] = (struct option){"quiet", no_argument, NULL, OPT_QUIET};
 	lo[k] = (struct option){NULL, 0, NULL, 0};
 	shorts[sp++] = OPT_HELP;
+	shorts[sp++] = 'q'; /* -q, --quiet: every command's (no command has a -q of its own) */
 	shorts[sp] = '\0';
 	*nopts = n;
 	return 0;
@@ -75,8 +78,8 @@ static int store(const struct cli_syntax *s, const struct cli_opt *o, char *arg)
 
 int cli_opts_parse(const struct cli_syntax *s, int argc, char **argv)
 {
-	struct option lo[OPTS_MAX + 3];
-	char shorts[2 * OPTS_MAX + 2];
+	struct option lo[OPTS_MAX + 4];
+	char shorts[2 * OPTS_MAX + 3];
 	bool seen[OPTS_MAX] = {false};
 	size_t n;
 	int c, i, r;
@@ -91,6 +94,10 @@ int cli_opts_parse(const struct cli_syntax *s, int argc, char **argv)
 		}
 		if (c == OPT_HELP)
 			return cli_help(s->help);
+		if (c == OPT_QUIET || c == 'q') {
+			cli_g.quiet = true;
+			continue;
+		}
 		i = find(s->opts, n, c);
 		if (i < 0)
 			return cli_usage(s->cmd, "bad option");

@@ -5,6 +5,7 @@
  * A subcommand describes its options in a table (where each value goes);
  * cli_opts_parse runs getopt_long over them and adds what every command
  * takes: --socket PATH (into cli_g.socket), -h/--help (prints the help text),
+ * -q/--quiet (into cli_g.quiet),
  * and the operand count check.  Usage errors are one line naming the
  * command (cli_usage); the process exit code comes back to the caller.
  */

@@ -10,6 +10,7 @@
  * sodium_malloc memory and are wiped.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,12 +66,69 @@ static void report(const struct pick *p, int rc, const struct pfc_pass_why *why)
 		cli_err(NULL, "cannot allocate locked memory for the passphrase");
 	} else if (rc == PFC_ERR_BAD_PASSPHRASE) {
 		cli_err(NULL, "the two passphrases differ");
+	} else if (rc == PFC_ERR_INVAL && !p->cmd) {
+		cli_err(NULL, "no passphrase chosen (a short one was declined each time)");
 	} else {
 		cli_err(p->what, "cannot read the passphrase: %s%s", strerror(sys),
 			sys == ENXIO || sys == ENOTTY
 			    ? " (no terminal: use --passphrase-file or --extpass)"
 			    : "");
 	}
+}
+
+/* Characters (UTF-8 code points) in the n bytes of s. */
+static size_t chars(const char *s, size_t n)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return c;
+}
+
+/* A new passphrase of n characters, under CLI_PASS_SHORT: warn, then ask on the terminal
+ * whether to use it anyway.  true: yes. */
+static bool short_ok(size_t n)
+{
+	char answer[16] = "";
+	FILE *tty = fopen("/dev/tty", "r+");
+	bool yes;
+
+	cli_err(NULL,
+		"warning: this passphrase has only %zu characters; %d or more are much harder "
+		"to guess",
+		n, CLI_PASS_SHORT);
+	if (!tty)
+		return false;
+	fputs("Use it anyway? [y/N] ", tty);
+	fflush(tty);
+	yes = fgets(answer, sizeof(answer), tty) && (answer[0] == 'y' || answer[0] == 'Y');
+	fclose(tty);
+	return yes;
+}
+
+/* A new passphrase from the terminal: typed twice, asked again (CLI_PASS_TRIES times in
+ * all) when the two differ or a short one is not wanted after all.  As pfc_pass_read. */
+static int read_new_tty(const struct pick *p, const char *prompt, char *buf, size_t *n,
+			struct pfc_pass_why *why)
+{
+	int rc = PFC_ERR_BAD_PASSPHRASE;
+
+	for (int tries = 0; tries < CLI_PASS_TRIES; tries++) {
+		if ((rc = pfc_pass_read(&p->from, prompt, buf, n, why)) < 0 || *n == 0)
+			return rc;
+		if (chars(buf, *n) < CLI_PASS_SHORT && !short_ok(chars(buf, *n))) {
+			rc = PFC_ERR_INVAL;
+			continue;
+		}
+		rc = pfc_pass_confirm("Repeat passphrase: ", buf, *n, why);
+		if (rc != PFC_ERR_BAD_PASSPHRASE)
+			return rc;
+		if (tries + 1 < CLI_PASS_TRIES)
+			cli_err(NULL, "the two passphrases differ; again");
+	}
+	sodium_memzero(buf, PFC_PASS_BUF);
+	return rc;
 }
 
 int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confirm, char **out,
@@ -92,9 +150,10 @@ int cli_read_pass(const struct cli_pass_src *src, const char *prompt, bool confi
 		return CLI_EXIT_SETUP;
 	}
 	pick(src, &p);
-	rc = pfc_pass_read(&p.from, prompt, buf, &n, &why);
-	if (rc == 0 && confirm && p.tty)
-		rc = pfc_pass_confirm("Repeat passphrase: ", buf, n, &why);
+	if (confirm && p.tty)
+		rc = read_new_tty(&p, prompt, buf, &n, &why);
+	else
+		rc = pfc_pass_read(&p.from, prompt, buf, &n, &why);
 	if (rc == 0 && n == 0) {
 		cli_err(p.what, "empty passphrase");
 		rc = PFC_ERR_INVAL;

@@ -44,6 +44,19 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 	return CLI_EXIT_SETUP;
 }
 
+void cli_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli_g.quiet)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
 int cli_help(const char *text)
 {
 	fputs(text, stdout);

@@ -14,6 +14,7 @@
 
 #include "fs/err.h"
 #include "fs/log.h"
+#include "keystore/blob.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +69,21 @@ static void log_debug(struct pfc_inode *in, const char *what)
 	pfc_debug("%s: %s", path, what);
 }
 
+/* The line for a file key the keystore did not unwrap: its cause (locked, unreachable,
+ * retired, unknown) and the master-key version the header names, for the log and -f. */
+static void log_unwrap_failure(struct pfc_inode *in, const struct pfc_header *h, int rc)
+{
+	char name[PFC_KS_NAME_MAX + 1], what[PFC_KS_NAME_MAX + 64];
+	uint32_t ver;
+
+	if (pfc_blob_parse_name_version(h->wrapped, h->wrapped_len, name, &ver) == 0)
+		snprintf(what, sizeof(what), "cannot unwrap the file key (master key %s v%u)", name,
+			 (unsigned)ver);
+	else
+		snprintf(what, sizeof(what), "cannot unwrap the file key");
+	pfcd_file_log(in, what, rc);
+}
+
 /* Get the file key of a parsed header: key cache, else the keystore. */
 static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_kentry **out)
 {
@@ -91,7 +107,7 @@ static int get_key(struct pfc_inode *in, const struct pfc_header *h, struct pfc_
 	if (rc < 0 && step == PFC_STEP_UNWRAP) {
 		if (rc == PFC_ERR_LOCKED)
 			pfcd_keystore_locked();
-		pfcd_file_log(in, "cannot unwrap the file key", rc);
+		log_unwrap_failure(in, h, rc);
 		rc = pfcd_errno(rc);
 		/* A blob refused as malformed (a damaged name in the header) is a
 		 * bad header: EIO as for any other (ARCHITECTURE.md 6), not EINVAL. */

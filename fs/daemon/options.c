@@ -30,7 +30,7 @@ void pfcd_usage(FILE *f)
 		"                 directory's) and says so\n"
 		"  --socket PATH  keystore socket (default: $PFCRYPT_SOCKET, then\n"
 		"                 $XDG_RUNTIME_DIR/pfcrypt/keystore.sock, then\n"
-		"                 /run/pfcrypt/keystore.sock)\n"
+		"                 /tmp/pfcrypt-$UID/keystore.sock; root: /run/pfcrypt/)\n"
 		"  -h, --help, -V, --version\n"
 		"Exit status: 0 mounted (in the background) or, with -f, cleanly unmounted;\n"
 		"1 the FUSE session failed; 2 usage error or the volume cannot be mounted.\n");

@@ -12,11 +12,12 @@ _pfcrypt_keystore_subcommands="init start stop status lock unlock passwd cancel-
 _pfcrypt_opts()
 {
 	case $1 in
-	keystore) echo "--store --kdf-profile --locked --log-file --json --passphrase-file
-		--passphrase-fd --extpass --new-passphrase-file --key --version --socket --help" ;;
+	keystore) echo "--store --kdf-profile --start --locked --log-file --json --passphrase-file
+		--passphrase-fd --extpass --new-passphrase-file --key --version --socket -q --quiet
+		--help" ;;
 	init) echo "--key --cipher --block-size --no-holes --socket --help" ;;
-	mount) echo "-f -o --socket --help" ;;
-	umount) echo "-z --lazy --help" ;;
+	mount) echo "-f -v --verbose -q --quiet -o --socket --help" ;;
+	umount) echo "-z --lazy -q --quiet --help" ;;
 	status) echo "--json --socket --help" ;;
 	rotate) echo "--key --socket --help" ;;
 	rewrap) echo "--threads --socket --help" ;;
@@ -79,7 +80,7 @@ _pfcrypt()
 	_pfcrypt_optarg "$prev" "$cur" "$cmd" && return 0
 	if [[ -z $cmd ]]; then
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--socket --help --version" -- "$cur"))
+			COMPREPLY=($(compgen -W "-q --quiet --socket --help --version" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$_pfcrypt_subcommands" -- "$cur"))
 		fi

@@ -88,8 +88,10 @@ class Check(unittest.TestCase):
         self.assertIn(cause, lines[0])
         self.assertIn(f"note: {path}: sync-conflict copy", p.stdout)
 
-    def one_problem(self, backing, path, plain, cause):
-        """check exits 1 and reports exactly one problem, on path, with that plain path and cause."""
+    def one_problem(self, backing, path, plain, cause, code, block=None):
+        """check exits 1 and reports exactly one problem, on path, with that plain path and cause;
+        in --json with that stable code (tools/CLI.md "check codes") and, for block damage, the
+        block's number and backing offset."""
         p = self.check(backing)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         lines = p.stdout.splitlines()
@@ -100,8 +102,10 @@ class Check(unittest.TestCase):
         self.assertRegex(lines[1], r": 1 problem$")
         j = json.loads(self.check(backing, "--json").stdout)
         self.assertFalse(j["clean"])
-        self.assertEqual([(x["backing_path"], x["plain_path"]) for x in j["problems"]],
-                         [(path, plain)])
+        self.assertEqual([(x["backing_path"], x["plain_path"], x["code"]) for x in j["problems"]],
+                         [(path, plain, code)])
+        at = None if block is None else HEADER_SIZE + block * STORED_BLOCK
+        self.assertEqual((j["problems"][0]["block"], j["problems"][0]["offset"]), (block, at))
         return lines[0]
 
     def test_clean_volume_exits_0(self):
@@ -117,7 +121,8 @@ class Check(unittest.TestCase):
     def test_flipped_block_byte(self):
         b, l = self.copy()
         flip(l["a"], HEADER_SIZE + STORED_BLOCK + 100)  # inside block 1
-        self.one_problem(b, l["a"], "/dir/a.txt", "block 1 does not authenticate")
+        self.one_problem(b, l["a"], "/dir/a.txt", "block 1 does not authenticate",
+                         "block_auth", block=1)
         p = self.check(b, "--quick")
         self.assertEqual(p.returncode, 0, "--quick reads no data block")
 
@@ -125,77 +130,90 @@ class Check(unittest.TestCase):
         b, l = self.copy()
         size = os.path.getsize(l["top"])
         os.truncate(l["top"], size - (size - HEADER_SIZE) + 20)  # 20 bytes of block 0 remain
-        self.one_problem(b, l["top"], "/top.txt", "block 0 is truncated")
+        self.one_problem(b, l["top"], "/top.txt", "block 0 is truncated", "block_truncated",
+                         block=0)
 
     def test_flipped_header_byte_in_wrapped_key(self):
         b, l = self.copy()
         blob_ct = 56 + 2 + 1 + 1 + len(KEY) + 4 + 24  # wrapped field: len, version, name, ver, nonce
         flip(l["a"], blob_ct + 7)
-        self.one_problem(b, l["a"], "/dir/a.txt", "file key does not unwrap")
+        self.one_problem(b, l["a"], "/dir/a.txt", "file key does not unwrap", "key_unwrap")
+
+    def test_cut_header(self):
+        b, l = self.copy()
+        os.truncate(l["top"], 100)  # shorter than a header
+        self.one_problem(b, l["top"], "/top.txt", "bad header", "header_bad")
 
     def test_flipped_header_byte_in_generation_field(self):
         b, l = self.copy()
         flip(l["top"], 32 + 8 + 3)  # the generation MAC
-        self.one_problem(b, l["top"], "/top.txt", "generation field does not authenticate")
+        self.one_problem(b, l["top"], "/top.txt", "generation field does not authenticate",
+                         "header_generation")
 
     def test_undecryptable_name(self):
         b, l = self.copy()
         moved = os.path.join(b, os.path.basename(l["a"]))  # encrypted under dir's id, not root's
         os.rename(l["a"], moved)
-        self.one_problem(b, moved, None, "name does not decrypt")
+        self.one_problem(b, moved, None, "name does not decrypt", "name_undecryptable")
 
     def test_long_name_companion_missing(self):
         b, l = self.copy()
         os.unlink(l["rootlong_comp"])
-        self.one_problem(b, l["rootlong"], None, "missing")
+        self.one_problem(b, l["rootlong"], None, "missing", "companion_missing")
 
     def test_long_name_companion_mismatching(self):
         b, l = self.copy()
         shutil.copyfile(l["dirlong_comp"], l["rootlong_comp"])
-        self.one_problem(b, l["rootlong"], None, "does not match its long name")
+        self.one_problem(b, l["rootlong"], None, "does not match its long name",
+                         "companion_mismatch")
 
     def test_orphan_companion(self):
         b, l = self.copy()
         orphan = os.path.join(l["dir"], os.path.basename(l["rootlong_comp"]))
         shutil.copyfile(l["rootlong_comp"], orphan)
-        self.one_problem(b, orphan, None, "orphan long-name companion")
+        self.one_problem(b, orphan, None, "orphan long-name companion", "companion_orphan")
 
     def test_missing_dirid(self):
         b, l = self.copy()
         os.unlink(os.path.join(l["dir"], ".pfcrypt.dirid"))
-        self.one_problem(b, l["dir"], "/dir", "directory id .pfcrypt.dirid missing")
+        self.one_problem(b, l["dir"], "/dir", "directory id .pfcrypt.dirid missing",
+                         "dirid_missing")
 
     def test_tampered_symlink_target(self):
         b, l = self.copy()
         t = os.readlink(l["link"])
         os.unlink(l["link"])
         os.symlink(t[:10] + ("A" if t[10] != "A" else "B") + t[11:], l["link"])
-        self.one_problem(b, l["link"], "/link", "symlink target does not decrypt")
+        self.one_problem(b, l["link"], "/link", "symlink target does not decrypt",
+                         "symlink_undecryptable")
 
     def test_long_symlink_companion_missing(self):
         b, l = self.copy()
         os.unlink(l["longlink_comp"])
-        line = self.one_problem(b, l["longlink"], "/longlink", "symlink companion")
+        line = self.one_problem(b, l["longlink"], "/longlink", "symlink companion",
+                                "symlink_companion_missing")
         self.assertIn(f"{SYMLINKS}/{os.path.basename(l['longlink_comp'])} missing", line)
 
     def test_long_symlink_companion_tampered(self):
         b, l = self.copy()
         os.chmod(l["longlink_comp"], 0o644)
         flip(l["longlink_comp"], 100)
-        line = self.one_problem(b, l["longlink"], "/longlink", "does not authenticate")
+        line = self.one_problem(b, l["longlink"], "/longlink", "does not authenticate",
+                                "symlink_companion_bad")
         self.assertIn(os.path.basename(l["longlink_comp"]), line)
 
     def test_orphan_long_symlink_companion(self):
         b, l = self.copy()
         os.unlink(l["longlink"])
-        self.one_problem(b, l["longlink_comp"], None, "orphan symlink companion")
+        self.one_problem(b, l["longlink_comp"], None, "orphan symlink companion",
+                         "symlink_companion_orphan")
 
     def test_foreign_entry_in_symlink_companion_directory(self):
         b, l = self.copy()
         junk = os.path.join(b, SYMLINKS, "notes.txt")
         with open(junk, "w") as f:
             f.write("x")
-        self.one_problem(b, junk, None, "not a symlink companion name")
+        self.one_problem(b, junk, None, "not a symlink companion name", "foreign_entry")
 
     def test_foreign_file_is_a_problem_and_conflict_copy_a_note(self):
         b, l = self.copy()
@@ -211,7 +229,7 @@ class Check(unittest.TestCase):
         os.unlink(conflict)
         with open(os.path.join(b, "README.txt"), "w") as f:
             f.write("not ours")
-        self.one_problem(b, os.path.join(b, "README.txt"), None, "not a pfcrypt name")
+        self.one_problem(b, os.path.join(b, "README.txt"), None, "not a pfcrypt name", "foreign_entry")
 
     def test_conflict_copies_follow_the_daemons_rule(self):
         """One rule for conflict copies (fs/conflict.c, FORMAT.md 5.6): an encoding directly
@@ -229,7 +247,7 @@ class Check(unittest.TestCase):
             junk = os.path.join(b, name)
             with open(junk, "w") as f:
                 f.write("not ours")
-            self.one_problem(b, junk, None, "not a pfcrypt name")
+            self.one_problem(b, junk, None, "not a pfcrypt name", "foreign_entry")
             os.unlink(junk)
         junk = os.path.join(b, "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE.conflict1")
         shutil.copyfile(l["top"], junk)

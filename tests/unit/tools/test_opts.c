@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_opts.c - cli_opts_parse: values land where the table says, the shared
- * --socket/--help, operand counts and required options, one-line usage errors.
+ * --socket/--help/--quiet, operand counts and required options, one-line usage errors.
  */
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +109,19 @@ Test(opts, socket_is_global_and_shared)
 	cr_expect_str_eq(cli_g.socket, "/run/a");
 	cr_assert_eq(parse(&d, 0, false, ARGV("--socket=/run/b")), CLI_OPTS_GO);
 	cr_expect_str_eq(cli_g.socket, "/run/b");
+}
+
+Test(opts, quiet_is_every_commands)
+{
+	struct demo d = {0};
+
+	cli_g.quiet = false;
+	cr_assert_eq(parse(&d, 0, false, ARGV("-q")), CLI_OPTS_GO);
+	cr_expect(cli_g.quiet);
+	cli_g.quiet = false;
+	cr_assert_eq(parse(&d, 0, false, ARGV("--quiet")), CLI_OPTS_GO);
+	cr_expect(cli_g.quiet);
+	cli_g.quiet = false;
 }
 
 Test(opts, no_socket_refuses_socket, .init = cr_redirect_stderr)
