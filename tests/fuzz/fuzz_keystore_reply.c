@@ -22,7 +22,7 @@ static void check_list(const struct pfc_ks_reply *rep)
 		const struct pfc_ks_keyinfo *k = &rep->list[i];
 
 		if (pfc_ks_name_check(k->name, strlen(k->name)) < 0 || k->state < PFC_KS_PRIMARY ||
-		    k->state > PFC_KS_RETIRED)
+		    k->state > PFC_KS_RETIRING)
 			abort();
 	}
 }
