@@ -296,12 +296,9 @@ void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	struct pfcd_fh *fh = FH(fi);
 	int rc;
 
-	bool others;
-
 	pthread_rwlock_wrlock(&in->io_lock);
 	pfcd_file_writer_active(in, fh);
 	rc = pfcd_file_write(in, fh->fd, buf, size, off, fh->append);
-	others = in->f.opens > 1;
 	pthread_rwlock_unlock(&in->io_lock);
 	/* A write that bypassed the page cache (O_DIRECT, or a FOPEN_DIRECT_IO
 	 * handle): the kernel dropped the cached pages of its range before
@@ -310,10 +307,10 @@ void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	 * invalidated again at its completion; xfstests generic/451).  Drop
 	 * them now that the new bytes are in the backing file and before the
 	 * write completes; a read in flight is waited for, and no lock is held
-	 * that its READ needs.  Only when another handle is open: pages cached
-	 * through a handle closed since are dropped at the next open, the
-	 * backing mtime having changed. */
-	if (rc >= 0 && others && (fh->direct || (fi->flags & O_DIRECT)))
+	 * that its READ needs.  Also with no other handle open: pages cached
+	 * through a handle closed meanwhile would be kept by its next open if
+	 * the backing mtime did not move (its clock ticks coarsely). */
+	if (rc >= 0 && (fh->direct || (fi->flags & O_DIRECT)))
 		pfcd_kernelio_inval_data(ino, fh->append ? 0 : off, fh->append ? 0 : (off_t)size);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
