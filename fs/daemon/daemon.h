@@ -353,6 +353,7 @@ struct pfcd_fh {
 	int fd;			     /* backing fd, O_RDWR or O_RDONLY, never O_APPEND */
 	bool writer;		     /* opened for writing: counted in f.writers while !flushed */
 	bool append;		     /* O_APPEND: every write goes to the end */
+	bool direct;		     /* FOPEN_DIRECT_IO: writes bypass the page cache */
 	bool flushed;		     /* close() seen (FLUSH); protected by the inode's io_lock */
 	struct pfcd_fh *prev, *next; /* all open handles; protected by fh_lock */
 };

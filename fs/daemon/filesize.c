@@ -189,11 +189,13 @@ int pfcd_file_fallocate(struct pfc_inode *in, int fd, int mode, off_t off, off_t
 
 /*
  * SEEK_DATA / SEEK_HOLE in plaintext offsets, from the backing file's own
- * holes.  Block i is a hole when its stored bytes lie wholly in a backing
- * hole (it then reads as zeros); otherwise it is data (written zeros, or a
- * block only partly in a hole, count as data).  Every offset is classified
- * by its block, so SEEK_DATA and SEEK_HOLE always agree.  Volumes without
- * hole semantics report the whole file as data.  Caller holds io_lock.
+ * holes.  Block i is a hole when its stored bytes are all zero (it then reads
+ * as zeros, FORMAT.md 4.4): wholly in a backing hole, or partly, the rest
+ * zeros that the backing file system wrote around a neighbour's data (stored
+ * blocks do not start on its block boundaries) or around a punched range.
+ * Every offset is classified by its block, so SEEK_DATA and SEEK_HOLE always
+ * agree.  Volumes without hole semantics report the whole file as data.
+ * Caller holds io_lock.
  */
 static uint64_t block_of(const struct pfc_layout *l, uint64_t backing_off)
 {
@@ -202,11 +204,120 @@ static uint64_t block_of(const struct pfc_layout *l, uint64_t backing_off)
 	return (backing_off - l->header_size) / l->stored_block_size;
 }
 
+/* 1 when the backing bytes [from, to) are all zero, 0 if not, or -errno.
+ * A write-only handle cannot pread: a read descriptor of it is opened. */
+static int all_zero(int fd, uint64_t from, uint64_t to)
+{
+	uint8_t buf[4096];
+	int rfd = fd, rc = 1;
+
+	while (rc == 1 && from < to) {
+		size_t n = to - from < sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+		ssize_t got = pread(rfd, buf, n, (off_t)from);
+
+		if (got < 0 && errno == EBADF && rfd == fd) {
+			char p[64];
+
+			pfcd_proc_path(fd, p);
+			rfd = pfcd_openat(AT_FDCWD, p, O_RDONLY | O_NOATIME | O_CLOEXEC, 0);
+			if (rfd < 0 && errno == EPERM)
+				rfd = pfcd_openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0);
+			if (rfd < 0)
+				return -errno;
+			continue;
+		}
+		if (got < 0)
+			rc = -errno;
+		else if (got == 0)
+			break; /* past the end: reads as zeros */
+		for (ssize_t i = 0; rc == 1 && i < got; i++)
+			rc = buf[i] == 0;
+		from += got > 0 ? (uint64_t)got : 0;
+	}
+	if (rfd != fd)
+		close(rfd);
+	return rc;
+}
+
+/*
+ * Whether block k (stored bytes up to the backing size) holds data: 1 yes,
+ * 0 a hole, or -errno.  *data: the first backing data byte in the block.
+ */
+static int block_has_data(int fd, uint64_t k, uint64_t backing, uint64_t *data)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t start = pfc_layout_block_offset(l, k);
+	uint64_t end =
+	    start + l->stored_block_size < backing ? start + l->stored_block_size : backing;
+	off_t r = lseek(fd, (off_t)start, SEEK_DATA);
+	int z;
+
+	if (r < 0)
+		return errno == ENXIO ? 0 : -errno;
+	if ((uint64_t)r >= end)
+		return 0;
+	*data = (uint64_t)r;
+	z = all_zero(fd, (uint64_t)r, end);
+	return z < 0 ? z : !z;
+}
+
+static int seek_data(int fd, uint64_t o, uint64_t nblocks, uint64_t backing, off_t *out)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t k = o / l->block_size, data = 0;
+	int rc;
+
+	while (k < nblocks) {
+		/* the block of the next backing data byte at or after block k */
+		off_t r = lseek(fd, (off_t)pfc_layout_block_offset(l, k), SEEK_DATA);
+
+		if (r < 0)
+			return errno == ENXIO ? -ENXIO : -errno;
+		if (block_of(l, (uint64_t)r) > k)
+			k = block_of(l, (uint64_t)r);
+		if (k >= nblocks)
+			break;
+		rc = block_has_data(fd, k, backing, &data);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			*out = (off_t)(k * l->block_size > o ? k * l->block_size : o);
+			return 0;
+		}
+		k++;
+	}
+	return -ENXIO;
+}
+
+static int seek_hole(int fd, uint64_t o, uint64_t nblocks, uint64_t cur, uint64_t backing,
+		     off_t *out)
+{
+	const struct pfc_layout *l = &pfcd_g->layout;
+	uint64_t k = o / l->block_size, data = 0;
+	int rc;
+
+	while (k < nblocks) {
+		off_t r;
+
+		rc = block_has_data(fd, k, backing, &data);
+		if (rc < 0)
+			return rc;
+		if (!rc)
+			break; /* block k is a hole */
+		/* block k holds data: look past the end of that data */
+		r = lseek(fd, (off_t)data, SEEK_HOLE);
+		if (r < 0)
+			return -errno;
+		k = block_of(l, (uint64_t)r) > k ? block_of(l, (uint64_t)r) : k + 1;
+	}
+	*out = (off_t)(k >= nblocks ? cur : (k * l->block_size > o ? k * l->block_size : o));
+	return 0;
+}
+
 int pfcd_file_seek(int fd, off_t off, int whence, off_t *out)
 {
 	const struct pfc_layout *l = &pfcd_g->layout;
-	uint64_t cur = 0, backing = 0, o = (uint64_t)off, bs = l->block_size, nblocks, k;
-	off_t r;
+	uint64_t cur = 0, backing = 0, o = (uint64_t)off, bs = l->block_size;
 	int rc;
 
 	rc = pfcd_file_size(fd, &cur, &backing);
@@ -218,37 +329,7 @@ int pfcd_file_seek(int fd, off_t off, int whence, off_t *out)
 		*out = whence == SEEK_DATA ? off : (off_t)cur;
 		return 0;
 	}
-	nblocks = (cur + bs - 1) / bs;
-	if (whence == SEEK_DATA) {
-		/* the block holding the first data byte at or after block o/bs */
-		r = lseek(fd, (off_t)pfc_layout_block_offset(l, o / bs), SEEK_DATA);
-		if (r < 0)
-			return errno == ENXIO ? -ENXIO : -errno;
-		k = block_of(l, (uint64_t)r);
-		if (k >= nblocks)
-			return -ENXIO;
-		*out = (off_t)(k * bs > o ? k * bs : o);
-		return 0;
-	}
-	/* SEEK_HOLE: the first block at or after o/bs wholly inside a backing hole */
-	for (k = o / bs; k < nblocks;) {
-		uint64_t start = pfc_layout_block_offset(l, k);
-		uint64_t end =
-		    start + l->stored_block_size < backing ? start + l->stored_block_size : backing;
-
-		r = lseek(fd, (off_t)start, SEEK_DATA);
-		if (r < 0 && errno != ENXIO)
-			return -errno;
-		if (r < 0 || (uint64_t)r >= end)
-			break; /* block k has no data byte: a hole */
-		/* block k holds data: look past the end of that data */
-		r = lseek(fd, r, SEEK_HOLE);
-		if (r < 0)
-			return -errno;
-		k = block_of(l, (uint64_t)r);
-		if ((uint64_t)r > pfc_layout_block_offset(l, k))
-			k++; /* the hole starts inside block k: k itself has data */
-	}
-	*out = (off_t)(k >= nblocks ? cur : (k * bs > o ? k * bs : o));
-	return 0;
+	if (whence == SEEK_DATA)
+		return seek_data(fd, o, (cur + bs - 1) / bs, backing, out);
+	return seek_hole(fd, o, (cur + bs - 1) / bs, cur, backing, out);
 }

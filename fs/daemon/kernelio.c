@@ -232,6 +232,18 @@ int pfcd_kernelio_attach(struct fuse_session *se)
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
 
+void pfcd_kernelio_inval_data(fuse_ino_t ino, off_t off, off_t len)
+{
+	int rc;
+
+	if (!session)
+		return;
+	rc = fuse_lowlevel_notify_inval_inode(session, ino, off, len);
+	if (rc < 0 && rc != -ENOENT)
+		pfc_warn("cannot invalidate the page cache of inode %llu: %s",
+			 (unsigned long long)ino, strerror(-rc));
+}
+
 bool pfcd_kernelio_killpriv_v2(void)
 {
 	return __atomic_load_n(&v2_granted, __ATOMIC_ACQUIRE);

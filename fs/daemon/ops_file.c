@@ -11,6 +11,7 @@
  * (shared); open/release update the handle counts under it too.
  */
 #include "fs/daemon/daemon.h"
+#include "fs/daemon/kernelio.h"
 
 #include "fs/err.h"
 #include "fs/log.h"
@@ -124,6 +125,7 @@ static int attach(struct pfc_inode *in, int fd, struct fuse_file_info *fi, bool 
 	 * round trip less per file for tar and cp, streaming writes +25 %. */
 	if ((fi->flags & O_ACCMODE) == O_WRONLY)
 		fi->direct_io = 1;
+	fh->direct = fi->direct_io;
 	fh->fd = fd;
 	fh->writer = writer;
 	fh->append = (fi->flags & O_APPEND) != 0;
@@ -298,6 +300,18 @@ void pfcd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	pfcd_file_writer_active(in, fh);
 	rc = pfcd_file_write(in, fh->fd, buf, size, off, fh->append);
 	pthread_rwlock_unlock(&in->io_lock);
+	/* A write that bypassed the page cache (O_DIRECT, or a FOPEN_DIRECT_IO
+	 * handle): the kernel dropped the cached pages of its range before
+	 * sending it, but a buffered read through another handle may have
+	 * cached the old bytes since (an asynchronous O_DIRECT write is not
+	 * invalidated again at its completion; xfstests generic/451).  Drop
+	 * them now that the new bytes are in the backing file and before the
+	 * write completes; a read in flight is waited for, and no lock is held
+	 * that its READ needs.  Also with no other handle open: pages cached
+	 * through a handle closed meanwhile would be kept by its next open if
+	 * the backing mtime did not move (its clock ticks coarsely). */
+	if (rc >= 0 && (fh->direct || (fi->flags & O_DIRECT)))
+		pfcd_kernelio_inval_data(ino, fh->append ? 0 : off, fh->append ? 0 : (off_t)size);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

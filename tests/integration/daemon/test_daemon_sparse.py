@@ -86,6 +86,41 @@ class Sparse(pfcfs.MountTestCase):
             os.close(fd)
         os.unlink(p)                                # spare the fixture's check 5 GiB of holes
 
+    def test_seek_data_lands_on_the_data_block_not_the_one_sharing_its_backing_block(self):
+        # xfstests generic/490, 539: a stored block is BS + overhead bytes, so the backing
+        # file system's data extent of a lone block starts inside the stored bytes of the
+        # block before it (zeros there); that block is still a hole.
+        for k in (1, 2, 3, 37, 1036, 1037):
+            p = os.path.join(self.mnt, f"lone{k}")
+            fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)  # write-only handle
+            try:
+                os.pwrite(fd, b"x" * BS, k * BS)
+                os.pwrite(fd, b"y", (k + 3) * BS)
+                size = (k + 3) * BS + 1
+                for o in (0, (k - 1) * BS, k * BS - 1):
+                    self.assertEqual(os.lseek(fd, o, os.SEEK_DATA), k * BS, f"block {k} from {o}")
+                self.assertEqual(os.lseek(fd, 0, os.SEEK_HOLE), 0, f"block {k}")
+                self.assertEqual(os.lseek(fd, k * BS, os.SEEK_HOLE), (k + 1) * BS, f"block {k}")
+                self.assertEqual(os.lseek(fd, (k + 1) * BS, os.SEEK_DATA), (k + 3) * BS)
+                self.assertEqual(os.lseek(fd, (k + 3) * BS, os.SEEK_HOLE), size)
+            finally:
+                os.close(fd)
+            os.unlink(p)
+
+    def test_seek_treats_a_punched_block_as_a_hole(self):
+        p = os.path.join(self.mnt, "punch-seek")
+        fd = os.open(p, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            os.pwrite(fd, b"d" * (12 * BS), 0)
+            fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 5 * BS, 2 * BS)
+            self.assertEqual(os.lseek(fd, 0, os.SEEK_HOLE), 5 * BS)
+            self.assertEqual(os.lseek(fd, 5 * BS, os.SEEK_DATA), 7 * BS)
+            self.assertEqual(os.lseek(fd, 6 * BS, os.SEEK_HOLE), 6 * BS)
+            self.assertEqual(os.lseek(fd, 7 * BS, os.SEEK_HOLE), 12 * BS)
+        finally:
+            os.close(fd)
+        os.unlink(p)
+
     def test_punch_hole_zeroes_the_range_and_keeps_the_rest(self):
         p = os.path.join(self.mnt, "punched")
         content = bytes((i * 7 + 3) % 251 for i in range(64 * BS + 123))
