@@ -12,6 +12,7 @@ The binary comes from the argument or $PFCRYPT_KEYSTORE (default_binary()).  Eve
 a tempfile.mkdtemp() directory that stop() removes (keep=True keeps it).
 Use /usr/bin/python3 (the pyenv python has no nacl; this module needs none).
 """
+import unittest
 import os
 import shutil
 import signal
@@ -477,3 +478,19 @@ def parse_bundle_plaintext(pt):
     vers = [(r.u32(), r.u64(), r.take(32)) for _ in range(r.u16())]
     r.end()
     return name, vers
+
+
+class KeystoreCase(unittest.TestCase):
+    """A test case with a keystore daemon of its own (self.k, started with the class's args) that
+    must exit 0 on SIGTERM at the end."""
+    args = ()
+
+    def setUp(self):
+        self.k = Keystore(args=self.args)
+        self.k.start()
+
+    def tearDown(self):
+        rc = self.k.stop()
+        log = self.k.log()
+        self.k.cleanup()
+        self.assertEqual(rc, 0, "daemon did not exit 0 on SIGTERM:\n" + log)

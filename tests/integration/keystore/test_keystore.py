@@ -18,7 +18,7 @@ import time
 import unittest
 
 import taprun
-from ks import (ERR, ERROR, FRAME_MAX, HELLO, CREATE, WRAP, UNWRAP, IMPORT, PROTOCOL_VERSION,
+from ks import (KeystoreCase, ERR, ERROR, FRAME_MAX, HELLO, CREATE, WRAP, UNWRAP, IMPORT, PROTOCOL_VERSION,
                 Keystore, KsError, frame, lv16, open_container, parse_bundle_plaintext,
                 parse_store_plaintext)
 
@@ -45,18 +45,8 @@ def error_code(data):
     return struct.unpack("<I", data[5:9])[0]
 
 
-class Base(unittest.TestCase):
-    args = ()
-
-    def setUp(self):
-        self.k = Keystore(args=self.args)
-        self.k.start()
-
-    def tearDown(self):
-        rc = self.k.stop()
-        log = self.k.log()
-        self.k.cleanup()
-        self.assertEqual(rc, 0, "daemon did not exit 0 on SIGTERM:\n" + log)
+class Base(KeystoreCase):
+    """The module's keystore test case (tests/lib/ks.py KeystoreCase)."""
 
     def assert_serves(self):
         self.assertTrue(self.k.alive(), "daemon died:\n" + self.k.log())

@@ -17,24 +17,14 @@ import time
 import unittest
 
 import taprun
-from ks import (EXPORT, RETIRE, Keystore, KsError, lv16, open_container,
+from ks import (KeystoreCase, EXPORT, RETIRE, Keystore, KsError, lv16, open_container,
                 parse_bundle_plaintext, parse_store_plaintext, seal_container)
 
 AD = b"pfcrypt/v1 file-key\0" + bytes(range(16)) + bytes(range(16, 32))
 
 
-class Base(unittest.TestCase):
-    args = ()
-
-    def setUp(self):
-        self.k = Keystore(args=self.args)
-        self.k.start()
-
-    def tearDown(self):
-        rc = self.k.stop()
-        log = self.k.log()
-        self.k.cleanup()
-        self.assertEqual(rc, 0, "daemon did not exit 0 on SIGTERM:\n" + log)
+class Base(KeystoreCase):
+    """The module's keystore test case (tests/lib/ks.py KeystoreCase)."""
 
     def refused(self, fn, name, *args, **kw):
         with self.assertRaises(KsError) as e:

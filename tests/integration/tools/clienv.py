@@ -153,6 +153,15 @@ def daemon_pids(mnt):
     return out
 
 
+def one_line_error(t, p, code=2):
+    """Exit code as expected, and stderr is exactly one 'pfcrypt: ...' line."""
+    t.assertEqual(p.returncode, code, p.stdout + p.stderr)
+    lines = p.stderr.splitlines()
+    t.assertEqual(len(lines), 1, p.stderr)
+    t.assertTrue(lines[0].startswith("pfcrypt: "), lines[0])
+    return lines[0]
+
+
 def backing_files(backing):
     """{relative path: bytes} of every regular file in a backing tree."""
     out = {}

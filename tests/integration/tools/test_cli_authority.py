@@ -10,17 +10,9 @@ import time
 
 import pfcfs
 import taprun
-from clienv import KEY, PASSPHRASE, CliEnv
+from clienv import KEY, PASSPHRASE, CliEnv, one_line_error
 
 import unittest
-
-
-def one_line_error(t, p, code=2):
-    t.assertEqual(p.returncode, code, p.stdout + p.stderr)
-    lines = p.stderr.splitlines()
-    t.assertEqual(len(lines), 1, p.stderr)
-    t.assertTrue(lines[0].startswith("pfcrypt: "), lines[0])
-    return lines[0]
 
 
 def states(e):

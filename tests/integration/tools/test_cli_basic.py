@@ -7,7 +7,7 @@ import socket
 import subprocess
 
 import taprun
-from clienv import KEY, PASSPHRASE, CliEnv, alive, backing_files
+from clienv import KEY, PASSPHRASE, CliEnv, alive, backing_files, one_line_error
 
 import unittest
 
@@ -15,15 +15,6 @@ COMMANDS = [["keystore"], ["keystore", "init"], ["keystore", "start"], ["keystor
             ["keystore", "status"], ["keystore", "lock"], ["keystore", "unlock"],
             ["keystore", "passwd"], ["init"], ["mount"], ["umount"], ["status"], ["rotate"],
             ["rewrap"], ["retire"], ["check"], ["export"], ["import"]]
-
-
-def one_line_error(t, p, code=2):
-    """Exit code as expected, and stderr is exactly one 'pfcrypt: ...' line."""
-    t.assertEqual(p.returncode, code, p.stdout + p.stderr)
-    lines = p.stderr.splitlines()
-    t.assertEqual(len(lines), 1, p.stderr)
-    t.assertTrue(lines[0].startswith("pfcrypt: "), lines[0])
-    return lines[0]
 
 
 class Help(unittest.TestCase):
