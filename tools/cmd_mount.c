@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools/cli.h"
@@ -44,7 +46,8 @@ static const char umount_help[] =
     "fusermount3 -u) and print 'unmounted MNT' (nothing with -q).  Refuses a directory where "
     "nothing is mounted and a mount\n"
     "that is not pfcrypt's.  While programs still use the mount it is busy: the\n"
-    "message names them.\n\n"
+    "message names them.  It returns once the volume's pfcryptfs has wiped its keys\n"
+    "and exited (at most 10 s).\n\n"
     "  -z, --lazy    detach the mount now; it goes away when the last program\n"
     "                using it lets go (also clears a stale mount whose pfcryptfs\n"
     "                is gone: 'Transport endpoint is not connected')\n"
@@ -206,6 +209,62 @@ static int mount_users(const char *mnt, char *out, size_t len)
 	return n;
 }
 
+#define DAEMONS_MAX    4     /* pfcryptfs processes of one mountpoint looked for */
+#define DAEMON_WAIT_MS 10000 /* how long umount waits for them to wipe their keys and exit */
+
+/* The pfcryptfs processes serving mnt (their command line names it, or as given: arg): at
+ * most max. */
+static size_t daemons_of(const char *mnt, const char *arg, pid_t *pids, size_t max)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (proc && n < max && (e = readdir(proc))) {
+		char p[300], argv[8192];
+		ssize_t len;
+		bool ours = false, names = false;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/cmdline", e->d_name);
+		if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		len = read(fd, argv, sizeof(argv) - 1);
+		close(fd);
+		for (ssize_t i = 0; len > 0 && i < len; i += (ssize_t)strlen(argv + i) + 1) {
+			const char *a = argv + i, *base = strrchr(a, '/');
+
+			argv[len] = '\0';
+			ours = ours || (i == 0 && !strcmp(base ? base + 1 : a, "pfcryptfs"));
+			names = names || !strcmp(a, mnt) || !strcmp(a, arg);
+		}
+		if (ours && names)
+			pids[n++] = (pid_t)atoi(e->d_name);
+	}
+	if (proc)
+		closedir(proc);
+	return n;
+}
+
+/* After an unmount: wait (bounded) until those daemons have wiped their keys and exited, so
+ * that what follows (a retire, a new mount) no longer meets them. */
+static void wait_gone(const pid_t *pids, size_t n)
+{
+	const struct timespec step = {0, 20 * 1000000};
+
+	for (int waited = 0; waited < DAEMON_WAIT_MS; waited += 20) {
+		size_t alive = 0;
+
+		for (size_t i = 0; i < n; i++)
+			alive += kill(pids[i], 0) == 0;
+		if (!alive)
+			return;
+		nanosleep(&step, NULL);
+	}
+}
+
 /* The unmount itself: umount2 as root, else fusermount3 -u [-z].  0 or an errno-like cause. */
 static int unmount(const char *mnt, bool lazy)
 {
@@ -237,7 +296,9 @@ int cmd_umount(int argc, char **argv)
 				       .expected = "expected MNT",
 				       .no_socket = true};
 	struct cli_mount m;
+	pid_t pids[DAEMONS_MAX];
 	char users[512];
+	size_t n;
 	const char *arg;
 	int r;
 
@@ -253,8 +314,10 @@ int cmd_umount(int argc, char **argv)
 			m.source);
 		return CLI_EXIT_SETUP;
 	}
+	n = lazy ? 0 : daemons_of(m.mountpoint, arg, pids, DAEMONS_MAX);
 	r = unmount(m.mountpoint, lazy);
 	if (r == 0) {
+		wait_gone(pids, n);
 		cli_say(lazy ? "unmounted %s (detached: it goes away when the last program using "
 			       "it lets go)"
 			     : "unmounted %s",

@@ -66,6 +66,7 @@ struct pfcd {
 	bool expiry_stop; /* protected by expiry_lock */
 	bool expiry_started;
 
+	bool noatime; /* mounted -o noatime: reads never touch the backing atime */
 	bool is_root; /* running as root: chown new objects to the caller */
 	gid_t egid;   /* the daemon's effective gid: what new backing entries get */
 };

@@ -109,6 +109,8 @@ int pfcd_inode_open(struct pfc_inode *in, int flags)
 		return pfd;
 	pfcd_proc_path(pfd, p);
 	fd = pfcd_openat(AT_FDCWD, p, flags | O_CLOEXEC, 0);
+	if (fd < 0 && errno == EPERM && (flags & O_NOATIME)) /* not the owner, not root */
+		fd = pfcd_openat(AT_FDCWD, p, (flags & ~O_NOATIME) | O_CLOEXEC, 0);
 	if (fd < 0)
 		fd = -errno;
 	pfcd_inode_put(in);

@@ -298,6 +298,7 @@ static int setup_process(struct pfcd *d, struct pfcd_opts *o, int argc, char **a
 	d->backing = o->backing;
 	d->mountpoint = o->mountpoint;
 	d->is_root = geteuid() == 0;
+	d->noatime = pfcd_opt_noatime(o->mount_opts);
 	d->egid = getegid();
 	if (o->socket && setenv("PFCRYPT_SOCKET", o->socket, 1) < 0)
 		return 2;

@@ -66,11 +66,14 @@ void pfcd_fh_close_all(void)
 	pthread_mutex_unlock(&fh_lock);
 }
 
+/* -o noatime: the backing file's atime is the mount's atime, so the daemon's
+ * reads for the user must not change it either (xfstests generic/120). */
 static int backing_open_flags(int flags)
 {
 	int acc = flags & O_ACCMODE;
 
-	return (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC | (flags & (O_SYNC | O_DSYNC));
+	return (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC | (flags & (O_SYNC | O_DSYNC)) |
+	       (pfcd_g->noatime ? O_NOATIME : 0);
 }
 
 /*

@@ -136,3 +136,16 @@ int pfcd_parse_args(int argc, char **argv, struct pfcd_opts *o)
 	}
 	return o->backing && o->mountpoint ? 0 : -1;
 }
+
+bool pfcd_opt_noatime(const char *mount_opts)
+{
+	char *copy = strdup(mount_opts), *save = NULL;
+	bool noatime = false;
+
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+		if (!strcmp(t, "noatime") || !strcmp(t, "atime") || !strcmp(t, "relatime") ||
+		    !strcmp(t, "strictatime"))
+			noatime = !strcmp(t, "noatime"); /* the last one wins, as for mount(8) */
+	free(copy);
+	return noatime;
+}

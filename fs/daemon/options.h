@@ -30,4 +30,8 @@ void pfcd_usage(FILE *f);
 /* Parse argv into o (zeroed first); exits 0 after --help / --version.  0, or -1: usage error. */
 int pfcd_parse_args(int argc, char **argv, struct pfcd_opts *o);
 
+/* Does the -o list (as libfuse gets it) ask for noatime (the last of noatime,
+ * atime, relatime, strictatime wins)? */
+bool pfcd_opt_noatime(const char *mount_opts);
+
 #endif

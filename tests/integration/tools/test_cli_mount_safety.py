@@ -13,6 +13,7 @@ import time
 import taprun
 import unittest
 from clienv import KEY, CliEnv, daemon_pids
+from pfcfs import backing_of
 
 
 def one_line(text):
@@ -157,6 +158,40 @@ class MountpointForBacking(unittest.TestCase):
             p = e.pfcrypt("status", mnt)
             self.assertEqual(p.returncode, 2)
             self.assertIn("no volume here", p.stderr)
+
+
+class Atime(unittest.TestCase):
+    """-o noatime: reading a file through the mount leaves its atime alone (xfstests generic/120:
+    the mount's atime is the backing file's, which the daemon's own reads used to update)."""
+
+    def read_through(self, e, mnt, name, *opts):
+        e.pfcrypt("mount", e.backing, mnt, *opts, check=True)
+        e.mounts.append(mnt)
+        try:
+            with open(os.path.join(mnt, name), "rb") as f:
+                f.read()
+            return os.stat(os.path.join(mnt, name)).st_atime
+        finally:
+            e.umount(mnt)
+
+    def test_noatime_mount_keeps_atime_on_reads(self):
+        with CliEnv() as e:
+            mnt = e.mounted_volume()
+            with open(os.path.join(mnt, "f"), "wb") as f:
+                f.write(b"a" * 50000)
+            b = backing_of(e, os.path.join(mnt, "f"))
+            e.umount(mnt)
+            old = os.stat(b).st_mtime - 86400          # older than mtime: relatime would update
+            os.utime(b, (old, os.stat(b).st_mtime))
+            seen = self.read_through(e, mnt, "f", "-o", "noatime")
+            self.assertEqual(os.stat(b).st_atime, old, "the backing atime moved under noatime")
+            self.assertEqual(seen, old, "the mount shows another atime under noatime")
+            with open("/proc/self/mounts") as m:
+                backing_noatime = any("noatime" in l.split()[3] for l in m
+                                      if b.startswith(l.split()[1].rstrip("/") + "/"))
+            if not backing_noatime:                    # and without it, relatime does update it
+                self.read_through(e, mnt, "f")
+                self.assertGreater(os.stat(b).st_atime, old)
 
 
 if __name__ == "__main__":
