@@ -149,11 +149,11 @@ static void *worker(void *arg)
 	for (;;) {
 		struct pfc_ks_kdf_job *j;
 
-		while (!p->stop && p->todo.len == 0)
+		while (!p->stop && p->pending.len == 0)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stop)
 			break;
-		j = pfc_ks_ring_pop(&p->todo);
+		j = pfc_ks_ring_pop(&p->pending);
 		pthread_mutex_unlock(&p->mu);
 		pfc_ks_kdf_job_run(j);
 		pthread_mutex_lock(&p->mu);
@@ -197,7 +197,7 @@ bool pfc_ks_kdf_submit(struct pfc_ks_kdf_pool *p, struct pfc_ks_kdf_job *j)
 	bool ok = false;
 
 	pthread_mutex_lock(&p->mu);
-	if (p->outstanding < PFC_KS_KDF_QUEUE && pfc_ks_ring_push(&p->todo, j)) {
+	if (p->outstanding < PFC_KS_KDF_QUEUE && pfc_ks_ring_push(&p->pending, j)) {
 		p->outstanding++;
 		pthread_cond_signal(&p->cv);
 		ok = true;
@@ -243,7 +243,7 @@ void pfc_ks_kdf_pool_stop(struct pfc_ks_kdf_pool *p)
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thr, NULL);
-	while ((j = pfc_ks_ring_pop(&p->todo)))
+	while ((j = pfc_ks_ring_pop(&p->pending)))
 		pfc_ks_kdf_job_free(j);
 	while ((j = pfc_ks_ring_pop(&p->done)))
 		pfc_ks_kdf_job_free(j);

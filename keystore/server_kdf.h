@@ -112,7 +112,7 @@ struct pfc_ks_kdf_pool {
 	pthread_cond_t cv;
 	pthread_t thr;
 	bool started, stop;
-	struct pfc_ks_ring todo, done;
+	struct pfc_ks_ring pending, done;
 	unsigned outstanding; /* queued + running + done not yet reaped */
 	int wake_fd;	      /* eventfd, readable when a job is done */
 };

@@ -34,7 +34,8 @@ static char why[PFC_KS_CHECK_MSG_MAX];
 static void need_root(void)
 {
 	if (geteuid() != 0)
-		cr_skip_test("needs root (chown, setuid)");
+		cr_assert_fail(
+		    "needs root (chown, setuid): run the unit tests as root, as CI does");
 }
 
 static struct sockaddr_un addr_of(const char *path)
